@@ -1,0 +1,291 @@
+"""A chip of simulated spintronic devices: parameters from geometry, D2D variability, state.
+
+All devices of a chip live in flat numpy arrays (one entry per device), so a pulse on one
+device and a sampled batch over all devices go through the same vectorized physics.
+
+Device kinds
+------------
+``sot_hall_bar``: heavy metal (Ta) / perpendicular ferromagnet (CoFeB) Hall cross of width
+w. The w x w cross holds N = max(1, w^2 / a_nuc) independent nucleation regions (multi-domain
+reversal for big bars, macrospin for small ones); each region's barrier is
+Delta = Ku V / kT with V = min(w^2, a_nuc) t_FM. Ic0 = Jc0 w t_HM. Switching needs the
+in-plane bias field; the target state is sign(I) * sign(Hx). Readout: R_xy = R_off +
+R_AHE * m_z, with m_z the mean over regions.
+
+``mtj``: circular STT magnetic tunnel junction of diameter d, always macrospin. R_P = RA /
+area, R_AP = R_P (1 + TMR(V)), TMR(V) = TMR0 / (1 + (V / V_half)^2). The target state is set
+by the current sign alone (positive current -> parallel, m = +1). A voltage over the MgO
+breakdown shorts the junction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drivers.benchfile import DeviceGroup
+from simulated_bench import physics
+
+# Material defaults, overridable per [[chip.group]] in the bench file.
+SOT_DEFAULTS = {
+    "hm_thickness_m": 5e-9,
+    "fm_thickness_m": 1.1e-9,
+    "anisotropy_J_m3": 3.0e4,          # effective Ku of CoFeB near the reorientation
+    "saturation_A_m": 1.0e6,           # Ms, for the anisotropy field Hk = 2 Ku / (mu0 Ms)
+    "nucleation_diameter_m": 80e-9,    # size of one independently reversing region
+    "critical_current_density_A_m2": 8e10,
+    "resistivity_ohm_m": 2.0e-6,       # beta-Ta
+    "squares": 4.0,                    # write-line length / width
+    "r_offset_ohm": 5.0,
+    "r_ahe_ohm": 1.0,
+    "read_noise_ohm": 0.02,            # rms at 1 NPLC; scales as 1/sqrt(NPLC)
+    "tau0_s": 1e-9,
+    "exponent": 1.0,
+    "temperature_K": 300.0,
+    "min_bias_field_T": 1e-3,          # below this |Hx| SOT switching is not deterministic
+    "electromigration_A_m2": 3e11,     # the line opens above this current density
+}
+MTJ_DEFAULTS = {
+    "fm_thickness_m": 1.3e-9,
+    "anisotropy_J_m3": 2.0e5,
+    "saturation_A_m": 1.0e6,
+    "critical_current_density_A_m2": 3e10,
+    "ra_ohm_m2": 10e-12,               # 10 ohm um^2
+    "tmr": 1.2,
+    "tmr_half_bias_V": 0.5,
+    "series_resistance_ohm": 100.0,
+    "read_noise_ohm": 2.0,
+    "tau0_s": 1e-9,
+    "exponent": 2.0,
+    "temperature_K": 300.0,
+    "breakdown_V": 1.3,
+}
+MU0 = 4e-7 * np.pi
+SHORT_OHM = 2.0          # a broken-down barrier
+OPEN_OHM = 1e12          # an electromigrated line
+
+
+@dataclass
+class DamageEvent:
+    device: int
+    name: str
+    time_s: float
+    cause: str
+
+
+@dataclass
+class Chip:
+    """Devices of one chip as flat arrays; index = position in ``names``."""
+
+    name: str
+    names: list[str]
+    size: np.ndarray             # size label per device
+    kind: np.ndarray             # "sot_hall_bar" | "mtj"
+    slot: np.ndarray
+    column: np.ndarray
+    width_m: np.ndarray
+    cross_section_m2: np.ndarray
+    delta: np.ndarray            # energy barrier of one region, in kT
+    ic0_A: np.ndarray
+    tau0_s: np.ndarray
+    exponent: np.ndarray
+    n_domains: np.ndarray        # int
+    line_resistance_ohm: np.ndarray
+    r_offset_ohm: np.ndarray     # SOT: Hall offset; MTJ: R_P
+    r_ahe_ohm: np.ndarray        # SOT: AHE step (half the R_xy swing); MTJ: TMR0
+    read_noise_ohm: np.ndarray
+    hk_T: np.ndarray             # anisotropy field
+    damage_limit: np.ndarray     # SOT: current density A/m^2; MTJ: breakdown voltage
+    params: dict = field(default_factory=dict)
+    up_regions: np.ndarray = None  # number of regions with m = +1
+    broken: np.ndarray = None      # "" | "open" | "short"
+    damage_log: list[DamageEvent] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.up_regions is None:
+            self.up_regions = np.zeros(len(self.names), dtype=np.int64)  # start all down
+        if self.broken is None:
+            self.broken = np.array([""] * len(self.names), dtype=object)
+
+    def __len__(self):
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no device {name!r} on chip {self.name!r}") from None
+
+    # ------------------------------------------------------------------ state
+    def magnetization(self, idx=slice(None)):
+        """Mean m_z in [-1, 1] of each device."""
+        return 2.0 * self.up_regions[idx] / self.n_domains[idx] - 1.0
+
+    def set_state(self, idx, m: int):
+        self.up_regions[idx] = self.n_domains[idx] if m > 0 else 0
+
+    # ------------------------------------------------------------------ write
+    def apply_pulse(self, idx: int, current_A: float, width_s: float, field_T: float,
+                    rng: np.random.Generator, time_s: float = 0.0, voltage_V: float = 0.0):
+        """One current pulse through device ``idx``: damage check, then thermal switching."""
+        if self.broken[idx]:
+            return
+        if self._damages(idx, current_A, voltage_V):
+            self._break(idx, time_s, current_A, voltage_V)
+            return
+        if current_A == 0.0 or width_s <= 0.0:
+            return
+        if self.kind[idx] == "sot_hall_bar":
+            if abs(field_T) < self.params[idx]["min_bias_field_T"]:
+                return
+            target = np.sign(current_A) * np.sign(field_T)
+        else:
+            target = np.sign(current_A)
+        p = physics.switching_probability(abs(current_A), width_s, self.ic0_A[idx],
+                                          self.delta[idx], self.tau0_s[idx], self.exponent[idx])
+        n = self.n_domains[idx]
+        if target > 0:
+            self.up_regions[idx] += rng.binomial(n - self.up_regions[idx], p)
+        else:
+            self.up_regions[idx] -= rng.binomial(self.up_regions[idx], p)
+
+    def _damages(self, idx, current_A, voltage_V) -> bool:
+        if self.kind[idx] == "sot_hall_bar":
+            return abs(current_A) / self.cross_section_m2[idx] > self.damage_limit[idx]
+        barrier_V = abs(current_A) * self.junction_resistance(idx, abs(voltage_V))
+        return barrier_V > self.damage_limit[idx]
+
+    def _break(self, idx, time_s, current_A, voltage_V):
+        if self.kind[idx] == "sot_hall_bar":
+            density = abs(current_A) / self.cross_section_m2[idx]
+            self.broken[idx] = "open"
+            cause = (f"electromigration: {density:.3g} A/m^2 over the "
+                     f"{self.damage_limit[idx]:.3g} A/m^2 limit ({current_A:.3g} A)")
+        else:
+            self.broken[idx] = "short"
+            cause = (f"MgO breakdown: {abs(current_A) * self.junction_resistance(idx, abs(voltage_V)):.3g} V "
+                     f"over the barrier, limit {self.damage_limit[idx]:.3g} V")
+        self.damage_log.append(DamageEvent(idx, self.names[idx], time_s, cause))
+
+    # ------------------------------------------------------------------ read
+    def junction_resistance(self, idx, bias_V=0.0):
+        """MTJ barrier resistance at a bias (P: r_offset; AP: r_offset (1 + TMR(V)))."""
+        tmr = self.r_ahe_ohm[idx] / (1.0 + (bias_V / self.params[idx]["tmr_half_bias_V"]) ** 2)
+        ap_fraction = 1.0 - self.up_regions[idx] / self.n_domains[idx]
+        return self.r_offset_ohm[idx] * (1.0 + tmr * ap_fraction)
+
+    def write_path_resistance(self, idx, bias_V=0.0) -> float:
+        """Two-terminal resistance the pulse generator sees through the device."""
+        if self.broken[idx] == "open":
+            return OPEN_OHM
+        if self.broken[idx] == "short":
+            return SHORT_OHM + self.line_resistance_ohm[idx]
+        if self.kind[idx] == "sot_hall_bar":
+            return self.line_resistance_ohm[idx]
+        return self.line_resistance_ohm[idx] + self.junction_resistance(idx, bias_V)
+
+    def read_resistance(self, idx, rng: np.random.Generator, nplc: float = 1.0,
+                        bias_V: float = 0.0) -> float:
+        """What a four-wire read measures: R_xy (SOT) or the junction (MTJ), with noise."""
+        noise = self.read_noise_ohm[idx] / np.sqrt(max(nplc, 1e-3)) * rng.standard_normal()
+        if self.broken[idx] == "open":
+            return OPEN_OHM
+        if self.broken[idx] == "short":
+            return SHORT_OHM + noise
+        if self.kind[idx] == "sot_hall_bar":
+            mz = self.magnetization(idx)
+            return self.r_offset_ohm[idx] + self.r_ahe_ohm[idx] * mz + noise
+        return self.junction_resistance(idx, bias_V) + noise
+
+    def hard_axis_mz(self, idx, field_T: float) -> float:
+        """|m_z| under an in-plane field (Stoner-Wohlfarth hard-axis loop)."""
+        h = min(abs(field_T) / self.hk_T[idx], 1.0)
+        return float(np.sqrt(1.0 - h * h))
+
+
+def _lognormal_spread(rng, nominal, rel, count):
+    """Positive D2D draws with relative sigma ``rel`` around ``nominal``."""
+    if rel <= 0:
+        return np.full(count, float(nominal))
+    sigma = np.sqrt(np.log1p(rel * rel))
+    return nominal * rng.lognormal(-0.5 * sigma * sigma, sigma, count)
+
+
+def nominal_parameters(group: DeviceGroup) -> dict:
+    """Per-size physics before D2D variability: Delta, Ic0, N, resistances."""
+    if group.kind == "sot_hall_bar":
+        p = {**SOT_DEFAULTS, **group.params}
+        w = group.width_m
+        a_nuc = np.pi / 4 * p["nucleation_diameter_m"] ** 2
+        area = w * w
+        n_domains = max(1, int(round(area / a_nuc)))
+        volume = min(area, a_nuc) * p["fm_thickness_m"]
+        cross = w * p["hm_thickness_m"]
+        return {
+            **p,
+            "delta": float(physics.thermal_stability(p["anisotropy_J_m3"], volume, p["temperature_K"])),
+            "ic0_A": p["critical_current_density_A_m2"] * cross,
+            "n_domains": n_domains,
+            "cross_section_m2": cross,
+            "line_resistance_ohm": p["resistivity_ohm_m"] * p["squares"] / p["hm_thickness_m"],
+            "r_offset_ohm": p["r_offset_ohm"],
+            "r_ahe_ohm": p["r_ahe_ohm"],
+            "damage_limit": p["electromigration_A_m2"],
+        }
+    p = {**MTJ_DEFAULTS, **group.params}
+    d = group.width_m
+    area = np.pi / 4 * d * d
+    return {
+        **p,
+        "delta": float(physics.thermal_stability(p["anisotropy_J_m3"], area * p["fm_thickness_m"],
+                                                 p["temperature_K"])),
+        "ic0_A": p["critical_current_density_A_m2"] * area,
+        "n_domains": 1,
+        "cross_section_m2": area,
+        "line_resistance_ohm": p["series_resistance_ohm"],
+        "r_offset_ohm": p["ra_ohm_m2"] / area,
+        "r_ahe_ohm": p["tmr"],
+        "damage_limit": p["breakdown_V"],
+    }
+
+
+def build_chip(name: str, groups: list[DeviceGroup], variability: dict,
+               rng: np.random.Generator) -> Chip:
+    """Draw every device of a chip: nominal physics per size, then D2D spreads."""
+    delta_rel = variability.get("delta_rel", 0.0)
+    ic0_rel = variability.get("ic0_rel", 0.0)
+    r_rel = variability.get("resistance_rel", 0.0)
+    cols: dict[str, list] = {k: [] for k in (
+        "names", "size", "kind", "slot", "column", "width_m", "cross_section_m2", "delta",
+        "ic0_A", "tau0_s", "exponent", "n_domains", "line_resistance_ohm", "r_offset_ohm",
+        "r_ahe_ohm", "read_noise_ohm", "hk_T", "damage_limit", "params")}
+    for group in groups:
+        nom = nominal_parameters(group)
+        n = group.count
+        cols["names"] += [f"{name}/{group.size}{i}" for i in range(n)]
+        cols["size"] += [group.size] * n
+        cols["kind"] += [group.kind] * n
+        cols["slot"] += [group.slot] * n
+        cols["column"] += list(range(1, n + 1))
+        cols["width_m"] += [group.width_m] * n
+        cols["cross_section_m2"] += [nom["cross_section_m2"]] * n
+        cols["delta"] += list(_lognormal_spread(rng, nom["delta"], delta_rel, n))
+        cols["ic0_A"] += list(_lognormal_spread(rng, nom["ic0_A"], ic0_rel, n))
+        cols["tau0_s"] += [nom["tau0_s"]] * n
+        cols["exponent"] += [nom["exponent"]] * n
+        cols["n_domains"] += [nom["n_domains"]] * n
+        cols["line_resistance_ohm"] += list(_lognormal_spread(rng, nom["line_resistance_ohm"], r_rel, n))
+        cols["r_offset_ohm"] += list(_lognormal_spread(rng, nom["r_offset_ohm"], r_rel, n))
+        cols["r_ahe_ohm"] += list(_lognormal_spread(rng, nom["r_ahe_ohm"], r_rel, n))
+        cols["read_noise_ohm"] += [nom["read_noise_ohm"]] * n
+        cols["hk_T"] += [2 * nom["anisotropy_J_m3"] / nom["saturation_A_m"]] * n
+        cols["damage_limit"] += [nom["damage_limit"]] * n
+        cols["params"] += [nom] * n
+    names = cols.pop("names")
+    params = dict(enumerate(cols.pop("params")))
+    arrays = {k: np.asarray(v) for k, v in cols.items()}
+    arrays["n_domains"] = arrays["n_domains"].astype(np.int64)
+    arrays["size"] = arrays["size"].astype(object)
+    arrays["kind"] = arrays["kind"].astype(object)
+    return Chip(name=name, names=names, params=params, **arrays)
