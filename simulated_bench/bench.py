@@ -1,0 +1,170 @@
+"""The simulated lab: chips, instruments and the wiring between them, on one virtual clock.
+
+``SimulatedBench`` is what a bench file describes, brought to life. Instruments never touch
+a device directly; they ask the bench what is physically connected:
+
+- the pulse generator's output reaches the devices whose *pulse row* crosspoint (row 1)
+  is closed on the 7709 matrix; the current is the source EMF over the 50 ohm source
+  impedance plus the device's write-path resistance;
+- the read SMU reaches the device whose *read row* crosspoint (row 2) is closed;
+- the magnet supply's current times the calibration factor is the bias field.
+
+Seeds: one bench seed reproduces everything. Independent streams are spawned from it for
+the D2D draws, cycle-to-cycle switching, read noise and fault injection, so adding a read
+does not change which devices were drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers.benchfile import BenchFile, as_bench_file
+from simulated_bench.chip import OPEN_OHM, Chip, build_chip
+from simulated_bench.clock import VirtualClock
+
+
+@dataclass
+class PulseRecord:
+    """One pulse as it reached a device (kept for tests and for the damage log)."""
+
+    time_s: float
+    device: str
+    voltage_V: float
+    current_A: float
+    width_s: float
+
+
+class SimulatedBench:
+    """The stand-in lab. Build with :meth:`from_config`; plain config in, no globals."""
+
+    def __init__(self, config: BenchFile, fault_rate: float = 0.0, fault_seed: int | None = None):
+        self.config = config
+        seeds = np.random.SeedSequence(config.seed).spawn(4)
+        d2d_rng = np.random.default_rng(seeds[0])
+        self.switch_rng = np.random.default_rng(seeds[1])
+        self.noise_rng = np.random.default_rng(seeds[2])
+        self.fault_rng = np.random.default_rng(seeds[3] if fault_seed is None else fault_seed)
+        self.fault_rate = float(fault_rate)
+        self.clock = VirtualClock()
+        self.chips: dict[str, Chip] = {}
+        for chip_name in dict.fromkeys(g.chip for g in config.groups):
+            groups = [g for g in config.groups if g.chip == chip_name]
+            self.chips[chip_name] = build_chip(chip_name, groups, config.variability, d2d_rng)
+        self.pulse_log: list[PulseRecord] = []
+        self.instruments: dict = {}
+        from simulated_bench.instruments import build_instrument  # after chips exist
+        for entry in config.instruments:
+            self.instruments[entry.address] = build_instrument(entry.model, self, entry.address)
+
+    @classmethod
+    def from_config(cls, config: BenchFile | str | dict | None = None, **kwargs) -> "SimulatedBench":
+        return cls(as_bench_file(config), **kwargs)
+
+    # ------------------------------------------------------------ lookup
+    def instrument(self, role: str):
+        return self.instruments[self.config.address_of(role)]
+
+    @property
+    def chip(self) -> Chip:
+        """The first (usually only) chip."""
+        return next(iter(self.chips.values()))
+
+    def device(self, name: str) -> tuple[Chip, int]:
+        address = self.config.device(name)
+        chip = self.chips[address.chip]
+        return chip, chip.index(address.name)
+
+    def damaged_devices(self) -> list[str]:
+        return [e.name for chip in self.chips.values() for e in chip.damage_log]
+
+    def _devices_on_row(self, row: int) -> list[tuple[Chip, int]]:
+        switch = self.instruments.get(self.config.address_of("switch"))
+        closed = switch.closed_channels() if switch is not None else set()
+        found = []
+        for chip in self.chips.values():
+            for idx in range(len(chip)):
+                if int(chip.slot[idx]) * 1000 + row * 100 + int(chip.column[idx]) in closed:
+                    found.append((chip, idx))
+        return found
+
+    def devices_on_pulse_path(self):
+        return self._devices_on_row(self.config.wiring.pulse_row)
+
+    def devices_on_read_path(self):
+        return self._devices_on_row(self.config.wiring.read_row)
+
+    # ------------------------------------------------------------ physics through wiring
+    def field_T(self) -> float:
+        address = self.config.address_of("magnet") if any(
+            i.role == "magnet" for i in self.config.instruments) else None
+        if address is None:
+            return 0.0
+        return self.instruments[address].output_current_A() * self.config.wiring.magnet_T_per_A
+
+    def deliver_pulse(self, time_s: float, emf_V: float, width_s: float) -> None:
+        """A pulse of open-circuit voltage ``emf_V`` leaves the generator at ``time_s``.
+
+        Each device on the pulse row sees I = EMF / (R_source + R_device) (devices on the
+        row are in parallel; the source impedance is shared).
+        """
+        targets = self.devices_on_pulse_path()
+        if not targets:
+            return
+        source = self.config.wiring.source_impedance_ohm
+        conductance = sum(1.0 / chip.write_path_resistance(idx) for chip, idx in targets)
+        node_V = emf_V / (1.0 + source * conductance)
+        field = self.field_T()
+        for chip, idx in targets:
+            resistance = chip.write_path_resistance(idx, abs(node_V))
+            current = node_V / resistance
+            self.pulse_log.append(PulseRecord(time_s, chip.names[idx], node_V, current, width_s))
+            chip.apply_pulse(idx, current, width_s, field, self.switch_rng, time_s, node_V)
+
+    def source_and_measure(self, source_current_A: float, compliance_V: float,
+                           integration_s: float, nplc: float) -> tuple[float, float, bool]:
+        """The read SMU sources a current through the device on the read row.
+
+        Returns (measured voltage, actual current, in compliance). The Hall / junction
+        voltage is I * R_read; the read current itself is a (weak, long) pulse, so a read
+        can disturb a small device, as on a real bench.
+        """
+        targets = self.devices_on_read_path()
+        if not targets:
+            return compliance_V if source_current_A else 0.0, 0.0, bool(source_current_A)
+        chip, idx = targets[0]
+        field = self.field_T()
+        if source_current_A:
+            chip.apply_pulse(idx, source_current_A, integration_s, field, self.switch_rng,
+                             self.clock.now_s, source_current_A * chip.write_path_resistance(idx))
+        two_terminal = chip.write_path_resistance(idx)
+        if abs(source_current_A) * two_terminal > compliance_V:
+            current = np.sign(source_current_A) * compliance_V / two_terminal
+            return float(np.sign(source_current_A) * compliance_V), float(current), True
+        resistance = chip.read_resistance(idx, self.noise_rng, nplc, abs(source_current_A) * two_terminal)
+        if self.config.wiring.magnet_axis == "x" and chip.kind[idx] == "sot_hall_bar":
+            # an in-plane field tilts m out of plane: the hard-axis loop shows in R_xy
+            mz_scale = chip.hard_axis_mz(idx, field)
+            resistance = chip.r_offset_ohm[idx] + (resistance - chip.r_offset_ohm[idx]) * mz_scale
+        if resistance >= OPEN_OHM:
+            return float(np.sign(source_current_A) * compliance_V), 0.0, True
+        return float(source_current_A * resistance), float(source_current_A), False
+
+    def source_voltage_and_measure(self, source_V: float, compliance_A: float,
+                                   nplc: float) -> tuple[float, float, bool]:
+        """Voltage-sourced read: returns (voltage, measured current, in compliance)."""
+        targets = self.devices_on_read_path()
+        if not targets:
+            return source_V, 0.0, False
+        chip, idx = targets[0]
+        resistance = chip.write_path_resistance(idx, abs(source_V))
+        current = source_V / resistance
+        if abs(current) > compliance_A:
+            return float(np.sign(source_V) * compliance_A * resistance), float(np.sign(source_V) * compliance_A), True
+        noise = 1e-9 * self.noise_rng.standard_normal() / np.sqrt(max(nplc, 1e-3))
+        return float(source_V), float(current + noise), False
+
+    def projected_time_s(self) -> float:
+        """How long the run so far would have taken on a real bench."""
+        return self.clock.now_s
