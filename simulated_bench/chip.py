@@ -37,6 +37,7 @@ SOT_DEFAULTS = {
     "critical_current_density_A_m2": 8e10,
     "resistivity_ohm_m": 2.0e-6,       # beta-Ta
     "squares": 4.0,                    # write-line length / width
+    "series_resistance_ohm": 0.0,      # leads and contacts in series with the channel
     "r_offset_ohm": 5.0,
     "r_ahe_ohm": 1.0,
     "read_noise_ohm": 0.02,            # rms at 1 NPLC; scales as 1/sqrt(NPLC)
@@ -228,7 +229,8 @@ def nominal_parameters(group: DeviceGroup) -> dict:
             "ic0_A": p["critical_current_density_A_m2"] * cross,
             "n_domains": n_domains,
             "cross_section_m2": cross,
-            "line_resistance_ohm": p["resistivity_ohm_m"] * p["squares"] / p["hm_thickness_m"],
+            "line_resistance_ohm": (p["resistivity_ohm_m"] * p["squares"] / p["hm_thickness_m"]
+                                    + p["series_resistance_ohm"]),
             "r_offset_ohm": p["r_offset_ohm"],
             "r_ahe_ohm": p["r_ahe_ohm"],
             "damage_limit": p["electromigration_A_m2"],
