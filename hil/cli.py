@@ -1,0 +1,112 @@
+"""The ``hil`` command: one entry point for the bench, characterization and learning.
+
+    hil bench show [BENCH.toml]      wiring, addresses and each device's true parameters
+    hil serve [BENCH.toml]           every simulated instrument on a loopback SCPI socket
+    hil characterize ...             characterization procedures and the chip survey
+    hil train ...                    the learning experiment (devices in the loop)
+    hil gui [BENCH.toml]             the lab window
+    hil demo                         characterize the default chip, train, print results
+
+Subcommands import their package lazily, so ``hil bench show`` starts fast and a missing
+optional dependency (Qt) only matters to the command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _bench_show(args) -> int:
+    from hil.benchinfo import describe_bench
+
+    print(describe_bench(args.bench))
+    return 0
+
+
+def _serve(args) -> int:
+    from simulated_bench.server import main as serve_main
+
+    argv = ([args.bench] if args.bench else []) + ["--port", str(args.port)]
+    return serve_main(argv) or 0
+
+
+def _characterize(args) -> int:
+    from procedures.cli import characterize_main
+
+    return characterize_main(args) or 0
+
+
+def _train(args) -> int:
+    from hil.experiment import train_main
+
+    return train_main(args) or 0
+
+
+def _gui(args) -> int:
+    from hil.gui import main as gui_main
+
+    return gui_main(args) or 0
+
+
+def _demo(args) -> int:
+    from hil.demo import run_demo
+
+    return run_demo(args) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hil", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    bench = commands.add_parser("bench", help="inspect a bench file")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    show = bench_commands.add_parser("show", help="wiring, addresses and true device parameters")
+    show.add_argument("bench", nargs="?", default=None, help="bench TOML (default: built-in)")
+    show.set_defaults(func=_bench_show)
+
+    serve = commands.add_parser("serve", help="simulated instruments on 127.0.0.1 SCPI sockets")
+    serve.add_argument("bench", nargs="?", default=None)
+    serve.add_argument("--port", type=int, default=5025, help="first port (0: ephemeral)")
+    serve.set_defaults(func=_serve)
+
+    characterize = commands.add_parser("characterize", help="run characterization procedures")
+    try:
+        from procedures.cli import add_characterize_arguments
+    except ImportError:  # the procedures package is optional for the other commands
+        add_characterize_arguments = None
+    if add_characterize_arguments is not None:
+        add_characterize_arguments(characterize)
+    characterize.set_defaults(func=_characterize)
+
+    train = commands.add_parser("train", help="train a network with devices in the loop")
+    try:
+        from hil.experiment import add_train_arguments
+    except ImportError:
+        add_train_arguments = None
+    if add_train_arguments is not None:
+        add_train_arguments(train)
+    train.set_defaults(func=_train)
+
+    gui = commands.add_parser("gui", help="the lab window (pymeasure ManagedWindow)")
+    gui.add_argument("bench", nargs="?", default=None)
+    gui.set_defaults(func=_gui)
+
+    demo = commands.add_parser("demo", help="characterize the default chip, train, print results")
+    demo.add_argument("--out", default="runs/demo", help="output folder")
+    demo.add_argument("--quick", action="store_true", help="fewer points, epochs and seeds")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted; instrument outputs were turned off", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
