@@ -1,0 +1,398 @@
+"""Fits of switching data: Neel-Brown curve, logistic neuron curve, relaxation time tau(I).
+
+The data of a switching measurement are counts: at each pulse amplitude (and width), ``k``
+switch events out of ``n`` reset-then-write trials. For a multi-domain Hall bar the reading
+is the switched *fraction* of each trial; pass ``k = mean fraction x n`` (it need not be an
+integer). Every fit here is a binomial maximum-likelihood fit, and its uncertainties are the
+inverse of the expected (Fisher) information, scaled by the Pearson dispersion of the data
+(quasi-binomial): the dispersion is ~1 for binary macrospin events, and well below 1 for the
+switched fraction of a bar with many independent regions, whose average is less noisy than
+a coin flip. Binary data are never credited with less noise than a binomial (scale >= 1).
+
+Models (the simulated bench's contract, ``DESIGN.md``)::
+
+    Neel-Brown  P(I, t) = 1 - exp(-t / tau),  tau = tau0 exp(Delta (1 - I / Ic0)^n)
+    logistic    P(I)    = 1 / (1 + exp(-k (I - I50)))
+
+The Neel-Brown fit frees ``Ic0`` and ``Delta`` at a known attempt time ``tau0`` and exponent
+``n``; with one pulse width the two are identified because ln(t / tau0) is known. The
+logistic fit gives the neuron's slope ``k`` and offset ``I50``; its 10-90 % width is
+``2 ln 9 / k``. ``fit_tau`` turns P vs pulse width at one current into tau(I), and
+``fit_tau_curve`` turns tau(I) at several currents into (Delta, Ic0).
+
+Currents are magnitudes in amperes throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import optimize
+
+LN2 = math.log(2.0)
+WIDTH_10_90 = 2.0 * math.log(9.0)   # logistic: I(P=0.9) - I(P=0.1) = 2 ln 9 / k
+_EPS = 1e-12
+
+
+class FitError(ValueError):
+    """Data that cannot support the requested fit (too few points on the transition...)."""
+
+
+# ----------------------------------------------------------------------------- helpers
+def _counts(current_A, switched, trials, width_s=None):
+    current = np.abs(np.asarray(current_A, dtype=float)).ravel()
+    switched = np.asarray(switched, dtype=float).ravel()
+    trials = np.broadcast_to(np.asarray(trials, dtype=float), current.shape).astype(float)
+    if switched.shape != current.shape:
+        raise FitError(f"switched has {switched.size} entries but current_A has {current.size}; "
+                       f"give one count per amplitude")
+    if np.any(trials <= 0):
+        raise FitError(f"trials must be > 0 at every point, got min {trials.min()!r}")
+    if np.any((switched < 0) | (switched > trials + 1e-9)):
+        raise FitError("switched must lie in [0, trials] at every point "
+                       f"(got {switched.min()!r}..{switched.max()!r} for up to {trials.max()!r} trials)")
+    if not np.all(np.isfinite(current)) or not np.all(np.isfinite(switched)):
+        raise FitError("current_A and switched must be finite numbers")
+    out = [current, switched, trials]
+    if width_s is not None:
+        width = np.broadcast_to(np.asarray(width_s, dtype=float), current.shape).astype(float)
+        if np.any(width <= 0):
+            raise FitError(f"pulse widths must be > 0 s, got min {width.min()!r} s")
+        out.append(width)
+    return out
+
+
+def _is_fractional(switched) -> bool:
+    return bool(np.any(np.abs(switched - np.round(switched)) > 1e-9))
+
+
+def _binomial_nll(p, switched, trials) -> float:
+    p = np.clip(p, _EPS, 1.0 - _EPS)
+    return -float(np.sum(switched * np.log(p) + (trials - switched) * np.log1p(-p)))
+
+
+def _dispersion(p, switched, trials, n_params) -> float:
+    """Pearson chi^2 per degree of freedom of binomial counts (1 for an ideal binomial)."""
+    p = np.clip(p, 1e-6, 1.0 - 1e-6)
+    chi2 = np.sum((switched - trials * p) ** 2 / (trials * p * (1.0 - p)))
+    dof = max(len(p) - n_params, 1)
+    return float(chi2 / dof)
+
+
+def _covariance(jacobian, p, trials, scale) -> np.ndarray:
+    """(sum_i n_i g_i g_i^T / (p_i (1 - p_i)))^-1 x scale, with g = dp/dtheta."""
+    w = trials / np.clip(p * (1.0 - p), 1e-9, None)
+    info = (jacobian * w[:, None]).T @ jacobian
+    try:
+        return np.linalg.inv(info) * scale
+    except np.linalg.LinAlgError:
+        return np.full_like(info, np.nan)
+
+
+def _scale(p, switched, trials, n_params) -> tuple[float, float]:
+    disp = _dispersion(p, switched, trials, n_params)
+    return disp, (disp if _is_fractional(switched) else max(1.0, disp))
+
+
+def _require_transition(p, what: str, current):
+    informative = (p > 0.02) & (p < 0.98)
+    low, high = p <= 0.5, p >= 0.5
+    if informative.sum() < 2 and not (low.any() and high.any() and informative.sum() >= 1):
+        raise FitError(
+            f"{what}: only {int(informative.sum())} points with 0.02 < P < 0.98 over "
+            f"{current.min():.4g}..{current.max():.4g} A (P from {p.min():.2f} to {p.max():.2f}); "
+            f"the sweep misses the switching transition: sweep finer around it or widen the range")
+    return informative
+
+
+# ----------------------------------------------------------------------------- logistic
+@dataclass(frozen=True)
+class LogisticFit:
+    """P = 1 / (1 + exp(-k (I - I50))), the stochastic neuron's activation."""
+
+    i50_A: float
+    i50_err_A: float
+    slope_per_A: float
+    slope_err_per_A: float
+    dispersion: float
+    n_points: int
+
+    @property
+    def width_10_90_A(self) -> float:
+        return WIDTH_10_90 / self.slope_per_A
+
+    @property
+    def width_10_90_err_A(self) -> float:
+        return WIDTH_10_90 * self.slope_err_per_A / self.slope_per_A ** 2
+
+    @property
+    def relative_width(self) -> float:
+        """10-90 % width over I50: the size-independent broadness of the curve."""
+        return self.width_10_90_A / self.i50_A
+
+    def probability(self, current_A):
+        x = self.slope_per_A * (np.abs(np.asarray(current_A, dtype=float)) - self.i50_A)
+        return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "width_10_90_A": self.width_10_90_A,
+                "relative_width": self.relative_width}
+
+
+def _logistic(current, i50, k):
+    return 0.5 * (1.0 + np.tanh(0.5 * k * (current - i50)))
+
+
+def fit_logistic(current_A, switched, trials) -> LogisticFit:
+    """Binomial ML fit of a logistic to a switching curve."""
+    current, switched, trials = _counts(current_A, switched, trials)
+    p_obs = switched / trials
+    _require_transition(p_obs, "logistic fit", current)
+    scale_I = float(np.max(current))
+    x = current / scale_I
+    # start: I50 where the observed curve crosses 0.5, width from the 20/80 crossings
+    order = np.argsort(x)
+    xs, ps = x[order], np.maximum.accumulate(p_obs[order])
+
+    def crossing(level):
+        idx = int(np.argmax(ps >= level))
+        return xs[idx] if ps[-1] >= level else xs[-1]
+
+    i50_0 = crossing(0.5)
+    spread = max(crossing(0.8) - crossing(0.2), (xs[-1] - xs[0]) / max(len(xs), 2))
+    k0 = 2.0 * math.log(4.0) / spread
+
+    def nll(theta):
+        return _binomial_nll(_logistic(x, theta[0], math.exp(theta[1])), switched, trials)
+
+    best = None
+    for factor in (1.0, 0.3, 3.0):
+        res = optimize.minimize(nll, [i50_0, math.log(k0 * factor)], method="Nelder-Mead",
+                                options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 4000})
+        if best is None or res.fun < best.fun:
+            best = res
+    i50, k = best.x[0] * scale_I, math.exp(best.x[1]) / scale_I
+    p = _logistic(current, i50, k)
+    disp, scale = _scale(p, switched, trials, 2)
+    dp = p * (1.0 - p)
+    jac = np.column_stack([-k * dp, (current - i50) * dp])
+    cov = _covariance(jac, p, trials, scale)
+    return LogisticFit(float(i50), float(math.sqrt(max(cov[0, 0], 0.0))), float(k),
+                       float(math.sqrt(max(cov[1, 1], 0.0))), disp, int(current.size))
+
+
+# ----------------------------------------------------------------------------- Neel-Brown
+def neel_brown_probability(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
+    """P_sw = 1 - exp(-t / tau) (log-space, exact for tiny and huge tau)."""
+    reduced = np.maximum(1.0 - np.abs(np.asarray(current_A, dtype=float)) / ic0_A, 0.0)
+    log_rate = np.log(np.asarray(width_s, dtype=float) / tau0_s) - delta * reduced ** exponent
+    return -np.expm1(-np.exp(log_rate))
+
+
+def neel_brown_current(probability, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
+    """Inverse in the current: the amplitude of switching probability ``probability``."""
+    barrier = math.log(width_s / tau0_s) - math.log(-math.log1p(-probability))
+    reduced = max(barrier / delta, 0.0) ** (1.0 / exponent)
+    return ic0_A * (1.0 - reduced)
+
+
+def _nb_jacobian(current, width, ic0, delta, tau0, n):
+    """dP/d(Ic0, Delta) of the Neel-Brown law."""
+    u = np.maximum(1.0 - current / ic0, 0.0)
+    rate = np.exp(np.log(width / tau0) - delta * u ** n)
+    dp_dlog = np.exp(-rate) * rate
+    with np.errstate(divide="ignore", invalid="ignore"):
+        du_n1 = np.where(u > 0, u ** (n - 1.0), 0.0)
+    d_delta = -u ** n
+    d_ic0 = -delta * n * du_n1 * current / ic0 ** 2
+    return np.column_stack([dp_dlog * d_ic0, dp_dlog * d_delta])
+
+
+@dataclass(frozen=True)
+class NeelBrownFit:
+    """Ic0 and Delta of the Neel-Brown law at a known tau0 and exponent."""
+
+    ic0_A: float
+    ic0_err_A: float
+    delta: float
+    delta_err: float
+    correlation: float           # between Ic0 and Delta
+    width_s: float               # the (first) pulse width of the data
+    tau0_s: float
+    exponent: float
+    i50_A: float                 # at width_s
+    i50_err_A: float
+    dispersion: float
+    n_points: int
+
+    def probability(self, current_A, width_s=None):
+        return neel_brown_probability(current_A, self.width_s if width_s is None else width_s,
+                                      self.ic0_A, self.delta, self.tau0_s, self.exponent)
+
+    def current_for(self, probability, width_s=None) -> float:
+        return neel_brown_current(probability, self.width_s if width_s is None else width_s,
+                                  self.ic0_A, self.delta, self.tau0_s, self.exponent)
+
+    @property
+    def width_10_90_A(self) -> float:
+        return self.current_for(0.9) - self.current_for(0.1)
+
+    @property
+    def relative_width(self) -> float:
+        return self.width_10_90_A / self.i50_A
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "width_10_90_A": self.width_10_90_A,
+                "relative_width": self.relative_width}
+
+
+def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
+                   exponent: float = 1.0) -> NeelBrownFit:
+    """Binomial ML fit of (Ic0, Delta) to switching counts.
+
+    ``width_s`` is one pulse width or one per point (a global fit over amplitudes and
+    widths). The start comes from the logistic fit, which fixes I50 and the slope there.
+    """
+    if not (tau0_s > 0 and exponent > 0):
+        raise FitError(f"tau0_s and exponent must be > 0, got {tau0_s!r}, {exponent!r}")
+    current, switched, trials, width = _counts(current_A, switched, trials, width_s)
+    p_obs = switched / trials
+    _require_transition(p_obs, "Neel-Brown fit", current)
+    # start: at one width the logistic gives I50 and k; solve the law for (Ic0, Delta)
+    w0 = float(np.median(width))
+    sel = np.isclose(width, w0)
+    try:
+        logi = fit_logistic(current[sel], switched[sel], trials[sel])
+        barrier = math.log(w0 / tau0_s) - math.log(LN2)
+        ic0_0 = logi.i50_A + 2.0 * LN2 * exponent * barrier / logi.slope_per_A
+        delta_0 = barrier / (1.0 - logi.i50_A / ic0_0) ** exponent
+    except FitError:
+        ic0_0, delta_0 = float(current.max()), 40.0
+    if not (np.isfinite(ic0_0) and np.isfinite(delta_0) and delta_0 > 0):
+        ic0_0, delta_0 = float(current.max()), 40.0
+
+    def nll(theta):
+        ic0, delta = ic0_0 * math.exp(theta[0]), delta_0 * math.exp(theta[1])
+        return _binomial_nll(neel_brown_probability(current, width, ic0, delta, tau0_s, exponent),
+                             switched, trials)
+
+    best = None
+    for start in ([0.0, 0.0], [0.05, 0.3], [-0.05, -0.3]):
+        res = optimize.minimize(nll, start, method="Nelder-Mead",
+                                options={"xatol": 1e-10, "fatol": 1e-11, "maxiter": 4000})
+        if best is None or res.fun < best.fun:
+            best = res
+    ic0, delta = ic0_0 * math.exp(best.x[0]), delta_0 * math.exp(best.x[1])
+    p = neel_brown_probability(current, width, ic0, delta, tau0_s, exponent)
+    disp, scale = _scale(p, switched, trials, 2)
+    cov = _covariance(_nb_jacobian(current, width, ic0, delta, tau0_s, exponent), p, trials, scale)
+    ic0_err, delta_err = (math.sqrt(max(v, 0.0)) for v in np.diag(cov))
+    corr = float(cov[0, 1] / (ic0_err * delta_err)) if ic0_err > 0 and delta_err > 0 else float("nan")
+    # I50 and its error by the delta method: dI50/dIc0 = 1 - u50, dI50/dDelta = Ic0 u50 / (n Delta)
+    i50 = neel_brown_current(0.5, w0, ic0, delta, tau0_s, exponent)
+    u50 = 1.0 - i50 / ic0
+    grad = np.array([1.0 - u50, ic0 * u50 / (exponent * delta)])
+    i50_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
+    return NeelBrownFit(float(ic0), float(ic0_err), float(delta), float(delta_err), corr, w0,
+                        float(tau0_s), float(exponent), float(i50), i50_err, disp,
+                        int(current.size))
+
+
+# ----------------------------------------------------------------------------- tau(I)
+@dataclass(frozen=True)
+class TauFit:
+    """Relaxation time at one current from P vs pulse width: P = 1 - exp(-t / tau)."""
+
+    current_A: float
+    tau_s: float
+    tau_err_s: float
+    dispersion: float
+    n_points: int
+
+
+def fit_tau(width_s, switched, trials, current_A: float = float("nan")) -> TauFit:
+    """ML estimate of tau from switching counts at several pulse widths, one current."""
+    width, switched, trials = (np.asarray(v, dtype=float).ravel() for v in
+                               np.broadcast_arrays(width_s, switched, trials))
+    if np.any(width <= 0):
+        raise FitError(f"pulse widths must be > 0 s, got min {width.min()!r} s")
+    p_obs = switched / trials
+    if not np.any((p_obs > 0) & (p_obs < 1)) and not (np.any(p_obs == 0) and np.any(p_obs == 1)):
+        raise FitError(f"tau fit at {current_A:.4g} A: P is {p_obs.min():.2f}..{p_obs.max():.2f} at "
+                       f"every width ({width.min():.3g}..{width.max():.3g} s); no information on "
+                       f"tau: choose widths around the switching time")
+    # start: pooled estimate -ln(1 - P) = t / tau over informative points
+    ok = (p_obs > 0) & (p_obs < 1)
+    tau_0 = float(np.median(width[ok] / -np.log1p(-p_obs[ok]))) if ok.any() else float(np.median(width))
+
+    def nll(theta):
+        return _binomial_nll(-np.expm1(-width / (tau_0 * math.exp(theta[0]))), switched, trials)
+
+    res = optimize.minimize_scalar(lambda v: nll([v]), bounds=(-12.0, 12.0), method="bounded",
+                                   options={"xatol": 1e-10})
+    tau = tau_0 * math.exp(res.x)
+    p = -np.expm1(-width / tau)
+    disp, scale = _scale(p, switched, trials, 1)
+    jac = (-np.exp(-width / tau) * width / tau ** 2)[:, None]
+    cov = _covariance(jac, p, trials, scale)
+    return TauFit(float(current_A), float(tau), float(math.sqrt(max(cov[0, 0], 0.0))), disp,
+                  int(width.size))
+
+
+@dataclass(frozen=True)
+class TauCurveFit:
+    """(Ic0, Delta) from ln tau(I) = ln tau0 + Delta (1 - I / Ic0)^n at a known tau0."""
+
+    ic0_A: float
+    ic0_err_A: float
+    delta: float
+    delta_err: float
+    tau0_s: float
+    exponent: float
+    chi2_per_dof: float
+
+    def tau_s(self, current_A):
+        u = np.maximum(1.0 - np.abs(np.asarray(current_A, dtype=float)) / self.ic0_A, 0.0)
+        return self.tau0_s * np.exp(self.delta * u ** self.exponent)
+
+
+def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.0) -> TauCurveFit:
+    """Weighted least squares of ln tau vs current (errors of ln tau = tau_err / tau)."""
+    taus = [t for t in taus if t.tau_err_s > 0 and np.isfinite(t.tau_err_s)]
+    if len(taus) < 2:
+        raise FitError(f"fit_tau_curve needs tau at >= 2 currents with finite errors, got {len(taus)}")
+    current = np.array([t.current_A for t in taus])
+    y = np.log([t.tau_s for t in taus]) - math.log(tau0_s)
+    sigma = np.array([t.tau_err_s / t.tau_s for t in taus])
+    if np.any(y <= 0):
+        raise FitError("some tau are at or below tau0: those currents are above Ic0; "
+                       "use currents where switching is thermally activated")
+    # start from n = 1: y = Delta - (Delta / Ic0) I
+    b, a = np.polyfit(current, y ** (1.0 / exponent), 1, w=1.0 / sigma)
+    delta_0 = max(a, 1e-3) ** exponent
+    ic0_0 = -a / b if b < 0 else float(current.max()) * 1.5
+
+    def residuals(theta):
+        ic0, delta = ic0_0 * math.exp(theta[0]), delta_0 * math.exp(theta[1])
+        u = np.maximum(1.0 - current / ic0, 0.0)
+        return (delta * u ** exponent - y) / sigma
+
+    res = optimize.least_squares(residuals, [0.0, 0.0], method="lm", xtol=1e-12, ftol=1e-12)
+    ic0, delta = ic0_0 * math.exp(res.x[0]), delta_0 * math.exp(res.x[1])
+    dof = max(len(current) - 2, 1)
+    chi2 = float(np.sum(res.fun ** 2) / dof)
+    # covariance in natural parameters: J is in log parameters -> chain rule
+    jac = res.jac * np.array([ic0, delta])[None, :] ** -1.0
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * max(chi2, 1.0)
+    except np.linalg.LinAlgError:
+        cov = np.full((2, 2), np.nan)
+    return TauCurveFit(float(ic0), float(math.sqrt(max(cov[0, 0], 0))), float(delta),
+                       float(math.sqrt(max(cov[1, 1], 0))), float(tau0_s), float(exponent), chi2)
+
+
+__all__ = ["FitError", "LogisticFit", "NeelBrownFit", "TauCurveFit", "TauFit", "fit_logistic",
+           "fit_neel_brown", "fit_tau", "fit_tau_curve", "neel_brown_current",
+           "neel_brown_probability"]

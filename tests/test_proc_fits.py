@@ -1,0 +1,101 @@
+"""Fit recovery: events sampled from the simulator's own law, fixed seeds, stated tolerances."""
+
+import numpy as np
+import pytest
+
+from procedures import fits
+from simulated_bench import physics
+
+WIDTH_S = 10e-9
+
+
+def sweep(rng, ic0, delta, exponent=1.0, n_domains=None, trials=200, points=24, width=WIDTH_S):
+    lo = physics.current_for_probability(0.02, width, ic0, delta, 1e-9, exponent)
+    hi = physics.current_for_probability(0.98, width, ic0, delta, 1e-9, exponent)
+    current = np.linspace(lo, hi, points)
+    events = physics.sample_switch_events(rng, np.repeat(current[:, None], trials, 1), width,
+                                          ic0, delta, 1e-9, exponent, n_domains)
+    return current, events.sum(axis=1), trials
+
+
+# (Ic0, Delta, exponent, n_domains, relative tolerance on Delta) - S, M, L bars and an MTJ
+CASES = [
+    (23e-6, 28.9, 1.0, None, 0.08),
+    (160e-6, 40.0, 1.0, 32, 0.04),
+    (760e-6, 40.0, 1.0, 796, 0.02),
+    (30e-6, 60.0, 2.0, None, 0.12),
+]
+
+
+@pytest.mark.parametrize("ic0, delta, exponent, n_domains, delta_tol", CASES)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_neel_brown_fit_recovers_truth(ic0, delta, exponent, n_domains, delta_tol, seed):
+    rng = np.random.default_rng(seed)
+    current, switched, trials = sweep(rng, ic0, delta, exponent, n_domains)
+    fit = fits.fit_neel_brown(current, switched, trials, WIDTH_S, 1e-9, exponent)
+    i50 = physics.current_for_probability(0.5, WIDTH_S, ic0, delta, 1e-9, exponent)
+    # stated tolerances: Ic0 within 1.5 %, Delta within delta_tol, I50 within 0.5 %
+    assert abs(fit.ic0_A / ic0 - 1) < 0.015
+    assert abs(fit.delta / delta - 1) < delta_tol
+    assert abs(fit.i50_A / i50 - 1) < 0.005
+    # and the errors are honest: truth within 4 sigma
+    assert abs(fit.ic0_A - ic0) < 4 * fit.ic0_err_A + 1e-12
+    assert abs(fit.delta - delta) < 4 * fit.delta_err + 1e-9
+    assert fit.ic0_err_A > 0 and fit.delta_err > 0 and fit.i50_err_A > 0
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_logistic_fit_gives_i50_and_slope(seed):
+    rng = np.random.default_rng(seed)
+    ic0, delta = 23e-6, 28.9
+    current, switched, trials = sweep(rng, ic0, delta)
+    fit = fits.fit_logistic(current, switched, trials)
+    i50 = physics.current_for_probability(0.5, WIDTH_S, ic0, delta)
+    # the Neel-Brown curve is slightly asymmetric: the logistic offset lies within 1 % of I50
+    assert abs(fit.i50_A / i50 - 1) < 0.01
+    true_width = (physics.current_for_probability(0.9, WIDTH_S, ic0, delta)
+                  - physics.current_for_probability(0.1, WIDTH_S, ic0, delta))
+    assert abs(fit.width_10_90_A / true_width - 1) < 0.12
+    assert fit.i50_err_A > 0 and fit.slope_err_per_A > 0
+    np.testing.assert_allclose(fit.probability(fit.i50_A), 0.5)
+
+
+def test_tau_from_p_vs_width_and_tau_curve():
+    rng = np.random.default_rng(7)
+    ic0, delta, trials = 160e-6, 40.0, 200
+    widths = np.geomspace(1e-9, 1e-7, 12)
+    taus = []
+    for p_target in (0.2, 0.5, 0.8):
+        current = physics.current_for_probability(p_target, WIDTH_S, ic0, delta)
+        events = physics.sample_switch_events(
+            rng, np.full((widths.size, trials), current), np.repeat(widths[:, None], trials, 1),
+            ic0, delta)
+        tau = fits.fit_tau(widths, events.sum(1), trials, current)
+        truth = physics.relaxation_time(current, ic0, delta)
+        assert abs(tau.tau_s / truth - 1) < 0.12
+        assert abs(tau.tau_s - truth) < 4 * tau.tau_err_s
+        taus.append(tau)
+    curve = fits.fit_tau_curve(taus)
+    assert abs(curve.ic0_A / ic0 - 1) < 0.02
+    assert abs(curve.delta / delta - 1) < 0.12
+
+
+def test_global_fit_over_amplitudes_and_widths():
+    rng = np.random.default_rng(11)
+    ic0, delta, trials = 23e-6, 28.9, 150
+    rows = []
+    for width in (5e-9, 20e-9, 80e-9):
+        current, switched, _ = sweep(rng, ic0, delta, trials=trials, points=12, width=width)
+        rows += [(c, s, width) for c, s in zip(current, switched)]
+    current, switched, width = (np.array(v) for v in zip(*rows))
+    fit = fits.fit_neel_brown(current, switched, trials, width)
+    assert abs(fit.ic0_A / ic0 - 1) < 0.015
+    assert abs(fit.delta / delta - 1) < 0.06
+
+
+def test_sweep_that_misses_the_transition_is_refused():
+    current = np.linspace(1e-6, 5e-6, 10)
+    with pytest.raises(fits.FitError, match="misses the switching transition"):
+        fits.fit_neel_brown(current, np.zeros(10), 50, WIDTH_S)
+    with pytest.raises(fits.FitError, match="switched must lie"):
+        fits.fit_logistic(current, np.full(10, 60), 50)
