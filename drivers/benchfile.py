@@ -133,6 +133,7 @@ class Wiring:
     source_impedance_ohm: float = 50.0
     pulse_row: int = 1
     read_row: int = 2
+    aux_row: int = 3          # 7709 row of the aux SMU (Keithley 2400): the second read path
     magnet_T_per_A: float = 0.005
     magnet_axis: str = "x"
     trigger_link: bool = True

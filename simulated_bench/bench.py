@@ -7,6 +7,9 @@ a device directly; they ask the bench what is physically connected:
   is closed on the 7709 matrix; the current is the source EMF over the 50 ohm source
   impedance plus the device's write-path resistance;
 - the read SMU reaches the device whose *read row* crosspoint (row 2) is closed;
+- the aux SMU (Keithley 2400) reaches the device whose *aux row* crosspoint
+  (``wiring.aux_row``, default row 3) is closed, and nothing while none is: a spare SMU on
+  the matrix touches a device only where the user routes it;
 - the magnet supply's current times the calibration factor is the bias field.
 
 Seeds: one bench seed reproduces everything. Independent streams are spawned from it for
@@ -123,16 +126,18 @@ class SimulatedBench:
             chip.apply_pulse(idx, current, width_s, field, self.switch_rng, time_s, node_V)
 
     def source_and_measure(self, source_current_A: float, compliance_V: float,
-                           integration_s: float, nplc: float) -> tuple[float, float, bool]:
-        """The read SMU sources a current through the device on the read row.
+                           integration_s: float, nplc: float,
+                           row: int | None = None) -> tuple[float, float, bool]:
+        """The read SMU sources a current through the device on the read row (or ``row``).
 
         Returns (measured voltage, actual current, in compliance). The Hall / junction
         voltage is I * R_read; the read current itself is a (weak, long) pulse, so a read
         can disturb a small device, as on a real bench.
         """
-        targets = self.devices_on_read_path()
+        targets = self._devices_on_row(self.config.wiring.read_row if row is None else row)
         if not targets:
-            return compliance_V if source_current_A else 0.0, 0.0, bool(source_current_A)
+            # open terminals: a current source runs straight into its voltage compliance
+            return float(np.sign(source_current_A) * compliance_V), 0.0, bool(source_current_A)
         chip, idx = targets[0]
         field = self.field_T()
         if source_current_A:
@@ -152,9 +157,9 @@ class SimulatedBench:
         return float(source_current_A * resistance), float(source_current_A), False
 
     def source_voltage_and_measure(self, source_V: float, compliance_A: float,
-                                   nplc: float) -> tuple[float, float, bool]:
+                                   nplc: float, row: int | None = None) -> tuple[float, float, bool]:
         """Voltage-sourced read: returns (voltage, measured current, in compliance)."""
-        targets = self.devices_on_read_path()
+        targets = self._devices_on_row(self.config.wiring.read_row if row is None else row)
         if not targets:
             return source_V, 0.0, False
         chip, idx = targets[0]
