@@ -1,0 +1,363 @@
+"""Device backends: who answers "did the device switch?" for a batch of write currents.
+
+One interface (:class:`DeviceBackend`), three answers:
+
+* :class:`SimulatedArrayBackend` (default): the simulated chip's true physics, vectorized over
+  a whole batch; the cost is near one uniform draw per trial.
+* :class:`CalibratedModelBackend`: software neurons that follow calibrated curves (from a
+  characterization calibration file, see :mod:`hil.calibration`), e.g. the ideal,
+  variability-free model that ex-situ training uses.
+* :class:`BenchBackend`: the real path, through the drivers and VISA (a simulated bench in
+  process, ``hil serve``, or a real bench). Not finished: see its docstring.
+
+The call every backend answers::
+
+    fraction = backend.sample(device_index, current_A, width_s, repeats)
+
+``device_index`` (neurons,) says which device serves each column of ``current_A``
+(batch, neurons), in amperes; the answer has the shape of ``current_A``: the switched fraction
+of each reset-then-write trial, averaged over ``repeats`` trials (0/1 per trial for a
+macrospin device, k/N for a multi-domain one). Many columns may name the same device: on a
+bench that device serves them one after another ("shared in time"), in a simulation the trials
+are simply independent. A backend refuses (``CurrentLimitError``) a current over a device's
+safe maximum; it never clips.
+
+``round_trips`` and ``bench_time_s`` count what the backend cost on a bench: bus
+transactions so far and the virtual-clock time a real bench would have taken; a simulation
+that never touches a bus reports 0 and ``None`` (not applicable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from drivers.benchfile import BenchFile, as_bench_file
+from hil.calibration import Calibration, DeviceCurve, load_calibration, parse_calibration
+from hil.safety import CurrentLimitError, device_current_limits
+from simulated_bench.chip import Chip, build_chip
+
+#: multi-domain trials with at least this many independent regions (x repeats) are drawn
+#: from the normal approximation of the binomial (one normal draw per output); below it,
+#: exactly (one uniform draw per region and trial).
+NORMAL_APPROXIMATION_MIN_REGIONS = 16
+
+
+@runtime_checkable
+class DeviceBackend(Protocol):
+    """What a device-neuron layer needs from whatever answers with switch events."""
+
+    device_names: list[str]
+    round_trips: int
+    bench_time_s: float | None
+
+    def sample(self, device_index: np.ndarray, current_A: np.ndarray, width_s: float,
+               repeats: int = 1) -> np.ndarray:
+        """Switched fraction per (batch, neuron), averaged over ``repeats`` trials."""
+
+    def describe(self) -> str:
+        """One line: what answers, for reports."""
+
+
+# ---------------------------------------------------------------------------- chips
+def build_chips(bench: BenchFile | str | dict | None = None, seed: int | None = None,
+                variability: Mapping[str, float] | None = None) -> list[Chip]:
+    """Draw the chips of a bench: ``np.random.default_rng(seed)`` feeds every chip in order.
+
+    ``seed`` None uses the bench file's seed; ``variability`` replaces the bench file's D2D
+    spreads (e.g. a high-variability study of the same bench).
+    """
+    bench = as_bench_file(bench)
+    rng = np.random.default_rng(bench.seed if seed is None else seed)
+    spreads = dict(bench.variability if variability is None else variability)
+    chips, order = [], []
+    for group in bench.groups:
+        if group.chip not in order:
+            order.append(group.chip)
+    for name in order:
+        groups = [g for g in bench.groups if g.chip == name]
+        chips.append(build_chip(name, groups, spreads, rng))
+    return chips
+
+
+def with_variability(bench: BenchFile, variability: Mapping[str, float]) -> BenchFile:
+    return dataclasses.replace(bench, variability=dict(variability))
+
+
+# ---------------------------------------------------------------------------- sampling
+class _CurveArray:
+    """Per-device switching curves as flat arrays, and the vectorized trial sampler."""
+
+    def __init__(self, names: Sequence[str], model: Sequence[str], ic0_A, delta, tau0_s, exponent,
+                 i50_A, slope_per_A, n_domains, max_current_A, rng: np.random.Generator):
+        self.names = list(names)
+        self.is_logistic = np.array([m == "logistic" for m in model])
+        self.ic0_A = np.asarray(ic0_A, dtype=float)
+        self.delta = np.asarray(delta, dtype=float)
+        self.tau0_s = np.asarray(tau0_s, dtype=float)
+        self.exponent = np.asarray(exponent, dtype=float)
+        self.i50_A = np.asarray(i50_A, dtype=float)
+        self.slope_per_A = np.asarray(slope_per_A, dtype=float)
+        self.n_domains = np.asarray(n_domains, dtype=np.int64)
+        self.max_current_A = np.asarray(max_current_A, dtype=float)
+        self.rng = rng
+        self._bound: dict = {}
+
+    def _bind(self, device_index: np.ndarray, width_s: float, repeats: int):
+        key = (device_index.tobytes(), float(width_s), int(repeats))
+        bound = self._bound.get(key)
+        if bound is None:
+            idx = np.asarray(device_index, dtype=np.int64)
+            if idx.min(initial=0) < 0 or idx.max(initial=0) >= len(self.names):
+                raise IndexError(f"device index out of range 0..{len(self.names) - 1}: {idx}")
+            f32 = np.float32
+            regions = self.n_domains[idx] * repeats
+            bound = {
+                "logistic": bool(self.is_logistic[idx].any()),
+                "inv_ic0": (1.0 / np.where(self.is_logistic[idx], 1.0, self.ic0_A[idx])).astype(f32),
+                "delta": self.delta[idx].astype(f32),
+                "log_t": np.log(width_s / self.tau0_s[idx]).astype(f32),
+                "exponent": self.exponent[idx].astype(f32),
+                "linear": bool(np.all(self.exponent[idx] == 1.0)),
+                "i50": self.i50_A[idx].astype(f32),
+                "slope": self.slope_per_A[idx].astype(f32),
+                "is_logistic": self.is_logistic[idx],
+                "max_current": self.max_current_A[idx],
+                "macrospin": bool(np.all(self.n_domains[idx] == 1)),
+                "regions": regions.astype(f32),
+                "normal": regions >= NORMAL_APPROXIMATION_MIN_REGIONS,
+                "idx": idx,
+            }
+            if len(self._bound) > 64:
+                self._bound.clear()
+            self._bound[key] = bound
+        return bound
+
+    def probability(self, b: dict, current_A: np.ndarray) -> np.ndarray:
+        current = np.abs(current_A, dtype=np.float32)
+        reduced = 1.0 - current * b["inv_ic0"]
+        np.maximum(reduced, 0.0, out=reduced)
+        if not b["linear"]:
+            np.power(reduced, b["exponent"], out=reduced)
+        reduced *= b["delta"]
+        log_rate = np.subtract(b["log_t"], reduced, out=reduced)
+        p = np.exp(log_rate, out=log_rate)
+        np.negative(p, out=p)
+        np.expm1(p, out=p)
+        np.negative(p, out=p)
+        if b["logistic"]:
+            logistic = 1.0 / (1.0 + np.exp(-b["slope"] * (current - b["i50"])))
+            p = np.where(b["is_logistic"], logistic, p).astype(np.float32)
+        return p
+
+    def sample(self, device_index, current_A, width_s, repeats):
+        current_A = np.asarray(current_A, dtype=np.float32)
+        if current_A.ndim != 2 or current_A.shape[1] != len(device_index):
+            raise ValueError(f"current_A must be (batch, {len(device_index)}) for "
+                             f"{len(device_index)} device indices, got shape {current_A.shape}")
+        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+        b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
+        peak = np.abs(current_A).max(axis=0) if len(current_A) else np.zeros(len(device_index))
+        over = peak > b["max_current"]
+        if over.any():
+            j = int(np.flatnonzero(over)[0])
+            raise CurrentLimitError(
+                f"write current {peak[j]:.4g} A for device {self.names[b['idx'][j]]!r} (neuron "
+                f"{j}) exceeds its safe maximum {b['max_current'][j]:.4g} A; nothing was applied. "
+                f"Build the input->current mapping from the bench limits (hil.neuron.CurrentMapping)")
+        p = self.probability(b, current_A)
+        if b["macrospin"]:
+            return self._bernoulli_mean(p, repeats)
+        normal = b["normal"]
+        if normal.all():
+            return self._normal_fraction(p, b["regions"])
+        out = np.empty_like(p)
+        exact = ~normal
+        if normal.any():
+            out[:, normal] = self._normal_fraction(p[:, normal], b["regions"][normal])
+        if exact.any():
+            out[:, exact] = self._exact_fraction(p[:, exact], b["regions"][exact].astype(np.int64))
+        return out
+
+    def _bernoulli_mean(self, p, repeats):
+        if repeats == 1:
+            return (self.rng.random(p.shape, dtype=np.float32) < p).astype(np.float32)
+        hits = (self.rng.random((repeats,) + p.shape, dtype=np.float32) < p).sum(
+            axis=0, dtype=np.float32)
+        return hits * np.float32(1.0 / repeats)
+
+    def _normal_fraction(self, p, regions):
+        spread = p * (1.0 - p)
+        spread *= regions
+        np.sqrt(spread, out=spread)
+        spread *= self.rng.standard_normal(p.shape, dtype=np.float32)
+        count = np.multiply(p, regions, out=p)
+        count += spread
+        np.rint(count, out=count)
+        np.clip(count, 0.0, regions, out=count)
+        count /= regions
+        return count
+
+    def _exact_fraction(self, p, regions):
+        # one uniform per region and trial: exact, for the few-region case
+        top = int(regions.max())
+        u = self.rng.random((top,) + p.shape, dtype=np.float32)
+        active = np.arange(top)[:, None, None] < regions[None, None, :]
+        hits = ((u < p) & active).sum(axis=0, dtype=np.float32)
+        return hits / regions.astype(np.float32)
+
+
+class _ArrayBackendBase:
+    round_trips = 0
+    bench_time_s = None
+
+    def __init__(self, curves: _CurveArray):
+        self._curves = curves
+        self.device_names = curves.names
+
+    def sample(self, device_index, current_A, width_s, repeats=1):
+        return self._curves.sample(device_index, current_A, width_s, repeats)
+
+    def index_of(self, names: Iterable[str]) -> np.ndarray:
+        lookup = {n: i for i, n in enumerate(self.device_names)}
+        out = []
+        for name in names:
+            if name not in lookup:
+                raise KeyError(f"backend {self.describe()} has no device {name!r}; it has "
+                               f"{self.device_names[:4]}... ({len(self.device_names)} devices)")
+            out.append(lookup[name])
+        return np.asarray(out, dtype=np.int64)
+
+    def n_domains_of(self, name: str) -> int:
+        return int(self._curves.n_domains[self.index_of([name])[0]])
+
+    def max_current_of(self, name: str) -> float:
+        return float(self._curves.max_current_A[self.index_of([name])[0]])
+
+    def rng_state(self) -> dict:
+        return self._curves.rng.bit_generator.state
+
+    def set_rng_state(self, state: dict) -> None:
+        self._curves.rng.bit_generator.state = state
+
+
+class SimulatedArrayBackend(_ArrayBackendBase):
+    """The simulated chips' true Neel-Brown physics, sampled for whole batches at once.
+
+    ``max_current_A`` maps device name -> safe ceiling (from the bench's limits); a current
+    above it raises. Build one from a bench configuration with :meth:`from_bench`.
+    """
+
+    def __init__(self, chips: Sequence[Chip], max_current_A: Mapping[str, float], seed: int = 0,
+                 name: str = "simulated array"):
+        names, cols = [], {k: [] for k in ("ic0", "delta", "tau0", "exp", "ndom", "imax", "size")}
+        for chip in chips:
+            for i, dev in enumerate(chip.names):
+                if dev not in max_current_A:
+                    raise KeyError(f"no safe maximum current for device {dev!r}; pass the "
+                                   f"bench limits (hil.safety.device_current_limits)")
+                names.append(dev)
+                cols["ic0"].append(chip.ic0_A[i])
+                cols["delta"].append(chip.delta[i])
+                cols["tau0"].append(chip.tau0_s[i])
+                cols["exp"].append(chip.exponent[i])
+                cols["ndom"].append(chip.n_domains[i])
+                cols["imax"].append(max_current_A[dev])
+                cols["size"].append(chip.size[i])
+        self.chips = list(chips)
+        self.sizes = list(cols["size"])
+        self.name = name
+        nan = np.full(len(names), np.nan)
+        super().__init__(_CurveArray(names, ["neel_brown"] * len(names), cols["ic0"], cols["delta"],
+                                     cols["tau0"], cols["exp"], nan, nan, cols["ndom"],
+                                     cols["imax"], np.random.default_rng(seed)))
+
+    @classmethod
+    def from_bench(cls, bench: BenchFile | str | dict | None = None, seed: int = 0,
+                   chip_seed: int | None = None,
+                   variability: Mapping[str, float] | None = None) -> "SimulatedArrayBackend":
+        """``seed`` drives the trials; ``chip_seed`` (default: the bench's) the D2D draw."""
+        bench = as_bench_file(bench)
+        chips = build_chips(bench, chip_seed, variability)
+        return cls(chips, device_current_limits(bench), seed,
+                   name=f"simulated array of bench {bench.name!r}")
+
+    def devices_of_size(self, size: str) -> list[str]:
+        return [n for n, s in zip(self.device_names, self.sizes) if s == size]
+
+    def describe(self) -> str:
+        return f"{self.name} ({len(self.device_names)} devices, true physics)"
+
+
+class CalibratedModelBackend(_ArrayBackendBase):
+    """Software neurons following calibrated curves (a :class:`Calibration`, dict or path).
+
+    ``model`` None samples each curve by its own model; ``"logistic"`` forces the logistic
+    form. ``max_current_A`` (device name -> A) adds the same refusal as a real device;
+    without it the ceiling is infinite (a model cannot be damaged).
+    """
+
+    def __init__(self, calibration: Calibration | Mapping | str, seed: int = 0,
+                 model: str | None = None, max_current_A: Mapping[str, float] | None = None):
+        if isinstance(calibration, Mapping):
+            calibration = parse_calibration(calibration)
+        elif not isinstance(calibration, Calibration):
+            calibration = load_calibration(calibration)
+        self.calibration = calibration
+        names = calibration.names()
+        curves: list[DeviceCurve] = [calibration[n] for n in names]
+        models = [model or c.model for c in curves]
+        for name, c, m in zip(names, curves, models):
+            if m == "neel_brown" and c.ic0_A is None:
+                raise ValueError(f"device {name!r} has a logistic calibration; it cannot be "
+                                 f"sampled as neel_brown (use model='logistic')")
+        limits = [np.inf if max_current_A is None else max_current_A[n] for n in names]
+        super().__init__(_CurveArray(
+            names, models, [c.ic0_A or np.nan for c in curves], [c.delta or np.nan for c in curves],
+            [c.tau0_s for c in curves], [c.exponent for c in curves], [c.i50_A for c in curves],
+            [c.logistic_slope_per_A for c in curves], [c.n_domains for c in curves], limits,
+            np.random.default_rng(seed)))
+
+    def describe(self) -> str:
+        return (f"calibrated model ({len(self.device_names)} devices; "
+                f"{self.calibration.source or 'unnamed calibration'})")
+
+
+class BenchBackend:
+    """The bench path: write pulses and reads through ``drivers`` over VISA. NOT FINISHED.
+
+    Planned protocol per batch (the lead finishes it once ``drivers.bench`` exists), so a
+    batch costs O(1) bus round trips per device, not O(samples):
+
+    1. for each device in use: close its row-1 (pulse) and row-2 (read) crosspoints;
+    2. upload the list of write amplitudes of every trial that device serves in this batch
+       (all its neurons x batch x repeats), interleaved with reset pulses, to the pulse
+       generator's list/burst memory; arm the read SMU's buffer for the same count;
+    3. one trigger starts both (the SMU's trigger line drives the generator), one query
+       fetches the buffer; threshold each Hall reading into a switched fraction using the
+       device's calibrated R levels;
+    4. ``round_trips`` counts bus transactions; ``bench_time_s`` is the bench's virtual clock.
+
+    Until then, :meth:`sample` raises ``NotImplementedError`` naming what is missing.
+    """
+
+    round_trips = 0
+    bench_time_s = None
+
+    def __init__(self, bench: BenchFile | str | dict | None = None,
+                 calibration: Calibration | None = None):
+        self.bench = as_bench_file(bench)
+        self.calibration = calibration
+        self.device_names = [d.name for d in self.bench.devices()]
+
+    def sample(self, device_index, current_A, width_s, repeats=1):
+        raise NotImplementedError(
+            "BenchBackend.sample needs the drivers' Bench (drivers/bench.py: PulseSource, "
+            "SourceMeter, SwitchMatrix roles with list/buffer modes), which does not exist yet; "
+            "use SimulatedArrayBackend (same physics, no bus) until the lead wires it")
+
+    def describe(self) -> str:
+        return f"bench {self.bench.name!r} through drivers/VISA (not implemented)"

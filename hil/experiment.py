@@ -1,0 +1,345 @@
+"""The reference paper's experiment: software vs ex-situ vs in-situ (hardware-in-the-loop).
+
+For every seed, a ``HiddenLayerNet`` (inputs -> ``hidden`` neurons -> software readout) is
+trained on the dataset in these modes:
+
+``software``
+    deterministic sigmoid hidden neurons (the baseline);
+``ideal_stochastic``
+    ideal stochastic binary neurons, Bernoulli(sigmoid(x)), mean of ``repeats`` trials;
+``exsitu`` / ``exsitu_uncalibrated``
+    trained on the *typical device* model of one size (a calibrated-model backend in which
+    every device follows the median fitted curve of that size), then deployed on the
+    simulated, variable devices: with each device's input->current mapping centred on its
+    own calibrated I50 (``exsitu``), or with the typical device's mapping for all
+    (``exsitu_uncalibrated``, what D2D variability does to an uncalibrated deployment);
+``insitu``
+    trained with the variable devices in the forward pass (per-device I50 centring, surrogate
+    gradient from each device's calibrated curve).
+
+The device modes run for every device size of the bench's first chip and for each named
+variability level (default: the bench's own D2D spread as "low" and a wider "high" one);
+every seed draws its own chip. The calibration is fitted on the fly through the simulated
+array (``calibration: "fit"``), taken from the simulated truth (``"truth"``), or read from a
+calibration JSON file (a path; see :mod:`hil.calibration`).
+
+``run_experiment(config)`` takes a plain dict (see ``DEFAULT_CONFIG``), returns an
+:class:`ExperimentResult` and writes ``runs.csv``, ``summary.csv``, ``results.json``,
+``learning_curves.png`` and ``accuracy_vs_size.png`` into ``out_dir``. Every run checkpoints
+each epoch under ``out_dir/checkpoints``; ``resume: True`` continues from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from drivers.benchfile import as_bench_file
+from hil.backends import CalibratedModelBackend, SimulatedArrayBackend
+from hil.calibration import (Calibration, calibrate_backend, calibration_from_chip,
+                             load_calibration, neel_brown_curve)
+from hil.data import load_dataset
+from hil.network import HiddenLayerNet
+from hil.neuron import DeviceNeuron, StochasticSigmoidNeuron, round_robin
+from hil.safety import device_current_limits
+from hil.train import TrainConfig, evaluate, train
+
+MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu")
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "bench": None,                 # bench file path / dict / None = the built-in default bench
+    "dataset": "digits",           # "digits" (embedded) or "mnist" (needs mnist_path)
+    "mnist_path": None,
+    "split_seed": 0,               # the train/test split is the same for every seed
+    "sizes": None,                 # device sizes to use; None = every size of the first chip
+    "variability": {               # name -> D2D spreads (None = the bench file's own)
+        "low": None,
+        "high": {"delta_rel": 0.25, "ic0_rel": 0.20, "resistance_rel": 0.05},
+    },
+    "seeds": [0, 1, 2],
+    "epochs": 20,
+    "batch_size": 32,
+    "lr": 3e-3,
+    "hidden": 128,
+    "repeats": 4,                  # device trials averaged per answer while training
+    "eval_repeats": 16,            # ... while evaluating
+    "width_s": 10e-9,              # write pulse width
+    "calibration": "fit",          # "fit" | "truth" | path of a calibration JSON
+    "calibration_trials": 64,
+    "saturation": 8.0,             # mapping span in curve widths (see hil.neuron.CurrentMapping)
+    "headroom": 0.9,               # top of the span at most this fraction of the safe maximum
+    "modes": list(MODES),
+    "out_dir": "runs/hil",
+    "resume": False,
+    "checkpoints": True,
+    "progress": True,
+}
+
+
+@dataclass
+class ExperimentResult:
+    config: dict
+    runs: list[dict] = field(default_factory=list)        # one row per (mode, size, var, seed)
+    curves: dict[str, list[float]] = field(default_factory=dict)  # run id -> test acc per epoch
+    mappings: dict[str, str] = field(default_factory=dict)        # run id -> neuron map report
+
+    def summary(self) -> list[dict]:
+        """Mean and sample std of the test accuracy over seeds, per (mode, size, variability)."""
+        groups: dict[tuple, list[dict]] = {}
+        for row in self.runs:
+            groups.setdefault((row["mode"], row["size"], row["variability"]), []).append(row)
+        out = []
+        for (mode, size, var), rows in groups.items():
+            acc = np.array([r["test_acc"] for r in rows]) * 100
+            rt = [r["round_trips_per_batch"] for r in rows]
+            bt = [r["bench_time_s"] for r in rows if r["bench_time_s"] is not None]
+            out.append({"mode": mode, "size": size, "variability": var, "n_seeds": len(rows),
+                        "test_acc_mean_pct": float(acc.mean()),
+                        "test_acc_std_pct": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                        "epoch_time_s": float(np.mean([r["epoch_time_s"] for r in rows])),
+                        "round_trips_per_batch": float(np.mean(rt)),
+                        "bench_time_s": float(np.mean(bt)) if bt else None})
+        return out
+
+
+def _merge_config(config: dict | None) -> dict:
+    merged = copy.deepcopy(DEFAULT_CONFIG)
+    for key, value in (config or {}).items():
+        if key not in DEFAULT_CONFIG:
+            raise ValueError(f"unknown experiment setting {key!r}; known: {sorted(DEFAULT_CONFIG)}")
+        merged[key] = value
+    unknown = set(merged["modes"]) - set(MODES)
+    if unknown:
+        raise ValueError(f"unknown modes {sorted(unknown)}; choose from {MODES}")
+    if not merged["seeds"]:
+        raise ValueError("seeds must list at least one seed")
+    return merged
+
+
+def _stable_seed(*parts) -> int:
+    """A seed from a run's identity: independent of run order, so resume reproduces it."""
+    return zlib.crc32("/".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
+
+
+def typical_calibration(calibration: Calibration, names: list[str], n_domains: int) -> Calibration:
+    """Every device of ``names`` replaced by the size's typical device: median fitted Ic0, Delta."""
+    curves = [calibration[n] for n in names]
+    typical = neel_brown_curve(float(np.median([c.ic0_A for c in curves])),
+                               float(np.median([c.delta for c in curves])), calibration.width_s,
+                               curves[0].tau0_s, curves[0].exponent, n_domains)
+    return Calibration(calibration.width_s, {n: typical for n in names},
+                       f"typical device of {len(names)} (median of {calibration.source})")
+
+
+class _Runner:
+    def __init__(self, config: dict):
+        self.config = config
+        self.bench = as_bench_file(config["bench"])
+        self.limits = device_current_limits(self.bench)
+        self.data = load_dataset(config["dataset"], config["mnist_path"], config["split_seed"])
+        self.out_dir = Path(config["out_dir"])
+        first_chip = self.bench.groups[0].chip
+        all_sizes = [g.size for g in self.bench.groups if g.chip == first_chip]
+        self.sizes = list(config["sizes"] or all_sizes)
+        missing = set(self.sizes) - set(all_sizes)
+        if missing:
+            raise ValueError(f"sizes {sorted(missing)} are not on chip {first_chip!r} "
+                             f"(it has {all_sizes})")
+        self.result = ExperimentResult(config)
+
+    # ------------------------------------------------------------------ pieces
+    def _net(self, neurons: nn.Module, seed: int) -> HiddenLayerNet:
+        return HiddenLayerNet(self.data.n_features, self.config["hidden"], self.data.n_classes,
+                              neurons, torch.Generator().manual_seed(_stable_seed("init", seed)))
+
+    def _train(self, run_id: str, net: HiddenLayerNet, seed: int):
+        cfg = self.config
+        checkpoint = str(self.out_dir / "checkpoints" / f"{run_id.replace('/', '_')}.pt") \
+            if cfg["checkpoints"] else None
+        started = time.perf_counter()
+        history = train(net, self.data, TrainConfig(
+            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+            seed=_stable_seed("shuffle", seed), checkpoint=checkpoint,
+            resume=bool(cfg["resume"] and checkpoint), progress=cfg["progress"], desc=run_id))
+        elapsed = time.perf_counter() - started
+        self.result.curves[run_id] = list(history.test_acc)
+        return history, elapsed / max(cfg["epochs"], 1)
+
+    def _record(self, run_id, mode, size, var, seed, acc, epoch_time_s, backend=None, batches=1):
+        trips = getattr(backend, "round_trips", 0) if backend is not None else 0
+        self.result.runs.append({
+            "run": run_id, "mode": mode, "size": size, "variability": var, "seed": seed,
+            "test_acc": float(acc), "epoch_time_s": float(epoch_time_s),
+            "round_trips_per_batch": trips / max(batches, 1),
+            "bench_time_s": getattr(backend, "bench_time_s", None) if backend is not None else None})
+
+    def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str) -> Calibration:
+        source = self.config["calibration"]
+        width = self.config["width_s"]
+        if source == "truth":
+            return calibration_from_chip(backend.chips[0], width)
+        if source == "fit":
+            meter = SimulatedArrayBackend(backend.chips, self.limits,
+                                          seed=_stable_seed("calibrate", seed, var))
+            return calibrate_backend(meter, self.limits, width,
+                                     trials=self.config["calibration_trials"])
+        return load_calibration(source)
+
+    def _device_layer(self, backend, calibration, names, gain_cal=None, seed=0) -> DeviceNeuron:
+        cfg = self.config
+        return DeviceNeuron.from_calibration(
+            backend, calibration, round_robin(cfg["hidden"], names), self.limits,
+            width_s=cfg["width_s"], repeats=cfg["repeats"], eval_repeats=cfg["eval_repeats"],
+            gain_calibration=gain_cal, saturation=cfg["saturation"], headroom=cfg["headroom"])
+
+    # ------------------------------------------------------------------ the runs
+    def run(self) -> ExperimentResult:
+        cfg = self.config
+        modes = set(cfg["modes"])
+        n_batches = int(np.ceil(len(self.data.x_train) / cfg["batch_size"]))
+        for seed in cfg["seeds"]:
+            if "software" in modes:
+                run_id = f"software/seed{seed}"
+                net = self._net(nn.Sigmoid(), seed)
+                history, t_epoch = self._train(run_id, net, seed)
+                self._record(run_id, "software", "-", "-", seed, history.test_acc[-1], t_epoch)
+            if "ideal_stochastic" in modes:
+                run_id = f"ideal_stochastic/seed{seed}"
+                neurons = StochasticSigmoidNeuron(cfg["repeats"], cfg["eval_repeats"],
+                                                  seed=_stable_seed("ideal", seed))
+                history, t_epoch = self._train(run_id, self._net(neurons, seed), seed)
+                self._record(run_id, "ideal_stochastic", "-", "-", seed, history.test_acc[-1], t_epoch)
+            device_modes = modes & {"exsitu", "exsitu_uncalibrated", "insitu"}
+            if not device_modes:
+                continue
+            for var, spreads in cfg["variability"].items():
+                chip_seed = _stable_seed("chip", self.bench.seed, seed)
+                truth = SimulatedArrayBackend.from_bench(self.bench, chip_seed=chip_seed,
+                                                         variability=spreads)
+                calibration = self._calibration(truth, seed, var)
+                for size in self.sizes:
+                    self._run_size(seed, var, size, truth, calibration, device_modes, n_batches)
+        return self.result
+
+    def _run_size(self, seed, var, size, truth, calibration, device_modes, n_batches):
+        names = truth.devices_of_size(size)
+        typical = typical_calibration(calibration, names, truth.n_domains_of(names[0]))
+
+        def devices(tag):  # a fresh trial generator per run: order-independent, resumable
+            return SimulatedArrayBackend(truth.chips, self.limits,
+                                         seed=_stable_seed(tag, seed, var, size))
+
+        if device_modes & {"exsitu", "exsitu_uncalibrated"}:
+            run_id = f"exsitu/{size}/{var}/seed{seed}"
+            model = CalibratedModelBackend(typical, seed=_stable_seed("model", seed, var, size),
+                                           max_current_A=self.limits)
+            net = self._net(self._device_layer(model, typical, names), seed)
+            history, t_epoch = self._train(run_id, net, seed)
+            self.result.curves[run_id + "/model"] = self.result.curves.pop(run_id)
+            if "exsitu_uncalibrated" in device_modes:
+                deployed = devices("deploy-raw")
+                net.swap_neurons(self._device_layer(deployed, typical, names))
+                acc = evaluate(net, self.data.x_test, self.data.y_test)
+                self._record(f"exsitu_uncalibrated/{size}/{var}/seed{seed}", "exsitu_uncalibrated",
+                             size, var, seed, acc, t_epoch, deployed)
+            if "exsitu" in device_modes:
+                deployed = devices("deploy")
+                layer = self._device_layer(deployed, calibration, names, gain_cal=typical)
+                net.swap_neurons(layer)
+                acc = evaluate(net, self.data.x_test, self.data.y_test)
+                self._record(run_id, "exsitu", size, var, seed, acc, t_epoch, deployed)
+                self.result.mappings[run_id] = layer.report()
+        if "insitu" in device_modes:
+            run_id = f"insitu/{size}/{var}/seed{seed}"
+            backend = devices("insitu")
+            layer = self._device_layer(backend, calibration, names, gain_cal=typical)
+            net = self._net(layer, seed)
+            history, t_epoch = self._train(run_id, net, seed)
+            self._record(run_id, "insitu", size, var, seed, history.test_acc[-1], t_epoch,
+                         backend, n_batches * self.config["epochs"])
+            self.result.mappings[run_id] = layer.report()
+
+
+def run_experiment(config: dict | None = None) -> ExperimentResult:
+    """Run the experiment described by ``config`` (a plain dict; see ``DEFAULT_CONFIG``),
+    write its CSV / JSON / PNG files into ``out_dir`` and return the results."""
+    from hil import report
+
+    merged = _merge_config(config)
+    result = _Runner(merged).run()
+    report.write_outputs(result, Path(merged["out_dir"]))
+    return result
+
+
+# ---------------------------------------------------------------------------- CLI pieces
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``hil train`` (the lead wires them into hil/cli.py)."""
+    d = DEFAULT_CONFIG
+    parser.add_argument("--bench", default=None, help="bench file (TOML); default: built-in bench")
+    parser.add_argument("--dataset", choices=["digits", "mnist"], default=d["dataset"])
+    parser.add_argument("--mnist", dest="mnist_path", default=None,
+                        help="folder with MNIST IDX files (implies --dataset mnist)")
+    parser.add_argument("--epochs", type=int, default=d["epochs"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=d["seeds"], help="e.g. 0 1 2")
+    parser.add_argument("--sizes", nargs="+", default=None, help="device sizes (default: all)")
+    parser.add_argument("--hidden", type=int, default=d["hidden"])
+    parser.add_argument("--repeats", type=int, default=d["repeats"],
+                        help="device trials averaged per answer while training")
+    parser.add_argument("--eval-repeats", type=int, default=d["eval_repeats"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--lr", type=float, default=d["lr"])
+    parser.add_argument("--width-s", type=float, default=d["width_s"], help="write pulse width")
+    parser.add_argument("--calibration", default=d["calibration"],
+                        help="'fit' (on the fly), 'truth' (simulated), or a calibration JSON path")
+    parser.add_argument("--high-variability", type=float, nargs=2, default=None,
+                        metavar=("DELTA_REL", "IC0_REL"),
+                        help="D2D spreads of the 'high' level (default 0.25 0.20)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--out", dest="out_dir", default=d["out_dir"], help="output folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    config = {key: getattr(args, key) for key in (
+        "bench", "mnist_path", "epochs", "seeds", "sizes", "hidden", "repeats", "eval_repeats",
+        "batch_size", "lr", "width_s", "calibration", "modes", "out_dir", "resume")}
+    config["dataset"] = "mnist" if args.mnist_path else args.dataset
+    config["progress"] = not args.no_progress
+    if args.high_variability:
+        variability = copy.deepcopy(DEFAULT_CONFIG["variability"])
+        variability["high"].update(delta_rel=args.high_variability[0],
+                                   ic0_rel=args.high_variability[1])
+        config["variability"] = variability
+    return config
+
+
+def train_main(args: argparse.Namespace) -> int:
+    """``hil train``: run the experiment, print the results table; 0 on success."""
+    from hil import report
+
+    result = run_experiment(config_from_args(args))
+    print(report.format_table(result))
+    print(f"results in {Path(args.out_dir).resolve()}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = add_train_arguments(argparse.ArgumentParser(
+        prog="python -m hil.experiment", description=__doc__.split("\n")[0]))
+    return train_main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,286 @@
+"""Device neurons: a layer whose forward pass is what physical devices did.
+
+Forward: each neuron's input x becomes a write current I(x) on its device (see
+:class:`CurrentMapping`); the backend answers with the switch event (0/1, or the switched
+fraction of a multi-domain device), averaged over ``repeats`` trials. Backward: the surrogate
+derivative of the neuron's *calibrated* curve, dP/dI(I(x)) * dI/dx (see :mod:`hil.surrogate`):
+real forward, model backward, in one ``autograd.Function`` (:class:`DeviceSwitch`).
+
+The input -> current mapping (per neuron)::
+
+    I(x) = centre_A + span_A * tanh(x * gain_A / span_A)
+
+* ``centre_A``: the current at x = 0; device-aware mappings put it at the device's calibrated
+  I50, so x = 0 <-> P = 0.5 whatever the device-to-device spread;
+* ``gain_A``: dI/dx at x = 0 (amperes per unit of input); ``1 / k`` with k the logistic slope
+  of a curve makes P(x) ~ sigmoid(x) near x = 0;
+* ``span_A``: the current never leaves ``centre_A +- span_A``. The mapping is built so that
+  ``centre_A + span_A`` stays under the device's safe maximum current
+  (:func:`hil.safety.max_write_current_A`) and ``centre_A - span_A >= 0``: the limit holds by
+  construction for every input, and a configuration that cannot hold it raises
+  :class:`~hil.safety.CurrentLimitError`. Nothing is clipped.
+
+Neurons map to devices explicitly (``neuron_devices``): with fewer devices than neurons, one
+device serves several neurons in time (round-robin by default); :meth:`DeviceNeuron.device_map`
+and :meth:`DeviceNeuron.report` say which.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from hil.calibration import Calibration, DeviceCurve
+from hil.safety import CurrentLimitError
+from hil.surrogate import SigmoidSurrogate, surrogate_for
+
+#: relative margin kept below a ceiling so float32 arithmetic can never cross it
+FLOAT32_MARGIN = 1e-5
+
+
+def round_robin(n_neurons: int, device_names: Sequence[str]) -> list[str]:
+    """Neuron j -> device j mod len(devices): devices shared in time as evenly as possible."""
+    if not device_names:
+        raise ValueError("no devices to map neurons onto")
+    return [device_names[j % len(device_names)] for j in range(n_neurons)]
+
+
+class CurrentMapping(nn.Module):
+    """Per-neuron saturating affine map x -> write current, bounded by construction."""
+
+    def __init__(self, centre_A, span_A, gain_A, max_current_A, device_names: Sequence[str]):
+        super().__init__()
+        centre, span, gain, ceiling = (np.asarray(v, dtype=float).reshape(-1)
+                                       for v in (centre_A, span_A, gain_A, max_current_A))
+        n = len(device_names)
+        for label, arr in (("centre_A", centre), ("span_A", span), ("gain_A", gain),
+                           ("max_current_A", ceiling)):
+            if arr.shape != (n,):
+                raise ValueError(f"{label} must have one value per neuron ({n}), got {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{label} must be finite, got {arr[~np.isfinite(arr)][:3]}")
+        for label, arr in (("span_A", span), ("gain_A", gain)):
+            if np.any(arr <= 0):
+                j = int(np.argmax(arr <= 0))
+                raise ValueError(f"{label} of neuron {j} ({device_names[j]!r}) must be > 0, got {arr[j]!r}")
+        top = (centre + span) * (1 + FLOAT32_MARGIN)
+        if np.any(top > ceiling):
+            j = int(np.argmax(top - ceiling))
+            raise CurrentLimitError(
+                f"neuron {j} on device {device_names[j]!r}: the mapping reaches "
+                f"{centre[j] + span[j]:.4g} A (centre {centre[j]:.4g} A + span {span[j]:.4g} A), over "
+                f"the device's safe maximum {ceiling[j]:.4g} A; lower the span or the centre "
+                f"(or use CurrentMapping.from_curves, which sizes them from the limits)")
+        if np.any(centre - span < 0):
+            j = int(np.argmax(span - centre))
+            raise CurrentLimitError(
+                f"neuron {j} on device {device_names[j]!r}: the mapping reaches "
+                f"{centre[j] - span[j]:.4g} A (centre {centre[j]:.4g} A - span {span[j]:.4g} A); "
+                f"write currents must stay >= 0 A (a reversed pulse targets the reset state); "
+                f"make the span at most the centre")
+        self.device_names = list(device_names)
+        f32 = torch.float32
+        self.register_buffer("centre_A", torch.tensor(centre, dtype=f32), persistent=False)
+        self.register_buffer("span_A", torch.tensor(span, dtype=f32), persistent=False)
+        self.register_buffer("gain_A", torch.tensor(gain, dtype=f32), persistent=False)
+        self.register_buffer("inv_scale", torch.tensor(gain / span, dtype=f32), persistent=False)
+        self.max_current_A = ceiling
+        self.narrowed: list[str] = []
+
+    @classmethod
+    def from_curves(cls, curves: Sequence[DeviceCurve], max_current_A: Sequence[float],
+                    device_names: Sequence[str], gain_curves: Sequence[DeviceCurve] | None = None,
+                    saturation: float = 8.0, headroom: float = 0.9) -> "CurrentMapping":
+        """Centre each neuron on its device's I50; gain 1/k of ``gain_curves`` (default: the same
+        curves); span = ``saturation`` x gain, narrowed where the safe window is smaller.
+
+        ``headroom`` < 1 keeps the top of the span that fraction below the safe maximum.
+        Raises :class:`CurrentLimitError` when a device's I50 is not inside the safe window or
+        the window is narrower than +-2 curve widths (the neuron could not span P = 0.12..0.88).
+        """
+        if not 0 < headroom <= 1:
+            raise ValueError(f"headroom must be in (0, 1], got {headroom!r}")
+        if not saturation > 0:
+            raise ValueError(f"saturation must be > 0, got {saturation!r}")
+        gain_curves = curves if gain_curves is None else gain_curves
+        centre = np.array([c.i50_A for c in curves])
+        gain = np.array([1.0 / c.logistic_slope_per_A for c in gain_curves])
+        ceiling = np.asarray(max_current_A, dtype=float)
+        room = np.minimum(headroom * ceiling - centre, centre)
+        for j, name in enumerate(device_names):
+            if room[j] <= 0:
+                raise CurrentLimitError(
+                    f"device {name!r}: its I50 {centre[j]:.4g} A is not below {headroom:g} x its "
+                    f"safe maximum current {ceiling[j]:.4g} A; it cannot be driven through "
+                    f"P = 0.5 safely. Use a longer pulse width (lower I50) or another device")
+            if room[j] < 2.0 * gain[j]:
+                raise CurrentLimitError(
+                    f"device {name!r}: only +-{room[j]:.4g} A fit around I50 {centre[j]:.4g} A "
+                    f"under {headroom:g} x the safe maximum {ceiling[j]:.4g} A, less than two curve "
+                    f"widths ({2 * gain[j]:.4g} A); use a longer pulse width or another device")
+        span = np.minimum(saturation * gain, room)
+        mapping = cls(centre, span, gain, ceiling, device_names)
+        mapping.narrowed = [n for n, s, g in zip(device_names, span, gain) if s < saturation * g]
+        return mapping
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.centre_A + self.span_A * torch.tanh(x * self.inv_scale)
+
+    def bounds_A(self) -> tuple[np.ndarray, np.ndarray]:
+        c = self.centre_A.double().numpy()
+        s = self.span_A.double().numpy()
+        return c - s, c + s
+
+
+class DeviceSwitch(torch.autograd.Function):
+    """Forward: the backend's switch events for I(x). Backward: surrogate dP/dI x dI/dx."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, layer: "DeviceNeuron"):
+        mapping = layer.mapping
+        with torch.no_grad():
+            t = torch.tanh(x * mapping.inv_scale)
+            current = mapping.centre_A + mapping.span_A * t
+            repeats = layer.repeats if layer.training else layer.eval_repeats
+            answer = layer.backend.sample(layer.device_index, current.numpy(), layer.width_s, repeats)
+        ctx.layer = layer
+        ctx.save_for_backward(current, t)
+        return torch.from_numpy(np.asarray(answer, dtype=np.float32))
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        current, t = ctx.saved_tensors
+        layer = ctx.layer
+        d_current = layer.surrogate(current.to(layer.surrogate_dtype)).to(current.dtype)
+        d_current *= layer.mapping.gain_A
+        d_current *= 1.0 - t * t
+        return grad_out * d_current, None
+
+
+class DeviceNeuron(nn.Module):
+    """A layer of stochastic neurons, each one a physical (or simulated) device."""
+
+    def __init__(self, backend, neuron_devices: Sequence[str], mapping: CurrentMapping,
+                 surrogate: nn.Module, width_s: float, repeats: int = 1,
+                 eval_repeats: int | None = None):
+        super().__init__()
+        if list(mapping.device_names) != list(neuron_devices):
+            raise ValueError("the mapping was built for other devices than neuron_devices")
+        for label, k in (("repeats", repeats), ("eval_repeats", eval_repeats or repeats)):
+            if not isinstance(k, int) or k < 1:
+                raise ValueError(f"{label} must be an integer >= 1, got {k!r}")
+        self.backend = backend
+        self.neuron_devices = list(neuron_devices)
+        self.device_index = backend.index_of(self.neuron_devices) if hasattr(backend, "index_of") \
+            else np.asarray([backend.device_names.index(n) for n in self.neuron_devices])
+        self.mapping = mapping
+        self.surrogate = surrogate
+        self.surrogate_dtype = next(iter(surrogate.buffers()), torch.empty(0)).dtype
+        self.width_s = float(width_s)
+        self.repeats = int(repeats)
+        self.eval_repeats = int(eval_repeats or repeats)
+
+    @classmethod
+    def from_calibration(cls, backend, calibration: Calibration, neuron_devices: Sequence[str],
+                         max_current_A: Mapping[str, float], width_s: float | None = None,
+                         repeats: int = 1, eval_repeats: int | None = None,
+                         gain_calibration: Calibration | None = None,
+                         surrogate_model: str | None = None, saturation: float = 8.0,
+                         headroom: float = 0.9) -> "DeviceNeuron":
+        """A layer whose mapping and surrogate come from ``calibration`` (per neuron's device).
+
+        ``gain_calibration`` (e.g. the nominal, variability-free curves) sets the gain instead
+        of each device's own slope: then only I50 is compensated per device.
+        """
+        curves = [calibration[name] for name in neuron_devices]
+        gain_curves = None if gain_calibration is None else [gain_calibration[n] for n in neuron_devices]
+        mapping = CurrentMapping.from_curves(curves, [max_current_A[n] for n in neuron_devices],
+                                             neuron_devices, gain_curves, saturation, headroom)
+        surrogate = surrogate_for(curves, surrogate_model, dtype=torch.float32)
+        return cls(backend, neuron_devices, mapping, surrogate,
+                   calibration.width_s if width_s is None else width_s, repeats, eval_repeats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != len(self.neuron_devices):
+            raise ValueError(f"DeviceNeuron expects (batch, {len(self.neuron_devices)}) inputs, "
+                             f"got {tuple(x.shape)}")
+        return DeviceSwitch.apply(x.float().contiguous(), self)
+
+    def expected(self, x: torch.Tensor) -> torch.Tensor:
+        """The calibrated curve P(I(x)): what the layer would answer on average (differentiable)."""
+        return self.surrogate.probability(self.mapping(x).to(self.surrogate_dtype)).to(x.dtype)
+
+    def device_map(self) -> list[tuple[int, str]]:
+        return list(enumerate(self.neuron_devices))
+
+    def report(self) -> str:
+        counts = Counter(self.neuron_devices)
+        low, high = self.mapping.bounds_A()
+        lines = [f"{len(self.neuron_devices)} neurons on {len(counts)} devices "
+                 f"({self.backend.describe()}), width {self.width_s:g} s, "
+                 f"{self.repeats} trial(s) per answer ({self.eval_repeats} in eval)"]
+        for name, count in counts.items():
+            j = self.neuron_devices.index(name)
+            lines.append(f"  {name}: {count} neurons, I in [{low[j]:.4g}, {high[j]:.4g}] A, "
+                         f"ceiling {self.mapping.max_current_A[j]:.4g} A"
+                         f"{' (span narrowed by the limit)' if name in self.mapping.narrowed else ''}")
+        return "\n".join(lines)
+
+    def rng_state(self):
+        """The backend's trial-generator state (for exact resume), or None."""
+        getter = getattr(self.backend, "rng_state", None)
+        return getter() if getter else None
+
+    def set_rng_state(self, state) -> None:
+        setter = getattr(self.backend, "set_rng_state", None)
+        if setter and state is not None:
+            setter(state)
+
+    def extra_repr(self) -> str:
+        return (f"neurons={len(self.neuron_devices)}, devices={len(set(self.neuron_devices))}, "
+                f"repeats={self.repeats}, width_s={self.width_s:g}")
+
+
+# ---------------------------------------------------------------------------- software neurons
+class _StochasticSigmoid(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, repeats: int, generator):
+        p = torch.sigmoid(x)
+        if repeats == 1:
+            out = (torch.rand(p.shape, generator=generator) < p).float()
+        else:
+            out = (torch.rand((repeats,) + tuple(p.shape), generator=generator) < p).float().mean(0)
+        ctx.save_for_backward(p)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (p,) = ctx.saved_tensors
+        return grad_out * p * (1.0 - p), None, None
+
+
+class StochasticSigmoidNeuron(nn.Module):
+    """Ideal stochastic binary neuron: Bernoulli(sigmoid(x)), mean of ``repeats`` trials;
+    backward = the sigmoid's derivative (same surrogate idea, ideal curve)."""
+
+    def __init__(self, repeats: int = 1, eval_repeats: int | None = None, seed: int = 0):
+        super().__init__()
+        self.repeats = int(repeats)
+        self.eval_repeats = int(eval_repeats or repeats)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.surrogate = SigmoidSurrogate(1.0)
+
+    def forward(self, x):
+        k = self.repeats if self.training else self.eval_repeats
+        return _StochasticSigmoid.apply(x, k, self.generator)
+
+    def rng_state(self):
+        return self.generator.get_state()
+
+    def set_rng_state(self, state):
+        self.generator.set_state(state)
+

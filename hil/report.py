@@ -1,0 +1,168 @@
+"""Results of an experiment as a table, CSV / JSON files and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+TARGET_GAP_PP = 1.5  # in-situ within this many percentage points of the software baseline
+
+
+def _cell(summary: dict, key) -> str:
+    row = summary.get(key)
+    if row is None:
+        return "-"
+    return f"{row['test_acc_mean_pct']:5.1f} ± {row['test_acc_std_pct']:3.1f}"
+
+
+def _index(result) -> dict:
+    return {(r["mode"], r["size"], r["variability"]): r for r in result.summary()}
+
+
+def format_table(result) -> str:
+    """The results table: test accuracy (%) mean ± std over seeds, per size and variability."""
+    summary = _index(result)
+    software = summary.get(("software", "-", "-"))
+    ideal = summary.get(("ideal_stochastic", "-", "-"))
+    seeds = result.config["seeds"]
+    lines = [f"test accuracy (%), mean ± std over {len(seeds)} seed(s) {list(seeds)}; "
+             f"{result.config['epochs']} epochs, {result.config['hidden']} hidden neurons, "
+             f"{result.config['repeats']} trial(s)/answer in training, "
+             f"{result.config['eval_repeats']} in test",
+             f"software baseline (sigmoid):   {_cell(summary, ('software', '-', '-'))}",
+             f"ideal stochastic binary:       {_cell(summary, ('ideal_stochastic', '-', '-'))}",
+             ""]
+    header = (f"{'variability':<11} {'size':<4} {'ex-situ raw':>12} {'ex-situ':>12} "
+              f"{'in-situ':>12} {'in-situ - sw':>12} {'target':>7} {'trips/batch':>11} "
+              f"{'bench time':>10}")
+    lines += [header, "-" * len(header)]
+    variabilities = list(result.config["variability"])
+    sizes = sorted({r["size"] for r in result.runs if r["size"] != "-"},
+                   key=lambda s: [r["size"] for r in result.runs].index(s))
+    for var in variabilities:
+        for size in sizes:
+            insitu = summary.get(("insitu", size, var))
+            gap = target = "-"
+            trips = bench = "n.a."
+            if insitu is not None and software is not None:
+                diff = insitu["test_acc_mean_pct"] - software["test_acc_mean_pct"]
+                gap = f"{diff:+.1f} pp"
+                target = "met" if diff >= -TARGET_GAP_PP else "MISSED"
+            if insitu is not None:
+                trips = f"{insitu['round_trips_per_batch']:g}"
+                bench = "n.a." if insitu["bench_time_s"] is None else f"{insitu['bench_time_s']:.0f} s"
+            lines.append(f"{var:<11} {size:<4} {_cell(summary, ('exsitu_uncalibrated', size, var)):>12} "
+                         f"{_cell(summary, ('exsitu', size, var)):>12} "
+                         f"{_cell(summary, ('insitu', size, var)):>12} {gap:>12} {target:>7} "
+                         f"{trips:>11} {bench:>10}")
+    if ideal is None and software is None:
+        lines.append("(no software baseline in this run)")
+    lines.append("ex-situ raw: trained on the typical-device model, deployed without per-device "
+                 "calibration; ex-situ / in-situ: per-device I50-centred current mapping. "
+                 "trips/batch and bench time: simulated array = 0 / n.a.")
+    return "\n".join(lines)
+
+
+def write_outputs(result, out_dir: Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"runs": out_dir / "runs.csv", "summary": out_dir / "summary.csv",
+             "json": out_dir / "results.json", "curves": out_dir / "learning_curves.png",
+             "sizes": out_dir / "accuracy_vs_size.png", "table": out_dir / "table.txt"}
+    _write_csv(paths["runs"], result.runs)
+    _write_csv(paths["summary"], result.summary())
+    paths["json"].write_text(json.dumps({
+        "config": {k: v for k, v in result.config.items() if k != "bench" or v is None or isinstance(v, str)},
+        "runs": result.runs, "summary": result.summary(), "learning_curves": result.curves,
+        "neuron_maps": result.mappings}, indent=1, default=str))
+    paths["table"].write_text(format_table(result) + "\n")
+    plot_learning_curves(result, paths["curves"])
+    plot_accuracy_vs_size(result, paths["sizes"])
+    return paths
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        path.write_text("")
+        return
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(result, path: Path) -> None:
+    """Test accuracy per epoch (mean over seeds) of every trained configuration."""
+    plt = _pyplot()
+    groups: dict[str, list[list[float]]] = {}
+    for run_id, curve in result.curves.items():
+        parts = run_id.split("/")
+        label = "/".join(p for p in parts if not p.startswith("seed"))
+        if label.startswith("exsitu"):
+            label = label.replace("/model", "") + " (typical-device model)"
+        groups.setdefault(label, []).append(curve)
+    variabilities = list(result.config["variability"]) or ["-"]
+    fig, axes = plt.subplots(1, len(variabilities), figsize=(6 * len(variabilities), 4.5),
+                             squeeze=False)
+    for ax, var in zip(axes[0], variabilities):
+        for label, curves in sorted(groups.items()):
+            if "/" in label and f"/{var}" not in label:
+                continue
+            n = min(len(c) for c in curves)
+            if n == 0:
+                continue
+            mean = np.mean([c[:n] for c in curves], axis=0) * 100
+            style = "-" if label.startswith(("insitu", "software")) else "--"
+            ax.plot(np.arange(1, n + 1), mean, style, label=label.replace(f"/{var}", ""))
+        ax.set_title(f"test accuracy per epoch, {var} D2D variability")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_accuracy_vs_size(result, path: Path) -> None:
+    plt = _pyplot()
+    summary = _index(result)
+    sizes = [s for s in dict.fromkeys(r["size"] for r in result.runs) if s != "-"]
+    variabilities = list(result.config["variability"])
+    fig, axes = plt.subplots(1, max(len(variabilities), 1), figsize=(5.5 * max(len(variabilities), 1), 4.2),
+                             squeeze=False)
+    for ax, var in zip(axes[0], variabilities):
+        x = np.arange(len(sizes))
+        for mode, marker in (("exsitu_uncalibrated", "v"), ("exsitu", "s"), ("insitu", "o")):
+            rows = [summary.get((mode, s, var)) for s in sizes]
+            if not any(rows):
+                continue
+            mean = [r["test_acc_mean_pct"] if r else np.nan for r in rows]
+            std = [r["test_acc_std_pct"] if r else np.nan for r in rows]
+            ax.errorbar(x, mean, yerr=std, marker=marker, capsize=3, label=mode)
+        for mode, style in (("software", "k-"), ("ideal_stochastic", "k:")):
+            row = summary.get((mode, "-", "-"))
+            if row:
+                ax.axhline(row["test_acc_mean_pct"], color="k",
+                           linestyle=style[1:], label=mode, linewidth=1)
+        ax.set_xticks(x, sizes)
+        ax.set_xlabel("device size")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{var} D2D variability")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,113 @@
+"""Surrogate gradients: the derivative dP/dI of each device's *calibrated* switching curve.
+
+A device neuron's forward pass is what the device did (a switch event); its backward pass
+needs a smooth stand-in. Here it is the calibrated curve itself, so training is physics-aware:
+real forward, model backward. Like snnTorch's ``spike_grad=`` objects, a surrogate is a small
+callable handed to the neuron::
+
+    surrogate = NeelBrownSurrogate.from_curves(curves)   # one curve per neuron
+    dp_dI = surrogate(current_A)                          # (batch, neurons) -> same shape
+
+Each surrogate also exposes ``probability(current_A)``, the curve as a differentiable torch
+function; ``surrogate(I)`` is its closed-form derivative, which the tests check against
+``torch.autograd`` through ``probability``. Per-neuron parameters are non-persistent buffers:
+they follow ``.to()`` but are not part of a checkpoint (the calibration file is).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from hil.calibration import DeviceCurve
+
+
+def _buffer(values, dtype) -> torch.Tensor:
+    return torch.as_tensor([float(v) for v in values], dtype=dtype)
+
+
+class NeelBrownSurrogate(nn.Module):
+    """P(I) = 1 - exp(-(t/tau0) exp(-Delta (1 - |I|/Ic0)^n)) and its derivative, per neuron."""
+
+    def __init__(self, ic0_A, delta, width_s, tau0_s, exponent, dtype=torch.float64):
+        super().__init__()
+        self.register_buffer("ic0_A", _buffer(ic0_A, dtype), persistent=False)
+        self.register_buffer("delta", _buffer(delta, dtype), persistent=False)
+        self.register_buffer("log_width_over_tau0",
+                             _buffer([math.log(w / t) for w, t in zip(width_s, tau0_s)], dtype),
+                             persistent=False)
+        self.register_buffer("exponent", _buffer(exponent, dtype), persistent=False)
+
+    @classmethod
+    def from_curves(cls, curves: Sequence[DeviceCurve], dtype=torch.float64):
+        for curve in curves:
+            if curve.ic0_A is None or curve.delta is None:
+                raise ValueError(f"a Neel-Brown surrogate needs ic0_A and delta; the curve "
+                                 f"{curve} is logistic only: use LogisticSurrogate")
+        return cls([c.ic0_A for c in curves], [c.delta for c in curves],
+                   [c.width_s for c in curves], [c.tau0_s for c in curves],
+                   [c.exponent for c in curves], dtype)
+
+    def _reduced(self, current_A):
+        return torch.clamp(1.0 - current_A.abs() / self.ic0_A, min=0.0)
+
+    def probability(self, current_A: torch.Tensor) -> torch.Tensor:
+        rate = torch.exp(self.log_width_over_tau0 - self.delta * self._reduced(current_A) ** self.exponent)
+        return -torch.expm1(-rate)
+
+    def forward(self, current_A: torch.Tensor) -> torch.Tensor:
+        """dP/dI in 1/A (zero above Ic0, where the curve is flat at its ceiling)."""
+        reduced = self._reduced(current_A)
+        rate = torch.exp(self.log_width_over_tau0 - self.delta * reduced ** self.exponent)
+        dlog_rate = (self.delta * self.exponent / self.ic0_A) * reduced ** (self.exponent - 1.0)
+        dlog_rate = torch.where(reduced > 0, dlog_rate, torch.zeros_like(dlog_rate))
+        return torch.exp(-rate) * rate * dlog_rate * torch.sign(current_A)
+
+
+class LogisticSurrogate(nn.Module):
+    """P(I) = 1 / (1 + exp(-k (|I| - I50))) and its derivative k P (1 - P), per neuron."""
+
+    def __init__(self, i50_A, slope_per_A, dtype=torch.float64):
+        super().__init__()
+        self.register_buffer("i50_A", _buffer(i50_A, dtype), persistent=False)
+        self.register_buffer("slope_per_A", _buffer(slope_per_A, dtype), persistent=False)
+
+    @classmethod
+    def from_curves(cls, curves: Sequence[DeviceCurve], dtype=torch.float64):
+        return cls([c.i50_A for c in curves], [c.logistic_slope_per_A for c in curves], dtype)
+
+    def probability(self, current_A: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.slope_per_A * (current_A.abs() - self.i50_A))
+
+    def forward(self, current_A: torch.Tensor) -> torch.Tensor:
+        p = self.probability(current_A)
+        return self.slope_per_A * p * (1.0 - p) * torch.sign(current_A)
+
+
+class SigmoidSurrogate(nn.Module):
+    """The ideal software neuron's curve in input units: P(x) = sigmoid(slope x)."""
+
+    def __init__(self, slope: float = 1.0):
+        super().__init__()
+        self.slope = float(slope)
+
+    def probability(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.slope * x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(self.slope * x)
+        return self.slope * p * (1.0 - p)
+
+
+SURROGATES = {"neel_brown": NeelBrownSurrogate, "logistic": LogisticSurrogate}
+
+
+def surrogate_for(curves: Sequence[DeviceCurve], model: str | None = None, dtype=torch.float64):
+    """The surrogate of a list of per-neuron curves; ``model`` None = the curves' own model."""
+    model = model or curves[0].model
+    if model not in SURROGATES:
+        raise ValueError(f"surrogate model {model!r} is not one of {sorted(SURROGATES)}")
+    return SURROGATES[model].from_curves(curves, dtype)

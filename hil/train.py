@@ -1,0 +1,172 @@
+"""The training loop: seeded, with a progress bar, a checkpoint every epoch, and resume.
+
+A checkpoint is one file written atomically (temporary file, then rename) at the end of every
+epoch. It holds plain data only, so it loads with ``torch.load(weights_only=True)``: the model
+and optimizer states, the epoch, the history, and every random-generator state the run uses
+(batch shuffling, the neurons' trial sampler). Resuming from it continues the run exactly as
+if it had not stopped: same batches, same device trials, same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hil.data import Split
+
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used (corrupt, truncated, or from another run)."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    checkpoint: str | None = None      # path of the checkpoint file, None = no checkpoints
+    resume: bool = False               # continue from ``checkpoint`` when it exists
+    progress: bool = True              # tqdm bar with loss / accuracy
+    desc: str = "train"
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.resume and not self.checkpoint:
+            raise ValueError("resume needs a checkpoint path (--checkpoint PATH)")
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    """Accuracy in [0, 1] in eval mode (stochastic neurons still sample: eval_repeats trials)."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            logits = model(x[start:start + batch_size])
+            correct += int((logits.argmax(1) == y[start:start + batch_size]).sum())
+    model.train(was_training)
+    return correct / max(len(x), 1)
+
+
+def save_checkpoint(path: str | Path, state: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint with ``weights_only=True``; any damage is a CheckpointError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            OSError, KeyError, IndexError) as exc:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt or truncated ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); delete it to start over, "
+            f"or point --checkpoint at another file") from None
+    required = {"version", "epoch", "model", "optimizer", "history"}
+    if not isinstance(state, dict) or not required <= set(state):
+        found = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a spin-hil training checkpoint "
+                              f"(needs keys {sorted(required)}, found {found})")
+    if state["version"] != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint {str(path)!r} has version {state['version']!r}; this "
+                              f"spin-hil writes version {CHECKPOINT_VERSION}")
+    return state
+
+
+def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
+    """Train ``model`` (logits out) with Adam + cross-entropy; returns the per-epoch history."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    shuffle = torch.Generator().manual_seed(int(config.seed))
+    history = History()
+    start_epoch = 0
+    if config.resume and config.checkpoint and Path(config.checkpoint).exists():
+        state = load_checkpoint(config.checkpoint)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"checkpoint {config.checkpoint!r} does not fit this model "
+                                  f"({str(exc).splitlines()[0]}); it belongs to another run "
+                                  f"configuration") from None
+        history = History(**{k: list(v) for k, v in state["history"].items()})
+        shuffle.set_state(state["shuffle_rng"])
+        if hasattr(model, "set_rng_state"):
+            model.set_rng_state(state.get("neuron_rng"))
+        start_epoch = int(state["epoch"]) + 1
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(data.x_train)
+    n_batches = math.ceil(n / config.batch_size)
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        order = torch.randperm(n, generator=shuffle)
+        total_loss, correct = 0.0, 0
+        bar = tqdm(range(n_batches), desc=f"{config.desc} {epoch + 1}/{config.epochs}",
+                   disable=not config.progress, leave=False, dynamic_ncols=True)
+        for b in bar:
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            x, y = data.x_train[idx], data.y_train[idx]
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+            if config.progress and b % 8 == 0:
+                bar.set_postfix(loss=f"{total_loss / ((b + 1) * config.batch_size):.3f}",
+                                acc=f"{correct / min(n, (b + 1) * config.batch_size):.3f}")
+        bar.close()
+        history.train_loss.append(total_loss / n)
+        history.train_acc.append(correct / n)
+        history.test_acc.append(evaluate(model, data.x_test, data.y_test))
+        if config.progress:
+            tqdm.write(f"{config.desc} epoch {epoch + 1}/{config.epochs}: loss "
+                       f"{history.train_loss[-1]:.4f}, train acc {history.train_acc[-1]:.4f}, "
+                       f"test acc {history.test_acc[-1]:.4f}")
+        if config.checkpoint:
+            save_checkpoint(config.checkpoint, {
+                "version": CHECKPOINT_VERSION,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "history": history.as_dict(),
+                "shuffle_rng": shuffle.get_state(),
+                "neuron_rng": model.rng_state() if hasattr(model, "rng_state") else None,
+                "config": {k: v for k, v in asdict(config).items() if k != "resume"},
+            })
+    return history
