@@ -161,7 +161,7 @@ class _CurveArray:
             raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
         b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
         peak = np.abs(current_A).max(axis=0) if len(current_A) else np.zeros(len(device_index))
-        over = peak > b["max_current"]
+        over = ~(peak <= b["max_current"])  # NaN counts as over: refuse what we cannot check
         if over.any():
             j = int(np.flatnonzero(over)[0])
             raise CurrentLimitError(

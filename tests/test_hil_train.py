@@ -1,0 +1,113 @@
+"""Training with devices in the loop: learns, is reproducible, checkpoints and resumes."""
+
+import numpy as np
+import pytest
+import torch
+
+from drivers.benchfile import load_bench_file
+from hil.backends import SimulatedArrayBackend
+from hil.calibration import calibrate_backend
+from hil.data import load_digits_split
+from hil.experiment import run_experiment
+from hil.network import HiddenLayerNet
+from hil.neuron import DeviceNeuron, round_robin
+from hil.safety import device_current_limits
+from hil.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
+
+BENCH = load_bench_file(None)
+LIMITS = device_current_limits(BENCH)
+DATA = load_digits_split()
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    return calibrate_backend(SimulatedArrayBackend.from_bench(BENCH, seed=1), LIMITS, 10e-9)
+
+
+def _net(calibration, size="S", seed=0, hidden=64):
+    backend = SimulatedArrayBackend.from_bench(BENCH, seed=seed)
+    names = backend.devices_of_size(size)
+    layer = DeviceNeuron.from_calibration(backend, calibration, round_robin(hidden, names),
+                                          LIMITS, repeats=2, eval_repeats=8)
+    return HiddenLayerNet(64, hidden, 10, layer, torch.Generator().manual_seed(seed))
+
+
+def test_learns_well_above_chance_on_the_simulated_array(calibration):
+    net = _net(calibration, "S")
+    history = train(net, DATA, TrainConfig(epochs=3, seed=0, progress=False))
+    assert history.test_acc[-1] > 0.85          # chance is 0.10
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_same_seed_same_numbers(calibration):
+    runs = [train(_net(calibration, "M"), DATA, TrainConfig(epochs=1, seed=4, progress=False))
+            for _ in range(2)]
+    assert runs[0].train_loss == runs[1].train_loss
+    assert runs[0].test_acc == runs[1].test_acc
+    other = train(_net(calibration, "M", seed=1), DATA, TrainConfig(epochs=1, seed=4, progress=False))
+    assert other.train_loss != runs[0].train_loss
+
+
+def test_resume_continues_exactly(tmp_path, calibration):
+    straight = train(_net(calibration), DATA, TrainConfig(epochs=2, seed=0, progress=False))
+    path = tmp_path / "run.pt"
+    first = train(_net(calibration), DATA, TrainConfig(epochs=1, seed=0, progress=False,
+                                                       checkpoint=str(path)))
+    assert load_checkpoint(path)["epoch"] == 0 and len(first.test_acc) == 1
+    resumed = train(_net(calibration), DATA, TrainConfig(epochs=2, seed=0, progress=False,
+                                                         checkpoint=str(path), resume=True))
+    assert resumed.train_loss == straight.train_loss
+    assert resumed.test_acc == straight.test_acc
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path, calibration):
+    path = tmp_path / "c.pt"
+    train(_net(calibration), DATA, TrainConfig(epochs=1, seed=0, progress=False, checkpoint=str(path)))
+    state = torch.load(path, weights_only=True)
+    assert state["version"] == 1 and "hidden.weight" in state["model"]
+    assert state["neuron_rng"]["bit_generator"] == "PCG64"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_is_a_clear_error_naming_the_file(tmp_path, calibration, damage):
+    path = tmp_path / "broken.pt"
+    train(_net(calibration), DATA, TrainConfig(epochs=1, seed=0, progress=False, checkpoint=str(path)))
+    raw = path.read_bytes()
+    path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"\x00not a checkpoint" * 10,
+                      "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match=r"broken\.pt.*corrupt or truncated"):
+        train(_net(calibration), DATA, TrainConfig(epochs=2, seed=0, progress=False,
+                                                   checkpoint=str(path), resume=True))
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path, calibration):
+    path = tmp_path / "c.pt"
+    train(_net(calibration, hidden=64), DATA, TrainConfig(epochs=1, progress=False, checkpoint=str(path)))
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        train(_net(calibration, hidden=32), DATA, TrainConfig(epochs=2, progress=False,
+                                                              checkpoint=str(path), resume=True))
+
+
+def test_eval_after_deploying_on_other_devices_keeps_the_weights(calibration):
+    net = _net(calibration, "L")
+    train(net, DATA, TrainConfig(epochs=2, seed=0, progress=False))
+    weights = net.hidden.weight.detach().clone()
+    backend = SimulatedArrayBackend.from_bench(BENCH, seed=9, chip_seed=123)
+    other = calibrate_backend(backend, LIMITS, 10e-9)
+    net.swap_neurons(DeviceNeuron.from_calibration(
+        backend, other, round_robin(64, backend.devices_of_size("L")), LIMITS, eval_repeats=8))
+    assert evaluate(net, DATA.x_test, DATA.y_test) > 0.85
+    assert torch.equal(net.hidden.weight, weights)
+
+
+def test_tiny_experiment_writes_table_csv_and_png(tmp_path):
+    result = run_experiment({"seeds": [0], "epochs": 1, "sizes": ["S"], "hidden": 32,
+                             "variability": {"low": None}, "out_dir": str(tmp_path),
+                             "progress": False, "calibration": "truth"})
+    modes = {row["mode"] for row in result.runs}
+    assert modes == {"software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu"}
+    assert all(0.3 < row["test_acc"] <= 1.0 for row in result.runs)
+    for name in ("runs.csv", "summary.csv", "results.json", "learning_curves.png",
+                 "accuracy_vs_size.png", "table.txt"):
+        assert (tmp_path / name).stat().st_size > 100
+    assert "in-situ" in (tmp_path / "table.txt").read_text()
