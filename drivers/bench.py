@@ -1,0 +1,408 @@
+"""``Bench``: the instruments of a bench file, opened through one VISA library, as roles.
+
+.. code-block:: python
+
+    from drivers.bench import Bench
+
+    with Bench.open("my_bench.toml", visa_library="@py") as bench:   # or a simulated library
+        bench.field.set_field(0.02)                     # in-plane bias field, tesla
+        r_ohm = bench.read_resistance("S3")
+        batch = bench.trials("S3", amplitudes_V=[0.1, 0.15, 0.2], width_s=20e-9, repeats=50)
+        print(batch.switching_probability(), bench.round_trips, bench.projected_time_s)
+
+Roles: ``bench.pulse`` (:class:`~drivers.roles.PulseSource`), ``bench.read`` and ``bench.aux``
+(:class:`~drivers.roles.SourceMeter`), ``bench.switch`` (:class:`~drivers.roles.SwitchMatrix`),
+``bench.field`` (:class:`~drivers.roles.FieldSource`). A role whose instrument is not in the
+bench file raises :class:`MissingRoleError` naming the bench-file key to add.
+
+Safety: the pulse and read roles check every value against the limits of the device the
+matrix connects to their row (the tightest limits of the bench while that is unknown), and
+every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
+leaving the ``with`` block normally, on an exception, on Ctrl-C and on SIGTERM (a handler is
+installed while the bench is open, and the previous one restored after).
+
+Cost: every write and read of every instrument is counted at the resource level
+(``bench.round_trips``, ``bench.bus``); ``bench.projected_time_s`` is the virtual clock of a
+simulated bench (the time a real bench would have taken) or else the wall time.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+from pymeasure.instruments.keithley import Keithley2400, Keithley2750
+from pymeasure.instruments.kepco import KepcoBOP3612
+
+from drivers import batch as batching
+from drivers.benchfile import BenchFile, BenchFileError, DeviceAddress, as_bench_file
+from drivers.faults import FaultCounters, InstrumentError, RetryPolicy, parse_error_reply
+from drivers.field import KepcoBOPField
+from drivers.limits import max_pulse_level_V, tightest
+from drivers.pulse import Keysight81160APulser, Keysight81160APulseSource
+from drivers.sourcemeter import (
+    Keithley2400SourceMeter,
+    Keithley2450Buffered,
+    Keithley2450SourceMeter,
+)
+from drivers.switch import Keithley2750Matrix
+from drivers.transport import BusCounter, InstrumentConnectionError, open_adapter
+
+log = logging.getLogger(__name__)
+
+INSTRUMENT_CLASSES = {
+    "Keysight81160A": Keysight81160APulser,
+    "Keithley2450": Keithley2450Buffered,
+    "Keithley2400": Keithley2400,
+    "Keithley2750": Keithley2750,
+    "KepcoBOP": KepcoBOP3612,
+}
+ROLE_ATTRIBUTES = {"pulse": "pulse", "read_smu": "read", "aux_smu": "aux",
+                   "switch": "switch", "magnet": "field"}
+# order in which outputs go off: the most dangerous first, the matrix last
+SAFE_OFF_ORDER = ("pulse", "read_smu", "aux_smu", "magnet", "switch")
+TrialBatch = batching.TrialBatch
+
+
+class MissingRoleError(BenchFileError):
+    """A role was asked for whose instrument the bench file does not list."""
+
+
+class OutputsNotOffError(RuntimeError):
+    """Some output could not be turned off: turn it off by hand."""
+
+
+class BenchTerminated(BaseException):
+    """Raised by the SIGTERM handler so that the ``with`` block unwinds and outputs go off."""
+
+
+class Bench:
+    """The instruments of one bench file as roles, with safety limits, counters and retries."""
+
+    def __init__(self, config: BenchFile, visa_library="", addresses: Mapping | None = None,
+                 retry: RetryPolicy | None = None, timeout_ms: int = 2000,
+                 time_source: Callable[[], float] | None = None):
+        self.config = config
+        self.visa_library = visa_library
+        self.addresses = dict(addresses or {})
+        self.retry = retry or RetryPolicy()
+        self.timeout_ms = timeout_ms
+        self.bus = BusCounter()
+        self._time_source = time_source
+        self._wall_start = time.perf_counter()
+        self._adapters: dict[str, object] = {}     # role -> CountingAdapter
+        self._instruments: dict[str, object] = {}  # role -> pymeasure instrument
+        self._roles: dict[str, object] = {}        # role -> role object
+        self._previous_sigterm = None
+        self._opened = False
+        self._selected: DeviceAddress | None = None
+        self._next_trial_id = 0
+        self.all_limits = tightest(config.limits[g.size] for g in config.groups)
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def open(cls, bench_file=None, visa_library=None, addresses: Mapping | None = None,
+             **kwargs) -> "Bench":
+        """Build a bench from a bench file (path, dict, BenchFile or None = default bench)
+        and a VISA library (None = pyvisa's default, ``"@py"``, or a library object), and
+        open every instrument of the file. Use it as a context manager."""
+        config = as_bench_file(bench_file)
+        if time_source := kwargs.pop("time_source", None):
+            kwargs["time_source"] = time_source
+        bench = cls(config, "" if visa_library is None else visa_library, addresses, **kwargs)
+        bench.connect()
+        return bench
+
+    def _address(self, configured: str) -> str:
+        if configured in self.addresses:
+            return self.addresses[configured]
+        return configured
+
+    def connect(self) -> None:
+        """Open every instrument of the bench file, identify it, put it in its safe state."""
+        try:
+            for entry in self.config.instruments:
+                address = self._address(entry.address)
+                adapter, _ = open_adapter(address, self.visa_library, entry.model, entry.role,
+                                          self.bus, self.config.source, entry.address,
+                                          self.timeout_ms)
+                self._adapters[entry.role] = adapter
+                instrument = INSTRUMENT_CLASSES[entry.model](adapter)
+                self._instruments[entry.role] = instrument
+                self._roles[entry.role] = self._make_role(entry.role, instrument)
+            self._opened = True
+            self.safe_off(strict=True)
+            for role in self._adapters:
+                self._adapters[role].write("*CLS")
+        except BaseException:
+            self.close()
+            raise
+
+    def _make_role(self, role: str, instrument):
+        wiring = self.config.wiring
+        if role == "pulse":
+            return Keysight81160APulseSource(instrument, self.all_limits,
+                                             wiring.source_impedance_ohm, wiring.pulse_channel)
+        if role == "read_smu":
+            return Keithley2450SourceMeter(instrument, self.all_limits)
+        if role == "aux_smu":
+            return Keithley2400SourceMeter(instrument, self.all_limits)
+        if role == "switch":
+            return Keithley2750Matrix(instrument, on_change=self._matrix_changed)
+        if role == "magnet":
+            return KepcoBOPField(instrument, wiring.magnet_T_per_A, self.all_limits.max_field_T)
+        raise BenchFileError(f"unknown role {role!r}")
+
+    # ------------------------------------------------------------ roles
+    def _role(self, role: str):
+        if role in self._roles:
+            return self._roles[role]
+        if any(entry.role == role for entry in self.config.instruments):
+            raise InstrumentConnectionError(f"the {role} instrument is not open (bench closed?)")
+        raise MissingRoleError(
+            f"{self.config.source}: the bench file has no instrument with role {role!r}; add "
+            f"an [[instrument]] table with address, model and role = {role!r} (roles present: "
+            f"{[e.role for e in self.config.instruments]})")
+
+    pulse = property(lambda self: self._role("pulse"), doc="PulseSource (81160A)")
+    read = property(lambda self: self._role("read_smu"), doc="SourceMeter (read SMU, 2450)")
+    aux = property(lambda self: self._role("aux_smu"), doc="SourceMeter (aux SMU, 2400)")
+    switch = property(lambda self: self._role("switch"), doc="SwitchMatrix (2750/7709)")
+    field = property(lambda self: self._role("magnet"), doc="FieldSource (Kepco BOP)")
+
+    def instrument(self, role: str):
+        """The pymeasure instrument behind a role (for what the role does not offer)."""
+        self._role(role)
+        return self._instruments[role]
+
+    # ------------------------------------------------------------ counters and clocks
+    @property
+    def round_trips(self) -> int:
+        return self.bus.round_trips
+
+    @property
+    def faults(self) -> FaultCounters:
+        return self.retry.counters
+
+    @property
+    def projected_time_s(self) -> float:
+        """Virtual time of a simulated bench (what a real bench would take), else wall time."""
+        if self._time_source is not None:
+            return float(self._time_source())
+        clock = getattr(self.visa_library, "virtual_time_s", None)
+        if clock is not None:
+            return float(clock() if callable(clock) else clock)
+        return time.perf_counter() - self._wall_start
+
+    # ------------------------------------------------------------ the matrix decides the limits
+    def _matrix_changed(self, channels: frozenset[int] | None) -> None:
+        wiring = self.config.wiring
+        for role, row in (("pulse", wiring.pulse_row), ("read_smu", wiring.read_row),
+                          ("aux_smu", getattr(wiring, "aux_row", 3))):
+            obj = self._roles.get(role)
+            if obj is None:
+                continue
+            on_row = [] if channels is None else [
+                d for d in self.config.devices() if d.channel(row) in channels]
+            if on_row:
+                obj.limits = tightest(self.config.limits_for(d) for d in on_row)
+                obj.device = ",".join(d.name for d in on_row)
+            else:
+                obj.limits, obj.device = self.all_limits, ""
+        self._selected = None
+
+    def device(self, device) -> DeviceAddress:
+        return self.config.device(device)
+
+    def limits_for(self, device):
+        return self.config.limits_for(self.config.device(device))
+
+    def select(self, device) -> DeviceAddress:
+        """Open every crosspoint, then close the device's pulse-row and read-row crosspoints."""
+        dev = self.config.device(device)
+        wiring = self.config.wiring
+        self.switch.connect([dev.channel(wiring.pulse_row), dev.channel(wiring.read_row)])
+        self._selected = dev
+        return dev
+
+    def _ensure_selected(self, device) -> DeviceAddress:
+        dev = self.config.device(device)
+        if self._selected != dev:
+            self.select(dev)
+        return dev
+
+    # ------------------------------------------------------------ defaults from the limits
+    def default_read_current_A(self, device) -> float:
+        return 0.5 * self.limits_for(device).max_read_current_A
+
+    def default_reset_V(self, device) -> float:
+        """-80 % of the largest safe pulse level of the device's size."""
+        limits = self.limits_for(device)
+        return -0.8 * max_pulse_level_V(limits, self.config.wiring.source_impedance_ohm)
+
+    def _compliance_V(self, device) -> float:
+        return self.limits_for(device).max_compliance_V
+
+    # ------------------------------------------------------------ measurements
+    def read_resistance(self, device, current_A: float | None = None, nplc: float = 1.0) -> float:
+        """Four-terminal (Hall / junction) resistance of a device: V / I of the read SMU."""
+        dev = self._ensure_selected(device)
+        current_A = self.default_read_current_A(dev) if current_A is None else current_A
+        read = self.read
+        read.source_current(current_A, self._compliance_V(dev), nplc)
+        read.enable()
+        return read.resistance_ohm()
+
+    def line_resistance(self, device, nplc: float = 1.0) -> float:
+        """Two-terminal resistance of the device's write line (voltage-sourced read)."""
+        dev = self._ensure_selected(device)
+        limits = self.limits_for(dev)
+        compliance_A = limits.max_read_current_A
+        voltage_V = min(0.5 * compliance_A * limits.min_line_resistance_ohm,
+                        limits.max_compliance_V)
+        read = self.read
+        read.source_voltage(voltage_V, compliance_A, nplc)
+        read.enable()
+        voltage, current = read.measure()
+        read.output_off()
+        if current == 0:
+            return float("inf")
+        return voltage / current
+
+    def trial(self, device, amplitude_V: float, width_s: float, reset_V: float | None = None,
+              read_current_A: float | None = None, nplc: float = 1.0) -> float:
+        """One write-read trial, the naive way: reset pulse, write pulse, read (several
+        round trips each). Returns the read resistance in ohm."""
+        dev = self.config.device(device)
+        reset_V = self.default_reset_V(dev) if reset_V is None else reset_V
+        read_current_A = self.default_read_current_A(dev) if read_current_A is None \
+            else read_current_A
+        limits = self.limits_for(dev)
+        self.pulse.limits = limits  # checked here too: nothing moves before all values pass
+        self.pulse.check([reset_V, amplitude_V], width_s)
+        self._ensure_selected(dev)
+        self.pulse.pulse(reset_V, width_s)
+        self.pulse.pulse(amplitude_V, width_s)
+        return self.read_resistance(dev, read_current_A, nplc)
+
+    def trials(self, device, amplitudes_V: Sequence[float], width_s: float, repeats: int = 1,
+               reset_V: float | None = None, read_current_A: float | None = None,
+               nplc: float = 0.1) -> "TrialBatch":
+        """Batched write-read trials on one device: per trial a reset pulse, a write pulse of
+        the trial's amplitude and a read, for every amplitude ``repeats`` times. The pulses
+        and reads run on the instruments' own trigger systems, so the batch costs O(1) round
+        trips. Retried as a whole on a bus fault (each trial starts with its reset pulse)."""
+        return batching.run_trials(self, device, amplitudes_V, width_s, repeats, reset_V,
+                                   read_current_A, nplc)
+
+    def _take_trial_ids(self, count: int) -> np.ndarray:
+        ids = np.arange(self._next_trial_id, self._next_trial_id + count)
+        self._next_trial_id += count
+        return ids
+
+    # ------------------------------------------------------------ errors and recovery
+    def check_instrument_errors(self, roles: Sequence[str] | None = None) -> None:
+        """Read each instrument's error queue (``SYST:ERR?``) until empty; raise if any."""
+        for role in roles or list(self._adapters):
+            adapter = self._adapters.get(role)
+            if adapter is None:
+                continue
+            errors = []
+            for _ in range(20):
+                adapter.write("SYST:ERR?")
+                code, message = parse_error_reply(adapter.read())
+                if code == 0:
+                    break
+                errors.append((code, message))
+            if errors:
+                raise InstrumentError(f"{role} ({self._model(role)})", errors)
+
+    def _model(self, role: str) -> str:
+        return next(e.model for e in self.config.instruments if e.role == role)
+
+    def recover(self, kind: str, exc: BaseException | None = None) -> None:
+        """Bring the bus back to a known state after a fault (before a retry)."""
+        for role, adapter in self._adapters.items():
+            try:
+                if kind in ("dropped", "io"):
+                    adapter.reopen()
+                    self.retry.counters.reconnects += 1
+                else:
+                    adapter.clear_device()
+            except Exception as rexc:  # noqa: BLE001 - try the others, then reopen below
+                log.warning("recovering %s after %s: %s; reopening", role, kind, rexc)
+                adapter.reopen()
+                self.retry.counters.reconnects += 1
+            adapter.write("*CLS")
+        pulse = self._roles.get("pulse")
+        if pulse is not None:
+            pulse.forget_state()
+            pulse.output_off()
+        self._selected = None
+
+    # ------------------------------------------------------------ safe state
+    def safe_off(self, strict: bool = False) -> list[str]:
+        """Every output off, the matrix open. Tries each role (with a reconnect if needed)
+        even when another fails; returns the roles that could not be turned off."""
+        failed = []
+        for role in SAFE_OFF_ORDER:
+            obj = self._roles.get(role)
+            if obj is None:
+                continue
+            for attempt in range(3):
+                try:
+                    if attempt:
+                        self._adapters[role].reopen()
+                    else:
+                        self._adapters[role].clear_device() if not strict else None
+                    obj.output_off()
+                    break
+                except Exception as exc:  # noqa: BLE001 - keep going with the other roles
+                    log.error("turning off %s (attempt %d): %s", role, attempt + 1, exc)
+            else:
+                failed.append(role)
+        if failed and strict:
+            raise OutputsNotOffError(
+                f"could not turn off {failed}: turn those outputs off on the instruments' "
+                "front panels and check their connections")
+        return failed
+
+    # ------------------------------------------------------------ context manager
+    def _on_sigterm(self, signum, frame):
+        raise BenchTerminated(f"signal {signum}: outputs are being turned off")
+
+    def __enter__(self) -> "Bench":
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            failed = self.safe_off()
+            if failed and exc_type is None:
+                raise OutputsNotOffError(
+                    f"could not turn off {failed}: turn those outputs off on the instruments' "
+                    "front panels and check their connections")
+            if failed:
+                log.critical("outputs of %s may still be on: turn them off by hand", failed)
+        finally:
+            self.close()
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+                self._previous_sigterm = None
+
+    def close(self) -> None:
+        """Close every resource (without touching the outputs; see :meth:`safe_off`)."""
+        for adapter in self._adapters.values():
+            try:
+                adapter.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._adapters.clear()
+        self._instruments.clear()
+        self._roles.clear()
+        self._opened = False

@@ -1,0 +1,210 @@
+"""``SourceMeter`` roles over the Keithley 2450 (read SMU) and 2400 (auxiliary SMU).
+
+The read SMU sources a small current through the device on its matrix row and measures the
+voltage: resistance = V / I. Every source setting is checked against the device's
+:class:`~drivers.benchfile.SafetyLimits` (read current, voltage compliance) before anything
+is written; the compliance is always written before the level, so the level never applies
+with a stale, larger compliance.
+
+The 2450 also takes buffered readings on its own trigger model (``SimpleLoop``): pymeasure's
+:class:`~pymeasure.instruments.keithley.Keithley2450` lacks those commands, so
+:class:`Keithley2450Buffered` adds them (and nothing else).
+"""
+
+from __future__ import annotations
+
+from pymeasure.instruments import Instrument
+from pymeasure.instruments.keithley import Keithley2400, Keithley2450
+from pymeasure.instruments.validators import strict_range
+
+from drivers.benchfile import SafetyLimits
+from drivers.faults import GarbledReply, parse_floats
+from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
+
+MAX_BUFFER_POINTS = 6_875_000
+
+
+class Keithley2450Buffered(Keithley2450):
+    """pymeasure's Keithley 2450 plus the buffer / trigger-model commands of a SimpleLoop."""
+
+
+    def clear_buffer(self) -> None:
+        """Empty the default buffer (``defbuffer1``)."""
+        self.write(":TRAC:CLE")
+
+    buffer_capacity = Instrument.setting(
+        ":TRAC:POIN %d",
+        """Set the capacity of the default buffer (int, 10 .. 6 875 000; refused, not
+        clipped, outside that range).""",
+        validator=strict_range,
+        values=[10, MAX_BUFFER_POINTS],
+    )
+
+    def load_simple_loop(self, count: int, delay_s: float = 0.0) -> None:
+        """Load the ``SimpleLoop`` trigger model: ``count`` readings, ``delay_s`` before each."""
+        self.write(f':TRIG:LOAD "SimpleLoop", {int(count)}, {float(delay_s):g}')
+
+    def initiate(self) -> None:
+        """Start the loaded trigger model."""
+        self.write(":INIT")
+
+    def abort(self) -> None:
+        self.write(":ABOR")
+
+    buffer_count = Instrument.measurement(
+        ":TRAC:ACT?",
+        """Get the number of readings in the default buffer (int).""",
+        cast=int,
+    )
+
+    def buffer_readings(self, count: int) -> list[float]:
+        """Readings 1..count of ``defbuffer1`` (one query)."""
+        reply = self.ask(f':TRAC:DATA? 1, {int(count)}, "defbuffer1", READ')
+        return parse_floats(reply, int(count), "2450 :TRAC:DATA?")
+
+
+class _SourceMeterRole:
+    """What the two SMU roles share: limits, the source state, output off."""
+
+    def __init__(self, instrument, limits: SafetyLimits, device: str = ""):
+        self.instrument = instrument
+        self.limits = limits
+        self.device = device
+        self._mode: str | None = None       # 'current' or 'voltage' once configured
+        self._level = 0.0
+        self._output_on = False
+
+    # the instrument-specific parts
+    def _write_current_source(self, current_A: float, compliance_V: float, nplc: float) -> None:
+        raise NotImplementedError
+
+    def _write_voltage_source(self, voltage_V: float, compliance_A: float, nplc: float) -> None:
+        raise NotImplementedError
+
+    def _read_once(self) -> float:
+        raise NotImplementedError
+
+    # the role
+    def source_current(self, current_A: float, compliance_V: float, nplc: float = 1.0) -> None:
+        check_read_current(current_A, self.limits, self.device)
+        check_compliance_V(compliance_V, self.limits, self.device)
+        self._write_current_source(float(current_A), float(compliance_V), float(nplc))
+        self._mode, self._level = "current", float(current_A)
+
+    def source_voltage(self, voltage_V: float, compliance_A: float, nplc: float = 1.0) -> None:
+        check_source_voltage(voltage_V, compliance_A, self.limits, self.device)
+        self._write_voltage_source(float(voltage_V), float(compliance_A), float(nplc))
+        self._mode, self._level = "voltage", float(voltage_V)
+
+    def enable(self) -> None:
+        if self._mode is None:
+            raise RuntimeError("configure the source (source_current / source_voltage) before "
+                               "turning the output on")
+        self.instrument.enable_source()
+        self._output_on = True
+
+    def measure(self) -> tuple[float, float]:
+        """One reading, (voltage_V, current_A); the sourced quantity is the programmed one."""
+        value = self._read_once()
+        if self._mode == "voltage":
+            return self._level, value
+        return value, self._level
+
+    def resistance_ohm(self) -> float:
+        voltage_V, current_A = self.measure()
+        if current_A == 0:
+            raise ValueError("the source level is 0: no resistance can be read")
+        return voltage_V / current_A
+
+    def output_off(self) -> None:
+        """Level to zero, output off (the order matters for an inductive load)."""
+        if self._mode == "voltage":
+            self.instrument.write(self._zero_voltage_command)
+        elif self._mode == "current":
+            self.instrument.write(self._zero_current_command)
+        self.instrument.disable_source()
+        self._output_on = False
+        self._level = 0.0
+
+
+class Keithley2450SourceMeter(_SourceMeterRole):
+    """Role ``SourceMeter`` (buffered) on a Keithley 2450."""
+
+    _zero_current_command = ":SOUR:CURR:LEV 0"
+    _zero_voltage_command = ":SOUR:VOLT:LEV 0"
+
+    def __init__(self, instrument: Keithley2450Buffered, limits: SafetyLimits, device: str = ""):
+        super().__init__(instrument, limits, device)
+
+    def _write_current_source(self, current_A, compliance_V, nplc):
+        inst = self.instrument
+        inst.source_mode = "current"
+        inst.compliance_voltage = compliance_V
+        inst.source_current = current_A
+        inst.write(':SENS:FUNC "VOLT"')
+        inst.voltage_nplc = nplc
+
+    def _write_voltage_source(self, voltage_V, compliance_A, nplc):
+        inst = self.instrument
+        inst.source_mode = "voltage"
+        inst.compliance_current = compliance_A
+        inst.source_voltage = voltage_V
+        inst.write(':SENS:FUNC "CURR"')
+        inst.current_nplc = nplc
+
+    def _read_once(self) -> float:
+        return parse_floats(self.instrument.ask(":READ?"), 1, "2450 :READ?")[0]
+
+    # ------------------------------------------------------------ buffered
+    def start_buffered(self, count: int, delay_s: float = 0.0) -> None:
+        """Clear the buffer and start ``count`` readings on the SimpleLoop trigger model."""
+        count = int(count)
+        if not 1 <= count <= MAX_BUFFER_POINTS:
+            raise ValueError(f"buffered count {count} outside 1..{MAX_BUFFER_POINTS}")
+        inst = self.instrument
+        inst.clear_buffer()
+        inst.buffer_capacity = max(count, 10)
+        inst.load_simple_loop(count, delay_s)
+        inst.initiate()
+
+    def wait_buffered(self) -> None:
+        """Hold until the trigger model has finished (``*OPC?`` answers when it is done)."""
+        reply = self.instrument.ask("*OPC?").strip()
+        if reply != "1":
+            raise GarbledReply(f"2450 *OPC? answered {reply!r}")
+
+    def fetch_buffered(self, count: int) -> list[float]:
+        return self.instrument.buffer_readings(count)
+
+
+class Keithley2400SourceMeter(_SourceMeterRole):
+    """Role ``SourceMeter`` on a Keithley 2400 (the auxiliary SMU)."""
+
+    _zero_current_command = ":SOURCE:CURRENT 0"
+    _zero_voltage_command = ":SOURCE:VOLTAGE 0"
+
+    def __init__(self, instrument: Keithley2400, limits: SafetyLimits, device: str = ""):
+        super().__init__(instrument, limits, device)
+
+    def _write_current_source(self, current_A, compliance_V, nplc):
+        inst = self.instrument
+        inst.source_mode = "current"
+        inst.compliance_voltage = compliance_V
+        inst.source_current = current_A
+        inst.write(":SENSE:FUNCTION 'VOLT'")
+        inst.voltage_nplc = nplc
+
+    def _write_voltage_source(self, voltage_V, compliance_A, nplc):
+        inst = self.instrument
+        inst.source_mode = "voltage"
+        inst.compliance_current = compliance_A
+        inst.source_voltage = voltage_V
+        inst.write(":SENSE:FUNCTION 'CURR'")
+        inst.current_nplc = nplc
+
+    def _read_once(self) -> float:
+        # elements V, I, R, TIME, STATUS (pymeasure's Keithley2400 sets them at start)
+        values = parse_floats(self.instrument.ask(":READ?"), None, "2400 :READ?")
+        if len(values) < 2:
+            raise GarbledReply(f"2400 :READ? gave {len(values)} values, expected V, I, ...")
+        return values[1] if self._mode == "voltage" else values[0]

@@ -1,0 +1,77 @@
+"""``SwitchMatrix`` over a Keithley 2750 mainframe with 7709 matrix cards.
+
+Uses pymeasure's :class:`~pymeasure.instruments.keithley.Keithley2750` as it is: its
+``close`` sends ``:ROUTe:MULTiple:CLOSe (@<list>)``, which accepts a comma-separated list, so
+connecting a device's two crosspoints is one command. ``connect`` always opens every
+crosspoint first: a device receives pulses only while its row-1 crosspoint is closed, and two
+devices on the pulse row at once would share the pulse in a way no limit check models.
+
+The matrix knows what it connected (``connected``) and tells the bench through
+``on_change`` so that the pulse and read roles check against the limits of the device that
+is really on their row.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from pymeasure.instruments.keithley import Keithley2750
+
+
+class SwitchError(RuntimeError):
+    """The matrix did not end up in the state that was asked for."""
+
+
+class Keithley2750Matrix:
+    """Role ``SwitchMatrix``: connect one device (its crosspoints), disconnect all."""
+
+    def __init__(self, instrument: Keithley2750, verify: bool = True,
+                 on_change: Callable[[frozenset[int] | None], None] | None = None):
+        self.instrument = instrument
+        self.verify = verify
+        self.on_change = on_change
+        #: crosspoints this role closed; None = unknown (e.g. after a failed command)
+        self.connected: frozenset[int] | None = None
+
+    def _set_connected(self, channels: frozenset[int] | None) -> None:
+        self.connected = channels
+        if self.on_change is not None:
+            self.on_change(channels)
+
+    def connect(self, channels: Sequence[int]) -> None:
+        channels = sorted({int(c) for c in channels})
+        for channel in channels:
+            if not 1000 <= channel <= 9999:
+                raise ValueError(f"7709 channel {channel} is not an SRCC number (e.g. 1101 = "
+                                 "slot 1, row 1, column 01)")
+        self._set_connected(None)
+        self.instrument.open_all()
+        if channels:
+            self.instrument.close(",".join(str(c) for c in channels))
+        if self.verify:
+            closed = sorted(self.closed_channels())
+            if closed != channels:
+                raise SwitchError(
+                    f"the 7709 matrix reports closed crosspoints {closed} after closing "
+                    f"{channels}; check the card slots (*OPT?) against the bench file's "
+                    "[[chip.group]] slot numbers")
+        self._set_connected(frozenset(channels))
+
+    def disconnect_all(self) -> None:
+        self._set_connected(None)
+        self.instrument.open_all()
+        self._set_connected(frozenset())
+
+    def closed_channels(self) -> list[int]:
+        """The closed crosspoints as the matrix reports them (``(@1101,1201)``, ``(@)``)."""
+        reply = self.instrument.ask(":ROUTe:CLOSe?").strip()
+        body = reply.replace("(", "").replace(")", "").replace("@", "").strip()
+        try:
+            return sorted(int(float(c)) for c in body.split(",") if c.strip())
+        except ValueError:
+            raise SwitchError(f"the 7709 matrix answered :ROUTe:CLOSe? with {reply!r}, "
+                              "which is not a channel list") from None
+
+    def output_off(self) -> None:
+        """Open every crosspoint (no device connected to any instrument)."""
+        self.disconnect_all()

@@ -1,0 +1,216 @@
+"""Protocol tests: the exact command / reply exchange of every driver role (no instrument).
+
+pymeasure's ``expected_protocol`` replays the listed (command, reply) pairs and fails on any
+command that is not listed, out of order, or left over.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pymeasure.instruments.keithley import Keithley2750
+from pymeasure.instruments.kepco import KepcoBOP3612
+from pymeasure.test import expected_protocol
+
+from drivers.field import KepcoBOPField
+from drivers.limits import LimitViolation
+from drivers.roles import FieldSource, SwitchMatrix
+from drivers.switch import Keithley2750Matrix, SwitchError
+
+
+# ---------------------------------------------------------------- switch matrix
+def test_switch_connect_opens_all_then_closes_both_crosspoints_in_one_command():
+    seen = []
+    with expected_protocol(Keithley2750, [
+        (":ROUTe:OPEN:ALL", None),
+        (":ROUTe:MULTiple:CLOSe (@1101,1201)", None),
+        (":ROUTe:CLOSe?", "(@1101,1201)"),
+    ]) as inst:
+        matrix = Keithley2750Matrix(inst, on_change=seen.append)
+        assert isinstance(matrix, SwitchMatrix)
+        matrix.connect([1201, 1101])
+    assert matrix.connected == frozenset({1101, 1201})
+    assert seen == [None, frozenset({1101, 1201})]
+
+
+def test_switch_disconnect_all_and_empty_list():
+    with expected_protocol(Keithley2750, [
+        (":ROUTe:OPEN:ALL", None),
+        (":ROUTe:CLOSe?", "(@)"),
+    ]) as inst:
+        matrix = Keithley2750Matrix(inst)
+        matrix.output_off()
+        assert matrix.closed_channels() == []
+    assert matrix.connected == frozenset()
+
+
+def test_switch_reports_a_crosspoint_that_did_not_close():
+    with expected_protocol(Keithley2750, [
+        (":ROUTe:OPEN:ALL", None),
+        (":ROUTe:MULTiple:CLOSe (@4101,4201)", None),
+        (":ROUTe:CLOSe?", "(@)"),
+    ]) as inst:
+        matrix = Keithley2750Matrix(inst)
+        with pytest.raises(SwitchError, match="slot"):
+            matrix.connect([4101, 4201])
+    assert matrix.connected is None
+
+
+def test_switch_refuses_a_non_srcc_channel_before_sending():
+    with expected_protocol(Keithley2750, []) as inst:
+        with pytest.raises(ValueError, match="SRCC"):
+            Keithley2750Matrix(inst).connect([11])
+
+
+# ---------------------------------------------------------------- field source
+def test_field_sets_current_mode_current_output_and_waits_for_the_ramp():
+    with expected_protocol(KepcoBOP3612, [
+        ("FUNCtion:MODE CURR", None),
+        ("VOLTage 20", None),
+        ("CURRent 4", None),
+        ("OUTPut 1", None),
+        ("*OPC?", "1"),
+        ("CURRent -2", None),
+        ("*OPC?", "1"),
+        ("CURRent 0", None),
+        ("*OPC?", "1"),
+        ("OUTPut 0", None),
+    ]) as inst:
+        field = KepcoBOPField(inst, T_per_A=0.005, max_field_T=0.06)
+        assert isinstance(field, FieldSource)
+        field.set_field(0.02)
+        assert field.field_T() == pytest.approx(0.02)
+        field.set_field(-0.01)
+        field.output_off()
+    assert field.field_T() == 0.0
+
+
+@pytest.mark.parametrize("field_T", [0.0601, -0.1, float("nan"), float("inf")])
+def test_field_over_limit_sends_nothing(field_T):
+    with expected_protocol(KepcoBOP3612, []) as inst:
+        with pytest.raises(LimitViolation, match="max_field_T|bias field"):
+            KepcoBOPField(inst, T_per_A=0.005, max_field_T=0.06).set_field(field_T)
+
+
+def test_field_beyond_the_supply_range_is_refused_not_clipped():
+    with expected_protocol(KepcoBOP3612, []) as inst:
+        with pytest.raises(LimitViolation, match="supply current range.*magnet_T_per_A"):
+            KepcoBOPField(inst, T_per_A=0.001, max_field_T=0.06).set_field(0.05)
+
+
+# ---------------------------------------------------------------- source meters
+from pymeasure.instruments.keithley import Keithley2400  # noqa: E402
+
+from drivers.benchfile import load_bench_file  # noqa: E402
+from drivers.roles import BufferedSourceMeter, PulseSource, SourceMeter  # noqa: E402
+from drivers.sourcemeter import (  # noqa: E402
+    Keithley2400SourceMeter,
+    Keithley2450Buffered,
+    Keithley2450SourceMeter,
+)
+
+LIMITS = load_bench_file().limits          # S: 5 uA read, 2 V compliance; M: 30 uA
+
+
+def test_2450_current_source_read_and_off():
+    with expected_protocol(Keithley2450Buffered, [
+        (":SOUR:FUNC CURR", None),
+        (":SOUR:CURR:VLIM 2", None),
+        (":SOUR:CURR:LEV 5e-06", None),
+        (':SENS:FUNC "VOLT"', None),
+        (":SENS:VOLT:NPLC 1", None),
+        ("OUTPUT ON", None),
+        (":READ?", "3.0e-05"),
+        (":SOUR:CURR:LEV 0", None),
+        ("OUTPUT OFF", None),
+    ]) as inst:
+        smu = Keithley2450SourceMeter(inst, LIMITS["S"], "chip1/S0")
+        assert isinstance(smu, SourceMeter) and isinstance(smu, BufferedSourceMeter)
+        smu.source_current(5e-6, 2.0)
+        smu.enable()
+        assert smu.resistance_ohm() == pytest.approx(6.0)
+        smu.output_off()
+
+
+def test_2450_buffered_simple_loop():
+    with expected_protocol(Keithley2450Buffered, [
+        (":TRAC:CLE", None),
+        (":TRAC:POIN 100", None),
+        (':TRIG:LOAD "SimpleLoop", 100, 0.001', None),
+        (":INIT", None),
+        ("*OPC?", "1"),
+        (':TRAC:DATA? 1, 3, "defbuffer1", READ', "1e-05,2.5e-05,-1E-6"),
+        (":TRAC:ACT?", "3"),
+    ]) as inst:
+        smu = Keithley2450SourceMeter(inst, LIMITS["S"])
+        smu.start_buffered(100, 1e-3)
+        smu.wait_buffered()
+        assert smu.fetch_buffered(3) == [1e-5, 2.5e-5, -1e-6]
+        assert inst.buffer_count == 3
+
+
+def test_2450_garbled_buffer_is_detected():
+    from drivers.faults import GarbledReply
+    with expected_protocol(Keithley2450Buffered, [
+        (':TRAC:DATA? 1, 3, "defbuffer1", READ', "1e-05,2@#-05,1E-6"),
+    ]) as inst:
+        with pytest.raises(GarbledReply):
+            Keithley2450SourceMeter(inst, LIMITS["S"]).fetch_buffered(3)
+
+
+@pytest.mark.parametrize("current_A, compliance_V, limit", [
+    (5.1e-6, 1.0, "max_read_current_A"),
+    (-6e-6, 1.0, "max_read_current_A"),
+    (1e-6, 2.5, "max_compliance_V"),
+    (1e-6, 0.0, "max_compliance_V"),
+    (float("nan"), 1.0, "read current"),
+])
+def test_2450_out_of_limit_source_sends_nothing(current_A, compliance_V, limit):
+    with expected_protocol(Keithley2450Buffered, []) as inst:
+        with pytest.raises(LimitViolation, match=limit):
+            Keithley2450SourceMeter(inst, LIMITS["S"], "chip1/S0").source_current(
+                current_A, compliance_V)
+
+
+def test_2450_voltage_source_for_line_resistance():
+    with expected_protocol(Keithley2450Buffered, [
+        (":SOUR:FUNC VOLT", None),
+        (":SOUR:VOLT:ILIM 3e-05", None),
+        (":SOUR:VOLT:LEV 0.01", None),
+        (':SENS:FUNC "CURR"', None),
+        (":SENS:CURR:NPLC 1", None),
+        ("OUTPUT ON", None),
+        (":READ?", "5e-6"),
+        (":SOUR:VOLT:LEV 0", None),
+        ("OUTPUT OFF", None),
+    ]) as inst:
+        smu = Keithley2450SourceMeter(inst, LIMITS["M"])
+        smu.source_voltage(0.01, 30e-6)
+        smu.enable()
+        assert smu.resistance_ohm() == pytest.approx(2000.0)
+        smu.output_off()
+
+
+def test_2400_current_source_read_and_off():
+    with expected_protocol(Keithley2400, [
+        (":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None),
+        (":SOURCE:FUNCTION CURR", None),
+        (":SENSE:VOLTAGE:PROTECTION 1.5", None),
+        (":SOURCE:CURRENT 1e-05", None),
+        (":SENSE:FUNCTION 'VOLT'", None),
+        (":SENSE:VOLTAGE:NPLCYCLES 1", None),
+        ("OUTPUT 1", None),
+        (":READ?", "0.05,1e-05,9.91e37,1.0,0"),
+        (":SOURCE:CURRENT 0", None),
+        ("OUTPUT 0", None),
+    ]) as inst:
+        smu = Keithley2400SourceMeter(inst, LIMITS["M"])
+        smu.source_current(10e-6, 1.5)
+        smu.enable()
+        assert smu.measure() == (0.05, 1e-5)
+        smu.output_off()
+
+
+def test_smu_enable_before_configuration_is_refused():
+    with expected_protocol(Keithley2450Buffered, []) as inst:
+        with pytest.raises(RuntimeError, match="configure the source"):
+            Keithley2450SourceMeter(inst, LIMITS["S"]).enable()
