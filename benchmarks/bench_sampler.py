@@ -1,0 +1,91 @@
+"""Throughput of the vectorized switching sampler against the floor it is judged by.
+
+    python benchmarks/bench_sampler.py [--devices N] [--amplitudes M] [--repeats R]
+
+Prints samples/s of ``simulated_bench.physics.sample_switch_events`` (many macrospin devices
+x many pulse amplitudes, one reset-then-write trial each) beside a plain "draw one uniform
+number per sample and compare it with a given probability" loop of the same shape, measured
+in the same run, and their ratio. The plain loop is the floor of any sampler (it gets the
+probabilities for free); the goal is a ratio >= 0.6.
+
+A benchmark, not a test: numbers depend on the machine, so nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from simulated_bench import physics
+
+GOAL_RATIO = 0.6
+
+
+def _best_times_s(functions, repeats: int) -> list[float]:
+    """Best wall time of each function, run interleaved so machine drift hits all alike."""
+    for fn in functions:
+        fn()                               # warm up (allocations, caches)
+    best = [float("inf")] * len(functions)
+    for _ in range(repeats):
+        for i, fn in enumerate(functions):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def run(devices: int = 1024, amplitudes: int = 1024, repeats: int = 9, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    # a chip's worth of macrospin devices (S-size figures, 8 % / 6 % D2D spread)
+    delta = (28.7 * rng.lognormal(0.0, 0.08, devices))[:, None]
+    ic0_A = (2.4e-5 * rng.lognormal(0.0, 0.06, devices))[:, None]
+    width_s = 10e-9
+    lo = physics.current_for_probability(0.01, width_s, 2.4e-5, 28.7)
+    hi = physics.current_for_probability(0.99, width_s, 2.4e-5, 28.7)
+    current_A = np.linspace(lo, hi, amplitudes)[None, :]
+    p_given = physics.switching_probability(current_A, width_s, ic0_A, delta)
+    shape = p_given.shape
+    samples = shape[0] * shape[1]
+
+    sample_rng = np.random.default_rng(seed + 1)
+    plain_rng = np.random.default_rng(seed + 2)
+
+    def sampler():
+        return physics.sample_switch_events(sample_rng, current_A, width_s, ic0_A, delta)
+
+    def plain():
+        return plain_rng.random(shape) < p_given
+
+    t_sampler, t_plain = _best_times_s([sampler, plain], repeats)
+    check = sampler()
+    return {
+        "shape": shape,
+        "samples": samples,
+        "sampler_samples_per_s": samples / t_sampler,
+        "plain_samples_per_s": samples / t_plain,
+        "ratio": t_plain / t_sampler,
+        "mean_abs_error_vs_p": float(abs(check.mean() - p_given.mean())),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=1024)
+    parser.add_argument("--amplitudes", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args(argv)
+    r = run(args.devices, args.amplitudes, args.repeats)
+    print(f"shape {r['shape'][0]} devices x {r['shape'][1]} amplitudes = {r['samples']:,} samples "
+          f"(best of {args.repeats})")
+    print(f"sample_switch_events : {r['sampler_samples_per_s'] / 1e6:8.1f} M samples/s")
+    print(f"plain uniform < p    : {r['plain_samples_per_s'] / 1e6:8.1f} M samples/s")
+    verdict = "meets" if r["ratio"] >= GOAL_RATIO else "BELOW"
+    print(f"ratio                : {r['ratio']:8.2f}x  ({verdict} the {GOAL_RATIO}x goal)")
+    print(f"|mean(events) - mean(p)| = {r['mean_abs_error_vs_p']:.2e} (sanity)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
