@@ -1,0 +1,180 @@
+"""``hil characterize``: run one procedure or the whole-chip survey from the command line.
+
+    hil characterize                          survey every device of the default chip
+    hil characterize survey --devices S,L     ... only sizes S and L
+    hil characterize switching --device chip1/S3 --width 20e-9
+    hil characterize width --device S3        P_sw vs pulse width -> tau(I)
+    hil characterize rh-loop --device L0      R-H loop through the magnet
+    hil characterize ri-loop --device S0      R-I loop (both polarities) -> critical currents
+    hil characterize endurance --device M0 --cycles 5000
+    ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
+
+Outputs in ``--out``: the Results CSV, for a survey ``calibration_<chip>.json``
+(what ``hil train`` reads), PNG plots and ``report.md``. Parameters are checked against the
+bench file's safety limits before anything is opened; a bad value exits with status 2 and a
+message naming the value and the limit. An interrupted run (Ctrl-C, kill -9, power loss)
+keeps every finished point; the same command with ``--resume`` completes it.
+
+Also runnable as ``python -m procedures.cli ...`` (same arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PROCEDURES = ("survey", "switching", "width", "rh-loop", "ri-loop", "endurance")
+DATA_FILES = {"survey": "survey.csv", "switching": "switching.csv", "width": "p_vs_width.csv",
+              "rh-loop": "rh_loop.csv", "ri-loop": "ri_loop.csv", "endurance": "endurance.csv"}
+
+
+def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("procedure", nargs="?", default="survey", choices=PROCEDURES,
+                        help="what to run (default: survey of every device of the chip)")
+    parser.add_argument("--bench", default=None, help="bench TOML (default: the built-in bench)")
+    parser.add_argument("--backend", default="sim", choices=("sim", "visa"),
+                        help="sim: simulated instruments (default); visa: real instruments")
+    parser.add_argument("--device", default=None,
+                        help="device of a single-device procedure, e.g. chip1/S0 or S0")
+    parser.add_argument("--devices", default="all",
+                        help="survey: 'all', sizes 'S,L' or names 'S0,M3' (default: all)")
+    parser.add_argument("--out", default="characterization", help="output directory")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish an interrupted run in --out without repeating a point")
+    parser.add_argument("--trials", type=int, default=None, help="trials per point")
+    parser.add_argument("--points", type=int, default=None, help="points of the fine sweep")
+    parser.add_argument("--coarse-points", type=int, default=None)
+    parser.add_argument("--width", type=float, default=None, help="pulse width in s (10e-9)")
+    parser.add_argument("--field", type=float, default=None, help="bias field in T (0.01)")
+    parser.add_argument("--amplitude", type=float, default=None,
+                        help="V: ri-loop peak / endurance write level (default: automatic)")
+    parser.add_argument("--cycles", type=int, default=None, help="endurance cycles")
+    parser.add_argument("--block", type=int, default=None, help="endurance cycles per block")
+    parser.add_argument("--max-field", type=float, default=None, help="rh-loop peak field in T")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _parameters(args) -> dict:
+    """Procedure keyword arguments from the command line (only what was given)."""
+    name = args.procedure
+    out: dict = {"bench_file": args.bench or "default", "backend": args.backend}
+    if name in ("switching", "width", "rh-loop", "ri-loop", "endurance"):
+        out["device"] = args.device or {"rh-loop": "chip1/L0", "endurance": "chip1/M0"}.get(
+            name, "chip1/S0")
+    if name == "survey":
+        out["devices"] = args.devices
+    simple = {"trials": args.trials, "points": args.points, "coarse_points": args.coarse_points,
+              "pulse_width": args.width, "bias_field": args.field, "cycles": args.cycles,
+              "block": args.block, "max_field": args.max_field}
+    if args.amplitude is not None:
+        simple["max_amplitude" if name == "ri-loop" else "amplitude"] = args.amplitude
+    for key, value in simple.items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def build_procedure(name: str, parameters: dict, bench=None):
+    from procedures.endurance import EnduranceProcedure
+    from procedures.loops import RHLoopProcedure, RILoopProcedure
+    from procedures.session import ParameterError
+    from procedures.switching import SwitchingAmplitudeProcedure, SwitchingWidthProcedure
+    from procedures.variability import VariabilitySurveyProcedure
+
+    cls = {"survey": VariabilitySurveyProcedure, "switching": SwitchingAmplitudeProcedure,
+           "width": SwitchingWidthProcedure, "rh-loop": RHLoopProcedure,
+           "ri-loop": RILoopProcedure, "endurance": EnduranceProcedure}[name]
+    known = set(cls().parameter_objects())
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ParameterError(f"{name} does not take {', '.join(unknown)} (its parameters: "
+                             f"{', '.join(sorted(known))})")
+    try:
+        return cls(bench=bench, **parameters)
+    except ValueError as exc:   # pymeasure's own range checks (e.g. a negative count)
+        raise ParameterError(f"{name}: {exc}") from None
+
+
+def run_characterization(name: str, parameters: dict, out_dir, resume: bool = False,
+                         progress: bool = True, bench=None) -> dict:
+    """Validate, run, analyse, write the outputs. Returns a dict of paths and results."""
+    from procedures.runner import run_procedure
+
+    out = Path(out_dir)
+    proc = build_procedure(name, parameters, bench)
+    proc.validate()                                   # before any file or instrument
+    bar = None
+    callback = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=100.0, desc=f"characterize {name}", unit="%",
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}<{remaining}]")
+
+        def callback(percent):
+            bar.n = min(float(percent), 100.0)
+            bar.refresh()
+    try:
+        outcome = run_procedure(proc, out / DATA_FILES[name], resume=resume, progress=callback)
+    finally:
+        if bar is not None:
+            bar.close()
+    result = {"csv": outcome.path, "measured": outcome.measured, "reused": outcome.reused,
+              "status": outcome.status}
+    if name == "survey":
+        from procedures.variability import finish_survey
+        survey = finish_survey(proc, outcome.rows, out)
+        result.update(survey=survey, **survey.paths)
+    else:
+        from procedures.report import write_procedure_report
+        round_trips = sum(float(r.get("Round trips", 0) or 0) for r in outcome.rows
+                          if r.get("Round trips") == r.get("Round trips"))
+        projected = sum(float(r.get("Projected bench time (s)", 0) or 0) for r in outcome.rows
+                        if r.get("Projected bench time (s)") == r.get("Projected bench time (s)"))
+        summary = outcome.extra
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+        result.update(summary=summary, **write_procedure_report(name, outcome.rows, summary, out,
+                                                                round_trips, projected))
+    return result
+
+
+def characterize_main(args) -> int:
+    from drivers.benchfile import BenchFileError
+    from procedures.calibration import CalibrationFileError
+    from procedures.fits import FitError
+    from procedures.session import ParameterError
+
+    try:
+        from drivers.limits import LimitViolation
+    except ImportError:  # pragma: no cover
+        LimitViolation = ParameterError
+    try:
+        result = run_characterization(args.procedure, _parameters(args), args.out,
+                                      resume=args.resume, progress=not args.no_progress)
+    except (ParameterError, BenchFileError, LimitViolation, CalibrationFileError, FitError) as exc:
+        print(f"hil characterize: error: {exc}", file=sys.stderr)
+        return 2
+    if args.procedure == "survey":
+        survey = result["survey"]
+        print(survey.table())
+        print(f"calibration: {result['calibration']}")
+        print(f"report: {result['report']}")
+    else:
+        print(json.dumps(result["summary"], indent=2, default=float))
+        print(f"report: {result['report']}")
+    note = f" ({result['reused']} points reused from the interrupted run)" if result["reused"] else ""
+    print(f"data: {result['csv']}: {result['measured']} points measured{note}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m procedures.cli",
+                                     description="spin-hil characterization procedures")
+    add_characterize_arguments(parser)
+    return characterize_main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

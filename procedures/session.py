@@ -1,0 +1,123 @@
+"""Opening a bench for a procedure, and the per-device facts the procedures need.
+
+This is the one place where the procedures choose a VISA library: ``backend="sim"`` builds
+the simulated bench's pyvisa library from the bench file (the default: no hardware needed),
+``backend="visa"`` uses the system VISA (a real lab; ``"@py"`` for pyvisa-py). Everything
+else in ``procedures`` talks to :class:`drivers.bench.Bench` only, so the simulated and the
+real bench run the same code path.
+
+Write current: the pulse generator's open-circuit EMF over the 50 ohm source impedance plus
+the device's two-terminal line resistance, ``I = EMF / (R_source + R_line)``; the current
+density divides by the write line's cross-section (from the bench file's safety limits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivers import limits as limits_mod
+from drivers.benchfile import BenchFile, DeviceAddress, SafetyLimits, as_bench_file
+
+BACKENDS = ("sim", "visa")
+
+
+class ParameterError(ValueError):
+    """A procedure parameter that cannot run; raised before anything is sent to the bench."""
+
+
+def load_bench(bench: BenchFile | str | Path | dict | None) -> BenchFile:
+    """The bench file of a run: a BenchFile, a path, a dict, or None / "" for the default."""
+    if isinstance(bench, str) and bench.strip() in ("", "default"):
+        bench = None
+    return as_bench_file(bench)
+
+
+def visa_library_for(bench_file: BenchFile, backend: str = "sim", visa_library=None):
+    """The VISA library a bench is opened with (the single simulated/real switch)."""
+    if visa_library is not None:
+        return visa_library
+    if backend == "sim":
+        from simulated_bench.visa import SimulatedVisaLibrary  # the simulated bench default
+        return SimulatedVisaLibrary(bench_file)
+    if backend == "visa":
+        return ""
+    raise ParameterError(f"backend {backend!r} is not one of {BACKENDS}: use 'sim' for the "
+                         f"simulated bench or 'visa' for real instruments")
+
+
+@contextlib.contextmanager
+def open_bench(bench_path: BenchFile | str | Path | dict | None = None, backend: str = "sim",
+               visa_library=None):
+    """``with open_bench() as bench:`` a :class:`drivers.bench.Bench`, outputs off on exit."""
+    from drivers.bench import Bench
+
+    bench_file = load_bench(bench_path)
+    library = visa_library_for(bench_file, backend, visa_library)
+    with Bench.open(bench_file=bench_file, visa_library=library) as bench:
+        yield bench
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the procedures need to know about one device, from the bench file alone."""
+
+    name: str
+    size: str
+    chip: str
+    address: DeviceAddress
+    limits: SafetyLimits
+    source_impedance_ohm: float
+    max_level_V: float           # largest pulse level the safety limits allow
+
+    def emf_V(self, level_V):
+        return limits_mod.emf_V(level_V, self.source_impedance_ohm)
+
+    def current_A(self, level_V, line_resistance_ohm: float):
+        """Write current of a pulse of programmed level ``level_V`` (signed, A)."""
+        return self.emf_V(level_V) / (self.source_impedance_ohm + line_resistance_ohm)
+
+    def level_for_current_V(self, current_A, line_resistance_ohm: float):
+        return (current_A * (self.source_impedance_ohm + line_resistance_ohm)
+                / limits_mod.emf_V(1.0, self.source_impedance_ohm))
+
+    def current_density_A_m2(self, current_A):
+        return current_A / self.limits.line_cross_section_m2
+
+
+def device_facts(bench_file: BenchFile, device: str | DeviceAddress) -> DeviceFacts:
+    """Facts of a device; an unknown name raises ParameterError listing how names look."""
+    try:
+        address = bench_file.device(device)
+    except KeyError as exc:
+        raise ParameterError(str(exc.args[0]) if exc.args else f"unknown device {device!r}") from None
+    lim = bench_file.limits_for(address)
+    source = bench_file.wiring.source_impedance_ohm
+    return DeviceFacts(address.name, address.size, address.chip, address, lim, source,
+                       limits_mod.max_pulse_level_V(lim, source))
+
+
+def select_devices(bench_file: BenchFile, devices: str = "all") -> list[DeviceFacts]:
+    """``"all"``, a size list ``"S,L"``, or device names ``"chip1/S0,S1"``."""
+    spec = [s.strip() for s in str(devices or "all").split(",") if s.strip()]
+    every = bench_file.devices()
+    sizes = {d.size for d in every}
+    if spec in ([], ["all"]):
+        return [device_facts(bench_file, d) for d in every]
+    out: list[DeviceFacts] = []
+    for item in spec:
+        if item in sizes:
+            out += [device_facts(bench_file, d) for d in every if d.size == item]
+        else:
+            out.append(device_facts(bench_file, item))
+    seen, unique = set(), []
+    for facts in out:
+        if facts.name not in seen:
+            seen.add(facts.name)
+            unique.append(facts)
+    return unique
+
+
+__all__ = ["BACKENDS", "DeviceFacts", "ParameterError", "device_facts", "load_bench",
+           "open_bench", "select_devices", "visa_library_for"]

@@ -1,0 +1,341 @@
+"""Switching probability of a device vs pulse amplitude and vs pulse width.
+
+P_sw vs amplitude (the sigmoid that makes a device a stochastic neuron)
+    Each trial is reset -> write -> read (the drivers' batched ``Bench.trials``: N trials
+    cost O(1) bus round trips). Where the transition lies is not known in advance, so a
+    sweep has two phases per device: a *coarse* scan from 0 to the device's safe maximum
+    level (few trials per level) locates it, and a *fine* scan of ``points`` levels x
+    ``trials`` trials covers it. The fine window is a pure function of the recorded coarse
+    points, so a resumed run rebuilds exactly the same grid.
+
+P_sw vs width
+    At a few currents across the transition, P(t) over log-spaced widths gives the
+    relaxation time tau(I) (``fits.fit_tau``), and tau(I) gives (Delta, Ic0).
+
+For a multi-domain Hall bar the drivers report the switched fraction of each trial; the
+"switched" count of a point is then the sum of fractions (see ``procedures.fits``).
+Every row carries the write current (A) and current density (A/m^2), not only volts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
+
+from procedures import fits
+from procedures.base import BenchProcedure
+from procedures.session import DeviceFacts, ParameterError
+
+PHASE_LINE, PHASE_COARSE, PHASE_FINE = "line", "coarse", "fine"
+
+SWEEP_COLUMNS = [
+    "Device", "Size", "Phase", "Point", "Pulse amplitude (V)", "Pulse width (s)",
+    "Write current (A)", "Current density (A/m**2)", "Trials", "Switched",
+    "Switching probability", "Mean resistance (ohm)", "Line resistance (ohm)",
+    "Round trips", "Projected bench time (s)",
+]
+SWEEP_KEY = ("Device", "Phase", "Point")
+
+
+# ----------------------------------------------------------------------------- trial batches
+BINARY_INTERMEDIATE_MAX = 0.05
+
+
+def batch_fractions(batch, levels: int, repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """(switched amount, resistance) of a TrialBatch as (levels, repeats) arrays.
+
+    A macrospin device reads either state, so its trials are counted as switched / not
+    (read noise on the fraction would otherwise bias P near 0 and 1). A multi-domain bar
+    reads partial reversals, and its trials count their switched fraction. Which one a
+    batch is, the data say: binary when fewer than 5 % of the trials read between 15 % and
+    85 % of the way from the reset state to the set state.
+    """
+    switched = np.asarray(batch.switched, dtype=float)
+    frac = getattr(batch, "switched_fraction", None)
+    if frac is not None:
+        frac = np.asarray(frac, dtype=float)
+        intermediate = np.mean((frac > 0.15) & (frac < 0.85)) if frac.size else 0.0
+        amount = switched if intermediate < BINARY_INTERMEDIATE_MAX else frac
+    else:
+        amount = switched
+    res = np.asarray(getattr(batch, "resistance_ohm", np.full(amount.shape, np.nan)), dtype=float)
+    return amount.reshape(levels, repeats), res.reshape(levels, repeats)
+
+
+def coarse_levels(facts: DeviceFacts, coarse_points: int, max_fraction: float) -> np.ndarray:
+    top = facts.max_level_V * max_fraction
+    return top * np.arange(1, coarse_points + 1) / coarse_points
+
+
+def fine_window(coarse_rows: list[dict], facts: DeviceFacts, max_fraction: float):
+    """(low, high) level of the fine scan from the coarse rows; None if P never reaches 0.5."""
+    rows = sorted(coarse_rows, key=lambda r: r["Pulse amplitude (V)"])
+    levels = np.array([r["Pulse amplitude (V)"] for r in rows], dtype=float)
+    prob = np.maximum.accumulate(np.array([r["Switching probability"] for r in rows], dtype=float))
+    if prob.size == 0 or prob[-1] < 0.5:
+        return None
+    step = levels[1] - levels[0] if levels.size > 1 else levels[0]
+    below = np.flatnonzero(prob <= 0.1)
+    above = np.flatnonzero(prob >= 0.9)
+    low = levels[below[-1]] if below.size else 0.5 * levels[0]
+    high = levels[above[0]] if above.size else levels[-1]
+    low, high = max(low - 0.5 * step, 0.25 * step), high + 0.5 * step
+    return float(low), float(min(high, facts.max_level_V * max_fraction))
+
+
+class SwitchingSweep:
+    """The per-device sweep (line resistance, coarse, fine) on a BenchProcedure."""
+
+    def __init__(self, proc: BenchProcedure, width_s: float, trials: int, points: int,
+                 coarse_points: int, coarse_trials: int, reset_fraction: float,
+                 max_fraction: float = 0.95, level_range_V: tuple[float, float] | None = None):
+        self.proc = proc
+        self.width_s = width_s
+        self.trials = trials
+        self.points = points
+        self.coarse_points = coarse_points
+        self.coarse_trials = coarse_trials
+        self.reset_fraction = reset_fraction
+        self.max_fraction = max_fraction
+        self.level_range_V = level_range_V
+
+    def reset_level_V(self, facts: DeviceFacts) -> float:
+        return -self.reset_fraction * facts.max_level_V
+
+    def _costed(self, measure):
+        bench = self.proc.bench
+        rt0 = getattr(bench, "round_trips", 0)
+        t0 = getattr(bench, "projected_time_s", 0.0)
+        out = measure()
+        return out, getattr(bench, "round_trips", 0) - rt0, getattr(bench, "projected_time_s", 0.0) - t0
+
+    def line_resistance(self, facts: DeviceFacts) -> float:
+        def measure():
+            (value), rt, dt = self._costed(lambda: float(self.proc.bench.line_resistance(facts.name)))
+            return {"Device": facts.name, "Size": facts.size, "Phase": PHASE_LINE, "Point": 0,
+                    "Line resistance (ohm)": value, "Round trips": rt, "Projected bench time (s)": dt}
+        row = self.proc.point((facts.name, PHASE_LINE, 0), measure)
+        return float(row["Line resistance (ohm)"])
+
+    def measure_levels(self, facts: DeviceFacts, phase: str, levels, trials: int,
+                       line_ohm: float, width_s: float | None = None, first_point: int = 0) -> list[dict]:
+        """Rows of ``levels`` (one bench batch for all the missing ones)."""
+        width_s = self.width_s if width_s is None else width_s
+        keys = [self.proc.key(facts.name, phase, first_point + i) for i in range(len(levels))]
+        missing = [i for i, k in enumerate(keys) if k not in self.proc.done]
+        if missing:
+            todo = np.asarray([levels[i] for i in missing], dtype=float)
+            batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
+                facts.name, todo, width_s, repeats=trials, reset_V=self.reset_level_V(facts)))
+            frac, res = batch_fractions(batch, len(todo), trials)
+            for j, i in enumerate(missing):
+                current = float(facts.current_A(todo[j], line_ohm))
+                row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
+                       "Point": first_point + i, "Pulse amplitude (V)": float(todo[j]),
+                       "Pulse width (s)": width_s, "Write current (A)": current,
+                       "Current density (A/m**2)": float(facts.current_density_A_m2(current)),
+                       "Trials": trials, "Switched": float(frac[j].sum()),
+                       "Switching probability": float(frac[j].mean()),
+                       "Mean resistance (ohm)": float(np.nanmean(res[j])) if np.isfinite(res[j]).any() else float("nan"),
+                       "Line resistance (ohm)": line_ohm,
+                       "Round trips": rt / len(todo), "Projected bench time (s)": dt / len(todo)}
+                self.proc.point(keys[i], lambda row=row: row)
+        return [self.proc.done[k] for k in keys]
+
+    def run_device(self, facts: DeviceFacts) -> list[dict]:
+        """Line resistance, coarse scan, fine scan of one device; returns the fine rows."""
+        line_ohm = self.line_resistance(facts)
+        if self.level_range_V is not None:
+            low, high = self.level_range_V
+        else:
+            coarse = self.measure_levels(facts, PHASE_COARSE,
+                                         coarse_levels(facts, self.coarse_points, self.max_fraction),
+                                         self.coarse_trials, line_ohm)
+            window = fine_window(coarse, facts, self.max_fraction)
+            if window is None:
+                top = facts.current_A(facts.max_level_V * self.max_fraction, line_ohm)
+                raise fits.FitError(
+                    f"{facts.name} does not reach P = 0.5 up to {top:.4g} A "
+                    f"({facts.max_level_V * self.max_fraction:.4g} V, near its safety limit) at "
+                    f"{self.width_s:g} s: use a longer pulse width")
+            low, high = window
+        return self.measure_levels(facts, PHASE_FINE, np.linspace(low, high, self.points),
+                                   self.trials, line_ohm)
+
+
+def fit_sweep(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0):
+    """(Neel-Brown fit, logistic fit) of the fine rows of one device."""
+    fine = [r for r in rows if r["Phase"] == PHASE_FINE]
+    current = np.array([r["Write current (A)"] for r in fine], dtype=float)
+    switched = np.array([r["Switched"] for r in fine], dtype=float)
+    trials = np.array([r["Trials"] for r in fine], dtype=float)
+    width = np.array([r["Pulse width (s)"] for r in fine], dtype=float)
+    nb = fits.fit_neel_brown(current, switched, trials, width, tau0_s, exponent)
+    lg = fits.fit_logistic(current, switched, trials)
+    return nb, lg
+
+
+# ----------------------------------------------------------------------------- procedures
+class SweepParameters:
+    """Parameters shared by the amplitude sweep and the chip survey (mixed in)."""
+
+    pulse_width = FloatParameter("Pulse width", units="s", default=10e-9, minimum=-1.0, maximum=1.0)
+    trials = IntegerParameter("Trials per point", default=64, minimum=1, maximum=100000)
+    points = IntegerParameter("Fine points", default=16, minimum=3, maximum=1000)
+    coarse_points = IntegerParameter("Coarse points", default=32, minimum=4, maximum=1000)
+    coarse_trials = IntegerParameter("Coarse trials", default=8, minimum=1, maximum=10000)
+    reset_fraction = FloatParameter("Reset level fraction", default=0.9, minimum=0.0, maximum=1.0)
+    bias_field = FloatParameter("Bias field", units="T", default=0.01, minimum=-1.0, maximum=1.0)
+    tau0 = FloatParameter("Attempt time tau0", units="s", default=1e-9, minimum=0.0, maximum=1.0)
+    exponent = FloatParameter("Neel-Brown exponent", default=1.0, minimum=0.1, maximum=5.0)
+
+    def validate_sweep(self, devices: list[DeviceFacts]) -> None:
+        for name in ("trials", "points", "coarse_points", "coarse_trials"):
+            BenchProcedure.require_int(name, getattr(self, name), 3 if name == "points" else 1)
+        if not 0 < self.reset_fraction <= 1:
+            raise ParameterError(f"reset_fraction must lie in (0, 1] of the device's maximum "
+                                 f"level, got {self.reset_fraction!r}")
+        BenchProcedure.require_positive("tau0", self.tau0, "s")
+        BenchProcedure.require_positive("exponent", self.exponent)
+        for facts in devices:
+            BenchProcedure.check_width(facts, float(self.pulse_width))
+            if abs(self.bias_field) > facts.limits.max_field_T:
+                raise ParameterError(
+                    f"bias_field {self.bias_field:.4g} T is over the limit max_field_T = "
+                    f"{facts.limits.max_field_T:.4g} T of size {facts.size!r}: use a smaller field")
+            if abs(self.bias_field) == 0:
+                raise ParameterError("bias_field is 0 T: SOT switching needs an in-plane bias "
+                                     "field (e.g. 0.01 T) to choose the target state")
+
+    def sweep(self, levels=None) -> SwitchingSweep:
+        return SwitchingSweep(self, float(self.pulse_width), int(self.trials), int(self.points),
+                              int(self.coarse_points), int(self.coarse_trials),
+                              float(self.reset_fraction), level_range_V=levels)
+
+    def set_bias_field(self):
+        field = getattr(self.bench, "field", None)
+        if field is not None:
+            setter = getattr(field, "set_field_T", None) or getattr(field, "set_field")
+            setter(float(self.bias_field))
+
+
+class SwitchingAmplitudeProcedure(SweepParameters, BenchProcedure):
+    """P_sw vs pulse amplitude of one device (coarse locate + fine sweep), fitted."""
+
+    device = Parameter("Device", default="chip1/S0")
+    amplitude_min = FloatParameter("Amplitude min", units="V", default=0.0, minimum=-100.0, maximum=100.0)
+    amplitude_max = FloatParameter("Amplitude max", units="V", default=0.0, minimum=-100.0, maximum=100.0)
+
+    DATA_COLUMNS = SWEEP_COLUMNS
+    KEY_COLUMNS = SWEEP_KEY
+
+    def validate(self):
+        super().validate()
+        facts = self.facts(self.device)
+        self.validate_sweep([facts])
+        lo, hi = float(self.amplitude_min), float(self.amplitude_max)
+        if (lo, hi) != (0.0, 0.0):
+            for name, value in (("amplitude_min", lo), ("amplitude_max", hi)):
+                self.check_level(facts, value, name)
+            if not 0 < lo < hi:
+                raise ParameterError(f"amplitude range {lo!r}..{hi!r} V must satisfy 0 < min < "
+                                     f"max (or leave both 0 to locate the transition)")
+
+    def execute(self):
+        facts = self.facts(self.device)
+        self.set_bias_field()
+        lo, hi = float(self.amplitude_min), float(self.amplitude_max)
+        self.emit("progress", 5.0)
+        rows = self.sweep(None if (lo, hi) == (0.0, 0.0) else (lo, hi)).run_device(facts)
+        self.emit("progress", 90.0)
+        nb, lg = fit_sweep(rows, float(self.tau0), float(self.exponent))
+        self.summary = {"device": facts.name, "neel_brown": nb.to_dict(), "logistic": lg.to_dict()}
+        self.emit("progress", 100.0)
+
+
+class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
+    """P_sw vs pulse width at a few currents across the transition -> tau(I) -> Delta, Ic0.
+
+    The currents are those of P = ``probabilities`` at the reference width, taken from a
+    locate sweep (Phase "coarse" / "fine"); the width scans are Phase "width1", "width2"...
+    """
+
+    device = Parameter("Device", default="chip1/S0")
+    width_min = FloatParameter("Width min", units="s", default=2e-9, minimum=-1.0, maximum=1.0)
+    width_max = FloatParameter("Width max", units="s", default=2e-7, minimum=-1.0, maximum=1.0)
+    widths = IntegerParameter("Widths", default=10, minimum=2, maximum=200)
+    probabilities = Parameter("Probabilities at reference width", default="0.2,0.5,0.8")
+
+    DATA_COLUMNS = SWEEP_COLUMNS
+    KEY_COLUMNS = SWEEP_KEY
+
+    def probability_list(self) -> list[float]:
+        try:
+            values = [float(v) for v in str(self.probabilities).split(",") if v.strip()]
+        except ValueError:
+            raise ParameterError(f"probabilities must be comma-separated numbers in (0, 1), "
+                                 f"got {self.probabilities!r}") from None
+        if not values or any(not 0 < v < 1 for v in values):
+            raise ParameterError(f"probabilities must lie strictly in (0, 1), got {values}")
+        return values
+
+    def validate(self):
+        super().validate()
+        facts = self.facts(self.device)
+        self.validate_sweep([facts])
+        for name in ("width_min", "width_max"):
+            self.check_width(facts, float(getattr(self, name)), name)
+        if not self.width_min < self.width_max:
+            raise ParameterError(f"width_min {self.width_min!r} s must be below width_max "
+                                 f"{self.width_max!r} s")
+        self.probability_list()
+
+    def execute(self):
+        facts = self.facts(self.device)
+        self.set_bias_field()
+        fine = self.sweep().run_device(facts)
+        ref = fit_sweep(fine, float(self.tau0), float(self.exponent))[0]
+        line_ohm = float(fine[0]["Line resistance (ohm)"])
+        widths = np.geomspace(float(self.width_min), float(self.width_max), int(self.widths))
+        sweep = self.sweep()
+        taus = []
+        probs = self.probability_list()
+        for ci, prob in enumerate(probs, start=1):
+            if self.stopped():
+                return
+            current = ref.current_for(prob)
+            level = float(facts.level_for_current_V(current, line_ohm))
+            self.check_level(facts, level, f"level for P = {prob}")
+            rows = []
+            for wi, width in enumerate(widths):
+                key = self.key(facts.name, f"width{ci}", wi)
+                if key not in self.done:
+                    (batch), rt, dt = sweep._costed(lambda: self.bench.trials(
+                        facts.name, np.array([level]), float(width), repeats=int(self.trials),
+                        reset_V=sweep.reset_level_V(facts)))
+                    frac, res = batch_fractions(batch, 1, int(self.trials))
+                    cur = float(facts.current_A(level, line_ohm))
+                    row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{ci}",
+                           "Point": wi, "Pulse amplitude (V)": level,
+                           "Pulse width (s)": float(width), "Write current (A)": cur,
+                           "Current density (A/m**2)": float(facts.current_density_A_m2(cur)),
+                           "Trials": int(self.trials), "Switched": float(frac.sum()),
+                           "Switching probability": float(frac.mean()),
+                           "Mean resistance (ohm)": float(np.nanmean(res)),
+                           "Line resistance (ohm)": line_ohm,
+                           "Round trips": rt, "Projected bench time (s)": dt}
+                    self.point(key, lambda row=row: row)
+                rows.append(self.done[key])
+            self.emit("progress", 100.0 * ci / len(probs))
+            taus.append(fits.fit_tau([r["Pulse width (s)"] for r in rows],
+                                     [r["Switched"] for r in rows],
+                                     [r["Trials"] for r in rows], rows[0]["Write current (A)"]))
+        curve = fits.fit_tau_curve(taus, float(self.tau0), float(self.exponent))
+        self.summary = {"device": facts.name, "reference": ref.to_dict(),
+                        "tau": [t.__dict__ for t in taus], "tau_curve": curve.__dict__}
+
+
+__all__ = ["SWEEP_COLUMNS", "SwitchingAmplitudeProcedure", "SwitchingSweep",
+           "SwitchingWidthProcedure", "batch_fractions", "fit_sweep", "fine_window"]

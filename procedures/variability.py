@@ -1,0 +1,238 @@
+"""Device-to-device variability survey: every device of a chip, its switching curve and fits.
+
+Each device is reached through the switch matrix (the drivers' ``Bench`` closes its
+crosspoints), then swept like :class:`~procedures.switching.SwitchingAmplitudeProcedure`
+(line resistance, coarse locate, fine sweep), all into one Results CSV keyed by
+(Device, Phase, Point), so a killed survey resumes device by device, point by point.
+
+The analysis (:func:`analyze_survey`) reads only the rows, so it gives the same answer for a
+run done in one go and for one resumed after a crash: per-device Neel-Brown and logistic
+fits, then per size the mean and spread of I50 and of the curve's width. The width is the
+10-90 % width of the fitted curve, compared between sizes as a fraction of I50 (and as a
+current density): smaller devices have a lower barrier Delta and switch over a relatively
+broader range of currents.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pymeasure.experiment import Parameter
+
+from procedures import fits
+from procedures.base import BenchProcedure
+from procedures.calibration import ChipCalibration, DeviceCalibration
+from procedures.session import ParameterError, select_devices
+from procedures.switching import SWEEP_COLUMNS, SWEEP_KEY, SweepParameters, fit_sweep
+
+
+class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
+    """Switching curve of every selected device of a chip (default: all)."""
+
+    devices = Parameter("Devices", default="all")
+
+    DATA_COLUMNS = SWEEP_COLUMNS
+    KEY_COLUMNS = SWEEP_KEY
+
+    def device_list(self):
+        try:
+            return select_devices(self.bench_config(), self.devices)
+        except ParameterError:
+            raise
+        except KeyError as exc:  # pragma: no cover - select_devices maps KeyError already
+            raise ParameterError(str(exc)) from None
+
+    def validate(self):
+        super().validate()
+        devices = self.device_list()
+        chips = {d.chip for d in devices}
+        if len(chips) != 1:
+            raise ParameterError(f"a survey covers one chip; devices {self.devices!r} span "
+                                 f"chips {sorted(chips)}: survey each chip separately")
+        self.validate_sweep(devices)
+
+    def execute(self):
+        devices = self.device_list()
+        self.set_bias_field()
+        sweep = self.sweep()
+        failures = {}
+        for number, facts in enumerate(devices):
+            if self.stopped():
+                break
+            try:
+                sweep.run_device(facts)
+            except fits.FitError as exc:       # a device that never switches: report, go on
+                failures[facts.name] = str(exc)
+            self.emit("progress", 100.0 * (number + 1) / len(devices))
+        self.summary = {"failures": failures}
+
+
+# ----------------------------------------------------------------------------- analysis
+@dataclass
+class DeviceResult:
+    name: str
+    size: str
+    line_resistance_ohm: float
+    neel_brown: fits.NeelBrownFit | None
+    logistic: fits.LogisticFit | None
+    cross_section_m2: float | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.neel_brown is not None and self.logistic is not None
+
+
+@dataclass
+class SizeSummary:
+    size: str
+    count: int
+    i50_mean_A: float
+    i50_spread_rel: float            # D2D sigma / mean
+    width_mean_A: float              # 10-90 % width of the fitted curve
+    relative_width_mean: float       # width / I50
+    relative_width_sd: float
+    width_density_A_m2: float        # width as a current density
+    delta_mean: float
+    delta_sd: float
+    ic0_mean_A: float
+
+
+@dataclass
+class SurveyResult:
+    bench: str
+    chip: str
+    width_s: float
+    devices: dict[str, DeviceResult]
+    sizes: list[SizeSummary]
+    round_trips: float
+    projected_time_s: float
+    points: int
+    trials: int
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def calibration(self, source: str = "") -> ChipCalibration:
+        devices = {}
+        for name, dev in self.devices.items():
+            if not dev.ok:
+                continue
+            nb, lg = dev.neel_brown, dev.logistic
+            devices[name] = DeviceCalibration(
+                size=dev.size, ic0_A=nb.ic0_A, delta=nb.delta, tau0_s=nb.tau0_s,
+                exponent=nb.exponent, i50_A=nb.i50_A, logistic_slope_per_A=lg.slope_per_A,
+                line_resistance_ohm=dev.line_resistance_ohm, ic0_err_A=nb.ic0_err_A,
+                delta_err=nb.delta_err, i50_err_A=nb.i50_err_A,
+                logistic_slope_err_per_A=lg.slope_err_per_A,
+                extra={"logistic_i50_A": lg.i50_A, "width_10_90_A": nb.width_10_90_A,
+                       "relative_width": nb.relative_width, "dispersion": nb.dispersion})
+        if not devices:
+            raise ParameterError("no device of the survey could be fitted; nothing to calibrate")
+        return ChipCalibration(self.bench, self.chip, self.width_s, devices,
+                               source or f"variability survey: {self.points} amplitudes x "
+                                         f"{self.trials} trials per device")
+
+    def table(self) -> str:
+        """The compact per-size table (what the demo prints)."""
+        head = (f"{'size':<5}{'n':>3}  {'I50 (uA)':>9}  {'D2D I50':>8}  {'10-90 width':>12}  "
+                f"{'width/I50':>10}  {'width (A/m^2)':>13}  {'Delta':>11}")
+        lines = [head, "-" * len(head)]
+        for s in self.sizes:
+            lines.append(
+                f"{s.size:<5}{s.count:>3}  {s.i50_mean_A * 1e6:>9.2f}  {s.i50_spread_rel:>7.1%}  "
+                f"{s.width_mean_A * 1e6:>9.2f} uA  {s.relative_width_mean:>6.3f}+-{s.relative_width_sd:<5.3f}"
+                f"{s.width_density_A_m2:>11.3g}  {s.delta_mean:>6.1f}+-{s.delta_sd:<4.1f}")
+        failed = [n for n, d in self.devices.items() if not d.ok]
+        if failed:
+            lines.append(f"not fitted: {', '.join(failed)}")
+        lines.append(f"bus round trips {self.round_trips:.0f}, projected real-bench time "
+                     f"{self.projected_time_s:.1f} s")
+        return "\n".join(lines)
+
+
+def _sd(values) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float = 1e-9,
+                   exponent: float = 1.0, trials: int = 0, points: int = 0) -> SurveyResult:
+    """Fits per device and the per-size summary from the survey's rows."""
+    by_device: dict[str, list[dict]] = {}
+    for row in rows:
+        by_device.setdefault(str(row["Device"]), []).append(row)
+    devices: dict[str, DeviceResult] = {}
+    for name, dev_rows in by_device.items():
+        size = str(dev_rows[0]["Size"])
+        line = [r for r in dev_rows if r["Phase"] == "line"]
+        line_ohm = float(line[0]["Line resistance (ohm)"]) if line else float("nan")
+        try:
+            cross = bench_file.limits_for(name).line_cross_section_m2
+        except (KeyError, AttributeError):
+            cross = None
+        try:
+            nb, lg = fit_sweep(dev_rows, tau0_s, exponent)
+            devices[name] = DeviceResult(name, size, line_ohm, nb, lg, cross)
+        except fits.FitError as exc:
+            devices[name] = DeviceResult(name, size, line_ohm, None, None, cross, str(exc))
+    sizes = []
+    order = list(dict.fromkeys(g.size for g in bench_file.groups))
+    for size in order + sorted({d.size for d in devices.values()} - set(order)):
+        ok = [d for d in devices.values() if d.size == size and d.ok]
+        if not ok:
+            continue
+        i50 = np.array([d.neel_brown.i50_A for d in ok])
+        width = np.array([d.neel_brown.width_10_90_A for d in ok])
+        rel = width / i50
+        delta = np.array([d.neel_brown.delta for d in ok])
+        cross = ok[0].cross_section_m2 or float("nan")
+        sizes.append(SizeSummary(size, len(ok), float(i50.mean()), _sd(i50) / float(i50.mean()),
+                                 float(width.mean()), float(rel.mean()), _sd(rel),
+                                 float(width.mean()) / cross, float(delta.mean()), _sd(delta),
+                                 float(np.mean([d.neel_brown.ic0_A for d in ok]))))
+    round_trips = float(np.nansum([float(r.get("Round trips", 0) or 0) for r in rows]))
+    projected = float(np.nansum([float(r.get("Projected bench time (s)", 0) or 0) for r in rows]))
+    chip = next((g.chip for g in bench_file.groups
+                 if any(d.startswith(g.chip + "/") for d in devices)), bench_file.groups[0].chip)
+    return SurveyResult(bench_file.name, chip, float(width_s), devices, sizes, round_trips,
+                        projected, int(points), int(trials))
+
+
+def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: float = 10e-9,
+                devices: str = "all", resume: bool = False, progress=None, report: bool = True,
+                print_summary: bool = True, **parameters) -> SurveyResult:
+    """Survey every device of ``bench`` (an open drivers Bench) into ``out_dir``.
+
+    Writes ``survey.csv`` (pymeasure Results), ``calibration_<chip>.json``, and with
+    ``report=True`` the PNG plots and ``report.md``. Prints the per-size table.
+    """
+    from procedures.runner import run_procedure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    proc = VariabilitySurveyProcedure(bench=bench, trials=trials, points=points,
+                                      pulse_width=width_s, devices=devices, **parameters)
+    outcome = run_procedure(proc, out / "survey.csv", resume=resume, progress=progress)
+    result = finish_survey(proc, outcome.rows, out, report=report)
+    if print_summary:
+        print(result.table())
+    return result
+
+
+def finish_survey(proc: VariabilitySurveyProcedure, rows, out: Path, report: bool = True) -> SurveyResult:
+    from procedures.calibration import save_calibration
+
+    result = analyze_survey(rows, proc.bench_config(), float(proc.pulse_width), float(proc.tau0),
+                            float(proc.exponent), int(proc.trials), int(proc.points))
+    result.paths["csv"] = out / "survey.csv"
+    cal_path = out / f"calibration_{result.chip}.json"
+    result.paths["calibration"] = save_calibration(result.calibration(), cal_path)
+    if report:
+        from procedures.report import write_survey_report
+        result.paths.update(write_survey_report(result, rows, out))
+    return result
+
+
+__all__ = ["DeviceResult", "SizeSummary", "SurveyResult", "VariabilitySurveyProcedure",
+           "analyze_survey", "finish_survey", "survey_chip"]
