@@ -25,8 +25,8 @@ Rules it keeps:
   character``; nothing reaches the instrument's parser and nothing crashes. As on a real
   instrument, errors are read with ``SYST:ERR?``; a message produces a reply only if it holds
   a query.
-- **Bus time.** Every message advances the virtual clock by the bus write time, and a query
-  by the query time on top (the figures of :mod:`simulated_bench.clock`), as the in-process
+- **Bus time.** Every message advances the virtual clock by the bus write time of its bytes,
+  and a reply by the read time of its bytes (:mod:`simulated_bench.clock`), as the in-process
   VISA library does, so a run over the server reports the same bench time.
 - **Shutdown.** :meth:`ServerHandle.close` (or leaving the ``with`` block) stops the thread
   and closes every socket; ``main`` returns on SIGINT or SIGTERM.
@@ -43,7 +43,16 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from simulated_bench.clock import BUS_QUERY_S, BUS_WRITE_S
+try:
+    from simulated_bench.clock import bus_read_s, bus_write_s
+except ImportError:  # pragma: no cover - older clock module without per-byte bus time
+    from simulated_bench.clock import BUS_QUERY_S, BUS_WRITE_S
+
+    def bus_write_s(nbytes: int) -> float:
+        return BUS_WRITE_S
+
+    def bus_read_s(nbytes: int) -> float:
+        return BUS_QUERY_S - BUS_WRITE_S
 
 LOOPBACK_HOST = "127.0.0.1"
 MAX_LINE_BYTES = 64 * 1024
@@ -326,14 +335,14 @@ class ServerHandle:
             message = item[:-1] if item.endswith(b"\r") else item
             if not message.strip():
                 return None
-            self.bench.clock.advance(BUS_WRITE_S)
+            self.bench.clock.advance(bus_write_s(len(item)))
             if _has_block(message) and hasattr(instrument, "handle_bytes"):
                 reply = instrument.handle_bytes(message)
             else:
                 text = self._decode(instrument, message)
                 reply = None if text is None else instrument.handle(text)
             if reply is not None:
-                self.bench.clock.advance(max(BUS_QUERY_S - BUS_WRITE_S, 0.0))
+                self.bench.clock.advance(bus_read_s(len(reply) + 1))
             return reply
 
     @staticmethod

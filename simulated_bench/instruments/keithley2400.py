@@ -151,8 +151,8 @@ class Keithley2400(ScpiInstrument):
         self.add(":READ", on_query=self._read)
         self.add(":FETCh", on_query=self._fetch)
         self.add(":MEASure", on_query=lambda *a: self._measure(None))
-        for function in ("CURRent[:DC]", "VOLTage[:DC]", "RESistance"):
-            name = function[:4].upper()
+        for function, name in (("CURRent[:DC]", "CURR"), ("VOLTage[:DC]", "VOLT"),
+                               ("RESistance", "RES")):
             self.add(f":MEASure:{function}", on_query=lambda *a, f=name: self._measure(f))
             self.add(f":CONFigure:{function}", on_set=lambda *a, f=name: self._configure(f))
         self.add(":INITiate[:IMMediate]", on_set=self._initiate)
