@@ -98,6 +98,29 @@ class SimulatedBench:
     def devices_on_read_path(self):
         return self._devices_on_row(self.config.wiring.read_row)
 
+    # ------------------------------------------------------------ trigger link
+    #: seconds from the read SMU's :INIT to the pulse generator's trigger input (the
+    #: digital I/O line of the SMU into the generator's EXT input; cable delay ~ns).
+    TRIGGER_LINK_LATENCY_S = 0.0
+
+    def fire_trigger_link(self, time_s: float) -> bool:
+        """The read SMU started its trigger model at ``time_s``: if the bench file wires the
+        SMU's trigger out to the pulse generator (``wiring.trigger_link``), the generator's
+        external trigger input sees an edge at ``time_s + TRIGGER_LINK_LATENCY_S``.
+
+        Returns whether the edge reached a generator (it acts only when ``ARM:SOUR EXT``).
+        """
+        if not self.config.wiring.trigger_link:
+            return False
+        if not any(i.role == "pulse" for i in self.config.instruments):
+            return False
+        generator = self.instrument("pulse")
+        trigger_in = getattr(generator, "trigger_in", None)
+        if trigger_in is None:
+            return False
+        trigger_in(time_s + self.TRIGGER_LINK_LATENCY_S)
+        return True
+
     # ------------------------------------------------------------ physics through wiring
     def field_T(self) -> float:
         address = self.config.address_of("magnet") if any(

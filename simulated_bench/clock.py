@@ -18,6 +18,19 @@ BUS_WRITE_S = 0.5e-3
 BUS_QUERY_S = 1.5e-3
 RELAY_SETTLE_S = 3e-3
 LINE_FREQUENCY_HZ = 50.0
+#: per byte of a transfer (about 1 MB/s on GPIB): a 256 k-point waveform costs ~0.5 s
+BUS_BYTE_S = 1e-6
+
+
+def bus_write_s(nbytes: int) -> float:
+    """Bus time of one write of ``nbytes`` (the command reaches the instrument after it)."""
+    return BUS_WRITE_S + nbytes * BUS_BYTE_S
+
+
+def bus_read_s(nbytes: int) -> float:
+    """Bus time of reading one reply of ``nbytes``: a query (write + read) costs
+    ``BUS_QUERY_S`` plus its bytes."""
+    return (BUS_QUERY_S - BUS_WRITE_S) + nbytes * BUS_BYTE_S
 
 
 @dataclass(order=True)

@@ -36,6 +36,8 @@ QUEUE_OVERFLOW = (-350, "Queue overflow")
 QUERY_INTERRUPTED = (-410, "Query INTERRUPTED")
 QUERY_UNTERMINATED = (-420, "Query UNTERMINATED")
 INPUT_BUFFER_OVERRUN = (-363, "Input buffer overrun")
+INVALID_BLOCK_DATA = (-161, "Invalid block data")
+HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
 
 ERROR_QUEUE_DEPTH = 10
 
@@ -97,31 +99,113 @@ def parse_bool(text: str) -> bool:
     raise ScpiError(ILLEGAL_PARAMETER, f"{text.strip()!r} is not a boolean")
 
 
-def split_arguments(text: str) -> list[str]:
-    """Split ``1, "a,b", (@101,102)`` on top-level commas, keeping quotes and lists."""
-    args, depth, quote, current = [], 0, None, []
-    for char in text:
+def _block_span(text: str, start: int) -> int:
+    """Length of the IEEE 488.2 block starting at ``text[start] == '#'`` (0 if none).
+
+    ``#<n><n digits: length><data>`` is a definite-length block; ``#0<data>`` runs to the end
+    of the message. A declared length longer than the text is cut at the end of the text
+    (the instrument then reports the block as invalid when it decodes it).
+    """
+    if start + 1 >= len(text) or not text[start + 1].isdigit():
+        return 0
+    digits = int(text[start + 1])
+    if digits == 0:
+        return len(text) - start
+    header_end = start + 2 + digits
+    length_text = text[start + 2:header_end]
+    if len(length_text) < digits or not length_text.isdigit():
+        return len(text) - start
+    return min(len(text), header_end + int(length_text)) - start
+
+
+def _split_top_level(text: str, separator: str, track_parentheses: bool) -> list[str]:
+    """Split on ``separator`` outside quotes, parentheses and binary blocks.
+
+    Whitespace around each piece is dropped, but never inside a binary block: a block's
+    data bytes (latin-1 characters) may be anything, including blanks, ``;`` and ``,``.
+    """
+    pieces: list[str] = []
+    depth, quote, start, protected_end, i = 0, None, 0, 0, 0
+    while i < len(text):
+        char = text[i]
         if quote:
-            current.append(char)
             if char == quote:
                 quote = None
         elif char in "\"'":
             quote = char
-            current.append(char)
-        elif char == "(":
+        elif char == "#" and (span := _block_span(text, i)):
+            i += span
+            protected_end = i
+            continue
+        elif track_parentheses and char == "(":
             depth += 1
-            current.append(char)
-        elif char == ")":
+        elif track_parentheses and char == ")":
             depth -= 1
-            current.append(char)
-        elif char == "," and depth == 0:
-            args.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    if current or args:
-        args.append("".join(current).strip())
-    return [a for a in args if a != ""] if len(args) == 1 else args
+        elif char == separator and depth <= 0:
+            pieces.append(_strip_outside_block(text[start:i], protected_end - start))
+            start = i + 1
+        i += 1
+    pieces.append(_strip_outside_block(text[start:], protected_end - start))
+    return pieces
+
+
+def _strip_outside_block(piece: str, protected_upto: int) -> str:
+    keep = max(0, protected_upto)
+    return (piece[:keep] + piece[keep:].rstrip()).lstrip()
+
+
+def split_units(message: str) -> list[str]:
+    """The ``;``-separated units of a program message, empty ones dropped."""
+    return [unit for unit in _split_top_level(message, ";", False) if unit]
+
+
+def split_program_messages(data: bytes) -> list[str]:
+    """Raw bytes from a bus or socket -> program messages (one per ``\\n`` terminator).
+
+    A ``\\n`` inside a binary block is data, not a terminator. Messages are decoded as
+    latin-1 so that every byte of a block survives as one character (see
+    :func:`parse_block`).
+    """
+    text = data.decode("latin-1")
+    messages, start, i = [], 0, 0
+    while i < len(text):
+        if text[i] == "#" and (span := _block_span(text, i)):
+            i += span
+            continue
+        if text[i] == "\n":
+            messages.append(text[start:i].rstrip("\r"))
+            start = i + 1
+        i += 1
+    if text[start:].strip():
+        messages.append(text[start:])
+    return [m for m in messages if m.strip()]
+
+
+def parse_block(argument: str) -> bytes:
+    """An IEEE 488.2 definite-length block argument (latin-1 text) -> its data bytes."""
+    if not argument.startswith("#") or len(argument) < 2 or not argument[1].isdigit():
+        raise ScpiError(DATA_TYPE_ERROR, f"expected a binary block #<n><length><data>, "
+                                         f"got {argument[:12]!r}")
+    digits = int(argument[1])
+    if digits == 0:
+        return argument[2:].encode("latin-1")
+    length_text = argument[2:2 + digits]
+    if len(length_text) != digits or not length_text.isdigit():
+        raise ScpiError(INVALID_BLOCK_DATA, f"block header {argument[:2 + digits]!r} is malformed")
+    data = argument[2 + digits:].encode("latin-1")
+    if len(data) != int(length_text):
+        raise ScpiError(INVALID_BLOCK_DATA, f"block declares {int(length_text)} bytes but "
+                                            f"{len(data)} arrived; resend the whole block")
+    return data
+
+
+def split_arguments(text: str) -> list[str]:
+    """Split ``1, "a,b", (@101,102), #14abcd`` on top-level commas, keeping quotes, lists
+    and binary blocks intact."""
+    args = _split_top_level(text, ",", True)
+    if len(args) == 1 and args[0] == "":
+        return []
+    return args
 
 
 def format_number(value: float) -> str:
@@ -253,10 +337,7 @@ class ScpiInstrument:
         self.received.append(message)
         replies: list[str] = []
         previous_path = ""
-        for unit in message.strip().split(";"):
-            unit = unit.strip()
-            if not unit:
-                continue
+        for unit in split_units(message):
             try:
                 reply, previous_path = self._execute(unit, previous_path)
             except ScpiError as exc:
