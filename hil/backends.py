@@ -121,6 +121,9 @@ class _CurveArray:
                 "log_t": np.log(width_s / self.tau0_s[idx]).astype(f32),
                 "exponent": self.exponent[idx].astype(f32),
                 "linear": bool(np.all(self.exponent[idx] == 1.0)),
+                # linear form below Ic0: ln(t/tau) = log_t - Delta + (Delta/Ic0) I, capped at log_t
+                "log_rate_at_0": (np.log(width_s / self.tau0_s[idx]) - self.delta[idx]).astype(f32),
+                "log_rate_slope": (self.delta[idx] / self.ic0_A[idx]).astype(f32),
                 "i50": self.i50_A[idx].astype(f32),
                 "slope": self.slope_per_A[idx].astype(f32),
                 "is_logistic": self.is_logistic[idx],
@@ -135,22 +138,29 @@ class _CurveArray:
             self._bound[key] = bound
         return bound
 
-    def probability(self, b: dict, current_A: np.ndarray) -> np.ndarray:
-        current = np.abs(current_A, dtype=np.float32)
-        reduced = 1.0 - current * b["inv_ic0"]
-        np.maximum(reduced, 0.0, out=reduced)
-        if not b["linear"]:
+    def stay_probability(self, b: dict, current: np.ndarray) -> np.ndarray:
+        """1 - P_sw for current magnitudes ``current`` (float32, >= 0), per bound neuron."""
+        if b["linear"]:
+            log_rate = current * b["log_rate_slope"]
+            log_rate += b["log_rate_at_0"]
+            np.minimum(log_rate, b["log_t"], out=log_rate)
+        else:
+            reduced = 1.0 - current * b["inv_ic0"]
+            np.maximum(reduced, 0.0, out=reduced)
             np.power(reduced, b["exponent"], out=reduced)
-        reduced *= b["delta"]
-        log_rate = np.subtract(b["log_t"], reduced, out=reduced)
-        p = np.exp(log_rate, out=log_rate)
-        np.negative(p, out=p)
-        np.expm1(p, out=p)
-        np.negative(p, out=p)
+            reduced *= b["delta"]
+            log_rate = np.subtract(b["log_t"], reduced, out=reduced)
+        q = np.exp(log_rate, out=log_rate)
+        np.negative(q, out=q)
+        np.exp(q, out=q)
         if b["logistic"]:
-            logistic = 1.0 / (1.0 + np.exp(-b["slope"] * (current - b["i50"])))
-            p = np.where(b["is_logistic"], logistic, p).astype(np.float32)
-        return p
+            logistic = 1.0 / (1.0 + np.exp(b["slope"] * (current - b["i50"])))
+            q = np.where(b["is_logistic"], logistic, q).astype(np.float32)
+        return q
+
+    def probability(self, b: dict, current_A: np.ndarray) -> np.ndarray:
+        """P_sw per (batch, bound neuron)."""
+        return 1.0 - self.stay_probability(b, np.abs(current_A, dtype=np.float32))
 
     def sample(self, device_index, current_A, width_s, repeats):
         current_A = np.asarray(current_A, dtype=np.float32)
@@ -160,7 +170,8 @@ class _CurveArray:
         if not isinstance(repeats, (int, np.integer)) or repeats < 1:
             raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
         b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
-        peak = np.abs(current_A).max(axis=0) if len(current_A) else np.zeros(len(device_index))
+        current = np.abs(current_A, dtype=np.float32)
+        peak = current.max(axis=0) if len(current) else np.zeros(len(device_index))
         over = ~(peak <= b["max_current"])  # NaN counts as over: refuse what we cannot check
         if over.any():
             j = int(np.flatnonzero(over)[0])
@@ -168,9 +179,10 @@ class _CurveArray:
                 f"write current {peak[j]:.4g} A for device {self.names[b['idx'][j]]!r} (neuron "
                 f"{j}) exceeds its safe maximum {b['max_current'][j]:.4g} A; nothing was applied. "
                 f"Build the input->current mapping from the bench limits (hil.neuron.CurrentMapping)")
-        p = self.probability(b, current_A)
+        q = self.stay_probability(b, current)
         if b["macrospin"]:
-            return self._bernoulli_mean(p, repeats)
+            return self._bernoulli_mean(q, repeats)
+        p = np.subtract(1.0, q, out=q)
         normal = b["normal"]
         if normal.all():
             return self._normal_fraction(p, b["regions"])
@@ -182,12 +194,14 @@ class _CurveArray:
             out[:, exact] = self._exact_fraction(p[:, exact], b["regions"][exact].astype(np.int64))
         return out
 
-    def _bernoulli_mean(self, p, repeats):
+    def _bernoulli_mean(self, q, repeats):
+        # a trial switches when its uniform draw u >= q = 1 - P (probability P): one draw each
         if repeats == 1:
-            return (self.rng.random(p.shape, dtype=np.float32) < p).astype(np.float32)
-        hits = (self.rng.random((repeats,) + p.shape, dtype=np.float32) < p).sum(
+            return (self.rng.random(q.shape, dtype=np.float32) >= q).astype(np.float32)
+        hits = (self.rng.random((repeats,) + q.shape, dtype=np.float32) >= q).sum(
             axis=0, dtype=np.float32)
-        return hits * np.float32(1.0 / repeats)
+        hits *= np.float32(1.0 / repeats)
+        return hits
 
     def _normal_fraction(self, p, regions):
         spread = p * (1.0 - p)

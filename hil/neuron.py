@@ -88,6 +88,11 @@ class CurrentMapping(nn.Module):
         self.register_buffer("span_A", torch.tensor(span, dtype=f32), persistent=False)
         self.register_buffer("gain_A", torch.tensor(gain, dtype=f32), persistent=False)
         self.register_buffer("inv_scale", torch.tensor(gain / span, dtype=f32), persistent=False)
+        # float32 numpy copies for the layer's fast path (see DeviceSwitch)
+        self.np_centre_A = centre.astype(np.float32)
+        self.np_span_A = span.astype(np.float32)
+        self.np_gain_A = gain.astype(np.float32)
+        self.np_inv_scale = (gain / span).astype(np.float32)
         self.max_current_A = ceiling
         self.narrowed: list[str] = []
 
@@ -137,28 +142,34 @@ class CurrentMapping(nn.Module):
 
 
 class DeviceSwitch(torch.autograd.Function):
-    """Forward: the backend's switch events for I(x). Backward: surrogate dP/dI x dI/dx."""
+    """Forward: the backend's switch events for I(x). Backward: surrogate dP/dI x dI/dx.
+
+    Both run in float32 numpy: on small CPU batches torch's tanh / exp cost far more than
+    numpy's, and the backend answers in numpy anyway. The result equals autograd through
+    ``surrogate.probability(mapping(x))`` (tests/test_hil_surrogate.py).
+    """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, layer: "DeviceNeuron"):
         mapping = layer.mapping
-        with torch.no_grad():
-            t = torch.tanh(x * mapping.inv_scale)
-            current = mapping.centre_A + mapping.span_A * t
-            repeats = layer.repeats if layer.training else layer.eval_repeats
-            answer = layer.backend.sample(layer.device_index, current.numpy(), layer.width_s, repeats)
-        ctx.layer = layer
-        ctx.save_for_backward(current, t)
+        t = np.tanh(x.detach().numpy() * mapping.np_inv_scale)
+        current = t * mapping.np_span_A
+        current += mapping.np_centre_A
+        repeats = layer.repeats if layer.training else layer.eval_repeats
+        answer = layer.backend.sample(layer.device_index, current, layer.width_s, repeats)
+        ctx.layer, ctx.current, ctx.t = layer, current, t
         return torch.from_numpy(np.asarray(answer, dtype=np.float32))
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        current, t = ctx.saved_tensors
-        layer = ctx.layer
-        d_current = layer.surrogate(current.to(layer.surrogate_dtype)).to(current.dtype)
-        d_current *= layer.mapping.gain_A
-        d_current *= 1.0 - t * t
-        return grad_out * d_current, None
+        layer, t = ctx.layer, ctx.t
+        d_current = layer.surrogate.derivative_numpy(ctx.current, nonnegative=True)
+        np.multiply(t, t, out=t)
+        np.subtract(1.0, t, out=t)
+        t *= layer.mapping.np_gain_A
+        d_current *= t
+        ctx.current = ctx.t = None
+        return grad_out * torch.from_numpy(d_current), None
 
 
 class DeviceNeuron(nn.Module):

@@ -10,7 +10,9 @@ callable handed to the neuron::
 
 Each surrogate also exposes ``probability(current_A)``, the curve as a differentiable torch
 function; ``surrogate(I)`` is its closed-form derivative, which the tests check against
-``torch.autograd`` through ``probability``. Per-neuron parameters are non-persistent buffers:
+``torch.autograd`` through ``probability``. ``derivative_numpy(I)`` is the same derivative in
+float32 numpy: the device layer's backward uses it, because torch's elementwise
+transcendentals on small CPU tensors cost 10-50x more than numpy's (thread start-up). Per-neuron parameters are non-persistent buffers:
 they follow ``.to()`` but are not part of a checkpoint (the calibration file is).
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,6 +43,15 @@ class NeelBrownSurrogate(nn.Module):
                              _buffer([math.log(w / t) for w, t in zip(width_s, tau0_s)], dtype),
                              persistent=False)
         self.register_buffer("exponent", _buffer(exponent, dtype), persistent=False)
+        # the same curve as float32 numpy constants, for the layer's fast backward path
+        f32 = np.float32
+        self._inv_ic0 = (1.0 / self.ic0_A.double().numpy()).astype(f32)
+        self._delta = self.delta.double().numpy().astype(f32)
+        self._log_t = self.log_width_over_tau0.double().numpy().astype(f32)
+        self._exponent = self.exponent.double().numpy().astype(f32)
+        self._linear = bool(np.all(self._exponent == 1.0))
+        self._dlog_scale = (self._delta * self._exponent * self._inv_ic0).astype(f32)
+        self._log_rate_at_0 = (self._log_t - self._delta).astype(f32)
 
     @classmethod
     def from_curves(cls, curves: Sequence[DeviceCurve], dtype=torch.float64):
@@ -66,6 +78,38 @@ class NeelBrownSurrogate(nn.Module):
         dlog_rate = torch.where(reduced > 0, dlog_rate, torch.zeros_like(dlog_rate))
         return torch.exp(-rate) * rate * dlog_rate * torch.sign(current_A)
 
+    def derivative_numpy(self, current_A: np.ndarray, nonnegative: bool = False) -> np.ndarray:
+        """dP/dI as :meth:`forward`, in float32 numpy (small-array CPU fast path).
+
+        ``nonnegative=True`` promises every current is >= 0 (the device layer's mapping
+        guarantees it) and skips the sign handling.
+        """
+        if self._linear and nonnegative:
+            # ln(t/tau) = a + b I below Ic0 (b = Delta/Ic0), capped at ln(t/tau0) above it;
+            # dP/dI = b r exp(-r) = b exp(ln r - r) below Ic0, 0 above
+            log_rate = current_A * self._dlog_scale
+            log_rate += self._log_rate_at_0
+            below = log_rate < self._log_t
+            out = np.subtract(log_rate, np.exp(log_rate), out=log_rate)
+            np.exp(out, out=out)
+            out *= np.where(below, self._dlog_scale, np.float32(0.0))
+            return out
+        reduced = 1.0 - np.abs(current_A) * self._inv_ic0
+        np.maximum(reduced, 0.0, out=reduced)
+        if self._linear:
+            dlog_rate = np.where(reduced > 0, self._dlog_scale, np.float32(0.0))
+            barrier = reduced * self._delta
+        else:
+            power = np.power(reduced, self._exponent - 1.0)
+            dlog_rate = np.where(reduced > 0, power * self._dlog_scale, np.float32(0.0))
+            barrier = power * reduced * self._delta
+        rate = np.exp(np.subtract(self._log_t, barrier, out=barrier), out=barrier)
+        out = np.exp(-rate)
+        out *= rate
+        out *= dlog_rate
+        out *= np.sign(current_A)
+        return out
+
 
 class LogisticSurrogate(nn.Module):
     """P(I) = 1 / (1 + exp(-k (|I| - I50))) and its derivative k P (1 - P), per neuron."""
@@ -74,6 +118,8 @@ class LogisticSurrogate(nn.Module):
         super().__init__()
         self.register_buffer("i50_A", _buffer(i50_A, dtype), persistent=False)
         self.register_buffer("slope_per_A", _buffer(slope_per_A, dtype), persistent=False)
+        self._i50 = self.i50_A.double().numpy().astype(np.float32)
+        self._slope = self.slope_per_A.double().numpy().astype(np.float32)
 
     @classmethod
     def from_curves(cls, curves: Sequence[DeviceCurve], dtype=torch.float64):
@@ -85,6 +131,13 @@ class LogisticSurrogate(nn.Module):
     def forward(self, current_A: torch.Tensor) -> torch.Tensor:
         p = self.probability(current_A)
         return self.slope_per_A * p * (1.0 - p) * torch.sign(current_A)
+
+    def derivative_numpy(self, current_A: np.ndarray, nonnegative: bool = False) -> np.ndarray:
+        """dP/dI as :meth:`forward`, in float32 numpy (small-array CPU fast path)."""
+        p = np.exp(-self._slope * (np.abs(current_A) - self._i50))
+        p += 1.0
+        np.reciprocal(p, out=p)
+        return self._slope * p * (1.0 - p) * np.sign(current_A)
 
 
 class SigmoidSurrogate(nn.Module):

@@ -1,0 +1,364 @@
+"""``hil gui [BENCH.toml]``: the lab window for characterization runs.
+
+Built on pymeasure's ``ManagedWindow`` (Manager queue, Worker thread, results browser,
+pyqtgraph plots). What this window adds:
+
+- a procedure chooser over the characterization procedures of ``procedures/`` (switching
+  probability vs amplitude and vs width, R-H and R-I loops, variability survey, endurance);
+- a device chooser (chip / size / index) from the bench file's devices;
+- a live plot that shows the switching curve as rows arrive, with the Neel-Brown fit of
+  ``procedures.fits`` redrawn over it (or the loop, or P vs width with the tau fit);
+- a bench status panel: instrument identification and output states (asked over SCPI),
+  the safety limits of the selected device, bus round trips and the projected real-bench
+  time of the runs (the simulated bench's virtual clock);
+- one bench per window: every run and the status panel go through the window's single
+  VISA library (the simulated bench by default; real instruments with ``backend="visa"``),
+  so the panel shows the instruments the runs drive.
+
+Abort stops the run at its next bench operation; the procedure's ``shutdown`` leaves the
+``open_bench`` context and the drivers turn every output off (the status panel re-reads the
+instruments afterwards and shows it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyqtgraph as pg
+from pymeasure.display.curves import ResultsCurve
+from pymeasure.display.Qt import QtCore, QtGui, QtWidgets
+from pymeasure.display.widgets import InputsWidget
+from pymeasure.display.windows import ManagedWindow
+from pymeasure.experiment import Procedure, Results, unique_filename
+
+from hil.gui_panels import (BenchSession, BenchStatusPanel, DevicePanel, LivePlotWidget,
+                            probe_instruments)
+from hil.gui_procedures import CATALOG, CatalogEntry, catalog_entry, input_names
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DIRECTORY = "runs/gui"
+AUTO_FILENAME = "auto"
+COST_REFRESH_MS = 500
+
+
+class _ResultsCurve(ResultsCurve):
+    """pymeasure's results curve, drawn as symbols, empty where a run lacks the column."""
+
+    def update_data(self):
+        try:
+            data = self.results.data
+            self.setData(data[self.x].to_numpy(dtype=float), data[self.y].to_numpy(dtype=float))
+        except (KeyError, ValueError, TypeError):
+            self.setData([], [])
+
+
+class LabWindow(ManagedWindow):
+    """The spin-hil lab window. ``LabWindow(BenchSession(...))``; see the module doc."""
+
+    def __init__(self, session: BenchSession | None = None, directory: str | Path | None = None,
+                 probe: bool = True):
+        if not CATALOG:
+            raise RuntimeError("no characterization procedures found in procedures/: the lab "
+                               "window needs procedures.switching; reinstall spin-hil")
+        self.session = session or BenchSession()
+        self.entry: CatalogEntry = CATALOG[0]
+        self.last_error = ""
+        self.live_plot = LivePlotWidget("Live plot")
+        super().__init__(
+            procedure_class=self.entry.cls,
+            inputs=input_names(self.entry.cls),
+            displays=("device", "pulse_width"),
+            x_axis=self.entry.plot.x,
+            y_axis=self.entry.plot.y,
+            widget_list=(self.live_plot,),
+            inputs_in_scrollarea=True,
+            enable_file_input=True,
+        )
+        # runs of procedures with other columns share the browser and the plots
+        self.browser.measured_quantities = set()
+        self.setWindowTitle(f"spin-hil lab - {self.session.title()}")
+        self.directory = str(directory or DEFAULT_DIRECTORY)
+        self.filename = AUTO_FILENAME
+        self.file_input.filename_input.setToolTip(
+            f"'{AUTO_FILENAME}': <procedure>_<device>_<date>_<n>.csv; or a name with "
+            f"placeholders such as {{Pulse width}}")
+        self._build_side_panels()
+        self.manager.finished.connect(self._run_ended)
+        self.manager.abort_returned.connect(self._run_ended)
+        self.manager.failed.connect(self._run_failed)
+        self.manager.running.connect(self._run_started)
+        self._cost_timer = QtCore.QTimer(self)
+        self._cost_timer.timeout.connect(self.update_cost)
+        self._cost_timer.start(COST_REFRESH_MS)
+        self.set_procedure(0)
+        self.resize(1500, 940)
+        if probe:
+            self.refresh_instruments()
+
+    # ------------------------------------------------------------------ layout
+    def _build_side_panels(self):
+        inputs_layout = self.inputs.parentWidget().layout()
+
+        chooser_box = QtWidgets.QGroupBox("Procedure", self)
+        self.procedure_combo = QtWidgets.QComboBox(chooser_box)
+        for entry in CATALOG:
+            self.procedure_combo.addItem(entry.title)
+        self.procedure_doc = QtWidgets.QLabel(chooser_box)
+        self.procedure_doc.setWordWrap(True)
+        self.procedure_doc.setStyleSheet("color: #444")
+        box_layout = QtWidgets.QVBoxLayout(chooser_box)
+        box_layout.addWidget(self.procedure_combo)
+        box_layout.addWidget(self.procedure_doc)
+        inputs_layout.insertWidget(0, chooser_box)
+
+        self.device_panel = DevicePanel(self.session, self)
+        inputs_layout.insertWidget(1, self.device_panel)
+        self.procedure_combo.currentIndexChanged.connect(self.set_procedure)
+
+        self.status_panel = BenchStatusPanel(self.session, self)
+        self.status_panel.refresh_requested.connect(self.refresh_instruments)
+        self.device_panel.device_changed.connect(self._device_changed)
+        dock = QtWidgets.QDockWidget("Bench status", self)
+        dock.setWidget(self.status_panel)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.status_dock = dock
+        self.status_panel.setMinimumWidth(420)
+        self.statusBar().showMessage(self.session.title())
+        self._device_changed(self.device_panel.device_name())
+
+    # ------------------------------------------------------------------ procedure choice
+    def set_procedure(self, index: int) -> None:
+        """Show the inputs, device chooser and plot axes of catalog entry ``index``."""
+        entry = CATALOG[index]
+        if self.procedure_combo.currentIndex() != index:
+            self.procedure_combo.setCurrentIndex(index)   # re-enters through the signal
+            return
+        old = self.inputs
+        if entry is not self.entry or not isinstance(old, InputsWidget) or \
+                old._procedure_class is not entry.cls:
+            new = InputsWidget(entry.cls, input_names(entry.cls), parent=old.parentWidget(),
+                               hide_groups=self.hide_groups, inputs_in_scrollarea=True)
+            old.parentWidget().layout().replaceWidget(old, new)
+            old.hide()
+            old.deleteLater()
+            self.inputs = new
+        self.entry = entry
+        self.procedure_class = entry.cls
+        doc = (entry.base.__doc__ or "").strip().split("\n\n")[0]
+        self.procedure_doc.setText(" ".join(doc.split()))
+        self.device_panel.setEnabled(entry.has_device)
+        self.device_panel.setTitle("Device" if entry.has_device
+                                   else "Device (this procedure takes its device list below)")
+        self._set_plot_columns(entry)
+        self.live_plot.set_spec(entry.plot, entry.title)
+        self._device_changed(self.device_panel.device_name())
+
+    def _set_plot_columns(self, entry: CatalogEntry):
+        pw = self.plot_widget
+        columns = list(entry.cls.DATA_COLUMNS)
+        pw.columns = columns
+        for combo in (pw.columns_x, pw.columns_y):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(columns)
+            combo.blockSignals(False)
+        pw.columns_x.setCurrentText(entry.plot.x)
+        pw.columns_y.setCurrentText(entry.plot.y)
+        pw.plot_frame.change_x_axis(entry.plot.x)
+        pw.plot_frame.change_y_axis(entry.plot.y)
+
+    def new_curve(self, wdg, results, color=None, **kwargs):
+        if color is None:
+            color = pg.intColor(self.browser.topLevelItemCount() % 8)
+        if wdg is self.plot_widget:
+            curve = _ResultsCurve(results, wdg=wdg, x=wdg.plot_frame.x_axis,
+                                  y=wdg.plot_frame.y_axis, symbol="o", symbolSize=5,
+                                  pen=pg.mkPen(color, style=QtCore.Qt.PenStyle.NoPen),
+                                  symbolBrush=pg.mkBrush(color), symbolPen=pg.mkPen(color),
+                                  antialias=False)
+            curve.color = pg.mkColor(color)
+            return curve
+        return wdg.new_curve(results, color=color, **kwargs)
+
+    def _device_changed(self, name: str):
+        if self.entry.has_device:
+            self.status_panel.show_device(name)
+        else:
+            self.status_panel.show_device(name)
+            self.status_panel.show_devices_note(
+                f"<b>{name}</b> shown; the survey checks every listed device against its "
+                f"own size's limits")
+
+    # ------------------------------------------------------------------ runs
+    def make_procedure(self):
+        procedure = super().make_procedure()
+        procedure.bench_file = self.session.bench_file_parameter
+        procedure.backend = self.session.backend
+        if self.entry.has_device:
+            procedure.device = self.device_panel.device_name()
+        procedure.visa_library = self.session.visa_library
+        return procedure
+
+    def _filename(self, procedure) -> str:
+        base = self.file_input.filename_base
+        if base.strip() in ("", AUTO_FILENAME):
+            device = str(getattr(procedure, "device", "") or getattr(procedure, "devices", ""))
+            short = type(procedure).__name__.replace("Procedure", "")
+            base = f"{short}_{device}_" if device else f"{short}_"
+            base = re.sub(r"[^A-Za-z0-9_.-]+", "-", base)
+        return unique_filename(self.directory, prefix=base, datetimeformat="%Y%m%d",
+                               procedure=procedure, ext=self.file_input.filename_extension or "csv")
+
+    def queue(self, procedure=None):
+        """Validate against the bench file, then queue; a bad value opens an error box."""
+        if procedure is None:
+            procedure = self.make_procedure()
+        if getattr(procedure, "visa_library", None) is None:
+            procedure.visa_library = self.session.visa_library
+        try:
+            procedure.validate()
+        except Exception as exc:              # noqa: BLE001 - ParameterError, BenchFileError...
+            self.show_error("Cannot queue this run", str(exc))
+            return None
+        try:
+            if self.store_measurement:
+                filename = self._filename(procedure)
+            else:
+                filename = tempfile.mktemp(prefix="spin-hil_", suffix=".csv")
+            results = Results(procedure, filename)
+        except (OSError, KeyError) as exc:
+            self.show_error("Cannot create the results file",
+                            f"{exc}. Choose a directory you can write to and a file name "
+                            f"without invalid placeholders.")
+            return None
+        experiment = self.new_experiment(results)
+        self.manager.queue(experiment)
+        self.statusBar().showMessage(f"queued {Path(filename).name}")
+        return experiment
+
+    def _run_started(self, experiment):
+        self.status_panel.show_busy("run in progress: instruments are asked again when it ends")
+        self.statusBar().showMessage(f"running {Path(experiment.data_filename).name}")
+
+    def _run_ended(self, experiment):
+        status = experiment.procedure.status
+        word = {Procedure.FINISHED: "finished", Procedure.ABORTED: "aborted"}.get(status, "ended")
+        self.statusBar().showMessage(f"{word}: {Path(experiment.data_filename).name}")
+        self.live_plot.refresh()
+        self.update_cost()
+        self.refresh_instruments()
+
+    def _run_failed(self, experiment):
+        procedure = experiment.procedure
+        message = getattr(procedure, "error_message", "") or "see the Experiment Log tab"
+        self.live_plot.refresh()
+        self.refresh_instruments()
+        self.show_error(f"Run failed: {Path(experiment.data_filename).name}",
+                        f"{message}\n\nThe bench outputs were turned off. Fix the parameter "
+                        f"named above and queue the run again.")
+
+    def show_error(self, title: str, text: str) -> None:
+        """An error for the user: what was wrong and what to do (non-blocking box + log)."""
+        self.last_error = f"{title}: {text}"
+        log.error(self.last_error)
+        self.statusBar().showMessage(title)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self._error_box = box
+
+    # ------------------------------------------------------------------ status
+    def refresh_instruments(self) -> bool:
+        """Ask the instruments for IDN and outputs; skipped (False) while a run uses the bus."""
+        if self.manager.is_running():
+            self.status_panel.show_busy("run in progress: instruments are asked again when it ends")
+            return False
+        states = probe_instruments(self.session)
+        self.status_panel.show_states(states, time.strftime("%H:%M:%S"))
+        return True
+
+    def instrument_states(self):
+        return self.status_panel.states
+
+    def update_cost(self):
+        experiments = list(self.manager.experiments.queue)
+        total_trips = total_s = 0.0
+        current = None
+        for experiment in experiments:
+            trips, secs = _cost_of(experiment)
+            total_trips += trips
+            total_s += secs
+            if experiment.procedure.status in (Procedure.RUNNING, Procedure.FINISHED,
+                                               Procedure.ABORTED, Procedure.FAILED):
+                current = experiment
+        if self.manager.is_running():
+            current = self.manager.running_experiment()
+        if current is None:
+            self.status_panel.show_cost("", float("nan"), float("nan"), total_trips, total_s)
+            return
+        trips, secs = _cost_of(current)
+        self.status_panel.show_cost(Path(current.data_filename).name, trips, secs,
+                                    total_trips, total_s)
+
+    # ------------------------------------------------------------------ images
+    def save_screenshot(self, path: str | Path) -> Path:
+        """Save the whole window as a PNG (works offscreen)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        QtWidgets.QApplication.processEvents()
+        if not self.grab().save(str(path)):
+            raise OSError(f"could not write {path}: check the folder exists and is writable")
+        return path
+
+
+def _cost_of(experiment) -> tuple[float, float]:
+    try:
+        data = experiment.results.data
+    except Exception:                          # noqa: BLE001
+        return 0.0, 0.0
+    trips = float(data["Round trips"].sum()) if "Round trips" in data else 0.0
+    secs = (float(data["Projected bench time (s)"].sum())
+            if "Projected bench time (s)" in data else 0.0)
+    return trips, secs
+
+
+def _display_problem() -> str:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        return ("no display found (DISPLAY is not set): run `hil gui` on a desktop session, "
+                "or set QT_QPA_PLATFORM=offscreen to run it headless (tests, screenshots)")
+    return ""
+
+
+def main(args=None) -> int:
+    """Entry of ``hil gui [BENCH.toml]``: ``args.bench`` (path or None), optional
+    ``args.backend`` ("sim" default, "visa" for real instruments)."""
+    bench = getattr(args, "bench", None)
+    backend = getattr(args, "backend", None) or "sim"
+    problem = _display_problem()
+    if problem:
+        print(f"hil gui: {problem}", file=sys.stderr)
+        return 2
+    try:
+        session = BenchSession(bench, backend)
+    except Exception as exc:                   # noqa: BLE001 - bench file / VISA errors
+        print(f"hil gui: cannot open the bench: {exc}", file=sys.stderr)
+        return 2
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("spin-hil lab")
+    window = LabWindow(session)
+    window.show()
+    return int(app.exec() or 0)
+
+
+__all__ = ["LabWindow", "main"]
