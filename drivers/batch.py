@@ -74,3 +74,173 @@ class TrialBatch:
     @property
     def round_trips_per_trial(self) -> float:
         return self.round_trips / max(len(self), 1)
+
+
+# ---------------------------------------------------------------------------- planning
+#: seconds kept free after the write pulse of a trial before its reading starts (trigger
+#: latency and jitter of a real bench are well below this)
+READ_MARGIN_S = 2e-6
+#: seconds between the end of the reset pulse and the write pulse
+RESET_GAP_S = 20e-9
+#: readings per trigger-model run (the reply of :TRAC:DATA? stays below ~1 MB)
+MAX_READINGS_PER_RUN = 50_000
+LINE_FREQUENCY_HZ = 50.0
+
+
+@dataclass(frozen=True)
+class TrialTiming:
+    """The sample grid of a batch: one trial = ``samples_per_trial`` samples of ``dt``."""
+
+    sample_interval_s: float
+    samples_per_trial: int
+    reset_samples: int
+    gap_samples: int
+    measure_s: float
+    max_slots_per_cycle: int
+
+    def waveform_levels(self, slots_V, reset_V: float) -> np.ndarray:
+        """Per trial slot: lead sample, reset pulse, gap, write pulse, quiet until the read."""
+        p = self.samples_per_trial
+        out = np.zeros(len(slots_V) * p)
+        for j, level in enumerate(slots_V):
+            start = j * p + 1
+            out[start:start + self.reset_samples] = reset_V
+            write = start + self.reset_samples + self.gap_samples
+            out[write] = level
+        return out
+
+
+def plan_timing(width_s: float, reset_width_s: float, nplc: float,
+                line_frequency_Hz: float = LINE_FREQUENCY_HZ, max_points: int = 262_144) -> TrialTiming:
+    """The sample grid for write pulses of ``width_s`` (one sample) and reads of ``nplc``."""
+    from drivers.pulse import samples_for
+    dt = float(width_s)
+    measure_s = float(nplc) / line_frequency_Hz
+    reset_samples = max(1, int(round(reset_width_s / dt)))
+    gap_samples = samples_for(RESET_GAP_S, dt)
+    margin_samples = samples_for(READ_MARGIN_S, dt)
+    busy = 1 + reset_samples + gap_samples + 1 + margin_samples
+    per_trial = samples_for(busy * dt + measure_s, dt)
+    slots = max_points // per_trial
+    if slots < 1:
+        longest = (max_points * dt - busy * dt) * line_frequency_Hz
+        raise ValueError(
+            f"a trial of {per_trial} samples of {dt:g} s (pulse width) does not fit the "
+            f"81160A's {max_points}-point memory: lower nplc to <= {max(longest, 0):.3g} or "
+            f"use wider pulses. Nothing was sent.")
+    return TrialTiming(dt, per_trial, reset_samples, gap_samples, measure_s, slots)
+
+
+def _chunks(n_slots: int, per_cycle: int, repeats: int):
+    """(first slot, slot count, cycles) of every trigger-model run."""
+    for first in range(0, n_slots, per_cycle):
+        count = min(per_cycle, n_slots - first)
+        cycles_per_run = max(1, MAX_READINGS_PER_RUN // count)
+        done = 0
+        while done < repeats:
+            cycles = min(cycles_per_run, repeats - done)
+            yield first, count, cycles
+            done += cycles
+
+
+# ---------------------------------------------------------------------------- running
+def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
+               reset_V: float | None = None, read_current_A: float | None = None,
+               nplc: float = 0.01, reset_width_s: float | None = None) -> TrialBatch:
+    """Run a batch on ``bench`` (a :class:`drivers.bench.Bench`); see :meth:`Bench.trials`."""
+    from drivers.limits import check_compliance_V, check_read_current
+
+    dev = bench.config.device(device)
+    limits = bench.config.limits_for(dev)
+    amplitudes = np.asarray(amplitudes_V, dtype=float).ravel()
+    repeats = int(repeats)
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if amplitudes.size == 0:
+        raise ValueError("amplitudes_V is empty: give at least one write amplitude")
+    reset_V = bench.default_reset_V(dev) if reset_V is None else float(reset_V)
+    if reset_V == 0:
+        raise ValueError("reset_V must not be 0: the reset pulse sets the reference state")
+    read_current_A = bench.default_read_current_A(dev) if read_current_A is None \
+        else float(read_current_A)
+    reset_width_s = max(float(width_s), 20e-9) if reset_width_s is None else float(reset_width_s)
+    reset_width_s = min(reset_width_s, limits.max_pulse_width_s)
+    compliance_V = limits.max_compliance_V
+
+    # -------- everything is checked before the first write
+    pulse, read = bench.pulse, bench.read
+    slots = np.concatenate(([0.0, -reset_V], amplitudes))
+    timing = plan_timing(width_s, reset_width_s, nplc, bench.line_frequency_Hz)
+    runs = list(_chunks(len(slots), timing.max_slots_per_cycle, repeats))
+    waveforms = {}
+    for first, count, _ in runs:
+        if first not in waveforms:
+            wave = pulse.build_waveform(
+                timing.waveform_levels(slots[first:first + count], reset_V), width_s)
+            saved = pulse.limits, pulse.device
+            pulse.limits, pulse.device = limits, dev.name
+            try:
+                pulse.check_waveform(wave)
+            finally:
+                pulse.limits, pulse.device = saved
+            waveforms[first] = wave
+    check_read_current(read_current_A, limits, dev.name)
+    check_compliance_V(compliance_V, limits, dev.name)
+
+    # -------- the step that is retried whole
+    start_round_trips, start_time = bench.round_trips, bench.projected_time_s
+    attempts = 0
+
+    def step() -> np.ndarray:
+        nonlocal attempts
+        attempts += 1
+        readings = np.full((len(slots), repeats), np.nan)
+        filled = np.zeros(len(slots), dtype=int)
+        bench.select(dev)
+        read.source_current(read_current_A, compliance_V, nplc)
+        read.enable()
+        read.set_buffer_capacity(min(max(count * cycles for _, count, cycles in runs), 6_875_000))
+        loaded = None
+        for first, count, cycles in runs:
+            wave = waveforms[first]
+            n = count * cycles
+            if loaded != (first, cycles):
+                pulse.load_waveform(wave, cycles)
+                loaded = (first, cycles)
+            trial_period_s = timing.samples_per_trial * wave.sample_interval_s
+            delay_s = trial_period_s - timing.measure_s
+            values = read.run_buffered(n, delay_s, timeout_s=n * trial_period_s,
+                                       on_garbled=bench.count_garbled_retry)
+            block = np.asarray(values, dtype=float).reshape(cycles, count).T
+            for j in range(count):
+                slot = first + j
+                readings[slot, filled[slot]:filled[slot] + cycles] = block[j]
+                filled[slot] += cycles
+        bench.check_instrument_errors(("pulse", "read_smu", "switch"))
+        return readings
+
+    readings = bench.retry.run(step, bench.recover, f"trial batch on {dev.name}")
+    resistance = readings / read_current_A
+    reset_state = float(np.median(resistance[0]))
+    set_state = float(np.median(resistance[1]))
+    ids = bench._take_trial_ids(amplitudes.size * repeats)
+    # per slot, the write level as the generator plays it (after the DAC quantization)
+    applied = []
+    p = timing.samples_per_trial
+    for first, wave in waveforms.items():
+        for j in range(len(wave.dac) // p):
+            applied.append(float(wave.levels_V[j * p + 1 + timing.reset_samples
+                                               + timing.gap_samples]))
+    applied = np.asarray(applied)
+    return TrialBatch(
+        device=dev.name, width_s=float(width_s), reset_V=reset_V, read_current_A=read_current_A,
+        amplitude_V=np.repeat(amplitudes, repeats),
+        resistance_ohm=resistance[2:].ravel(),
+        trial_id=ids, reset_state_ohm=reset_state, set_state_ohm=set_state,
+        round_trips=bench.round_trips - start_round_trips,
+        projected_time_s=bench.projected_time_s - start_time, attempts=attempts,
+        meta={"applied_amplitude_V": np.repeat(applied[2:], repeats),
+              "calibration_resistance_ohm": resistance[:2],
+              "sample_interval_s": waveforms[0].sample_interval_s,
+              "trial_period_s": timing.samples_per_trial * waveforms[0].sample_interval_s,
+              "runs": len(runs), "nplc": nplc, "reset_width_s": reset_width_s})

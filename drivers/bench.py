@@ -85,8 +85,10 @@ class Bench:
 
     def __init__(self, config: BenchFile, visa_library="", addresses: Mapping | None = None,
                  retry: RetryPolicy | None = None, timeout_ms: int = 2000,
-                 time_source: Callable[[], float] | None = None):
+                 time_source: Callable[[], float] | None = None,
+                 line_frequency_Hz: float = 50.0):
         self.config = config
+        self.line_frequency_Hz = float(line_frequency_Hz)
         self.visa_library = visa_library
         self.addresses = dict(addresses or {})
         self.retry = retry or RetryPolicy()
@@ -291,13 +293,18 @@ class Bench:
 
     def trials(self, device, amplitudes_V: Sequence[float], width_s: float, repeats: int = 1,
                reset_V: float | None = None, read_current_A: float | None = None,
-               nplc: float = 0.1) -> "TrialBatch":
+               nplc: float = 0.01, reset_width_s: float | None = None) -> "TrialBatch":
         """Batched write-read trials on one device: per trial a reset pulse, a write pulse of
         the trial's amplitude and a read, for every amplitude ``repeats`` times. The pulses
         and reads run on the instruments' own trigger systems, so the batch costs O(1) round
         trips. Retried as a whole on a bus fault (each trial starts with its reset pulse)."""
         return batching.run_trials(self, device, amplitudes_V, width_s, repeats, reset_V,
-                                   read_current_A, nplc)
+                                   read_current_A, nplc, reset_width_s)
+
+    def count_garbled_retry(self) -> None:
+        """A garbled reply whose pure query part was asked again (inside a step)."""
+        self.retry.counters.garbled += 1
+        self.retry.counters.retries += 1
 
     def _take_trial_ids(self, count: int) -> np.ndarray:
         ids = np.arange(self._next_trial_id, self._next_trial_id + count)
@@ -338,9 +345,12 @@ class Bench:
                 adapter.reopen()
                 self.retry.counters.reconnects += 1
             adapter.write("*CLS")
+        for role in ("pulse", "read_smu"):
+            obj = self._roles.get(role)
+            if obj is not None and hasattr(obj, "forget_state"):
+                obj.forget_state()
         pulse = self._roles.get("pulse")
         if pulse is not None:
-            pulse.forget_state()
             pulse.output_off()
         self._selected = None
 

@@ -1,21 +1,34 @@
 """``PulseSource`` over a Keysight 81160A pulse / arbitrary waveform generator.
 
-Single pulses (the naive path) use the pulse function in triggered burst mode: baseline 0 V,
-top ``|amplitude|``, the sign of the amplitude given by the output polarity (normal /
-inverted), so that the output rests at 0 V between pulses whatever the sign. A bus trigger
-(``*TRG``) fires ``count`` pulses.
+Two ways to make pulses:
 
-Levels. The 81160A scales its levels to the expected load (``:OUTP:LOAD``). The device line is
-not a 50 ohm load, so the role sets the load to high impedance (1 MOhm): the programmed level
-is then the open-circuit EMF (to 5e-5), which is what the safety check in
-:mod:`drivers.limits` bounds.
+*Pulse mode* (single pulses, the naive path): the ``PULS`` function, one cycle per bus
+trigger (``*TRG``). A positive pulse is polarity ``NORM`` with ``VOLT:LOW 0`` and
+``VOLT:HIGH = amplitude``; a negative one is polarity ``INV`` with ``VOLT:HIGH 0`` and
+``VOLT:LOW = amplitude``, so the idle level stays 0 V. The output is switched off while the
+polarity changes (else the old idle level would be the new pulse level for a moment).
 
-Safety: every amplitude and width is checked against the limits of the device(s) on the pulse
-row (``limits``, kept up to date by the bench when the matrix changes) before anything is
-written. pymeasure's channel validators only know the instrument's own ranges.
+*Arbitrary mode* (batches): a volatile ``USER`` waveform whose runs of equal non-zero samples
+are the pulses, played from the external trigger input (the read SMU's trigger link). The
+sample voltage is ``full_scale_V * dac / 8191`` (offset 0, amplitude ``2 * full_scale_V``
+Vpp), so pulses of many amplitudes and both signs share one waveform.
+
+Levels and load. The 81160A scales its levels to the expected load (``:OUTP:LOAD``). The device
+line is not a 50 ohm load, so the role sets the load to 1 MOhm: the programmed level is then
+the open-circuit EMF (to 5e-5), which :mod:`drivers.limits` bounds. Levels into 1 MOhm range
+over about twice the 50 ohm figures; the smallest amplitude is 0.1 Vpp (pulse mode: 0.1 V
+pulses; arbitrary mode: 0.05 V full scale, finer levels by DAC fraction).
+
+Safety: every level and width is checked, *as the instrument will apply it* (after the
+rounding of the command format and the 14-bit DAC), against the limits of the device(s) on
+the pulse row (``limits``; the bench keeps it up to date as the matrix changes) before
+anything is written. Levels are always written, never skipped as "already set".
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 from pymeasure.instruments import Instrument
@@ -26,11 +39,26 @@ from pymeasure.instruments.validators import strict_discrete_set
 from drivers.benchfile import SafetyLimits
 from drivers.limits import HIGH_Z_LOAD_OHM, check_pulse, check_pulses
 
+MAX_ARB_POINTS = 262_144
+MAX_SAMPLE_RATE_HZ = 2.5e9
+MIN_AMPLITUDE_VPP_50OHM = 0.05
+MAX_LEVEL_V_50OHM = 5.0
+
+
+def load_factor(load_ohm: float) -> float:
+    """Volts into ``load_ohm`` per volt of the 50-ohm-referred ranges: 2 Z / (Z + 50)."""
+    return 2.0 * load_ohm / (load_ohm + 50.0)
+
+
+def as_written(value: float, fmt: str = "%f") -> float:
+    """The value an instrument receives after the command's number format."""
+    return float(fmt % value)
+
 
 class PulseChannel(Keysight81160AChannel):
     """An 81160A channel plus what pymeasure's lacks: the output polarity, and waveform
-    scaling by the largest |value| (pymeasure scales by the largest value, which overflows
-    the DAC for a waveform whose negative excursion is the larger one)."""
+    scaling to a chosen full scale (pymeasure scales by the largest value, which overflows
+    the DAC when the negative excursion is the larger one)."""
 
     polarity = Instrument.control(
         ":OUTP{ch}:POL?", ":OUTP{ch}:POL %s",
@@ -39,11 +67,28 @@ class PulseChannel(Keysight81160AChannel):
         values=["NORM", "INV"],
     )
 
+    # pymeasure's ranges are referred to a 50 ohm load; into the 1 MOhm setting the
+    # instrument takes about twice as much (the safety limits are far tighter anyway)
+    amplitude_values = [0.1, 10.0]
+    offset_values = [-9.99, 9.99]
+    voltage_high_values = [-9.9, 10.0]
+    voltage_low_values = [-10.0, 9.9]
+
+    #: volts of DAC value 8191 for the next ``waveform_volatile`` (None: the largest |value|)
+    dac_full_scale_V: float | None = None
+
     def _preprocess_waveform(self, data):
-        peak = float(np.max(np.abs(data)))
-        if peak == 0.0:
+        data = np.asarray(data, dtype=float)
+        scale = self.dac_full_scale_V or float(np.max(np.abs(data)))
+        if scale == 0.0:
             return np.zeros(len(data), dtype=int)
-        return np.round(np.asarray(data) / peak * MAX_DAC_VALUE).astype(int)
+        dac = np.round(data / scale * MAX_DAC_VALUE).astype(int)
+        if np.any(np.abs(dac) > MAX_DAC_VALUE):
+            raise ValueError(f"waveform exceeds the full scale {scale} V")
+        return dac
+
+    def select_volatile(self) -> None:
+        self.write(":FUNC{ch}:USER VOLATILE")
 
 
 class Keysight81160APulser(Keysight81160A):
@@ -53,79 +98,198 @@ class Keysight81160APulser(Keysight81160A):
     ch_2 = Instrument.ChannelCreator(PulseChannel, 2)
 
 
+@dataclass(frozen=True)
+class ArbWaveform:
+    """A waveform as the generator will play it: DAC values, full scale, sample interval."""
+
+    dac: np.ndarray
+    full_scale_V: float
+    sample_interval_s: float
+    frequency_Hz: float             # as written: one cycle = len(dac) samples
+
+    @property
+    def levels_V(self) -> np.ndarray:
+        return self.full_scale_V * self.dac / MAX_DAC_VALUE
+
+    def pulses(self) -> list[tuple[int, float, float]]:
+        """(start sample, level V, width s) of every run of equal non-zero samples."""
+        dac = self.dac
+        edges = np.flatnonzero(np.diff(dac)) + 1
+        starts = np.concatenate(([0], edges))
+        ends = np.concatenate((edges, [len(dac)]))
+        levels = self.levels_V
+        return [(int(s), float(levels[s]), float((e - s) * self.sample_interval_s))
+                for s, e in zip(starts, ends) if dac[s] != 0]
+
+
 class Keysight81160APulseSource:
     """Role ``PulseSource`` on one channel of an 81160A."""
 
     def __init__(self, instrument: Keysight81160APulser, limits: SafetyLimits,
-                 source_impedance_ohm: float = 50.0, channel: int = 1, device: str = "",
-                 trigger_source: str = "MAN"):
+                 source_impedance_ohm: float = 50.0, channel: int = 1, device: str = ""):
         self.instrument = instrument
         self.channel = instrument.channels[channel]
         self.limits = limits
         self.device = device
         self.source_impedance_ohm = float(source_impedance_ohm)
         self.load_ohm = HIGH_Z_LOAD_OHM
-        self.trigger_source = trigger_source
-        self._state: dict[str, object] = {}      # what was last written (skip repeats)
-        self._output_on = False
+        self.period_s = max(10e-6, 10 * limits.max_pulse_width_s)
+        self._state: dict[str, object] = {}      # non-level settings last written
+        self._output_on: bool | None = None      # None: unknown
 
     # ------------------------------------------------------------ helpers
     def _set(self, name: str, value) -> None:
-        """Write a channel property unless it already holds ``value`` (saves round trips)."""
+        """Write a (non-level) channel setting unless it already holds ``value``."""
         if self._state.get(name) != value:
             self._state.pop(name, None)
             setattr(self.channel, name, value)
             self._state[name] = value
 
+    def _write_once(self, key: str, command: str) -> None:
+        if self._state.get(key) is not True:
+            self._state.pop(key, None)
+            self.channel.write(command)
+            self._state[key] = True
+
     def forget_state(self) -> None:
         """After a fault or a reconnect the instrument state is unknown: write everything."""
         self._state.clear()
+        self._output_on = None
 
-    def _setup_pulse_mode(self) -> None:
-        self._set("output_load", self.load_ohm)
-        self._set("shape", "PULS")
-        self._set("trigger_mode", self.trigger_source)
-        self._set("burst_state", True)
+    def _output(self, on: bool) -> None:
+        if self._output_on is not on:
+            self._output_on = None
+            self.channel.output = on
+            self._output_on = on
 
-    # ------------------------------------------------------------ role
+    @property
+    def min_pulse_level_V(self) -> float:
+        return MIN_AMPLITUDE_VPP_50OHM * load_factor(self.load_ohm) * (1 + 1e-9)
+
+    @property
+    def max_level_V(self) -> float:
+        return MAX_LEVEL_V_50OHM * load_factor(self.load_ohm) * 0.99
+
+    def _check(self, levels_V, width_s: float) -> None:
+        check_pulses(levels_V, width_s, self.limits, self.source_impedance_ohm,
+                     self.load_ohm, self.device)
+
+    # ------------------------------------------------------------ pulse mode (naive)
     def set_pulse(self, amplitude_V: float, width_s: float, count: int = 1) -> None:
         """Arm ``count`` pulses of ``amplitude_V`` (sign = polarity) and ``width_s``."""
         check_pulse(amplitude_V, width_s, self.limits, self.source_impedance_ohm,
                     self.load_ohm, self.device)
+        level = as_written(abs(float(amplitude_V)))
+        width = as_written(float(width_s), "%e")
+        self._check([level], width)
         count = int(count)
         if count < 1:
             raise ValueError(f"pulse count must be >= 1, got {count}")
-        amplitude_V, width_s = float(amplitude_V), float(width_s)
-        self._setup_pulse_mode()
-        # period: long enough for the width and the edges, short enough for a quick burst
-        self._set("pulse_period", max(4.0 * width_s, 1e-6))
-        self._set("pulse_width", width_s)
-        self._set("polarity", "INV" if amplitude_V < 0 else "NORM")
-        self._set("voltage_low", 0.0)
-        self._set("voltage_high", abs(amplitude_V))
+        if level > self.max_level_V:
+            raise ValueError(f"pulse level {amplitude_V:g} V is over the 81160A's "
+                             f"{self.max_level_V:.3g} V into its high-Z load setting. "
+                             "Nothing was sent.")
+        if level < self.min_pulse_level_V:
+            # below the smallest pulse-mode amplitude: a one-pulse arbitrary waveform
+            # (one sample of the level, nine of 0 V; full scale >= the minimum amplitude)
+            levels = np.zeros(10)
+            levels[0] = float(amplitude_V)
+            self.load_waveform(self.build_waveform(levels, width), count, trigger="MAN")
+            return
+        polarity = "INV" if amplitude_V < 0 else "NORM"
+        if self._state.get("polarity") != polarity and self._output_on is not False:
+            self._output(False)           # idle level must not jump to the pulse level
+        self._set("output_load", self.load_ohm)
+        self._set("shape", "PULS")
+        self._set("trigger_mode", "MAN")
+        self._set("pulse_period", self.period_s)
+        self._set("pulse_width", width)
+        self._set("polarity", polarity)
+        if polarity == "NORM":     # widen first so that high > low holds at every step
+            self.channel.voltage_high = level
+            self.channel.voltage_low = 0.0
+        else:
+            self.channel.voltage_low = -level
+            self.channel.voltage_high = 0.0
         self._set("trigger_count", count)
 
     def fire(self) -> None:
-        """Emit the armed pulse(s): output on (once), then a bus trigger."""
-        if not self._output_on:
-            self.channel.output = True
-            self._output_on = True
+        """Emit the armed pulse(s): output on, then a bus trigger (``*TRG;*WAI``)."""
+        self._output(True)
         self.instrument.trigger()
 
     def pulse(self, amplitude_V: float, width_s: float, count: int = 1) -> None:
         """``set_pulse`` then ``fire``; an amplitude of 0 sends nothing."""
         if amplitude_V == 0:
-            check_pulse(0.0, width_s, self.limits, self.source_impedance_ohm, self.load_ohm,
-                        self.device)
+            self._check([0.0], width_s)
             return
         self.set_pulse(amplitude_V, width_s, count)
         self.fire()
 
     def check(self, amplitudes_V, width_s: float) -> None:
         """Check a whole batch of amplitudes (raises before anything is written)."""
-        check_pulses(amplitudes_V, width_s, self.limits, self.source_impedance_ohm,
-                     self.load_ohm, self.device)
+        self._check(amplitudes_V, width_s)
 
+    # ------------------------------------------------------------ arbitrary mode (batches)
+    def build_waveform(self, levels_V: np.ndarray, sample_interval_s: float) -> ArbWaveform:
+        """Quantize ``levels_V`` (one value per sample) as the generator will play them."""
+        levels_V = np.asarray(levels_V, dtype=float)
+        points = len(levels_V)
+        if not 2 <= points <= MAX_ARB_POINTS:
+            raise ValueError(f"an 81160A waveform holds 2 .. {MAX_ARB_POINTS} points, got {points}")
+        peak = float(np.max(np.abs(levels_V))) if points else 0.0
+        full_scale = max(peak, self.min_pulse_level_V / 2)
+        full_scale = as_written(2 * full_scale) / 2            # ':VOLT1 %f' is the Vpp
+        if full_scale * 2 > 2 * self.max_level_V:
+            raise ValueError(f"waveform peak {peak:g} V is over the 81160A's range")
+        dac = np.round(levels_V / full_scale * MAX_DAC_VALUE).astype(np.int64)
+        if np.any(np.abs(dac) > MAX_DAC_VALUE):   # the rounded full scale fell below the peak
+            full_scale = as_written(2 * full_scale + 2e-6) / 2
+            dac = np.round(levels_V / full_scale * MAX_DAC_VALUE).astype(np.int64)
+        frequency = as_written(1.0 / (points * sample_interval_s))
+        if 1.0 / (frequency * points) > sample_interval_s:     # never longer than asked
+            frequency = as_written(frequency + 1e-6)
+        if frequency * points > MAX_SAMPLE_RATE_HZ:
+            raise ValueError(f"{points} points at {frequency:g} Hz exceed the 81160A's "
+                             f"{MAX_SAMPLE_RATE_HZ:g} Sa/s; use longer pulses")
+        return ArbWaveform(dac, full_scale, 1.0 / (frequency * points), frequency)
+
+    def check_waveform(self, waveform: ArbWaveform) -> None:
+        """Check every pulse of a waveform as it will be played."""
+        for _, level, width in waveform.pulses():
+            check_pulse(level, width, self.limits, self.source_impedance_ohm, self.load_ohm,
+                        self.device)
+
+    def load_waveform(self, waveform: ArbWaveform, cycles: int, trigger: str = "EXT") -> None:
+        """Load ``waveform`` to play ``cycles`` times on the next trigger (``EXT``: the
+        external input, i.e. the read SMU's trigger link; ``MAN``: ``*TRG``)."""
+        self.check_waveform(waveform)
+        if cycles < 1:
+            raise ValueError(f"cycles must be >= 1, got {cycles}")
+        self._set("output_load", self.load_ohm)
+        if self._state.get("polarity") != "NORM":
+            self._output(False)
+        self._set("polarity", "NORM")
+        self._set("trigger_mode", trigger)
+        self._set("shape", "USER")
+        self._write_once("user_volatile", ":FUNC{ch}:USER VOLATILE")
+        self.channel.dac_full_scale_V = MAX_DAC_VALUE  # the DAC values are sent as they are
+        self.channel.waveform_volatile = waveform.dac.astype(float)
+        self.channel.dac_full_scale_V = None
+        self._state.pop("offset", None)
+        self.channel.offset = 0.0
+        self.channel.amplitude = 2 * waveform.full_scale_V
+        self.channel.frequency = waveform.frequency_Hz
+        self._set("trigger_count", int(cycles))
+        self._output(True)
+
+    # ------------------------------------------------------------ safe state
     def output_off(self) -> None:
+        self._output_on = None
         self.channel.output = False
         self._output_on = False
+
+
+def samples_for(duration_s: float, sample_interval_s: float) -> int:
+    """Whole samples covering ``duration_s`` (at least one)."""
+    return max(1, int(math.ceil(duration_s / sample_interval_s - 1e-9)))

@@ -42,7 +42,7 @@ class Keithley2450Buffered(Keithley2450):
 
     def load_simple_loop(self, count: int, delay_s: float = 0.0) -> None:
         """Load the ``SimpleLoop`` trigger model: ``count`` readings, ``delay_s`` before each."""
-        self.write(f':TRIG:LOAD "SimpleLoop", {int(count)}, {float(delay_s):g}')
+        self.write(f':TRIG:LOAD "SimpleLoop", {int(count)}, {float(delay_s):.12g}')
 
     def initiate(self) -> None:
         """Start the loaded trigger model."""
@@ -72,7 +72,9 @@ class _SourceMeterRole:
         self.device = device
         self._mode: str | None = None       # 'current' or 'voltage' once configured
         self._level = 0.0
-        self._output_on = False
+        self._output_on: bool | None = None  # None: unknown
+        self._source: tuple | None = None    # the source settings last written
+        self._capacity: int | None = None
 
     # the instrument-specific parts
     def _write_current_source(self, current_A: float, compliance_V: float, nplc: float) -> None:
@@ -88,20 +90,36 @@ class _SourceMeterRole:
     def source_current(self, current_A: float, compliance_V: float, nplc: float = 1.0) -> None:
         check_read_current(current_A, self.limits, self.device)
         check_compliance_V(compliance_V, self.limits, self.device)
-        self._write_current_source(float(current_A), float(compliance_V), float(nplc))
+        wanted = ("current", float(current_A), float(compliance_V), float(nplc))
+        if self._source != wanted:       # unchanged settings are not written again
+            self._source = None
+            self._write_current_source(float(current_A), float(compliance_V), float(nplc))
+            self._source = wanted
         self._mode, self._level = "current", float(current_A)
 
     def source_voltage(self, voltage_V: float, compliance_A: float, nplc: float = 1.0) -> None:
         check_source_voltage(voltage_V, compliance_A, self.limits, self.device)
-        self._write_voltage_source(float(voltage_V), float(compliance_A), float(nplc))
+        wanted = ("voltage", float(voltage_V), float(compliance_A), float(nplc))
+        if self._source != wanted:
+            self._source = None
+            self._write_voltage_source(float(voltage_V), float(compliance_A), float(nplc))
+            self._source = wanted
         self._mode, self._level = "voltage", float(voltage_V)
+
+    def forget_state(self) -> None:
+        """After a fault or a reconnect the instrument state is unknown: write everything."""
+        self._source = None
+        self._output_on = None
+        self._capacity = None
 
     def enable(self) -> None:
         if self._mode is None:
             raise RuntimeError("configure the source (source_current / source_voltage) before "
                                "turning the output on")
-        self.instrument.enable_source()
-        self._output_on = True
+        if self._output_on is not True:
+            self._output_on = None
+            self.instrument.enable_source()
+            self._output_on = True
 
     def measure(self) -> tuple[float, float]:
         """One reading, (voltage_V, current_A); the sourced quantity is the programmed one."""
@@ -122,6 +140,8 @@ class _SourceMeterRole:
             self.instrument.write(self._zero_voltage_command)
         elif self._mode == "current":
             self.instrument.write(self._zero_current_command)
+        self._output_on = None
+        self._source = None
         self.instrument.disable_source()
         self._output_on = False
         self._level = 0.0
@@ -175,6 +195,47 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     def fetch_buffered(self, count: int) -> list[float]:
         return self.instrument.buffer_readings(count)
+
+    def set_buffer_capacity(self, count: int) -> None:
+        """Size the default buffer (written only when it changes; writing clears it)."""
+        count = max(int(count), 10)
+        if self._capacity != count:
+            self._capacity = None
+            self.instrument.buffer_capacity = count
+            self._capacity = count
+
+    def run_buffered(self, count: int, delay_s: float, timeout_s: float = 0.0,
+                     garbled_retries: int = 3, on_garbled=None) -> list[float]:
+        """Load a SimpleLoop of ``count`` readings (``delay_s`` before each), start it (the
+        trigger link starts the pulse generator at the same instant), wait for the end and
+        fetch the readings: two messages, one of them a query.
+
+        A garbled reply means the query ran: only the pure ``:TRAC:DATA?`` part is asked
+        again (at most ``garbled_retries`` times), the trigger model is not run twice.
+        """
+        inst = self.instrument
+        count = int(count)
+        inst.load_simple_loop(count, delay_s)
+        fetch = f':TRAC:DATA? 1, {count}, "defbuffer1", READ'
+        connection = getattr(inst.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
+        if saved is not None and saved < needed_ms:
+            connection.timeout = needed_ms
+        try:
+            reply = inst.ask(f":TRAC:CLE;:INIT;*WAI;{fetch}")
+            for attempt in range(garbled_retries + 1):
+                try:
+                    return parse_floats(reply, count, "2450 :TRAC:DATA?")
+                except GarbledReply:
+                    if attempt == garbled_retries:
+                        raise
+                    if on_garbled is not None:
+                        on_garbled()
+                    reply = inst.ask(fetch)
+        finally:
+            if saved is not None and saved < needed_ms:
+                connection.timeout = saved
 
 
 class Keithley2400SourceMeter(_SourceMeterRole):

@@ -16,10 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pyvisa
+from pyvisa.constants import StatusCode
 from pymeasure.adapters import VISAAdapter
 
 TERMINATION = "\n"
 DEFAULT_TIMEOUT_MS = 2000
+IDN_ATTEMPTS = 3
+_LOST = (StatusCode.error_connection_lost, StatusCode.error_invalid_object)
 
 # What each bench-file model answers to *IDN? (a fragment of the model field).
 IDN_FRAGMENTS = {
@@ -128,16 +131,28 @@ def open_adapter(address: str, visa_library, model: str, role: str, counter: Bus
             f"cannot open the {where}: {exc}. Check the address of {key}, the cable / network "
             f"and that the instrument (or `hil serve`) is running."
         ) from exc
-    try:
-        adapter.write("*IDN?")
-        idn = adapter.read().strip()
-    except (pyvisa.errors.VisaIOError, OSError) as exc:
+    idn, last = None, None
+    for _ in range(IDN_ATTEMPTS):          # a lone timeout or garbled reply is not a dead box
+        try:
+            adapter.write("*IDN?")
+            idn = adapter.read().strip()
+            if "," in idn and idn.isprintable():
+                break
+        except (pyvisa.errors.VisaIOError, OSError) as exc:
+            last, idn = exc, None
+            try:
+                adapter.reopen() if getattr(exc, "error_code", None) in _LOST else \
+                    adapter.clear_device()
+            except Exception:  # noqa: BLE001 - the next attempt reports it
+                pass
+    if idn is None:
         _close_quietly(adapter)
         raise InstrumentConnectionError(
             f"the {where} opened but did not answer *IDN? within {timeout_ms / 1000:g} s "
-            f"({getattr(exc, 'abbreviation', exc)}). Check that it is powered on, the cable, "
-            f"and that the address of {key} is this instrument's address."
-        ) from exc
+            f"({IDN_ATTEMPTS} tries; {getattr(last, 'abbreviation', last)}). Check that it is "
+            f"powered on, the cable, and that the address of {key} is this instrument's "
+            f"address."
+        ) from last
     fragment = IDN_FRAGMENTS.get(model, model)
     if fragment.lower() not in idn.lower():
         _close_quietly(adapter)
