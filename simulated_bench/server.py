@@ -14,9 +14,12 @@ Rules it keeps:
   clock, one chip); a single selector thread serves every socket, and each message runs
   under :attr:`ServerHandle.lock`, so clients are served in turn and code in the test's own
   thread can take the same lock to look at the bench safely.
-- **Messages** end at ``\\n`` (a trailing ``\\r`` is dropped). A message may carry an IEEE 488.2
-  definite-length block (``#<n><length><bytes>``, e.g. the 81160A's ``DATA:DAC``): its bytes
-  are read by length, never split at a newline inside them.
+- **Messages** end at ``\\n`` (a ``\\r`` before it is dropped). A message may carry an IEEE
+  488.2 definite-length block (``#<n><length><bytes>``, e.g. the 81160A's ``DATA:DAC``): its
+  bytes are read by length, never split at a newline inside them. A block also ends its
+  message when nothing but another message follows it (the end of the received bytes, or
+  a byte other than ``; , CR LF`` blank): on GPIB, EOI on the last data byte terminates the
+  message, and pymeasure's ``write_binary_values`` relies on that and sends no ``\\n``.
 - **Bounded input.** A text message longer than :data:`MAX_LINE_BYTES` is dropped and
   answered with ``-363 Input buffer overrun`` in the instrument's error queue; bytes up to the
   next newline are discarded and the connection goes on. A binary block over
@@ -103,6 +106,7 @@ class _Framer:
     in_quote: int = 0           # the quote byte we are inside, or 0
     discarding: bool = False    # dropping an over-long message until its newline
     skip_bytes: int = 0         # bytes of an over-size block still to drop
+    block_end: int = 0          # where the last block of this message ended
 
     def feed(self, data: bytes) -> list:
         """Append bytes; return complete messages (bytes) and FramingErrors, in order."""
@@ -116,7 +120,7 @@ class _Framer:
 
     def _restart(self, consumed: int) -> None:
         del self.buffer[:consumed]
-        self.scan = self.text_bytes = self.in_quote = 0
+        self.scan = self.text_bytes = self.in_quote = self.block_end = 0
 
     def _next(self):
         buf = self.buffer
@@ -137,7 +141,8 @@ class _Framer:
         while i < len(buf):
             byte = buf[i]
             if byte == 0x0A:
-                message = bytes(buf[:i])
+                end = i - 1 if i > self.block_end and i > 0 and buf[i - 1] == 0x0D else i
+                message = bytes(buf[:end])                  # a CR before the LF is not data
                 self._restart(i + 1)
                 return message
             if self.in_quote:
@@ -162,13 +167,19 @@ class _Framer:
                     if end > len(buf):
                         break                               # wait for the whole block
                     self.text_bytes += 2 + digits
-                    i = end
+                    i = self.block_end = end
+                    if i == len(buf) or buf[i] not in _CONTINUES_AFTER_BLOCK:
+                        # the block ends the message, as EOI would on GPIB (pymeasure's
+                        # write_binary_values sends no terminator after the block)
+                        message = bytes(buf[:i])
+                        self._restart(i)
+                        return message
                     continue
             i += 1
             self.text_bytes += 1
             if self.text_bytes > MAX_LINE_BYTES:
-                self._restart(len(buf))
-                self.discarding = True
+                self._restart(i)                            # drop what was scanned ...
+                self.discarding = True                      # ... and the rest of the line
                 return FramingError(INPUT_BUFFER_OVERRUN,
                                     f"message over {MAX_LINE_BYTES} bytes without a newline; "
                                     f"it was dropped up to the next newline")
@@ -177,6 +188,8 @@ class _Framer:
 
 
 _BLOCK = re.compile(rb"#([1-9])")
+#: bytes that may follow a block inside its message (more units, arguments, a terminator)
+_CONTINUES_AFTER_BLOCK = b";,\r\n \t"
 
 
 def _has_block(message: bytes) -> bool:
@@ -185,6 +198,17 @@ def _has_block(message: bytes) -> bool:
         return False
     digits = int(match.group(1))
     return message[match.end():match.end() + digits].isdigit()
+
+
+def _reply_bytes(reply: str) -> bytes:
+    """A reply as one line. A text reply that carries a CR / LF (an error message echoing
+    the bytes of a bad command) gets them escaped, so the newline still ends the reply;
+    a block reply (``#<n><length><bytes>``) goes out byte for byte (latin-1)."""
+    if reply.startswith("#") and _has_block(reply.encode("latin-1", "replace")):
+        return reply.encode("latin-1", "replace")
+    if any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in reply):
+        reply = "".join(ch if 0x20 <= ord(ch) <= 0x7E else ascii(ch)[1:-1] for ch in reply)
+    return reply.encode("ascii")
 
 
 # ---------------------------------------------------------------- the server
@@ -305,7 +329,7 @@ class ServerHandle:
         for item in conn.framer.feed(data):
             reply = self._execute(conn.address, item)
             if reply is not None:
-                conn.outgoing += reply.encode("utf-8", "replace") + b"\n"
+                conn.outgoing += _reply_bytes(reply) + b"\n"
         if conn.outgoing:
             self._flush(sock)
 
@@ -332,10 +356,11 @@ class ServerHandle:
             if isinstance(item, FramingError):
                 instrument.push_error(item.error, item.detail)
                 return None
-            message = item[:-1] if item.endswith(b"\r") else item
+            message = item
             if not message.strip():
                 return None
-            self.bench.clock.advance(bus_write_s(len(item)))
+            self.bench.clock.advance(bus_write_s(len(item) + 1)
+                                     + getattr(instrument, "PROCESSING_S", 0.0))
             if _has_block(message) and hasattr(instrument, "handle_bytes"):
                 reply = instrument.handle_bytes(message)
             else:
