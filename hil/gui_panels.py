@@ -97,6 +97,15 @@ class InstrumentState:
                          for k, v in self.outputs.items())
 
 
+def short_idn(idn: str) -> str:
+    """``*IDN?`` as a table cell: maker, model and serial number (the full reply in a tooltip)."""
+    fields = [f.strip() for f in idn.split(",")]
+    if len(fields) < 3:
+        return idn
+    maker = fields[0].split()[0].title() if fields[0] else ""
+    return f"{maker} {fields[1]}, s/n {fields[2]}"
+
+
 def _as_bool(reply: str) -> bool | str:
     text = reply.strip().strip('"').upper()
     if text in ("1", "ON"):
@@ -274,7 +283,11 @@ class BenchStatusPanel(QtWidgets.QWidget):
         self.bench_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
 
         self.table = QtWidgets.QTableWidget(0, 4, self)
-        self.table.setHorizontalHeaderLabels(["Role", "Address", "Outputs", "Identification"])
+        self.table.setHorizontalHeaderLabels(["Role", "Address", "Outputs", "*IDN?"])
+        self.table.setWordWrap(False)
+        self.table.setSizeAdjustPolicy(
+            QtWidgets.QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
@@ -318,13 +331,14 @@ class BenchStatusPanel(QtWidgets.QWidget):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.bench_label)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.refresh_button)
         row.addWidget(self.probe_label, 1)
         layout.addLayout(row)
         layout.addWidget(limits_box)
         layout.addWidget(cost_box)
+        layout.addStretch(1)
         self._show_bench()
 
     def _show_bench(self):
@@ -343,7 +357,7 @@ class BenchStatusPanel(QtWidgets.QWidget):
 
     def _set_row(self, r: int, state: InstrumentState):
         items = [state.role, state.address, state.output_text(),
-                 state.error or state.idn]
+                 state.error or short_idn(state.idn)]
         for c, text in enumerate(items):
             item = QtWidgets.QTableWidgetItem(text)
             if c == 2:
@@ -354,9 +368,10 @@ class BenchStatusPanel(QtWidgets.QWidget):
                     item.setFont(font)
                 elif state.outputs and not state.error:
                     item.setForeground(QtGui.QColor("#1a6b1a"))
-            if c == 3 and state.error:
-                item.setForeground(QtGui.QColor("#b00000"))
-                item.setToolTip(state.error)
+            if c == 3:
+                item.setToolTip(state.error or state.idn)
+                if state.error:
+                    item.setForeground(QtGui.QColor("#b00000"))
             self.table.setItem(r, c, item)
 
     def show_states(self, states: list[InstrumentState], when: str = ""):

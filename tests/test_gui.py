@@ -1,0 +1,163 @@
+"""The lab window (pytest-qt, offscreen): runs on the simulated bench, live plot, abort.
+
+Each test opens its own window, hence its own simulated bench (one VISA library per
+window). Outputs are checked the way a person at the bench would: by asking the simulated
+instruments over SCPI (``OUTP1?`` on the 81160A, ``:OUTP?`` on the SMUs).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # before anything imports Qt
+
+import pytest
+
+pytest.importorskip("pytestqt")
+pyvisa = pytest.importorskip("pyvisa")
+
+from pymeasure.experiment import Procedure  # noqa: E402
+
+from hil.gui import LabWindow  # noqa: E402
+from hil.gui_panels import BenchSession  # noqa: E402
+from hil.gui_procedures import CATALOG  # noqa: E402
+from procedures.runner import read_points  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+RUN_TIMEOUT_MS = 20_000
+SHORT_RUN = {"trials": 24, "points": 8, "coarse_points": 12, "coarse_trials": 6}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = LabWindow(BenchSession(), directory=tmp_path / "runs")
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    if win.manager.is_running():
+        win.manager.abort()
+        qtbot.waitUntil(lambda: not win.manager.is_running(), timeout=RUN_TIMEOUT_MS)
+
+
+def set_inputs(win: LabWindow, **values):
+    for name, value in values.items():
+        getattr(win.inputs, name).setValue(value)
+
+
+def scpi(win: LabWindow, address: str, query: str) -> str:
+    """Ask an instrument of the window's bench (the same library the runs use)."""
+    library = win.session.visa_library
+    had = getattr(library, "resource_manager", None) is not None
+    rm = pyvisa.ResourceManager(library)
+    try:
+        res = rm.open_resource(address, read_termination="\n", write_termination="\n")
+        try:
+            return res.query(query).strip()
+        finally:
+            res.close()
+    finally:
+        if not had:
+            rm.close()
+
+
+def address_of(win: LabWindow, role: str) -> str:
+    return win.session.bench_file.address_of(role)
+
+
+def wait_done(qtbot, win: LabWindow, experiment):
+    qtbot.waitUntil(lambda: experiment.procedure.status in
+                    (Procedure.FINISHED, Procedure.FAILED, Procedure.ABORTED)
+                    and not win.manager.is_running(), timeout=RUN_TIMEOUT_MS)
+
+
+def test_window_lists_procedures_devices_and_instruments(window):
+    titles = [entry.title for entry in CATALOG]
+    assert "Switching probability vs amplitude" in titles
+    assert window.procedure_combo.count() == len(CATALOG)
+    assert window.device_panel.device_name() == "chip1/S0"
+    states = window.instrument_states()
+    assert {s.role for s in states} >= {"pulse", "read_smu", "switch"}
+    assert all(s.idn and not s.error for s in states), [s.error for s in states]
+    assert not any(s.any_on for s in states)
+    # the safety limits of the selected device are on show
+    window.device_panel.set_device("chip1/L3")
+    assert "chip1/L3" in window.status_panel.limits_title.text()
+    assert window.status_panel.limit_labels["max_pulse_voltage_V"].text() != "-"
+
+
+def test_each_procedure_gets_its_inputs_and_axes(window):
+    for index, entry in enumerate(CATALOG):
+        window.set_procedure(index)
+        assert window.procedure_class is entry.cls
+        assert window.inputs._procedure_class is entry.cls
+        assert window.device_panel.isEnabled() == entry.has_device
+        assert window.plot_widget.plot_frame.x_axis == entry.plot.x
+    window.set_procedure(0)
+
+
+def test_bad_parameter_is_refused_with_advice(window):
+    set_inputs(window, pulse_width=1e-3)            # 1 ms: over the width limit
+    experiment = window.queue()
+    assert experiment is None
+    assert "max_pulse_width_s" in window.last_error
+    assert "shorter pulse" in window.last_error
+    assert not window.manager.experiments.queue
+
+
+def test_short_switching_run_fills_file_and_plot(qtbot, window, tmp_path):
+    window.device_panel.set_device("chip1/M2")
+    set_inputs(window, **SHORT_RUN)
+    experiment = window.queue()
+    assert experiment is not None, window.last_error
+    wait_done(qtbot, window, experiment)
+    assert experiment.procedure.status == Procedure.FINISHED, experiment.procedure.error_message
+
+    columns, rows = read_points(experiment.data_filename)
+    assert "Switching probability" in columns and "Write current (A)" in columns
+    fine = [r for r in rows if r["Phase"] == "fine"]
+    coarse = [r for r in rows if r["Phase"] == "coarse"]
+    assert len(fine) == SHORT_RUN["points"] and len(coarse) == SHORT_RUN["coarse_points"]
+    assert all(r["Device"] == "chip1/M2" for r in rows)
+    assert min(r["Switching probability"] for r in fine) < 0.5 < max(
+        r["Switching probability"] for r in fine)
+
+    # the live plot holds every coarse and fine point, and the fit overlay is drawn
+    qtbot.waitUntil(lambda: window.live_plot.visible_points() == len(fine) + len(coarse),
+                    timeout=5000)
+    assert "I50" in window.live_plot.fit_label.text()
+    # pymeasure's own results graph too
+    curve = experiment.curve_list[1]
+    x, _ = curve.getData()
+    assert x is not None and len(x) == len(rows)
+    # cost and outputs: round trips counted, every output off after the run
+    assert window.status_panel.cost_trips.text() not in ("-", "0")
+    assert not any(s.any_on for s in window.instrument_states())
+
+    shot = window.save_screenshot(tmp_path / "gui.png")
+    assert shot.stat().st_size > 20_000
+
+
+def test_abort_stops_the_run_and_turns_outputs_off(qtbot, window):
+    survey = next(i for i, e in enumerate(CATALOG) if e.base.__name__ ==
+                  "VariabilitySurveyProcedure")
+    window.set_procedure(survey)
+    set_inputs(window, trials=200, points=24, coarse_points=24, coarse_trials=16)
+    experiment = window.queue()
+    assert experiment is not None, window.last_error
+    # abort once the run has measured something (its outputs have been on)
+    qtbot.waitUntil(lambda: experiment.procedure.status == Procedure.RUNNING
+                    and len(experiment.results.data) >= 2, timeout=RUN_TIMEOUT_MS)
+    window.abort()
+    wait_done(qtbot, window, experiment)
+    assert experiment.procedure.status == Procedure.ABORTED
+    assert experiment.browser_item.text(3) == "Aborted"
+    devices = {str(d) for d in experiment.results.data["Device"]}
+    assert len(devices) < len(window.session.devices()), "the survey ran to its end"
+
+    channel = window.session.bench_file.wiring.pulse_channel
+    assert scpi(window, address_of(window, "pulse"), f"OUTP{channel}?") in ("0", "OFF")
+    assert scpi(window, address_of(window, "read_smu"), ":OUTP?") in ("0", "OFF")
+    assert scpi(window, address_of(window, "aux_smu"), ":OUTP?") in ("0", "OFF")
+    # and the status panel, which re-asked the instruments after the run, says so
+    assert window.instrument_states() and not any(s.any_on for s in window.instrument_states())
