@@ -206,6 +206,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
             n = count * cycles
             if loaded != (first, cycles):
                 pulse.load_waveform(wave, cycles)
+                pulse.sync()
                 loaded = (first, cycles)
             trial_period_s = timing.samples_per_trial * wave.sample_interval_s
             delay_s = trial_period_s - timing.measure_s

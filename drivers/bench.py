@@ -355,9 +355,11 @@ class Bench:
         self._selected = None
 
     # ------------------------------------------------------------ safe state
-    def safe_off(self, strict: bool = False) -> list[str]:
+    def safe_off(self, strict: bool = False, clear: bool = False) -> list[str]:
         """Every output off, the matrix open. Tries each role (with a reconnect if needed)
-        even when another fails; returns the roles that could not be turned off."""
+        even when another fails; returns the roles that could not be turned off.
+        ``clear``: device-clear each instrument first (after an interruption, a reply may be
+        half read)."""
         failed = []
         for role in SAFE_OFF_ORDER:
             obj = self._roles.get(role)
@@ -367,8 +369,10 @@ class Bench:
                 try:
                     if attempt:
                         self._adapters[role].reopen()
-                    else:
-                        self._adapters[role].clear_device() if not strict else None
+                        if hasattr(obj, "forget_state"):
+                            obj.forget_state()
+                    elif clear:
+                        self._adapters[role].clear_device()
                     obj.output_off()
                     break
                 except Exception as exc:  # noqa: BLE001 - keep going with the other roles
@@ -392,7 +396,7 @@ class Bench:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            failed = self.safe_off()
+            failed = self.safe_off(clear=exc_type is not None)
             if failed and exc_type is None:
                 raise OutputsNotOffError(
                     f"could not turn off {failed}: turn those outputs off on the instruments' "

@@ -37,6 +37,7 @@ from pymeasure.instruments.keysight.keysight81160A import MAX_DAC_VALUE, Keysigh
 from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.benchfile import SafetyLimits
+from drivers.faults import GarbledReply
 from drivers.limits import HIGH_Z_LOAD_OHM, check_pulse, check_pulses
 
 MAX_ARB_POINTS = 262_144
@@ -87,8 +88,11 @@ class PulseChannel(Keysight81160AChannel):
             raise ValueError(f"waveform exceeds the full scale {scale} V")
         return dac
 
-    def select_volatile(self) -> None:
-        self.write(":FUNC{ch}:USER VOLATILE")
+    def write_binary_values(self, command, values, *args, **kwargs):
+        """pymeasure sends a block without a terminator; a message on a LAN socket (and
+        any SCPI parser that frames by newline) needs one after the block."""
+        kwargs.setdefault("termination", "\n")
+        super().write_binary_values(command, values, *args, **kwargs)
 
 
 class Keysight81160APulser(Keysight81160A):
@@ -214,9 +218,20 @@ class Keysight81160APulseSource:
         self._set("trigger_count", count)
 
     def fire(self) -> None:
-        """Emit the armed pulse(s): output on, then a bus trigger (``*TRG;*WAI``)."""
+        """Emit the armed pulse(s): output on, then a bus trigger; ``*OPC?`` answers when
+        the pulses are out, so a reading that follows (on another instrument) sees them."""
         self._output(True)
-        self.instrument.trigger()
+        self._opc("*TRG;*OPC?")
+
+    def sync(self) -> None:
+        """Hold until the generator has executed everything sent to it (``*OPC?``): writes
+        to different instruments are not ordered on a bus or LAN."""
+        self._opc("*OPC?")
+
+    def _opc(self, query: str) -> None:
+        reply = self.instrument.ask(query).strip()
+        if reply != "1":
+            raise GarbledReply(f"81160A {query} answered {reply!r}")
 
     def pulse(self, amplitude_V: float, width_s: float, count: int = 1) -> None:
         """``set_pulse`` then ``fire``; an amplitude of 0 sends nothing."""
