@@ -167,13 +167,15 @@ def split_program_messages(data: bytes) -> list[str]:
     :func:`parse_block`).
     """
     text = data.decode("latin-1")
-    messages, start, i = [], 0, 0
+    messages, start, i, protected_end = [], 0, 0, 0
     while i < len(text):
         if text[i] == "#" and (span := _block_span(text, i)):
             i += span
+            protected_end = i
             continue
         if text[i] == "\n":
-            messages.append(text[start:i].rstrip("\r"))
+            keep = max(start, protected_end)          # a block's last byte may be \r
+            messages.append(text[start:keep] + text[keep:i].rstrip("\r"))
             start = i + 1
         i += 1
     if text[start:].strip():

@@ -137,8 +137,8 @@ class SimulatedVisaLibrary(VisaLibraryBase):
         return super().parse_resource(session, resource_name)
 
     def _canonical(self, resource_name: str) -> str | None:
-        try:
-            wanted = str(rname.parse_resource_name(resource_name)).upper()
+        try:   # VISA resource names are case-insensitive
+            wanted = str(rname.parse_resource_name(resource_name.strip().upper())).upper()
         except Exception:  # noqa: BLE001 - any unparsable name is simply not on the bench
             wanted = resource_name.strip().upper()
         for address in self.bench.instruments:
