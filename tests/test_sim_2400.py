@@ -231,3 +231,26 @@ def test_beep_display_and_misc_properties(served):
     assert smu.check_errors() == []
     smu.reset()
     assert not math.isnan(float(smu.ask("*OPC?")))
+
+
+def test_pymeasure_driver_in_process():
+    from simulated_bench.visa import SimulatedVisaLibrary
+
+    lib = SimulatedVisaLibrary(bench_with())
+    route_aux_to(lib.bench, "L5")
+    chip, idx = lib.bench.device("L5")
+    smu = Keithley2400(SMU, visa_library=lib)
+    smu.source_mode = "current"
+    smu.source_current = 50e-6
+    smu.compliance_voltage = 2
+    smu.enable_source()
+    expected = chip.r_offset_ohm[idx] + chip.r_ahe_ohm[idx] * chip.magnetization(idx)
+    assert smu.resistance == pytest.approx(expected, rel=0.02)
+    smu.config_buffer(points=5)
+    smu.start_buffer()
+    smu.wait_for_buffer(timeout=10, interval=0.01)
+    assert smu.buffer_data.size == 5 * 5
+    assert smu.mean_current == pytest.approx(50e-6)
+    assert smu.check_errors() == []
+    smu.shutdown()
+    assert smu.source_enabled is False

@@ -150,3 +150,18 @@ def test_pymeasure_driver_over_the_server(bench):
             assert matrix.check_errors() == []
         finally:
             matrix.adapter.close()
+
+
+def test_pymeasure_driver_in_process():
+    from simulated_bench.visa import SimulatedVisaLibrary
+
+    lib = SimulatedVisaLibrary(bench_with())
+    matrix = Keithley2750(SWITCH, visa_library=lib)
+    matrix.close(2201)
+    matrix.close(2301)
+    assert matrix.closed_channels == [2201, 2301]
+    assert [chip.names[i] for chip, i in lib.bench.devices_on_read_path()] == ["chip1/M0"]
+    matrix.open_all()
+    assert matrix.closed_channels == "(@)"
+    matrix.close(5101)                                   # no card in slot 5
+    assert matrix.check_errors()[0][0] == -222

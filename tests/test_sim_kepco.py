@@ -150,3 +150,22 @@ def test_pymeasure_driver_over_the_server(bench):
             assert bop.current == 0.0
         finally:
             bop.adapter.close()
+
+
+def test_pymeasure_driver_in_process():
+    from simulated_bench.visa import SimulatedVisaLibrary
+
+    lib = SimulatedVisaLibrary(bench_with())
+    bop = KepcoBOP3612(MAGNET, visa_library=lib)
+    bop.operating_mode = "CURR"
+    bop.voltage_setpoint = 36
+    bop.current_setpoint = -4
+    bop.output_enabled = True
+    t0 = lib.virtual_time_s
+    midway = bop.current
+    assert -4 < midway < 0                               # ramping on the virtual clock
+    bop.wait_to_continue()
+    assert bop.current == pytest.approx(-4.0)
+    assert lib.virtual_time_s - t0 == pytest.approx(0.4, abs=0.02)
+    assert lib.bench.field_T() == pytest.approx(-4 * lib.bench.config.wiring.magnet_T_per_A)
+    assert bop.check_errors() == []
