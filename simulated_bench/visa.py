@@ -82,20 +82,26 @@ class SimulatedVisaLibrary(VisaLibraryBase):
     """``VisaLibraryBase`` over a :class:`SimulatedBench`; see the module docstring."""
 
     def __new__(cls, bench_or_config=None, fault_rate: float | None = None,
-                fault_seed: int | None = None, enforce_timeouts: bool = True):
+                fault_seed: int | None = None, enforce_timeouts: bool = True,
+                fault_weights: dict | None = None):
         # pyvisa caches libraries by path; a unique path keeps one bench per object.
         path = LibraryPath(f"spin-hil-simulated-bench-{next(_library_ids)}", "simulated bench")
         return super().__new__(cls, path)
 
     def __init__(self, bench_or_config=None, fault_rate: float | None = None,
-                 fault_seed: int | None = None, enforce_timeouts: bool = True):
+                 fault_seed: int | None = None, enforce_timeouts: bool = True,
+                 fault_weights: dict | None = None):
+        """``fault_rate`` None: the bench's (0 unless built with one); ``fault_seed`` None:
+        the bench's fault stream; ``fault_weights``: relative odds per
+        :class:`~simulated_bench.faults.FaultKind` (default equal); ``enforce_timeouts``:
+        a reply later than the session timeout times out (see the module docstring)."""
         if isinstance(bench_or_config, SimulatedBench):
             self.bench = bench_or_config
         else:
             self.bench = SimulatedBench.from_config(bench_or_config)
         rate = self.bench.fault_rate if fault_rate is None else float(fault_rate)
         rng = self.bench.fault_rng if fault_seed is None else np.random.default_rng(fault_seed)
-        self.faults = FaultInjector(rate, rng)
+        self.faults = FaultInjector(rate, rng, fault_weights)
         self.enforce_timeouts = enforce_timeouts
         self.transactions = 0
         self.transactions_by_address: dict[str, int] = {}

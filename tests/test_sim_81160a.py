@@ -242,3 +242,19 @@ def test_apply_pulse_turns_the_output_on(gen):
     assert gen.ch_1.output is True
     assert gen.ch_1.voltage_high == pytest.approx(1.0)
     assert gen.check_errors() == []
+
+
+def test_burst_state_follows_the_instrument_not_pymeasures_mapping(gen):
+    """pymeasure 0.16 maps ``burst_state`` through a list ([True, False]), so ``True`` is sent
+    as ``:BURS1:STAT 0`` (burst OFF on a real 81160A). The simulator does what the
+    instrument does; ``trigger_count`` (``:TRIG1:COUN n``) is the reliable way to arm a burst."""
+    ch = gen.ch_1
+    ch.burst_state = True
+    assert gen.ask(":BURS1:STAT?").strip() == "0"
+    ch.trigger_count = 4
+    assert gen.ask(":BURS1:STAT?").strip() == "1"
+    assert ch.burst_ncycles == 4
+    ch.trigger_count = 1
+    assert gen.ask(":BURS1:STAT?").strip() == "0"
+    gen.write(":BURS1:STAT ON;:BURS1:NCYC 7")
+    assert gen.ask(":BURS1:STAT?;:BURS1:NCYC?").strip() == "1;7"

@@ -173,3 +173,12 @@ def test_fault_rates_and_retry_safety():
     assert sum(e.startswith(("-200", "-363")) for e in errors) >= min(9, counts[FaultKind.INSTRUMENT_ERROR])
     # ... and only the clean and garbled :READ? ran: no reading lost, none taken twice
     assert int(smu.query(":TRAC:ACT?")) == clean + garbled
+
+
+def test_fault_weights_pick_the_kind():
+    lib = SimulatedVisaLibrary(fault_rate=1.0, fault_seed=1,
+                               fault_weights={FaultKind.GARBLED: 1.0})
+    smu = open_raw(lib, SMU)
+    replies = [smu.query("*IDN?") for _ in range(20)]
+    assert all(any(c in r for c in "@#$%&!~^") for r in replies)
+    assert lib.faults.counts[FaultKind.GARBLED] == 20
