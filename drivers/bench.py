@@ -137,9 +137,9 @@ class Bench:
                 self._instruments[entry.role] = instrument
                 self._roles[entry.role] = self._make_role(entry.role, instrument)
             self._opened = True
-            self.safe_off(strict=True)
             for role in self._adapters:
                 self._adapters[role].write("*CLS")
+            self.safe_off(strict=True)        # confirmed by every instrument
         except BaseException:
             self.close()
             raise

@@ -165,3 +165,15 @@ def parse_floats(reply: str, expected: int | None = None, what: str = "reply") -
     if expected is not None and len(values) != expected:
         raise GarbledReply(f"{what}: expected {expected} numbers, got {len(values)}")
     return values
+
+
+def confirm_off(instrument, query: str, what: str) -> None:
+    """Ask ``query`` (an output-state query) and insist on 0: the answer also proves that
+    every message sent before it was executed (writes are not ordered across a LAN)."""
+    reply = instrument.ask(query).strip()
+    try:
+        state = float(reply)
+    except ValueError:
+        raise GarbledReply(f"{what}: {query} answered {reply!r}") from None
+    if state != 0:
+        raise RuntimeError(f"{what} still reports its output on ({query} -> {reply!r})")

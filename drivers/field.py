@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pymeasure.instruments.kepco import KepcoBOP3612
 
+from drivers.faults import confirm_off
 from drivers.limits import LimitViolation, check_field
 
 
@@ -71,4 +72,5 @@ class KepcoBOPField:
         self._current_A = 0.0
         self.instrument.ask("*OPC?")
         self.instrument.output_enabled = False
+        confirm_off(self.instrument, "OUTPut?", "Kepco BOP")
         self._output_on = False

@@ -37,7 +37,7 @@ from pymeasure.instruments.keysight.keysight81160A import MAX_DAC_VALUE, Keysigh
 from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.benchfile import SafetyLimits
-from drivers.faults import GarbledReply
+from drivers.faults import GarbledReply, confirm_off
 from drivers.limits import HIGH_Z_LOAD_OHM, check_pulse, check_pulses
 
 MAX_ARB_POINTS = 262_144
@@ -70,7 +70,7 @@ class PulseChannel(Keysight81160AChannel):
 
     # pymeasure's ranges are referred to a 50 ohm load; into the 1 MOhm setting the
     # instrument takes about twice as much (the safety limits are far tighter anyway)
-    amplitude_values = [0.1, 10.0]
+    amplitude_values = [0.0999, 10.0]
     offset_values = [-9.99, 9.99]
     voltage_high_values = [-9.9, 10.0]
     voltage_low_values = [-10.0, 9.9]
@@ -281,9 +281,9 @@ class Keysight81160APulseSource:
         self.check_waveform(waveform)
         if cycles < 1:
             raise ValueError(f"cycles must be >= 1, got {cycles}")
-        self._set("output_load", self.load_ohm)
         if self._state.get("polarity") != "NORM":
             self._output(False)
+        self._set("output_load", self.load_ohm)
         self._set("polarity", "NORM")
         self._set("trigger_mode", trigger)
         self._set("shape", "USER")
@@ -300,8 +300,10 @@ class Keysight81160APulseSource:
 
     # ------------------------------------------------------------ safe state
     def output_off(self) -> None:
+        """Output off, confirmed by the instrument."""
         self._output_on = None
         self.channel.output = False
+        confirm_off(self.channel, "OUTP{ch}?", "81160A")
         self._output_on = False
 
 

@@ -18,7 +18,7 @@ from pymeasure.instruments.keithley import Keithley2400, Keithley2450
 from pymeasure.instruments.validators import strict_range
 
 from drivers.benchfile import SafetyLimits
-from drivers.faults import GarbledReply, parse_floats
+from drivers.faults import GarbledReply, confirm_off, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
 
 MAX_BUFFER_POINTS = 6_875_000
@@ -143,6 +143,7 @@ class _SourceMeterRole:
         self._output_on = None
         self._source = None
         self.instrument.disable_source()
+        confirm_off(self.instrument, "OUTPUT?", type(self).__name__)
         self._output_on = False
         self._level = 0.0
 

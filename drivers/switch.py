@@ -73,5 +73,8 @@ class Keithley2750Matrix:
                               "which is not a channel list") from None
 
     def output_off(self) -> None:
-        """Open every crosspoint (no device connected to any instrument)."""
+        """Open every crosspoint (no device connected to any instrument), confirmed."""
         self.disconnect_all()
+        closed = self.closed_channels()
+        if closed:
+            raise SwitchError(f"the 7709 matrix still reports closed crosspoints {closed}")

@@ -35,6 +35,7 @@ def test_switch_connect_opens_all_then_closes_both_crosspoints_in_one_command():
 def test_switch_disconnect_all_and_empty_list():
     with expected_protocol(Keithley2750, [
         (":ROUTe:OPEN:ALL", None),
+        (":ROUTe:CLOSe?", "(@)"),          # output_off confirms
         (":ROUTe:CLOSe?", "(@)"),
     ]) as inst:
         matrix = Keithley2750Matrix(inst)
@@ -74,6 +75,7 @@ def test_field_sets_current_mode_current_output_and_waits_for_the_ramp():
         ("CURRent 0", None),
         ("*OPC?", "1"),
         ("OUTPut 0", None),
+        ("OUTPut?", "0"),
     ]) as inst:
         field = KepcoBOPField(inst, T_per_A=0.005, max_field_T=0.06)
         assert isinstance(field, FieldSource)
@@ -122,6 +124,7 @@ def test_2450_current_source_read_and_off():
         (":READ?", "3.0e-05"),
         (":SOUR:CURR:LEV 0", None),
         ("OUTPUT OFF", None),
+        ("OUTPUT?", "0"),
     ]) as inst:
         smu = Keithley2450SourceMeter(inst, LIMITS["S"], "chip1/S0")
         assert isinstance(smu, SourceMeter) and isinstance(smu, BufferedSourceMeter)
@@ -182,6 +185,7 @@ def test_2450_voltage_source_for_line_resistance():
         (":READ?", "5e-6"),
         (":SOUR:VOLT:LEV 0", None),
         ("OUTPUT OFF", None),
+        ("OUTPUT?", "0"),
     ]) as inst:
         smu = Keithley2450SourceMeter(inst, LIMITS["M"])
         smu.source_voltage(0.01, 30e-6)
@@ -202,6 +206,7 @@ def test_2400_current_source_read_and_off():
         (":READ?", "0.05,1e-05,9.91e37,1.0,0"),
         (":SOURCE:CURRENT 0", None),
         ("OUTPUT 0", None),
+        ("OUTPUT?", "0"),
     ]) as inst:
         smu = Keithley2400SourceMeter(inst, LIMITS["M"])
         smu.source_current(10e-6, 1.5)
@@ -214,3 +219,127 @@ def test_smu_enable_before_configuration_is_refused():
     with expected_protocol(Keithley2450Buffered, []) as inst:
         with pytest.raises(RuntimeError, match="configure the source"):
             Keithley2450SourceMeter(inst, LIMITS["S"]).enable()
+
+
+# ---------------------------------------------------------------- pulse source
+import numpy as np  # noqa: E402
+
+from drivers.pulse import Keysight81160APulser, Keysight81160APulseSource  # noqa: E402
+
+SETUP_PULSE_MODE = [
+    ("OUTP1 0", None),                       # output state unknown: off before the polarity
+    (":OUTP1:LOAD 1.000000e+06", None),
+    (":FUNC1 PULS", None),
+    (":ARM:SOUR1 MAN", None),
+    (":PULS:PER1 1.000000e-05", None),
+    (":PULS:WIDT1 1.000000e-08", None),
+]
+
+
+def test_81160a_positive_then_negative_pulse_keeps_the_idle_level_at_zero():
+    with expected_protocol(Keysight81160APulser, SETUP_PULSE_MODE + [
+        (":OUTP1:POL NORM", None),
+        (":VOLT1:HIGH 0.300000", None),
+        (":VOLT1:LOW 0.000000", None),
+        (":TRIG1:COUN 1", None),
+        ("OUTP1 1", None),
+        ("*TRG;*OPC?", "1"),
+        ("OUTP1 0", None),                   # polarity change: output off first
+        (":OUTP1:POL INV", None),
+        (":VOLT1:LOW -0.250000", None),      # INV: the pulse level is the low level
+        (":VOLT1:HIGH 0.000000", None),
+        ("OUTP1 1", None),
+        ("*TRG;*OPC?", "1"),
+        (":VOLT1:LOW -0.200000", None),      # same polarity: only the levels
+        (":VOLT1:HIGH 0.000000", None),
+        ("*TRG;*OPC?", "1"),
+        ("OUTP1 0", None),
+        ("OUTP1?", "0"),                     # confirmed
+    ]) as inst:
+        pulse = Keysight81160APulseSource(inst, LIMITS["M"], 50.0, device="chip1/M0")
+        assert isinstance(pulse, PulseSource)
+        pulse.pulse(0.3, 10e-9)
+        pulse.pulse(-0.25, 10e-9)
+        pulse.pulse(-0.2, 10e-9)
+        pulse.output_off()
+
+
+def test_81160a_level_below_pulse_mode_minimum_uses_a_one_pulse_waveform():
+    dac = np.zeros(10, dtype=">i2")
+    dac[0] = round(0.01 / (0.099995 / 2) * 8191)
+    block = b"#220" + dac.tobytes()
+    with expected_protocol(Keysight81160APulser, [
+        ("OUTP1 0", None),
+        (":OUTP1:LOAD 1.000000e+06", None),
+        (":OUTP1:POL NORM", None),
+        (":ARM:SOUR1 MAN", None),
+        (":FUNC1 USER", None),
+        (":FUNC1:USER VOLATILE", None),
+        (b":DATA1:DAC VOLATILE," + block + b"\n", None),  # block + terminator
+        (":VOLT1:OFFS 0.000000", None),
+        (":VOLT1 0.099995", None),
+        (":FREQ1 10000000.000000", None),
+        (":TRIG1:COUN 1", None),
+        ("OUTP1 1", None),
+        ("*TRG;*OPC?", "1"),
+    ]) as inst:
+        Keysight81160APulseSource(inst, LIMITS["S"]).pulse(0.01, 10e-9)
+
+
+def test_81160a_arbitrary_waveform_for_a_batch():
+    with expected_protocol(Keysight81160APulser, [
+        ("OUTP1 0", None),
+        (":OUTP1:LOAD 1.000000e+06", None),
+        (":OUTP1:POL NORM", None),
+        (":ARM:SOUR1 EXT", None),            # played from the SMU's trigger link
+        (":FUNC1 USER", None),
+        (":FUNC1:USER VOLATILE", None),
+        (b":DATA1:DAC VOLATILE,#212\x00\x00\xe0\x01\x00\x00\x10\x00\x00\x00\x00\x00\n", None),
+        (":VOLT1:OFFS 0.000000", None),
+        (":VOLT1 0.400000", None),
+        (":FREQ1 16666666.666667", None),
+        (":TRIG1:COUN 3", None),
+        ("OUTP1 1", None),
+        ("*OPC?", "1"),
+    ]) as inst:
+        pulse = Keysight81160APulseSource(inst, LIMITS["M"])
+        wave = pulse.build_waveform([0, -0.2, 0, 0.1, 0, 0], 10e-9)
+        assert [round(level, 4) for _, level, _ in wave.pulses()] == [-0.2, 0.1]
+        assert all(width <= 10e-9 for _, _, width in wave.pulses())
+        pulse.load_waveform(wave, cycles=3)
+        pulse.sync()
+
+
+@pytest.mark.parametrize("amplitude_V, width_s, limit", [
+    (0.6, 10e-9, "max_current_density_A_m2"),     # M: 2e11 A/m^2 x 2e-15 m^2 x 1450 ohm
+    (-0.6, 10e-9, "max_current_density_A_m2"),
+    (0.3, 2e-6, "max_pulse_width_s"),
+    (0.3, 1e-9, "min_pulse_width_s"),
+    (float("nan"), 10e-9, "pulse level"),
+])
+def test_81160a_out_of_limit_pulse_sends_nothing(amplitude_V, width_s, limit):
+    with expected_protocol(Keysight81160APulser, []) as inst:
+        pulse = Keysight81160APulseSource(inst, LIMITS["M"], device="chip1/M0")
+        with pytest.raises(LimitViolation, match=limit):
+            pulse.pulse(amplitude_V, width_s)
+        with pytest.raises(LimitViolation):
+            pulse.load_waveform(pulse.build_waveform([0, amplitude_V if amplitude_V == amplitude_V else 9.0, 0], width_s), 1)
+
+
+def test_81160a_waveform_over_limit_sends_nothing_even_after_quantization():
+    from drivers.limits import max_pulse_level_V
+    top = max_pulse_level_V(LIMITS["S"], 50.0)
+    with expected_protocol(Keysight81160APulser, []) as inst:
+        pulse = Keysight81160APulseSource(inst, LIMITS["S"])
+        wave = pulse.build_waveform([0, top * 1.0002, 0], 10e-9)
+        with pytest.raises(LimitViolation):
+            pulse.load_waveform(wave, 1)
+
+
+def test_output_off_that_the_instrument_does_not_confirm_raises():
+    with expected_protocol(Keithley2450Buffered, [
+        ("OUTPUT OFF", None),
+        ("OUTPUT?", "1"),
+    ]) as inst:
+        with pytest.raises(RuntimeError, match="still reports its output on"):
+            Keithley2450SourceMeter(inst, LIMITS["S"]).output_off()
