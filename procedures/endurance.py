@@ -92,7 +92,7 @@ class EnduranceProcedure(BenchProcedure):
                     line_ohm = float(self.bench.line_resistance(facts.name))
                 batch = self.bench.trials(facts.name, np.array([level]), float(self.pulse_width),
                                           repeats=count, reset_V=-level)
-                frac, res = batch_fractions(batch, 1, count)
+                frac, res, _ = batch_fractions(batch, 1, count)
                 errors = float(np.sum(1.0 - frac))
                 current = float(facts.current_A(level, line_ohm)) if math.isfinite(line_ohm) else float("nan")
                 row = {"Device": facts.name, "Size": facts.size, "Block": number,

@@ -96,6 +96,33 @@ def _scale(p, switched, trials, n_params) -> tuple[float, float]:
     return disp, (disp if _is_fractional(switched) else max(1.0, disp))
 
 
+def _std_err(std_err, shape, trials):
+    """Per-point standard errors of P for a Gaussian (weighted least squares) fit, or None.
+
+    A point whose trials all agree has an empirical error of 0; it is floored at
+    0.5 / trials (half a trial), so no point gets an infinite weight.
+    """
+    if std_err is None:
+        return None
+    se = np.broadcast_to(np.asarray(std_err, dtype=float), shape).astype(float)
+    if not np.all(np.isfinite(se)) or np.any(se < 0):
+        raise FitError("std_err must be finite and >= 0 at every point")
+    return np.maximum(se, 0.5 / trials)
+
+
+def _wls(residual_model, jacobian, start, p_obs, se, n_params):
+    """Weighted least squares in the model's parameters; (theta, covariance, chi2/dof)."""
+    res = optimize.least_squares(lambda th: (residual_model(th) - p_obs) / se, start,
+                                 method="lm", xtol=1e-12, ftol=1e-12, max_nfev=4000)
+    chi2 = float(np.sum(res.fun ** 2) / max(len(p_obs) - n_params, 1))
+    jac = jacobian(res.x) / se[:, None]
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * chi2
+    except np.linalg.LinAlgError:
+        cov = np.full((n_params, n_params), np.nan)
+    return res.x, cov, chi2
+
+
 def _require_transition(p, what: str, current):
     informative = (p > 0.02) & (p < 0.98)
     low, high = p <= 0.5, p >= 0.5
@@ -145,9 +172,15 @@ def _logistic(current, i50, k):
     return 0.5 * (1.0 + np.tanh(0.5 * k * (current - i50)))
 
 
-def fit_logistic(current_A, switched, trials) -> LogisticFit:
-    """Binomial ML fit of a logistic to a switching curve."""
+def fit_logistic(current_A, switched, trials, std_err=None) -> LogisticFit:
+    """Binomial ML fit of a logistic to a switching curve.
+
+    With ``std_err`` (the standard error of each point's P, e.g. the spread of a
+    multi-domain bar's switched fractions over its trials / sqrt(trials)), the fit is a
+    weighted least-squares fit instead, and ``dispersion`` is its chi^2 per degree of freedom.
+    """
     current, switched, trials = _counts(current_A, switched, trials)
+    se = _std_err(std_err, current.shape, trials)
     p_obs = switched / trials
     _require_transition(p_obs, "logistic fit", current)
     scale_I = float(np.max(current))
@@ -174,11 +207,19 @@ def fit_logistic(current_A, switched, trials) -> LogisticFit:
         if best is None or res.fun < best.fun:
             best = res
     i50, k = best.x[0] * scale_I, math.exp(best.x[1]) / scale_I
-    p = _logistic(current, i50, k)
-    disp, scale = _scale(p, switched, trials, 2)
-    dp = p * (1.0 - p)
-    jac = np.column_stack([-k * dp, (current - i50) * dp])
-    cov = _covariance(jac, p, trials, scale)
+
+    def jacobian(i50, k):
+        dp = _logistic(current, i50, k) * (1.0 - _logistic(current, i50, k))
+        return np.column_stack([-k * dp, (current - i50) * dp])
+
+    if se is not None:
+        theta, cov, disp = _wls(lambda th: _logistic(current, th[0], th[1]),
+                                lambda th: jacobian(th[0], th[1]), [i50, k], p_obs, se, 2)
+        i50, k = float(theta[0]), float(theta[1])
+    else:
+        p = _logistic(current, i50, k)
+        disp, scale = _scale(p, switched, trials, 2)
+        cov = _covariance(jacobian(i50, k), p, trials, scale)
     return LogisticFit(float(i50), float(math.sqrt(max(cov[0, 0], 0.0))), float(k),
                        float(math.sqrt(max(cov[1, 1], 0.0))), disp, int(current.size))
 
@@ -249,22 +290,26 @@ class NeelBrownFit:
 
 
 def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
-                   exponent: float = 1.0) -> NeelBrownFit:
+                   exponent: float = 1.0, std_err=None) -> NeelBrownFit:
     """Binomial ML fit of (Ic0, Delta) to switching counts.
 
     ``width_s`` is one pulse width or one per point (a global fit over amplitudes and
     widths). The start comes from the logistic fit, which fixes I50 and the slope there.
+    ``std_err``: per-point standard errors of P -> weighted least squares (see
+    :func:`fit_logistic`), for switched fractions whose noise is not binomial.
     """
     if not (tau0_s > 0 and exponent > 0):
         raise FitError(f"tau0_s and exponent must be > 0, got {tau0_s!r}, {exponent!r}")
     current, switched, trials, width = _counts(current_A, switched, trials, width_s)
+    se = _std_err(std_err, current.shape, trials)
     p_obs = switched / trials
     _require_transition(p_obs, "Neel-Brown fit", current)
     # start: at one width the logistic gives I50 and k; solve the law for (Ic0, Delta)
     w0 = float(np.median(width))
     sel = np.isclose(width, w0)
     try:
-        logi = fit_logistic(current[sel], switched[sel], trials[sel])
+        logi = fit_logistic(current[sel], switched[sel], trials[sel],
+                            None if se is None else se[sel])
         barrier = math.log(w0 / tau0_s) - math.log(LN2)
         ic0_0 = logi.i50_A + 2.0 * LN2 * exponent * barrier / logi.slope_per_A
         delta_0 = barrier / (1.0 - logi.i50_A / ic0_0) ** exponent
@@ -285,9 +330,17 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
         if best is None or res.fun < best.fun:
             best = res
     ic0, delta = ic0_0 * math.exp(best.x[0]), delta_0 * math.exp(best.x[1])
-    p = neel_brown_probability(current, width, ic0, delta, tau0_s, exponent)
-    disp, scale = _scale(p, switched, trials, 2)
-    cov = _covariance(_nb_jacobian(current, width, ic0, delta, tau0_s, exponent), p, trials, scale)
+    if se is not None:
+        theta, cov, disp = _wls(
+            lambda th: neel_brown_probability(current, width, th[0], th[1], tau0_s, exponent),
+            lambda th: _nb_jacobian(current, width, th[0], th[1], tau0_s, exponent),
+            [ic0, delta], p_obs, se, 2)
+        ic0, delta = float(theta[0]), float(theta[1])
+    else:
+        p = neel_brown_probability(current, width, ic0, delta, tau0_s, exponent)
+        disp, scale = _scale(p, switched, trials, 2)
+        cov = _covariance(_nb_jacobian(current, width, ic0, delta, tau0_s, exponent), p, trials,
+                          scale)
     ic0_err, delta_err = (math.sqrt(max(v, 0.0)) for v in np.diag(cov))
     corr = float(cov[0, 1] / (ic0_err * delta_err)) if ic0_err > 0 and delta_err > 0 else float("nan")
     # I50 and its error by the delta method: dI50/dIc0 = 1 - u50, dI50/dDelta = Ic0 u50 / (n Delta)

@@ -10,9 +10,11 @@ R-H loop
 R-I loop
     At a fixed bias field, pulses of amplitude 0 -> -V -> +V -> -V (both polarities), each
     followed by a read; no reset between steps, so the state carries over and the loop
-    shows the two critical currents. The whole loop is one batched trial sequence (a reset
-    level of 0 V is no pulse), so it costs O(1) round trips. Critical currents are reported
-    in A and A/m^2 (where the normalized reading crosses 1/2 on each branch).
+    shows the two critical currents. A loop needs the state to carry over, which the
+    batched trials (a reset before every write) do not allow, so it runs pulse by pulse
+    (a few round trips per step; every level is checked against the limits before the
+    first pulse). Critical currents are reported in A and A/m^2 (where the reading
+    crosses mid-level on each branch). A resumed loop goes on from the device's state.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 
 from procedures.base import BenchProcedure
 from procedures.session import ParameterError
-from procedures.switching import batch_fractions
 
 RH_COLUMNS = ["Device", "Size", "Branch", "Point", "Field (T)", "Resistance (ohm)",
               "Round trips", "Projected bench time (s)"]
@@ -156,25 +157,31 @@ class RILoopProcedure(BenchProcedure):
         line_ohm = float(line_row["Line resistance (ohm)"])
         branches = _branch_sweep(self.top_level(facts), int(self.points))
         plan = [(b, i, float(v)) for b, levels in branches for i, v in enumerate(levels)]
-        missing = [p for p in plan if self.key(facts.name, p[0], p[1]) not in self.done]
-        # the first missing step starts from an unknown state only after a crash: the loop
-        # goes on from where the device is, which is what the remaining branch measures
-        if missing:
-            levels = np.array([p[2] for p in missing])
-            rt0, t0 = self.bench.round_trips, self.bench.projected_time_s
-            batch = self.bench.trials(facts.name, levels, float(self.pulse_width), repeats=1,
-                                      reset_V=0.0)
-            rt, dt = self.bench.round_trips - rt0, self.bench.projected_time_s - t0
-            _, res = batch_fractions(batch, len(levels), 1)
-            for (branch, i, level), r in zip(missing, res[:, 0]):
+        bench = self.bench
+        bench.select(facts.name)
+        pulse = bench.pulse
+        pulse.check([p[2] for p in plan], float(self.pulse_width))   # all steps, before any
+        min_level = float(getattr(pulse, "min_pulse_level_V", 0.0) or 0.0)
+        for number, (branch, i, level) in enumerate(plan):
+            if self.stopped():
+                return
+
+            def measure(branch=branch, i=i, level=level):
+                rt0, t0 = bench.round_trips, bench.projected_time_s
+                if abs(level) >= max(min_level, 1e-12):
+                    pulse.pulse(level, float(self.pulse_width))
+                r = float(bench.read_resistance(facts.name))
                 current = float(facts.current_A(level, line_ohm))
-                row = {"Device": facts.name, "Size": facts.size, "Branch": branch, "Point": i,
-                       "Pulse amplitude (V)": level, "Pulse width (s)": float(self.pulse_width),
-                       "Write current (A)": current,
-                       "Current density (A/m**2)": float(facts.current_density_A_m2(current)),
-                       "Resistance (ohm)": float(r), "Line resistance (ohm)": line_ohm,
-                       "Round trips": rt / len(levels), "Projected bench time (s)": dt / len(levels)}
-                self.point((facts.name, branch, i), lambda row=row: row)
+                return {"Device": facts.name, "Size": facts.size, "Branch": branch, "Point": i,
+                        "Pulse amplitude (V)": level, "Pulse width (s)": float(self.pulse_width),
+                        "Write current (A)": current,
+                        "Current density (A/m**2)": float(facts.current_density_A_m2(current)),
+                        "Resistance (ohm)": r, "Line resistance (ohm)": line_ohm,
+                        "Round trips": bench.round_trips - rt0,
+                        "Projected bench time (s)": bench.projected_time_s - t0}
+
+            self.point((facts.name, branch, i), measure)
+            self.emit("progress", 100.0 * (number + 1) / len(plan))
         self.emit("progress", 100.0)
         rows = [self.done[self.key(facts.name, b, i)] for b, i, _ in plan]
         self.summary = analyze_ri(rows, facts)

@@ -33,35 +33,57 @@ PHASE_LINE, PHASE_COARSE, PHASE_FINE = "line", "coarse", "fine"
 SWEEP_COLUMNS = [
     "Device", "Size", "Phase", "Point", "Pulse amplitude (V)", "Pulse width (s)",
     "Write current (A)", "Current density (A/m**2)", "Trials", "Switched",
-    "Switching probability", "Mean resistance (ohm)", "Line resistance (ohm)",
-    "Round trips", "Projected bench time (s)",
+    "Switching probability", "Switched sd", "Readout", "Mean resistance (ohm)",
+    "Line resistance (ohm)", "Round trips", "Projected bench time (s)",
 ]
 SWEEP_KEY = ("Device", "Phase", "Point")
 
 
 # ----------------------------------------------------------------------------- trial batches
-BINARY_INTERMEDIATE_MAX = 0.05
+BINARY_MIDDLE_MAX = 0.03   # a binary readout has < 3 % of its trials reading mid-way
 
 
-def batch_fractions(batch, levels: int, repeats: int) -> tuple[np.ndarray, np.ndarray]:
-    """(switched amount, resistance) of a TrialBatch as (levels, repeats) arrays.
+def batch_fractions(batch, levels: int, repeats: int):
+    """(switched amount, resistance, readout) of a TrialBatch; arrays are (levels, repeats).
 
-    A macrospin device reads either state, so its trials are counted as switched / not
-    (read noise on the fraction would otherwise bias P near 0 and 1). A multi-domain bar
-    reads partial reversals, and its trials count their switched fraction. Which one a
-    batch is, the data say: binary when fewer than 5 % of the trials read between 15 % and
-    85 % of the way from the reset state to the set state.
+    Each trial's reading is placed between the batch's two calibration states,
+    ``f = (R - R_reset) / (R_set - R_reset)`` (not clipped). The data then say what the
+    device is: a macrospin device reads one state or the other (f near 0 or 1, read noise
+    aside), a multi-domain bar also reads partial reversals. ``readout`` is
+
+    - ``"binary"`` when fewer than 3 % of the trials read between 0.3 and 0.7: each trial
+      counts as switched or not (the drivers' threshold at mid-contrast), which removes
+      the read noise entirely;
+    - ``"fraction"`` otherwise: each trial counts its switched fraction f, unclipped, so
+      the mean over a point's trials is an unbiased estimate (clipping each trial to
+      [0, 1] would turn zero-mean read noise into a floor and a ceiling).
     """
-    switched = np.asarray(batch.switched, dtype=float)
-    frac = getattr(batch, "switched_fraction", None)
-    if frac is not None:
-        frac = np.asarray(frac, dtype=float)
-        intermediate = np.mean((frac > 0.15) & (frac < 0.85)) if frac.size else 0.0
-        amount = switched if intermediate < BINARY_INTERMEDIATE_MAX else frac
+    res = np.asarray(getattr(batch, "resistance_ohm", None), dtype=float)
+    reset = getattr(batch, "reset_state_ohm", None)
+    setv = getattr(batch, "set_state_ohm", None)
+    if reset is not None and setv is not None and setv != reset and res.ndim:
+        frac = (res - reset) / (setv - reset)
+    elif getattr(batch, "switched_fraction", None) is not None:
+        frac = np.asarray(batch.switched_fraction, dtype=float)
     else:
-        amount = switched
-    res = np.asarray(getattr(batch, "resistance_ohm", np.full(amount.shape, np.nan)), dtype=float)
-    return amount.reshape(levels, repeats), res.reshape(levels, repeats)
+        frac = np.asarray(batch.switched, dtype=float)
+    middle = float(np.mean((frac > 0.3) & (frac < 0.7))) if frac.size else 0.0
+    if middle < BINARY_MIDDLE_MAX:
+        amount, readout = np.asarray(batch.switched, dtype=float), "binary"
+    else:
+        amount, readout = frac, "fraction"
+    if res.ndim == 0:
+        res = np.full(amount.shape, np.nan)
+    return amount.reshape(levels, repeats), res.reshape(levels, repeats), readout
+
+
+def _sd(amount: np.ndarray) -> float:
+    return float(np.std(amount, ddof=1)) if amount.size > 1 else 0.0
+
+
+def _count(amount: np.ndarray, trials: int) -> float:
+    """Switch count of one point: the summed amounts, kept inside [0, trials]."""
+    return float(min(max(float(np.sum(amount)), 0.0), float(trials)))
 
 
 def coarse_levels(facts: DeviceFacts, coarse_points: int, max_fraction: float) -> np.ndarray:
@@ -129,15 +151,16 @@ class SwitchingSweep:
             todo = np.asarray([levels[i] for i in missing], dtype=float)
             batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
                 facts.name, todo, width_s, repeats=trials, reset_V=self.reset_level_V(facts)))
-            frac, res = batch_fractions(batch, len(todo), trials)
+            frac, res, readout = batch_fractions(batch, len(todo), trials)
             for j, i in enumerate(missing):
                 current = float(facts.current_A(todo[j], line_ohm))
                 row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
                        "Point": first_point + i, "Pulse amplitude (V)": float(todo[j]),
                        "Pulse width (s)": width_s, "Write current (A)": current,
                        "Current density (A/m**2)": float(facts.current_density_A_m2(current)),
-                       "Trials": trials, "Switched": float(frac[j].sum()),
-                       "Switching probability": float(frac[j].mean()),
+                       "Trials": trials, "Switched": _count(frac[j], trials),
+                       "Switching probability": _count(frac[j], trials) / trials,
+                       "Switched sd": _sd(frac[j]), "Readout": readout,
                        "Mean resistance (ohm)": float(np.nanmean(res[j])) if np.isfinite(res[j]).any() else float("nan"),
                        "Line resistance (ohm)": line_ohm,
                        "Round trips": rt / len(todo), "Projected bench time (s)": dt / len(todo)}
@@ -165,15 +188,27 @@ class SwitchingSweep:
                                    self.trials, line_ohm)
 
 
+def std_errors(rows: list[dict]):
+    """Per-row standard errors of P for fractional readouts; None for binary ones."""
+    if all(str(r.get("Readout", "binary")) == "binary" for r in rows):
+        return None
+    return np.array([float(r["Switched sd"]) / math.sqrt(float(r["Trials"])) for r in rows])
+
+
 def fit_sweep(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0):
-    """(Neel-Brown fit, logistic fit) of the fine rows of one device."""
+    """(Neel-Brown fit, logistic fit) of the fine rows of one device.
+
+    Binary readouts: binomial maximum likelihood. Fractional readouts (multi-domain bars):
+    weighted least squares with each point's empirical standard error.
+    """
     fine = [r for r in rows if r["Phase"] == PHASE_FINE]
     current = np.array([r["Write current (A)"] for r in fine], dtype=float)
     switched = np.array([r["Switched"] for r in fine], dtype=float)
     trials = np.array([r["Trials"] for r in fine], dtype=float)
     width = np.array([r["Pulse width (s)"] for r in fine], dtype=float)
-    nb = fits.fit_neel_brown(current, switched, trials, width, tau0_s, exponent)
-    lg = fits.fit_logistic(current, switched, trials)
+    se = std_errors(fine)
+    nb = fits.fit_neel_brown(current, switched, trials, width, tau0_s, exponent, std_err=se)
+    lg = fits.fit_logistic(current, switched, trials, std_err=se)
     return nb, lg
 
 
@@ -260,13 +295,16 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
 
     The currents are those of P = ``probabilities`` at the reference width, taken from a
     locate sweep (Phase "coarse" / "fine"); the width scans are Phase "width1", "width2"...
+    The reset pulse has the write pulse's width, so widths start at 10 ns by default: a
+    shorter reset at the reset level (above Ic0, tau -> tau0 = 1 ns) would leave some trials
+    unreset and count them as switched.
     """
 
     device = Parameter("Device", default="chip1/S0")
-    width_min = FloatParameter("Width min", units="s", default=2e-9, minimum=-1.0, maximum=1.0)
-    width_max = FloatParameter("Width max", units="s", default=2e-7, minimum=-1.0, maximum=1.0)
+    width_min = FloatParameter("Width min", units="s", default=10e-9, minimum=-1.0, maximum=1.0)
+    width_max = FloatParameter("Width max", units="s", default=1e-6, minimum=-1.0, maximum=1.0)
     widths = IntegerParameter("Widths", default=10, minimum=2, maximum=200)
-    probabilities = Parameter("Probabilities at reference width", default="0.2,0.5,0.8")
+    probabilities = Parameter("Probabilities at reference width", default="0.05,0.2,0.5")
 
     DATA_COLUMNS = SWEEP_COLUMNS
     KEY_COLUMNS = SWEEP_KEY
@@ -315,14 +353,15 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
                     (batch), rt, dt = sweep._costed(lambda: self.bench.trials(
                         facts.name, np.array([level]), float(width), repeats=int(self.trials),
                         reset_V=sweep.reset_level_V(facts)))
-                    frac, res = batch_fractions(batch, 1, int(self.trials))
+                    frac, res, readout = batch_fractions(batch, 1, int(self.trials))
                     cur = float(facts.current_A(level, line_ohm))
                     row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{ci}",
                            "Point": wi, "Pulse amplitude (V)": level,
                            "Pulse width (s)": float(width), "Write current (A)": cur,
                            "Current density (A/m**2)": float(facts.current_density_A_m2(cur)),
-                           "Trials": int(self.trials), "Switched": float(frac.sum()),
-                           "Switching probability": float(frac.mean()),
+                           "Trials": int(self.trials), "Switched": _count(frac, int(self.trials)),
+                           "Switching probability": _count(frac, int(self.trials)) / int(self.trials),
+                           "Switched sd": _sd(frac), "Readout": readout,
                            "Mean resistance (ohm)": float(np.nanmean(res)),
                            "Line resistance (ohm)": line_ohm,
                            "Round trips": rt, "Projected bench time (s)": dt}

@@ -1,0 +1,57 @@
+"""Chip survey on the simulated bench: fits recover the true parameters; S broader than L."""
+
+import numpy as np
+import pytest
+
+from procedures.calibration import load_calibration
+from procedures.session import open_bench
+from procedures.variability import survey_chip
+from simulated_bench import physics
+from simulated_bench.bench import SimulatedBench
+
+WIDTH_S = 10e-9
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    out = tmp_path_factory.mktemp("survey")
+    with open_bench() as bench:
+        result = survey_chip(bench, out, trials=32, points=12, width_s=WIDTH_S,
+                             coarse_points=24, coarse_trials=6, print_summary=False)
+    return result
+
+
+def test_every_device_fitted_and_files_written(survey):
+    assert len(survey.devices) == 24
+    assert all(d.ok for d in survey.devices.values()), [d.error for d in survey.devices.values()]
+    for key in ("csv", "calibration", "switching_curves", "i50_hist", "width_hist", "report"):
+        assert survey.paths[key].stat().st_size > 0, key
+    cal = load_calibration(survey.paths["calibration"])
+    assert cal.chip == "chip1" and len(cal.devices) == 24
+    assert survey.round_trips > 0 and survey.projected_time_s > 0
+
+
+def test_fits_recover_the_simulated_truth(survey):
+    chip = SimulatedBench.from_config(None).chip
+    for name, dev in survey.devices.items():
+        i = chip.index(name)
+        true_i50 = physics.current_for_probability(0.5, WIDTH_S, chip.ic0_A[i], chip.delta[i],
+                                                   chip.tau0_s[i], chip.exponent[i])
+        # stated tolerances on the bench: I50 within 3 %, Ic0 within 5 %, Delta within 30 %
+        assert abs(dev.neel_brown.i50_A / true_i50 - 1) < 0.03, name
+        assert abs(dev.neel_brown.ic0_A / chip.ic0_A[i] - 1) < 0.05, name
+        assert abs(dev.neel_brown.delta / chip.delta[i] - 1) < 0.30, name
+        # the two-terminal line resistance the bench measured
+        assert abs(dev.line_resistance_ohm / chip.line_resistance_ohm[i] - 1) < 0.02, name
+
+
+def test_size_effect_smaller_devices_switch_broader(survey):
+    by_size = {s.size: s for s in survey.sizes}
+    assert set(by_size) == {"S", "M", "L"}
+    assert by_size["S"].relative_width_mean > by_size["L"].relative_width_mean * 1.15
+    assert by_size["S"].delta_mean < by_size["L"].delta_mean
+    assert by_size["S"].i50_mean_A < by_size["M"].i50_mean_A < by_size["L"].i50_mean_A
+    table = survey.table()
+    assert "width/I50" in table and "projected real-bench time" in table
+    report = survey.paths["report"].read_text()
+    assert "Size effect: size **S**" in report
