@@ -76,6 +76,7 @@ class _Session:
     reply_ready_s: float = 0.0
     alive: bool = True
     reading: bool = False                  # a reply is being read in chunks
+    silent_query: str | None = None        # the last query executed without a reply
 
 
 class SimulatedVisaLibrary(VisaLibraryBase):
@@ -239,6 +240,7 @@ class SimulatedVisaLibrary(VisaLibraryBase):
         reply = state.instrument.handle(message)
         state.reply_ready_s = self.bench.clock.now_s
         if reply is None:
+            state.silent_query = message
             return
         data = reply.encode("latin-1") + TERMINATION
         if fault is FaultKind.GARBLED:
@@ -259,6 +261,7 @@ class SimulatedVisaLibrary(VisaLibraryBase):
             state.instrument.push_error(QUERY_INTERRUPTED, "a new message arrived before the "
                                                            "reply was read; the reply is lost")
         state.failure = None
+        state.silent_query = None
 
     # ------------------------------------------------------------ I/O
     def write(self, session, data: bytes):
@@ -299,10 +302,16 @@ class SimulatedVisaLibrary(VisaLibraryBase):
                             f"the query was not executed. Close the resource and open it again.")
         if failure is not None or not state.output:
             clock.advance_to(max(clock.now_s, t_read + timeout_s))
+            silent, state.silent_query = state.silent_query, None
+            if failure is not None:
+                why = "simulated fault: the query was not executed"
+            elif silent is not None:
+                why = (f"{silent[:40]!r} produced no reply; the instrument's error queue "
+                       f"(SYST:ERR?) says why")
+            else:
+                why = "no query pending: was the last message a query?"
             raise _io_error(StatusCode.error_timeout,
-                            f"{state.address} sent no reply within {timeout_s:g} s"
-                            + (" (simulated fault: the query was not executed)" if failure
-                               else " (no query pending: was the last message a query?)"))
+                            f"{state.address} sent no reply within {timeout_s:g} s ({why})")
         if self.enforce_timeouts and state.reply_ready_s > t_read + timeout_s + 1e-12:
             late = state.reply_ready_s - t_read
             state.reply_ready_s = t_read                # the reply is there for the next read

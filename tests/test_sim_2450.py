@@ -235,3 +235,19 @@ def test_pymeasure_buffer_helpers(lib, smu):
     data = smu.buffer_data
     assert len(data) == 10
     assert smu.check_errors() == []
+
+
+def test_settings_after_reset_and_pymeasure_helpers(smu):
+    smu.reset()
+    smu.current_filter_state = "ON"
+    smu.current_filter_count = 5
+    smu.wires = 4
+    smu.current_output_off_state = "HIMP"
+    smu.use_rear_terminals()
+    assert smu.current_filter_state == "ON"
+    assert smu.current_filter_count == 5
+    assert smu.wires == 4
+    assert smu.current_output_off_state == "HIMP"
+    smu.config_buffer(points=20)                   # KeithleyBuffer's 2400-era commands
+    assert smu.buffer_points == 20
+    assert smu.check_errors() == []

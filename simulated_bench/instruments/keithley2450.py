@@ -150,11 +150,11 @@ class Keithley2450(ScpiInstrument):
                      on_set=self._setter(self._set_level, key), on_query=lambda k=key: self.level[k])
             self.add(f"[SOURce]:{f}:RANGe", on_set=self._setter(self._set_source_range, key),
                      on_query=lambda k=key: self.source_range[k])
-            self.add(f"[SOURce]:{f}:RANGe:AUTO", on_set=self._setter(self._set_flag, self.source_auto, key),
+            self.add(f"[SOURce]:{f}:RANGe:AUTO", on_set=self._setter(self._set_flag, "source_auto", key),
                      on_query=lambda k=key: self.source_auto[k])
             self.add(f"[SOURce]:{f}:DELay", on_set=self._setter(self._set_delay, key),
                      on_query=lambda k=key: self.source_delay_s[k])
-            self.add(f"[SOURce]:{f}:DELay:AUTO", on_set=self._setter(self._set_flag, self.delay_auto, key),
+            self.add(f"[SOURce]:{f}:DELay:AUTO", on_set=self._setter(self._set_flag, "delay_auto", key),
                      on_query=lambda k=key: self.delay_auto[k])
             self.add(f"OUTPut:{f}:SMODe", on_set=self._setter(self._set_off_mode, key),
                      on_query=lambda k=key: self.off_mode[k])
@@ -174,9 +174,9 @@ class Keithley2450(ScpiInstrument):
                      on_query=lambda k=key: self.nplc[k])
             self.add(f"[SENSe]:{f}[:DC]:RANGe[:UPPer]", on_set=self._setter(self._set_sense_range, key),
                      on_query=lambda k=key: self.sense_range[k])
-            self.add(f"[SENSe]:{f}[:DC]:RANGe:AUTO", on_set=self._setter(self._set_flag, self.sense_auto, key),
+            self.add(f"[SENSe]:{f}[:DC]:RANGe:AUTO", on_set=self._setter(self._set_flag, "sense_auto", key),
                      on_query=lambda k=key: self.sense_auto[k])
-            self.add(f"[SENSe]:{f}[:DC]:AVERage[:STATe]", on_set=self._setter(self._set_flag, self.average_on, key),
+            self.add(f"[SENSe]:{f}[:DC]:AVERage[:STATe]", on_set=self._setter(self._set_flag, "average_on", key),
                      on_query=lambda k=key: "ON" if self.average_on[k] else "OFF")
             self.add(f"[SENSe]:{f}[:DC]:AVERage:COUNt", on_set=self._setter(self._set_average_count, key),
                      on_query=lambda k=key: self.average_count[k])
@@ -298,10 +298,11 @@ class Keithley2450(ScpiInstrument):
         self.source_range[key] = new_range
         self.source_auto[key] = False
 
-    def _set_flag(self, table: dict, key: str, *args):
+    def _set_flag(self, table: str, key: str, *args):
+        """``table``: the name of the per-function dict (re-created by *RST)."""
         if not args:
             raise ScpiError(MISSING_PARAMETER, "expected ON|OFF|1|0")
-        table[key] = parse_bool(args[0])
+        getattr(self, table)[key] = parse_bool(args[0])
 
     def _set_delay(self, key: str, *args):
         self.source_delay_s[key] = self._number(args, "source delay", "s", DELAY_RANGE_S)

@@ -149,6 +149,7 @@ class Channel:
     limit_high_V: float = 5.0
     limit_low_V: float = -5.0
     coupling: bool = False
+    phase_deg: float = 0.0
     user_waveform: str = "VOLATILE"
     volatile: np.ndarray | None = None
     #: bumped when pending pulses must not play any more (output off, reset, re-arm)
@@ -251,6 +252,10 @@ class Keysight81160A(ScpiInstrument):
         self.add("ARM:SOURce#", **arm)
         self.add("TRIGger#:SOURce", **arm)
         self.add("TRACe:CHANnel#", on_set=ch(self._set_coupling), on_query=ch(lambda c: c.coupling))
+        phase = dict(on_set=ch(self._number_setter("phase_deg", (-360.0, 360.0))),
+                     on_query=ch(lambda c: c.phase_deg))
+        self.add("[SOURce]:PHASe#[:ADJust]", **phase)
+        self.add("SOURce#:PHASe[:ADJust]", **phase)   # the 33500-style form pymeasure sends
         # ---------------------------------------------------------- arbitrary data
         self.add("[SOURce]:DATA#:DAC", on_set=ch(self._load_dac))
         self.add("[SOURce]:DATA#:COPY", on_set=ch(self._copy_waveform))
