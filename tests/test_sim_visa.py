@@ -98,7 +98,8 @@ def test_bus_trigger_and_serial_poll():
     gen = open_raw(lib, GEN)
     gen.write("FUNC1 PULS;:OUTP1 ON;:ARM:SOUR1 MAN;:VOLT1:HIGH 0.5;:VOLT1:LOW 0")
     gen.assert_trigger()
-    assert lib.bench.instruments[GEN].pulses_scheduled == 1
+    assert gen.query("*OPC?").strip() == "1"
+    assert len(lib.bench.instruments[GEN].fired) == 1
     gen.write("NOT:A:COMMAND")
     assert gen.read_stb() & 0x04                      # error available
     assert gen.query("SYST:ERR?").startswith("-113")

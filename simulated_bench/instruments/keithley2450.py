@@ -552,19 +552,24 @@ class Keithley2450(ScpiInstrument):
         t_meas = self.measure_time_s()
         self._model_generation += 1
         generation = self._model_generation
-        for k in range(count):
-            t_k = t0 + (k + 1) * delay + k * t_meas
-            clock.schedule(t_k, self._reading_event(generation, t_meas))
+        clock.schedule(t0 + delay, self._reading_event(generation, t0, 0, count, delay, t_meas))
         self.model_running_until_s = t0 + count * (delay + t_meas)
         self.busy_until_s = max(self.busy_until_s, self.model_running_until_s)
         self.lab.fire_trigger_link(t0)
 
-    def _reading_event(self, generation: int, t_meas: float):
+    def _reading_event(self, generation: int, t0: float, k: int, count: int, delay: float,
+                       t_meas: float):
+        """Reading k at t_k = t0 + (k + 1) delay + k t_meas; it schedules reading k + 1
+        (one pending event per model, whatever the count)."""
         def take(t: float) -> None:
             if generation != self._model_generation:
                 return
             value, source = self._measure_now()
             self._store(value, source, t, t + t_meas)
+            if k + 1 < count:
+                t_next = t0 + (k + 2) * delay + (k + 1) * t_meas
+                self.lab.clock.schedule(t_next, self._reading_event(
+                    generation, t0, k + 1, count, delay, t_meas))
         return take
 
     def _abort(self, *args):

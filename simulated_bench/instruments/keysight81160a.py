@@ -685,14 +685,25 @@ class Keysight81160A(ScpiInstrument):
                 return
         cycles = channel.burst_ncycles if channel.burst_state else 1
         period = channel.period_s
-        pulses = self._cycle_pulses(channel)
+        pulses = [(offset_s, emf_for(level_V, channel.load_ohm), width_s)
+                  for offset_s, level_V, width_s in self._cycle_pulses(channel)]
         wired = channel.number == self.lab.config.wiring.pulse_channel
         generation = channel.generation
-        for cycle in range(cycles):
-            for offset_s, level_V, width_s in pulses:
-                emf = emf_for(level_V, channel.load_ohm)
-                self._schedule_pulse(channel, generation, start_s + cycle * period + offset_s,
-                                     emf, width_s, wired)
+        clock = self.lab.clock
+
+        # one event per cycle schedules that cycle's pulses and the next cycle, so a burst
+        # of 2^31 cycles costs memory for one cycle only
+        def cycle_starts(t_cycle: float, cycle: int = 0) -> None:
+            if channel.generation != generation or not channel.output:
+                return
+            for offset_s, emf_V, width_s in pulses:
+                self._schedule_pulse(channel, generation, t_cycle + offset_s, emf_V, width_s,
+                                     wired)
+            if cycle + 1 < cycles:
+                clock.schedule(start_s + (cycle + 1) * period,
+                               lambda t, c=cycle + 1: cycle_starts(t, c))
+
+        clock.schedule(start_s, cycle_starts)
         self.busy_until_s = max(self.busy_until_s, start_s + cycles * period)
 
     def _schedule_pulse(self, channel: Channel, generation: int, time_s: float, emf_V: float,
