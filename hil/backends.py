@@ -341,37 +341,125 @@ class CalibratedModelBackend(_ArrayBackendBase):
 
 
 class BenchBackend:
-    """The bench path: write pulses and reads through ``drivers`` over VISA. NOT FINISHED.
+    """The bench path: write pulses and reads through ``drivers`` over VISA.
 
-    Planned protocol per batch (the lead finishes it once ``drivers.bench`` exists), so a
-    batch costs O(1) bus round trips per device, not O(samples):
+    Works the same against the simulated bench in process (the default: ``open()`` builds the
+    simulated VISA library), ``hil serve`` or a real bench (``backend="visa"``). Per call, for
+    each device in use, the trials of all the neurons it serves (batch x neurons x
+    ``repeats``) go to :meth:`drivers.bench.Bench.trials` as one batch: the pulse generator
+    plays them from its waveform memory, the read SMU's trigger model reads each one, one
+    query fetches the buffer. The bus cost is O(1) per device per call, not per sample (the
+    generator's memory may split a very long batch into a few runs; the drivers decide).
 
-    1. for each device in use: close its row-1 (pulse) and row-2 (read) crosspoints;
-    2. upload the list of write amplitudes of every trial that device serves in this batch
-       (all its neurons x batch x repeats), interleaved with reset pulses, to the pulse
-       generator's list/burst memory; arm the read SMU's buffer for the same count;
-    3. one trigger starts both (the SMU's trigger line drives the generator), one query
-       fetches the buffer; threshold each Hall reading into a switched fraction using the
-       device's calibrated R levels;
-    4. ``round_trips`` counts bus transactions; ``bench_time_s`` is the bench's virtual clock.
+    Currents become programmed levels through the device's measured line resistance:
+    ``level = I (R_source + R_line) / emf(1 V)`` (see ``procedures.session``). The drivers
+    check every level against the bench file's limits before anything is sent and refuse
+    (never clip) one that fails; this backend refuses currents over
+    :func:`hil.safety.max_write_current_A` first.
 
-    Until then, :meth:`sample` raises ``NotImplementedError`` naming what is missing.
+    ``round_trips`` and ``bench_time_s`` count from this backend's creation: bus transactions
+    and the bench's projected time (the virtual clock on a simulated bench).
     """
 
-    round_trips = 0
-    bench_time_s = None
+    def __init__(self, bench, nplc: float = 0.01, reset_V: float | None = None,
+                 bias_field_T: float = 0.01, n_domains: Mapping[str, int] | None = None):
+        self.bench = bench
+        self.nplc = float(nplc)
+        self.reset_V = reset_V
+        self.bias_field_T = float(bias_field_T)
+        # macrospin devices (n_domains 1) answer thresholded 0/1, others the switched fraction
+        self.n_domains = dict(n_domains or {})
+        self._field_set = False
+        self.config = bench.config
+        self.device_names = [d.name for d in self.config.devices()]
+        self._max_current = device_current_limits(self.config)
+        self._line_ohm: dict[str, float] = {}
+        self._trips0 = bench.round_trips
+        self._time0 = bench.projected_time_s
+        self.calls = 0
 
-    def __init__(self, bench: BenchFile | str | dict | None = None,
-                 calibration: Calibration | None = None):
-        self.bench = as_bench_file(bench)
-        self.calibration = calibration
-        self.device_names = [d.name for d in self.bench.devices()]
+    @classmethod
+    def open(cls, bench_file: BenchFile | str | dict | None = None, backend: str = "sim",
+             visa_library=None, **kwargs):
+        """``with BenchBackend.open() as devices:`` a backend on an opened bench (outputs off
+        and instruments closed on exit). ``backend="sim"``: the simulated bench in process."""
+        import contextlib
+
+        from procedures.session import open_bench
+
+        @contextlib.contextmanager
+        def _opened():
+            with open_bench(bench_file, backend, visa_library) as bench:
+                yield cls(bench, **kwargs)
+
+        return _opened()
+
+    @property
+    def round_trips(self) -> int:
+        return self.bench.round_trips - self._trips0
+
+    @property
+    def bench_time_s(self) -> float:
+        return self.bench.projected_time_s - self._time0
+
+    def index_of(self, names: Iterable[str]) -> np.ndarray:
+        lookup = {n: i for i, n in enumerate(self.device_names)}
+        missing = [n for n in names if n not in lookup]
+        if missing:
+            raise KeyError(f"bench {self.config.name!r} has no device(s) {missing[:3]}; it has "
+                           f"{self.device_names[:4]}... ({len(self.device_names)} devices)")
+        return np.asarray([lookup[n] for n in names], dtype=np.int64)
+
+    def max_current_of(self, name: str) -> float:
+        return self._max_current[name]
+
+    def n_domains_of(self, name: str) -> int:
+        return int(self.n_domains.get(name, 1))
+
+    def line_resistance_ohm(self, name: str) -> float:
+        """Measured once per device (a two-terminal read), then cached."""
+        if name not in self._line_ohm:
+            self._line_ohm[name] = float(self.bench.line_resistance(name))
+        return self._line_ohm[name]
 
     def sample(self, device_index, current_A, width_s, repeats=1):
-        raise NotImplementedError(
-            "BenchBackend.sample needs the drivers' Bench (drivers/bench.py: PulseSource, "
-            "SourceMeter, SwitchMatrix roles with list/buffer modes), which does not exist yet; "
-            "use SimulatedArrayBackend (same physics, no bus) until the lead wires it")
+        from drivers.limits import emf_V
+
+        current = np.abs(np.asarray(current_A, dtype=float))
+        index = np.asarray(device_index, dtype=np.int64)
+        if current.ndim != 2 or current.shape[1] != len(index):
+            raise ValueError(f"current_A must be (batch, {len(index)}) for {len(index)} device "
+                             f"indices, got shape {current.shape}")
+        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+        names = [self.device_names[i] for i in index]
+        peak = current.max(axis=0) if len(current) else np.zeros(len(index))
+        for j, name in enumerate(names):
+            if not peak[j] <= self._max_current[name]:
+                raise CurrentLimitError(
+                    f"write current {peak[j]:.4g} A for device {name!r} (neuron {j}) exceeds "
+                    f"its safe maximum {self._max_current[name]:.4g} A; nothing was sent")
+        source_ohm = self.config.wiring.source_impedance_ohm
+        out = np.zeros(current.shape, dtype=np.float32)
+        if current.size == 0:
+            return out
+        if not self._field_set:  # SOT switching needs the in-plane bias field
+            field = getattr(self.bench, "field", None)
+            if field is not None and self.bias_field_T:
+                field.set_field(self.bias_field_T)
+            self._field_set = True
+        for device in dict.fromkeys(index.tolist()):
+            name = self.device_names[device]
+            cols = np.flatnonzero(index == device)
+            wanted = current[:, cols].ravel()
+            levels = wanted * (source_ohm + self.line_resistance_ohm(name)) / emf_V(1.0, source_ohm)
+            batch = self.bench.trials(name, levels, width_s, int(repeats), reset_V=self.reset_V,
+                                      nplc=self.nplc)
+            answer = batch.switched if self.n_domains.get(name, 0) == 1 else batch.switched_fraction
+            fraction = np.asarray(answer, dtype=float).reshape(len(wanted), int(repeats)).mean(axis=1)
+            out[:, cols] = fraction.reshape(len(current), len(cols))
+        self.calls += 1
+        return out
 
     def describe(self) -> str:
-        return f"bench {self.bench.name!r} through drivers/VISA (not implemented)"
+        return f"bench {self.config.name!r} through drivers/VISA"

@@ -245,6 +245,10 @@ class LabWindow(ManagedWindow):
         return experiment
 
     def _run_started(self, experiment):
+        procedure = experiment.procedure
+        entry = catalog_entry(type(procedure))
+        if entry is not None and entry.plot == self.entry.plot:
+            self.live_plot.set_title(f"{entry.title}: {run_summary(procedure)}")
         self.status_panel.show_busy("run in progress: instruments are asked again when it ends")
         self.statusBar().showMessage(f"running {Path(experiment.data_filename).name}")
 
@@ -318,6 +322,28 @@ class LabWindow(ManagedWindow):
         if not self.grab().save(str(path)):
             raise OSError(f"could not write {path}: check the folder exists and is writable")
         return path
+
+
+def run_summary(procedure) -> str:
+    """One line naming what a run measures (device, pulse width, trials)."""
+    parts = []
+    device = getattr(procedure, "device", None) or getattr(procedure, "devices", None)
+    if device:
+        parts.append(f"device {device}" if "/" in str(device) else f"devices {device}")
+    width = getattr(procedure, "pulse_width", None)
+    if getattr(procedure, "width_min", None) and getattr(procedure, "width_max", None):
+        parts.append(f"widths {pg.siFormat(float(procedure.width_min), suffix='s')} to "
+                     f"{pg.siFormat(float(procedure.width_max), suffix='s')} (reference "
+                     f"{pg.siFormat(float(width), suffix='s')})")
+    elif width:
+        parts.append(f"{pg.siFormat(float(width), suffix='s')} pulses")
+    trials = getattr(procedure, "trials", None)
+    if trials:
+        parts.append(f"{int(trials)} trials per point")
+    field = getattr(procedure, "bias_field", None)
+    if field:
+        parts.append(f"bias field {pg.siFormat(float(field), suffix='T')}")
+    return ", ".join(parts)
 
 
 def _cost_of(experiment) -> tuple[float, float]:

@@ -308,6 +308,7 @@ class BenchStatusPanel(QtWidgets.QWidget):
         limits_box = QtWidgets.QGroupBox("Safety limits of the selected device", self)
         self.limits_form = QtWidgets.QFormLayout(limits_box)
         self.limits_title = QtWidgets.QLabel(limits_box)
+        self.limits_title.setWordWrap(True)
         self.limits_form.addRow(self.limits_title)
         self.limit_labels = {}
         for key, title, _ in self.LIMIT_ROWS:
@@ -319,6 +320,8 @@ class BenchStatusPanel(QtWidgets.QWidget):
         cost_box = QtWidgets.QGroupBox("Run cost", self)
         cost_form = QtWidgets.QFormLayout(cost_box)
         self.cost_run = QtWidgets.QLabel("-", cost_box)
+        self.cost_run.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                    QtWidgets.QSizePolicy.Policy.Preferred)
         self.cost_trips = QtWidgets.QLabel("-", cost_box)
         self.cost_time = QtWidgets.QLabel("-", cost_box)
         self.cost_total = QtWidgets.QLabel("-", cost_box)
@@ -411,6 +414,7 @@ class BenchStatusPanel(QtWidgets.QWidget):
     def show_cost(self, run_name: str, round_trips: float, projected_s: float,
                   total_trips: float, total_s: float):
         self.cost_run.setText(run_name or "-")
+        self.cost_run.setToolTip(run_name)
         self.cost_trips.setText(f"{round_trips:.0f}" if math.isfinite(round_trips) else "-")
         self.cost_time.setText(_fmt_si(projected_s, "s"))
         self.cost_total.setText(f"{total_trips:.0f} round trips, {_fmt_si(total_s, 's')}")
@@ -421,13 +425,38 @@ class BenchStatusPanel(QtWidgets.QWidget):
 
 
 # ============================================================================ live plot
+_UNIT_SUFFIXES = (("_A_m2", "A/m²"), ("_ohm", "Ω"), ("_T", "T"), ("_A", "A"), ("_s", "s"),
+                  ("_V", "V"))
+
+
+def format_summary(summary: dict) -> str:
+    """A procedure's result summary as one readable line, with units."""
+    parts = []
+    for key, value in summary.items():
+        label, unit = key, ""
+        for suffix, u in _UNIT_SUFFIXES:
+            if key.endswith(suffix):
+                label, unit = key[: -len(suffix)], u
+                break
+        label = label.replace("_", " ")
+        if isinstance(value, float):
+            text = (_fmt_si(value, unit) if unit and unit != "A/m²"
+                    else f"{value:.4g}{' ' + unit if unit else ''}")
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k} {v}" for k, v in value.items())
+        else:
+            text = str(value)
+        parts.append(f"{label} = {text}")
+    return "Result: " + "; ".join(parts)
+
+
 def _binomial_error(p, n):
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     return np.sqrt(np.maximum(p * (1.0 - p), 0.25 / n) / n)
 
 
-def _fit_rows(spec: PlotSpec, frame, procedure):
+def _fit_rows(spec: PlotSpec, frame, procedure, x_range=None):
     """(x grid, fitted y, text) for the fit overlay of one trace; raises FitError if none."""
     from procedures import fits
 
@@ -444,7 +473,8 @@ def _fit_rows(spec: PlotSpec, frame, procedure):
         if current.size < 3:
             raise fits.FitError("fewer than 3 points")
         nb = fits.fit_neel_brown(current, switched, trials, width, tau0, exponent)
-        grid = np.linspace(current.min(), current.max(), 300)
+        lo, hi = x_range if x_range is not None else (current.min(), current.max())
+        grid = np.linspace(min(lo, current.min()), max(hi, current.max()), 400)
         phase = "fine" if len(fine) >= 3 else "coarse"
         text = (f"Néel-Brown fit ({phase} scan, τ0 = {_fmt_si(tau0, 's')}, n = {exponent:g}): "
                 f"I50 = {_fmt_si(nb.i50_A, 'A')} ± {_fmt_si(nb.i50_err_A, 'A')}, "
@@ -461,8 +491,7 @@ def _fit_rows(spec: PlotSpec, frame, procedure):
             raise fits.FitError("fewer than 3 points")
         tau = fits.fit_tau(width, switched, trials, current)
         grid = np.geomspace(width.min(), width.max(), 200)
-        text = (f"I = {_fmt_si(current, 'A')}: τ = {_fmt_si(tau.tau_s, 's')} ± "
-                f"{_fmt_si(tau.tau_err_s, 's')}")
+        text = f"τ = {_fmt_si(tau.tau_s, 's')} ± {_fmt_si(tau.tau_err_s, 's')}"
         return grid, -np.expm1(-grid / tau.tau_s), text, float("nan")
     raise fits.FitError("no fit for this procedure")
 
@@ -508,6 +537,9 @@ class LiveCurve:
         groups = ([(None, frame)] if not spec.group or spec.group not in frame
                   else list(frame.groupby(spec.group, sort=False)))
         n_groups = len(groups)
+        if spec.fit == "tau" and "Phase" in frame:      # the width scans, not the locate sweep
+            groups = [(n, g) for n, g in groups if str(n).startswith("width")]
+            n_groups = len(groups)
         for gi, (name, sub) in enumerate(groups):
             if spec.fit == "switching" and "Phase" in sub:
                 sub = sub[sub["Phase"].isin(["coarse", "fine"])]
@@ -525,29 +557,37 @@ class LiveCurve:
                 if coarse.any():
                     self._add(pg.ScatterPlotItem(x[coarse], y[coarse], symbol="o", size=6,
                                                  pen=pg.mkPen(color, width=1),
-                                                 brush=pg.mkBrush(255, 255, 255, 0),
-                                                 name=f"{name} coarse"))
+                                                 brush=pg.mkBrush(255, 255, 255, 0)))
                 if fine.any():
                     err = _binomial_error(y[fine], sub["Trials"].to_numpy(dtype=float)[fine])
                     self._add(pg.ErrorBarItem(x=x[fine], y=y[fine], height=2 * err,
                                               beam=0, pen=pg.mkPen(color, width=1)))
                     self._add(pg.ScatterPlotItem(x[fine], y[fine], symbol="o", size=8,
                                                  pen=pg.mkPen("k", width=0.5),
-                                                 brush=pg.mkBrush(color), name=f"{name}"))
+                                                 brush=pg.mkBrush(color)))
             else:
                 if spec.log_x:
                     ok &= x > 0
+                if spec.fit == "tau" and "Write current (A)" in sub:
+                    current = np.nanmean(np.abs(sub["Write current (A)"].to_numpy(dtype=float)))
+                    name = f"I = {_fmt_si(float(current), 'A')}"
                 self._add(pg.PlotDataItem(x[ok], y[ok], pen=pg.mkPen(color, width=1.5), symbol="o",
                                           symbolSize=6, symbolBrush=pg.mkBrush(color),
-                                          symbolPen=pg.mkPen("k", width=0.5)))
+                                          symbolPen=pg.mkPen("k", width=0.5),
+                                          name=None if name is None else str(name)))
             if spec.fit:
-                self._fit(spec, sub, color, name)
+                xs = x[ok]
+                self._fit(spec, sub, color, name, (float(xs.min()), float(xs.max())))
+        if not spec.fit:
+            summary = getattr(self.results.procedure, "summary", None)
+            if summary:
+                self.fit_text.append(format_summary(summary))
 
-    def _fit(self, spec, sub, color, name):
+    def _fit(self, spec, sub, color, name, x_range):
         from procedures.fits import FitError
 
         try:
-            grid, prob, text, i50 = _fit_rows(spec, sub, self.results.procedure)
+            grid, prob, text, i50 = _fit_rows(spec, sub, self.results.procedure, x_range)
         except (FitError, ValueError, KeyError, ZeroDivisionError, FloatingPointError) as exc:
             if self.results.procedure.status != Procedure.QUEUED:
                 self.fit_text.append(f"{name}: fit waits for data across the transition "
@@ -596,11 +636,14 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         self.graphics = pg.PlotWidget(self, background="#ffffff")
         self.plot = self.graphics.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="#222",
+                                          brush=pg.mkBrush(255, 255, 255, 200))
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setPen(pg.mkPen("#333"))
             self.plot.getAxis(axis).setTextPen(pg.mkPen("#222"))
         self.title = QtWidgets.QLabel(self)
         self.title.setStyleSheet("font-weight: bold; font-size: 11pt")
+        self.title.setWordWrap(True)
         self.fit_label = QtWidgets.QLabel(self)
         self.fit_label.setWordWrap(True)
         self.fit_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -608,16 +651,27 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         self.fit_label.setMinimumHeight(36)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.title)
+        self.legend_label = QtWidgets.QLabel(self)
+        self.legend_label.setStyleSheet("color: #444")
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.legend_label)
         layout.addWidget(self.fit_label)
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.poll)
         self.timer.start(int(refresh_time_s * 1e3))
 
     # ---------------------------------------------------------------- axes
+    LEGENDS = {
+        "switching": "○ coarse scan    ● fine scan (bars: binomial 1σ)    ━ Néel-Brown fit    "
+                     "┆ I50 (P = 0.5)",
+        "tau": "● P vs pulse width at each write current    ━ fit P = 1 - exp(-t/τ)",
+        "": "● measured points, in the order they were taken (one trace per branch / device)",
+    }
+
     def set_spec(self, spec: PlotSpec, title: str = ""):
         self.spec = spec
         self.title.setText(title)
+        self.legend_label.setText(self.LEGENDS.get(spec.fit, self.LEGENDS[""]))
         for axis, column in (("bottom", spec.x), ("left", spec.y)):
             label, units = _split_units(column)
             if axis == "bottom" and spec.abs_x:
@@ -633,6 +687,9 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         for curve in self.curves:
             self._place(curve)
         self._update_fit_label()
+
+    def set_title(self, text: str):
+        self.title.setText(text)
 
     def _place(self, curve: LiveCurve):
         if curve.spec == self.spec and getattr(curve, "wanted", True):
@@ -692,8 +749,9 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         for curve in self.curves:
             if curve._visible and curve.fit_text:
                 lines.extend(curve.fit_text[-4:])
-        self.fit_label.setText("\n".join(lines[-6:]) if lines else
-                               "fit: appears when the data cross the transition")
+        waiting = ("fit: appears when the data cross the transition"
+                   if self.spec is not None and self.spec.fit else "")
+        self.fit_label.setText("\n".join(lines[-6:]) if lines else waiting)
 
     def visible_points(self) -> int:
         """How many data points the visible traces hold (tests, status)."""
