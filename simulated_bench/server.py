@@ -46,16 +46,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-try:
-    from simulated_bench.clock import bus_read_s, bus_write_s
-except ImportError:  # pragma: no cover - older clock module without per-byte bus time
-    from simulated_bench.clock import BUS_QUERY_S, BUS_WRITE_S
-
-    def bus_write_s(nbytes: int) -> float:
-        return BUS_WRITE_S
-
-    def bus_read_s(nbytes: int) -> float:
-        return BUS_QUERY_S - BUS_WRITE_S
+from simulated_bench.clock import bus_read_s, bus_write_s
 
 LOOPBACK_HOST = "127.0.0.1"
 MAX_LINE_BYTES = 64 * 1024
