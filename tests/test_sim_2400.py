@@ -254,3 +254,22 @@ def test_pymeasure_driver_in_process():
     assert smu.check_errors() == []
     smu.shutdown()
     assert smu.source_enabled is False
+
+
+def test_bus_armed_acquisition_waits_for_trg(served):
+    bench, server, smu = served
+    with server.lock:
+        route_aux_to(bench, "M1")
+    smu.source_mode = "current"
+    smu.source_current = 5e-6
+    smu.enable_source()
+    smu.config_buffer(points=3)
+    smu.trigger_on_bus()
+    smu.start_buffer()
+    assert smu.ask("*OPC?") == "1"
+    assert not smu.is_buffer_full()                      # armed, waiting for the bus trigger
+    smu.trigger()
+    smu.wait_for_buffer(timeout=10, interval=0.01)
+    assert smu.buffer_data.size == 15
+    smu.reset_trigger()                                  # :ABORt
+    assert smu.check_errors() == []

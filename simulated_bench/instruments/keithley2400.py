@@ -97,6 +97,7 @@ class Keithley2400(ScpiInstrument):
         self._acquisition_end_s = 0.0
         self._measurement_enable = 0
         self._service_enable = 0
+        self._armed = False
         s = self.add_setting
         # source
         s(":SOURce:FUNCtion[:MODE]", "source_function", "VOLT", parse=str, choices=("VOLT", "CURR"))
@@ -293,6 +294,8 @@ class Keithley2400(ScpiInstrument):
         self.last_reading = None
         self._measurement_enable = 0
         self._service_enable = 0
+        self._armed = False
+        self._acquisition_end_s = min(self._acquisition_end_s, self.lab.clock.now_s)
 
     def _set_output(self, *args):
         if not args:
@@ -395,11 +398,26 @@ class Keithley2400(ScpiInstrument):
 
     # ------------------------------------------------------------ triggered acquisition
     def _initiate(self):
-        """INIT: run arm x trigger count readings in the background on the virtual clock."""
+        """INIT: leave idle. With the arm source IMM (or TIM) the arm x trigger count readings
+        run at once in the background on the virtual clock; with BUS they wait for ``*TRG``;
+        with TLIN / MAN they wait for an event this bench never wires (a real 2400 waits
+        too: ``:ABORt`` ends the wait)."""
         if not self.output_on and not self.settings["auto_output_off"]:
             raise ScpiError(OUTPUT_DISABLED, "turn the output on (OUTP ON) before :INIT")
-        if self.lab.clock.now_s < self._acquisition_end_s:
+        if self.lab.clock.now_s < self._acquisition_end_s or self._armed:
             raise ScpiError(SETTINGS_CONFLICT, "an acquisition is already running; :ABORt it first")
+        if self.settings["arm_source"] in ("IMM", "TIM"):
+            self._start_acquisition()
+        else:
+            self._armed = True
+
+    def trigger(self) -> None:
+        """*TRG: starts an acquisition that :INIT armed with ``:ARM:SOUR BUS``."""
+        if self._armed and self.settings["arm_source"] == "BUS":
+            self._armed = False
+            self._start_acquisition()
+
+    def _start_acquisition(self):
         self.output_on = True
         step_s = self.reading_time_s() + self.settings["trigger_delay_s"]
         count = self.settings["trigger_count"] * self.settings["arm_count"]
@@ -420,6 +438,7 @@ class Keithley2400(ScpiInstrument):
         self._store(self.take_reading())
 
     def _abort(self):
+        self._armed = False
         self._acquisition_end_s = min(self._acquisition_end_s, self.lab.clock.now_s)
         self.busy_until_s = min(self.busy_until_s, self.lab.clock.now_s)
 
