@@ -54,6 +54,9 @@ MAX_BLOCK_BYTES = 16 * 1024 * 1024
 DEFAULT_CLI_PORT = 5025
 INVALID_CHARACTER = (-101, "Invalid character")
 INPUT_BUFFER_OVERRUN = (-363, "Input buffer overrun")
+EXECUTION_ERROR = (-200, "Execution error")
+#: replies a client has not read yet; past this the client is not reading, and is dropped
+MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024
 _RECV_BYTES = 65536
 
 
@@ -321,6 +324,12 @@ class ServerHandle:
             reply = self._execute(conn.address, item)
             if reply is not None:
                 conn.outgoing += _reply_bytes(reply) + b"\n"
+                if len(conn.outgoing) > MAX_UNREAD_REPLY_BYTES:
+                    print(f"simulated bench server: a client of {conn.address} left "
+                          f"{len(conn.outgoing)} reply bytes unread; closing its connection",
+                          file=sys.stderr)
+                    self._drop(sock)
+                    return
         if conn.outgoing:
             self._flush(sock)
 
@@ -352,11 +361,18 @@ class ServerHandle:
                 return None
             self.bench.clock.advance(bus_write_s(len(item) + 1)
                                      + getattr(instrument, "PROCESSING_S", 0.0))
-            if _has_block(message) and hasattr(instrument, "handle_bytes"):
-                reply = instrument.handle_bytes(message)
-            else:
-                text = self._decode(instrument, message)
-                reply = None if text is None else instrument.handle(text)
+            try:
+                if _has_block(message) and hasattr(instrument, "handle_bytes"):
+                    reply = instrument.handle_bytes(message)
+                else:
+                    text = self._decode(instrument, message)
+                    reply = None if text is None else instrument.handle(text)
+            except Exception as exc:   # a simulator bug: report it as the instrument would
+                print(f"simulated bench server: {address} failed on {message[:80]!r}: {exc!r}",
+                      file=sys.stderr)
+                instrument.push_error(EXECUTION_ERROR, f"simulator fault {type(exc).__name__}: "
+                                                       f"{exc}; please report it")
+                return None
             if reply is not None:
                 self.bench.clock.advance(bus_read_s(len(reply) + 1))
             return reply

@@ -446,3 +446,19 @@ def test_cli_serves_and_shuts_down_cleanly_on_a_signal(tmp_path, signum):
 def test_cli_refuses_a_non_loopback_host(capsys):
     assert main(["--host", "0.0.0.0", "--port", "0"]) == 2
     assert "127.0.0.1 only" in capsys.readouterr().err
+
+
+def test_a_simulator_fault_becomes_an_execution_error(server, bench):
+    def broken(*args):
+        raise ZeroDivisionError("bug in a handler")
+
+    with server.lock:
+        bench.instruments[SWITCH].add("DIAGnostic:BROKen", on_set=broken)
+    client = RawClient(server.addresses[SWITCH])
+    try:
+        client.send(b"DIAG:BROK\n")
+        errors = all_errors(client)
+        assert len(errors) == 1 and errors[0].startswith("-200,") and "ZeroDivisionError" in errors[0]
+        assert client.query("*IDN?").startswith("KEITHLEY")
+    finally:
+        client.close()
