@@ -462,3 +462,34 @@ def test_a_simulator_fault_becomes_an_execution_error(server, bench):
         assert client.query("*IDN?").startswith("KEITHLEY")
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------- framing, property-based
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from simulated_bench.server import _Framer  # noqa: E402
+
+_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E,
+                                       blacklist_characters="#\"'"), max_size=40)
+_message = st.tuples(_text, st.one_of(st.none(), st.binary(max_size=300)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(messages=st.lists(_message, min_size=1, max_size=8), cuts=st.lists(st.integers(1, 97)))
+def test_framing_does_not_depend_on_how_tcp_cuts_the_stream(messages, cuts):
+    expected, stream = [], b""
+    for text, block in messages:
+        body = text.encode()
+        if block is not None:
+            length = str(len(block)).encode()
+            body += b"#" + str(len(length)).encode() + length + block
+        expected.append(body)
+        stream += body + b"\n"
+    framer, got, position = _Framer(), [], 0
+    for cut in cuts + [len(stream)]:
+        got += framer.feed(stream[position:position + cut])
+        position += cut
+        if position >= len(stream):
+            break
+    got += framer.feed(stream[position:])
+    assert [m for m in got if m] == [m for m in expected if m]
