@@ -83,6 +83,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "resume": False,
     "checkpoints": True,
     "progress": True,
+    "torch_threads": 1,            # small batches run fastest on one thread; None = torch's choice
 }
 
 
@@ -276,7 +277,13 @@ def run_experiment(config: dict | None = None) -> ExperimentResult:
     from hil import report
 
     merged = _merge_config(config)
-    result = _Runner(merged).run()
+    threads = torch.get_num_threads()
+    if merged["torch_threads"]:
+        torch.set_num_threads(int(merged["torch_threads"]))
+    try:
+        result = _Runner(merged).run()
+    finally:
+        torch.set_num_threads(threads)
     report.write_outputs(result, Path(merged["out_dir"]))
     return result
 

@@ -17,6 +17,18 @@ from hil.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, t
 BENCH = load_bench_file(None)
 LIMITS = device_current_limits(BENCH)
 DATA = load_digits_split()
+# checkpoint / resume tests need the mechanics, not the accuracy: a 256-sample slice
+SMALL = type(DATA)(DATA.x_train[:256], DATA.y_train[:256], DATA.x_test[:100], DATA.y_test[:100],
+                   DATA.n_classes, "digits-slice")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small batches: one thread is faster, and immune to OpenMP spinning on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -40,21 +52,21 @@ def test_learns_well_above_chance_on_the_simulated_array(calibration):
 
 
 def test_same_seed_same_numbers(calibration):
-    runs = [train(_net(calibration, "M"), DATA, TrainConfig(epochs=1, seed=4, progress=False))
+    runs = [train(_net(calibration, "M"), SMALL, TrainConfig(epochs=2, seed=4, progress=False))
             for _ in range(2)]
     assert runs[0].train_loss == runs[1].train_loss
     assert runs[0].test_acc == runs[1].test_acc
-    other = train(_net(calibration, "M", seed=1), DATA, TrainConfig(epochs=1, seed=4, progress=False))
+    other = train(_net(calibration, "M", seed=1), SMALL, TrainConfig(epochs=2, seed=4, progress=False))
     assert other.train_loss != runs[0].train_loss
 
 
 def test_resume_continues_exactly(tmp_path, calibration):
-    straight = train(_net(calibration), DATA, TrainConfig(epochs=2, seed=0, progress=False))
+    straight = train(_net(calibration), SMALL, TrainConfig(epochs=2, seed=0, progress=False))
     path = tmp_path / "run.pt"
-    first = train(_net(calibration), DATA, TrainConfig(epochs=1, seed=0, progress=False,
+    first = train(_net(calibration), SMALL, TrainConfig(epochs=1, seed=0, progress=False,
                                                        checkpoint=str(path)))
     assert load_checkpoint(path)["epoch"] == 0 and len(first.test_acc) == 1
-    resumed = train(_net(calibration), DATA, TrainConfig(epochs=2, seed=0, progress=False,
+    resumed = train(_net(calibration), SMALL, TrainConfig(epochs=2, seed=0, progress=False,
                                                          checkpoint=str(path), resume=True))
     assert resumed.train_loss == straight.train_loss
     assert resumed.test_acc == straight.test_acc
@@ -62,7 +74,7 @@ def test_resume_continues_exactly(tmp_path, calibration):
 
 def test_checkpoint_loads_with_weights_only(tmp_path, calibration):
     path = tmp_path / "c.pt"
-    train(_net(calibration), DATA, TrainConfig(epochs=1, seed=0, progress=False, checkpoint=str(path)))
+    train(_net(calibration), SMALL, TrainConfig(epochs=1, seed=0, progress=False, checkpoint=str(path)))
     state = torch.load(path, weights_only=True)
     assert state["version"] == 1 and "hidden.weight" in state["model"]
     assert state["neuron_rng"]["bit_generator"] == "PCG64"
@@ -71,20 +83,20 @@ def test_checkpoint_loads_with_weights_only(tmp_path, calibration):
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
 def test_corrupt_checkpoint_is_a_clear_error_naming_the_file(tmp_path, calibration, damage):
     path = tmp_path / "broken.pt"
-    train(_net(calibration), DATA, TrainConfig(epochs=1, seed=0, progress=False, checkpoint=str(path)))
+    train(_net(calibration), SMALL, TrainConfig(epochs=1, seed=0, progress=False, checkpoint=str(path)))
     raw = path.read_bytes()
     path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"\x00not a checkpoint" * 10,
                       "empty": b""}[damage])
     with pytest.raises(CheckpointError, match=r"broken\.pt.*corrupt or truncated"):
-        train(_net(calibration), DATA, TrainConfig(epochs=2, seed=0, progress=False,
+        train(_net(calibration), SMALL, TrainConfig(epochs=2, seed=0, progress=False,
                                                    checkpoint=str(path), resume=True))
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path, calibration):
     path = tmp_path / "c.pt"
-    train(_net(calibration, hidden=64), DATA, TrainConfig(epochs=1, progress=False, checkpoint=str(path)))
+    train(_net(calibration, hidden=64), SMALL, TrainConfig(epochs=1, progress=False, checkpoint=str(path)))
     with pytest.raises(CheckpointError, match="does not fit this model"):
-        train(_net(calibration, hidden=32), DATA, TrainConfig(epochs=2, progress=False,
+        train(_net(calibration, hidden=32), SMALL, TrainConfig(epochs=2, progress=False,
                                                               checkpoint=str(path), resume=True))
 
 
