@@ -251,3 +251,15 @@ def test_settings_after_reset_and_pymeasure_helpers(smu):
     smu.config_buffer(points=20)                   # KeithleyBuffer's 2400-era commands
     assert smu.buffer_points == 20
     assert smu.check_errors() == []
+
+
+def test_wai_then_fetch_all_at_late_virtual_times(lib, smu):
+    """*WAI ends exactly at the model's end: every reading counts, whatever the float
+    rounding of t0 + k * T at large t0."""
+    source_read_current(smu, nplc=0.01)
+    raw(lib, MAGNET).write("*OPC")
+    lib.bench.clock.advance(12345.678901)
+    for n, delay_s in ((7, 1.1e-4), (13, 3.3e-5), (101, 0.0)):
+        smu.write(':TRIG:LOAD "SimpleLoop", %d, %g' % (n, delay_s))
+        values = smu.values(':TRAC:CLE;:INIT;*WAI;:TRAC:DATA? 1, %d, "defbuffer1", READ' % n)
+        assert len(values) == n

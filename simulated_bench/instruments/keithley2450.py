@@ -106,6 +106,8 @@ ELEMENTS = ("READ", "SOUR", "REL", "SEC")
 STB_MEASUREMENT_SUMMARY = 0x01
 STB_ERROR_AVAILABLE = 0x04
 STB_MASTER_SUMMARY = 0x40
+#: times within this of each other are equal: t0 + k T sums round differently in floats
+TIME_SLACK_S = 1e-9
 
 
 def _function(text: str, allowed=("VOLT", "CURR", "RES")) -> str:
@@ -472,7 +474,7 @@ class Keithley2450(ScpiInstrument):
     def _done_readings(self) -> list[Reading]:
         self.lab.clock.advance_to(self.lab.clock.now_s)     # run events due exactly now
         now = self.lab.clock.now_s
-        return [r for r in self.buffer if r.done_s <= now + 1e-15]
+        return [r for r in self.buffer if r.done_s <= now + TIME_SLACK_S]
 
     def _actual(self) -> int:
         return len(self._done_readings())
@@ -537,7 +539,7 @@ class Keithley2450(ScpiInstrument):
         self.model = (int(count), float(delay))
 
     def _model_running(self) -> bool:
-        return self.lab.clock.now_s < self.model_running_until_s
+        return self.lab.clock.now_s < self.model_running_until_s - TIME_SLACK_S
 
     def _initiate(self, *args):
         if self._model_running():
