@@ -5,6 +5,11 @@ sigmoid neurons, in the same run. Prints both times and their ratio (goal: <= 1.
 
 Each configuration is timed over ``--epochs`` epochs after one warm-up epoch, alternating the
 configurations so drifts of the machine hit all of them alike; the median epoch is reported.
+
+Then the bench path: ``--bench-batches`` small batches (``--bench-shape`` samples x neurons on
+the S devices) go through the BenchBackend (drivers + simulated VISA, in process) and through
+the simulated array; it prints the wall time of both, their ratio, the bus round trips per
+batch (and per device) and the bench's projected time per batch (virtual clock).
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both networks (default 1; 0 = torch's default)")
+    parser.add_argument("--bench-batches", type=int, default=3,
+                        help="batches through the BenchBackend (0 = skip the bench path)")
+    parser.add_argument("--bench-shape", type=int, nargs=2, default=[8, 16],
+                        metavar=("SAMPLES", "NEURONS"))
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,7 +92,45 @@ def main(argv=None) -> int:
         label = f"devices {kind} (simulated array, K={args.repeats})"
         print(f"{label:<34} {t * 1e3:10.1f} {t / base:7.2f}")
     print(f"worst ratio {worst:.2f} (goal <= 1.3); bus round trips per batch: 0 (simulated array)")
+    if args.bench_batches:
+        bench_path(args, bench, limits)
     return 0
+
+
+def bench_path(args, bench_file, limits) -> None:
+    from hil.backends import BenchBackend
+    from hil.calibration import calibration_from_chip
+    from simulated_bench.bench import SimulatedBench
+
+    n_samples, n_neurons = args.bench_shape
+    truth = calibration_from_chip(SimulatedBench.from_config(bench_file).chip, 10e-9)
+    names = [d.name for d in bench_file.devices() if d.size == "S"]
+    neurons = round_robin(n_neurons, names)
+    x = torch.randn(n_samples, n_neurons, generator=torch.Generator().manual_seed(0))
+    with BenchBackend.open(bench_file, n_domains={n: truth[n].n_domains for n in names}) as devices:
+        layer = DeviceNeuron.from_calibration(devices, truth, neurons, limits, repeats=args.repeats)
+        layer(x)  # warm-up: bias field, line resistances, first selections
+        trips0, time0 = devices.round_trips, devices.bench_time_s
+        started = time.perf_counter()
+        for _ in range(args.bench_batches):
+            layer(x).sum()
+        wall = (time.perf_counter() - started) / args.bench_batches
+        trips = (devices.round_trips - trips0) / args.bench_batches
+        projected = (devices.bench_time_s - time0) / args.bench_batches
+    array = SimulatedArrayBackend.from_bench(bench_file, seed=0)
+    fast = DeviceNeuron.from_calibration(array, truth, neurons, limits, repeats=args.repeats)
+    started = time.perf_counter()
+    for _ in range(args.bench_batches):
+        fast(x)
+    wall_array = (time.perf_counter() - started) / args.bench_batches
+    used = len(set(neurons))
+    print(f"bench path, batch of {n_samples} samples x {n_neurons} neurons on {used} S devices, "
+          f"K={args.repeats} ({n_samples * n_neurons * args.repeats} trials):")
+    print(f"  BenchBackend (drivers + simulated VISA): {wall * 1e3:.1f} ms wall per batch, "
+          f"{trips:.0f} round trips per batch ({trips / used:.1f} per device), "
+          f"projected bench time {projected:.2f} s per batch")
+    print(f"  simulated array: {wall_array * 1e3:.3f} ms per batch; bench/array wall ratio "
+          f"{wall / wall_array:.0f}x")
 
 
 if __name__ == "__main__":
