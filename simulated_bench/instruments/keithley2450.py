@@ -4,7 +4,9 @@ Wiring: the 2450 reaches the device whose *read row* crosspoint (``wiring.read_r
 is closed on the 7709. Sourcing a current it measures the Hall / junction voltage
 (``bench.source_and_measure``); sourcing a voltage, the current
 (``bench.source_voltage_and_measure``). With the output off no current flows: a reading
-returns 0 V / 0 A (resistance 9.9e37).
+returns 0 V / 0 A (resistance 9.9e37). The source current acts on the device's physics during
+readings only (a read current is far below the switching current; between readings it would
+change nothing measurable).
 
 Commands (what ``pymeasure.instruments.keithley.Keithley2450`` and ``KeithleyBuffer`` send,
 plus the 2450's trigger model and reading buffer):
@@ -208,6 +210,8 @@ class Keithley2450(ScpiInstrument):
         self.add("ABORt", on_set=self._abort)
         self.add("TRIGger:STATe", on_query=self._trigger_state)
         self._replace("*STB", on_query=self.status_byte)
+        self.add("*OPT", on_query=lambda: "0")          # no options installed
+        self.add("*TST", on_query=lambda: 0)            # self-test passed
 
     # ------------------------------------------------------------ state
     def _reset_state(self) -> None:

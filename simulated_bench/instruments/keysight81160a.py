@@ -48,6 +48,13 @@ external trigger input that the bench's trigger link drives (``bench.fire_trigge
 called by the read SMU's ``:INIT``). Free-running (``IMM`` with burst off) and the internal
 trigger generator's repetition are not simulated: an untriggered output sends nothing.
 
+Pitfall of the pymeasure 0.16 driver (the simulator follows the instrument, not the driver):
+``channel.burst_state = True`` sends ``:BURS1:STAT 0`` (burst *off*; the channel's values list
+maps True to index 0) and reads ``1`` back as False. Arm a burst with
+``channel.trigger_count = n`` (``:TRIG1:COUN n``, n > 1 turns burst on) or write
+``:BURS1:STAT ON`` directly. ``burst_ncycles`` alone does not turn burst on, and pymeasure
+refuses values below 2 for it.
+
 One cycle of ``PULS`` = one pulse of ``PULS:WIDT`` at the start of each period; one cycle of
 ``USER`` = the volatile waveform, sample interval ``1 / (FREQ * points)``, sample value v
 giving ``VOLT:OFFS + (amplitude / 2) * v / 8191`` volts; each run of equal samples with a
@@ -264,6 +271,8 @@ class Keysight81160A(ScpiInstrument):
                  on_query=ch(lambda c: ",".join(f'"{n}"' for n in c.stored) or '""'))
         self.add("[SOURce]:DATA#:NVOLatile:FREE",
                  on_query=ch(lambda c: NONVOLATILE_SLOTS - len(c.stored)))
+        self.add("*OPT", on_query=lambda: "0")          # no options installed
+        self.add("*TST", on_query=lambda: 0)            # self-test passed
         for shape in ("PULSe", "SINusoid", "SQUare", "USER", "NOISe", "DC", "RAMP"):
             self.add(f"[SOURce]:APPLy#:{shape}", on_set=ch(self._apply(shape)))
 
