@@ -183,3 +183,23 @@ def test_fault_weights_pick_the_kind():
     replies = [smu.query("*IDN?") for _ in range(20)]
     assert all(any(c in r for c in "@#$%&!~^") for r in replies)
     assert lib.faults.counts[FaultKind.GARBLED] == 20
+
+
+def test_any_dac_block_arrives_intact():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    lib = SimulatedVisaLibrary()
+    gen = open_raw(lib, GEN)
+    channel = lib.bench.instruments[GEN].channels[1]
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.integers(-8191, 8191), min_size=2, max_size=300))
+    def check(values):
+        gen.write_binary_values(":DATA1:DAC VOLATILE,", values, datatype="h",
+                                is_big_endian=True)
+        gen.write("*OPC")
+        np.testing.assert_array_equal(channel.volatile, values)
+
+    check()
+    assert gen.query("SYST:ERR?").startswith("0")
