@@ -148,7 +148,13 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
                reset_V: float | None = None, read_current_A: float | None = None,
                nplc: float = 0.01, reset_width_s: float | None = None) -> TrialBatch:
     """Run a batch on ``bench`` (a :class:`drivers.bench.Bench`); see :meth:`Bench.trials`."""
-    from drivers.limits import check_compliance_V, check_read_current
+    from drivers.limits import (
+        HIGH_Z_LOAD_OHM,
+        check_compliance_V,
+        check_pulse,
+        check_pulses,
+        check_read_current,
+    )
 
     dev = bench.config.device(device)
     limits = bench.config.limits_for(dev)
@@ -163,13 +169,20 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
         raise ValueError("reset_V must not be 0: the reset pulse sets the reference state")
     read_current_A = bench.default_read_current_A(dev) if read_current_A is None \
         else float(read_current_A)
+    if not read_current_A or not np.isfinite(read_current_A):
+        raise ValueError(f"read_current_A must be a non-zero current, got {read_current_A!r}; "
+                         "nothing was sent")
     reset_width_s = max(float(width_s), 20e-9) if reset_width_s is None else float(reset_width_s)
     reset_width_s = min(reset_width_s, limits.max_pulse_width_s)
     compliance_V = limits.max_compliance_V
 
     # -------- everything is checked before the first write
-    pulse, read = bench.pulse, bench.read
+    pulse, read = bench._raw("pulse"), bench._raw("read_smu")
     slots = np.concatenate(([0.0, -reset_V], amplitudes))
+    check_pulses(np.concatenate(([reset_V], slots)), width_s, limits,
+                 bench.config.wiring.source_impedance_ohm, HIGH_Z_LOAD_OHM, dev.name)
+    check_pulse(reset_V, reset_width_s, limits, bench.config.wiring.source_impedance_ohm,
+                HIGH_Z_LOAD_OHM, dev.name)
     timing = plan_timing(width_s, reset_width_s, nplc, bench.line_frequency_Hz)
     runs = list(_chunks(len(slots), timing.max_slots_per_cycle, repeats))
     waveforms = {}
@@ -196,7 +209,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
         attempts += 1
         readings = np.full((len(slots), repeats), np.nan)
         filled = np.zeros(len(slots), dtype=int)
-        bench.select(dev)
+        bench._select(dev)
         read.source_current(read_current_A, compliance_V, nplc)
         read.enable()
         read.set_buffer_capacity(min(max(count * cycles for _, count, cycles in runs), 6_875_000))
@@ -228,10 +241,10 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
     # per slot, the write level as the generator plays it (after the DAC quantization)
     applied = []
     p = timing.samples_per_trial
+    write_offset = 1 + timing.reset_samples + timing.gap_samples
     for first, wave in waveforms.items():
-        for j in range(len(wave.dac) // p):
-            applied.append(float(wave.levels_V[j * p + 1 + timing.reset_samples
-                                               + timing.gap_samples]))
+        levels = wave.levels_V
+        applied.extend(levels[write_offset::p].tolist())
     applied = np.asarray(applied)
     return TrialBatch(
         device=dev.name, width_s=float(width_s), reset_V=reset_V, read_current_A=read_current_A,

@@ -42,7 +42,13 @@ from drivers import batch as batching
 from drivers.benchfile import BenchFile, BenchFileError, DeviceAddress, as_bench_file
 from drivers.faults import FaultCounters, InstrumentError, RetryPolicy, parse_error_reply
 from drivers.field import KepcoBOPField
-from drivers.limits import max_pulse_level_V, tightest
+from drivers.limits import (
+    HIGH_Z_LOAD_OHM,
+    check_pulses,
+    check_read_current,
+    max_pulse_level_V,
+    tightest,
+)
 from drivers.pulse import Keysight81160APulser, Keysight81160APulseSource
 from drivers.sourcemeter import (
     Keithley2400SourceMeter,
@@ -78,6 +84,36 @@ class OutputsNotOffError(RuntimeError):
 
 class BenchTerminated(BaseException):
     """Raised by the SIGTERM handler so that the ``with`` block unwinds and outputs go off."""
+
+
+class RetryingRole:
+    """A role whose idempotent methods are retried by the bench's :class:`RetryPolicy` (with
+    the bench's recovery between attempts). Methods that emit pulses (``fire``, ``pulse``)
+    or start a trigger model are not idempotent and run once. Attributes pass through."""
+
+    NOT_RETRIED = frozenset({"fire", "pulse", "run_buffered", "start_buffered", "initiate"})
+
+    def __init__(self, bench: "Bench", role: object, name: str):
+        object.__setattr__(self, "_bench", bench)
+        object.__setattr__(self, "_role", role)
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attribute):
+        value = getattr(self._role, attribute)
+        if attribute.startswith("_") or not callable(value) or attribute in self.NOT_RETRIED:
+            return value
+
+        def retried(*args, **kwargs):
+            return self._bench.retry.run(lambda: value(*args, **kwargs), self._bench.recover,
+                                         f"{self._name}.{attribute}")
+        retried.__doc__ = value.__doc__
+        return retried
+
+    def __setattr__(self, attribute, value):
+        setattr(self._role, attribute, value)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: {self._role!r} (retried)>"
 
 
 class Bench:
@@ -162,7 +198,7 @@ class Bench:
     # ------------------------------------------------------------ roles
     def _role(self, role: str):
         if role in self._roles:
-            return self._roles[role]
+            return RetryingRole(self, self._roles[role], ROLE_ATTRIBUTES[role])
         if any(entry.role == role for entry in self.config.instruments):
             raise InstrumentConnectionError(f"the {role} instrument is not open (bench closed?)")
         raise MissingRoleError(
@@ -223,18 +259,29 @@ class Bench:
     def limits_for(self, device):
         return self.config.limits_for(self.config.device(device))
 
+    def _raw(self, role: str):
+        """The role object itself (no retries): for steps that the bench retries whole."""
+        self._role(role)
+        return self._roles[role]
+
+    def _run(self, step, what: str):
+        return self.retry.run(step, self.recover, what)
+
     def select(self, device) -> DeviceAddress:
         """Open every crosspoint, then close the device's pulse-row and read-row crosspoints."""
         dev = self.config.device(device)
+        return self._run(lambda: self._select(dev), f"select {dev.name}")
+
+    def _select(self, dev: DeviceAddress) -> DeviceAddress:
         wiring = self.config.wiring
-        self.switch.connect([dev.channel(wiring.pulse_row), dev.channel(wiring.read_row)])
+        self._raw("switch").connect([dev.channel(wiring.pulse_row), dev.channel(wiring.read_row)])
         self._selected = dev
         return dev
 
     def _ensure_selected(self, device) -> DeviceAddress:
         dev = self.config.device(device)
         if self._selected != dev:
-            self.select(dev)
+            self._select(dev)
         return dev
 
     # ------------------------------------------------------------ defaults from the limits
@@ -252,21 +299,33 @@ class Bench:
     # ------------------------------------------------------------ measurements
     def read_resistance(self, device, current_A: float | None = None, nplc: float = 1.0) -> float:
         """Four-terminal (Hall / junction) resistance of a device: V / I of the read SMU."""
-        dev = self._ensure_selected(device)
+        dev = self.config.device(device)
         current_A = self.default_read_current_A(dev) if current_A is None else current_A
-        read = self.read
+        check_read_current(current_A, self.limits_for(dev), dev.name)
+        if current_A == 0:
+            raise ValueError("a resistance needs a non-zero read current; nothing was sent")
+        return self._run(lambda: self._read_resistance(dev, current_A, nplc),
+                         f"read_resistance {dev.name}")
+
+    def _read_resistance(self, dev: DeviceAddress, current_A: float, nplc: float) -> float:
+        self._ensure_selected(dev)
+        read = self._raw("read_smu")
         read.source_current(current_A, self._compliance_V(dev), nplc)
         read.enable()
         return read.resistance_ohm()
 
     def line_resistance(self, device, nplc: float = 1.0) -> float:
         """Two-terminal resistance of the device's write line (voltage-sourced read)."""
-        dev = self._ensure_selected(device)
+        dev = self.config.device(device)
+        return self._run(lambda: self._line_resistance(dev, nplc), f"line_resistance {dev.name}")
+
+    def _line_resistance(self, dev: DeviceAddress, nplc: float) -> float:
+        self._ensure_selected(dev)
         limits = self.limits_for(dev)
         compliance_A = limits.max_read_current_A
         voltage_V = min(0.5 * compliance_A * limits.min_line_resistance_ohm,
                         limits.max_compliance_V)
-        read = self.read
+        read = self._raw("read_smu")
         read.source_voltage(voltage_V, compliance_A, nplc)
         read.enable()
         voltage, current = read.measure()
@@ -278,18 +337,30 @@ class Bench:
     def trial(self, device, amplitude_V: float, width_s: float, reset_V: float | None = None,
               read_current_A: float | None = None, nplc: float = 1.0) -> float:
         """One write-read trial, the naive way: reset pulse, write pulse, read (several
-        round trips each). Returns the read resistance in ohm."""
+        round trips each). Returns the read resistance in ohm. Retried whole on a fault
+        (it starts with its reset pulse)."""
         dev = self.config.device(device)
         reset_V = self.default_reset_V(dev) if reset_V is None else reset_V
         read_current_A = self.default_read_current_A(dev) if read_current_A is None \
             else read_current_A
         limits = self.limits_for(dev)
-        self.pulse.limits = limits  # checked here too: nothing moves before all values pass
-        self.pulse.check([reset_V, amplitude_V], width_s)
-        self._ensure_selected(dev)
-        self.pulse.pulse(reset_V, width_s)
-        self.pulse.pulse(amplitude_V, width_s)
-        return self.read_resistance(dev, read_current_A, nplc)
+        pulse = self._raw("pulse")
+        for level in (reset_V, amplitude_V):        # as the generator would apply them
+            if level != 0:
+                pulse.plan_pulse(level, width_s, limits, dev.name)
+        check_pulses([reset_V, amplitude_V], width_s, limits,
+                     self.config.wiring.source_impedance_ohm, HIGH_Z_LOAD_OHM, dev.name)
+        check_read_current(read_current_A, limits, dev.name)
+        if read_current_A == 0:
+            raise ValueError("a resistance needs a non-zero read current; nothing was sent")
+
+        def step() -> float:
+            self._ensure_selected(dev)
+            pulse = self._raw("pulse")
+            pulse.pulse(reset_V, width_s)
+            pulse.pulse(amplitude_V, width_s)
+            return self._read_resistance(dev, read_current_A, nplc)
+        return self._run(step, f"trial on {dev.name}")
 
     def trials(self, device, amplitudes_V: Sequence[float], width_s: float, repeats: int = 1,
                reset_V: float | None = None, read_current_A: float | None = None,

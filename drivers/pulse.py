@@ -121,9 +121,11 @@ class ArbWaveform:
         edges = np.flatnonzero(np.diff(dac)) + 1
         starts = np.concatenate(([0], edges))
         ends = np.concatenate((edges, [len(dac)]))
-        levels = self.levels_V
-        return [(int(s), float(levels[s]), float((e - s) * self.sample_interval_s))
-                for s, e in zip(starts, ends) if dac[s] != 0]
+        keep = dac[starts] != 0
+        starts, ends = starts[keep], ends[keep]
+        levels = self.full_scale_V * dac[starts] / MAX_DAC_VALUE
+        widths = (ends - starts) * self.sample_interval_s
+        return list(zip(starts.tolist(), levels.tolist(), widths.tolist()))
 
 
 class Keysight81160APulseSource:
@@ -179,26 +181,41 @@ class Keysight81160APulseSource:
                      self.load_ohm, self.device)
 
     # ------------------------------------------------------------ pulse mode (naive)
-    def set_pulse(self, amplitude_V: float, width_s: float, count: int = 1) -> None:
-        """Arm ``count`` pulses of ``amplitude_V`` (sign = polarity) and ``width_s``."""
-        check_pulse(amplitude_V, width_s, self.limits, self.source_impedance_ohm,
-                    self.load_ohm, self.device)
+    def plan_pulse(self, amplitude_V: float, width_s: float, limits: SafetyLimits | None = None,
+                   device: str | None = None):
+        """What ``set_pulse`` would write, checked as the instrument would apply it, without
+        writing anything: ``("PULS", level_V, width_s)`` or ``("USER", waveform, width_s)``.
+        ``limits`` / ``device`` default to the role's (those of the device on the row)."""
+        limits = self.limits if limits is None else limits
+        device = self.device if device is None else device
+        args = (limits, self.source_impedance_ohm, self.load_ohm, device)
+        check_pulse(amplitude_V, width_s, *args)
         level = as_written(abs(float(amplitude_V)))
         width = as_written(float(width_s), "%e")
-        self._check([level], width)
-        count = int(count)
-        if count < 1:
-            raise ValueError(f"pulse count must be >= 1, got {count}")
+        check_pulse(level, width, *args)                   # as the command will carry them
         if level > self.max_level_V:
             raise ValueError(f"pulse level {amplitude_V:g} V is over the 81160A's "
                              f"{self.max_level_V:.3g} V into its high-Z load setting. "
                              "Nothing was sent.")
-        if level < self.min_pulse_level_V:
-            # below the smallest pulse-mode amplitude: a one-pulse arbitrary waveform
-            # (one sample of the level, nine of 0 V; full scale >= the minimum amplitude)
-            levels = np.zeros(10)
-            levels[0] = float(amplitude_V)
-            self.load_waveform(self.build_waveform(levels, width), count, trigger="MAN")
+        if level >= self.min_pulse_level_V:
+            return "PULS", level, width
+        # below the smallest pulse-mode amplitude: a one-pulse arbitrary waveform
+        # (one sample of the level, nine of 0 V; full scale >= the minimum amplitude)
+        levels = np.zeros(10)
+        levels[0] = float(amplitude_V)
+        waveform = self.build_waveform(levels, width)
+        for _, played, played_width in waveform.pulses():
+            check_pulse(played, played_width, *args)
+        return "USER", waveform, width
+
+    def set_pulse(self, amplitude_V: float, width_s: float, count: int = 1) -> None:
+        """Arm ``count`` pulses of ``amplitude_V`` (sign = polarity) and ``width_s``."""
+        count = int(count)
+        if count < 1:
+            raise ValueError(f"pulse count must be >= 1, got {count}; nothing was sent")
+        mode, level, width = self.plan_pulse(amplitude_V, width_s)
+        if mode == "USER":
+            self.load_waveform(level, count, trigger="MAN")
             return
         polarity = "INV" if amplitude_V < 0 else "NORM"
         if self._state.get("polarity") != polarity and self._output_on is not False:
@@ -254,13 +271,12 @@ class Keysight81160APulseSource:
             raise ValueError(f"an 81160A waveform holds 2 .. {MAX_ARB_POINTS} points, got {points}")
         peak = float(np.max(np.abs(levels_V))) if points else 0.0
         full_scale = max(peak, self.min_pulse_level_V / 2)
-        full_scale = as_written(2 * full_scale) / 2            # ':VOLT1 %f' is the Vpp
+        # ':VOLT1 %f' carries the Vpp with 6 decimals: round up, so that the instrument's
+        # minimum amplitude and the peak both fit
+        full_scale = math.ceil(2 * full_scale * 1e6 - 1e-6) / 1e6 / 2
         if full_scale * 2 > 2 * self.max_level_V:
             raise ValueError(f"waveform peak {peak:g} V is over the 81160A's range")
         dac = np.round(levels_V / full_scale * MAX_DAC_VALUE).astype(np.int64)
-        if np.any(np.abs(dac) > MAX_DAC_VALUE):   # the rounded full scale fell below the peak
-            full_scale = as_written(2 * full_scale + 2e-6) / 2
-            dac = np.round(levels_V / full_scale * MAX_DAC_VALUE).astype(np.int64)
         frequency = as_written(1.0 / (points * sample_interval_s))
         if 1.0 / (frequency * points) > sample_interval_s:     # never longer than asked
             frequency = as_written(frequency + 1e-6)
@@ -270,8 +286,9 @@ class Keysight81160APulseSource:
         return ArbWaveform(dac, full_scale, 1.0 / (frequency * points), frequency)
 
     def check_waveform(self, waveform: ArbWaveform) -> None:
-        """Check every pulse of a waveform as it will be played."""
-        for _, level, width in waveform.pulses():
+        """Check every pulse of a waveform as it will be played (each distinct
+        (level, width) once: a batch repeats a few of them many times)."""
+        for level, width in sorted({(lvl, w) for _, lvl, w in waveform.pulses()}):
             check_pulse(level, width, self.limits, self.source_impedance_ohm, self.load_ohm,
                         self.device)
 

@@ -22,6 +22,7 @@ from drivers.faults import GarbledReply, confirm_off, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
 
 MAX_BUFFER_POINTS = 6_875_000
+GUARD_READINGS = 1
 
 
 class Keithley2450Buffered(Keithley2450):
@@ -199,7 +200,7 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     def set_buffer_capacity(self, count: int) -> None:
         """Size the default buffer (written only when it changes; writing clears it)."""
-        count = max(int(count), 10)
+        count = max(int(count) + GUARD_READINGS, 10)
         if self._capacity != count:
             self._capacity = None
             self.instrument.buffer_capacity = count
@@ -213,14 +214,19 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
         A garbled reply means the query ran: only the pure ``:TRAC:DATA?`` part is asked
         again (at most ``garbled_retries`` times), the trigger model is not run twice.
+
+        One guard reading follows the ``count`` readings (and is not fetched): ``*WAI`` then
+        returns after the last wanted reading has certainly finished, whatever the rounding
+        of the model's end time (the simulated 2450 compares the two times to 1e-15 s, which
+        fails for t0 of a few seconds). It costs one reading period.
         """
         inst = self.instrument
         count = int(count)
-        inst.load_simple_loop(count, delay_s)
+        inst.load_simple_loop(count + GUARD_READINGS, delay_s)
         fetch = f':TRAC:DATA? 1, {count}, "defbuffer1", READ'
         connection = getattr(inst.adapter, "connection", None)
         saved = getattr(connection, "timeout", None)
-        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
+        needed_ms = 1000.0 * (2.0 * timeout_s * (count + GUARD_READINGS) / max(count, 1) + 2.0)
         if saved is not None and saved < needed_ms:
             connection.timeout = needed_ms
         try:

@@ -266,7 +266,7 @@ def test_81160a_positive_then_negative_pulse_keeps_the_idle_level_at_zero():
 
 def test_81160a_level_below_pulse_mode_minimum_uses_a_one_pulse_waveform():
     dac = np.zeros(10, dtype=">i2")
-    dac[0] = round(0.01 / (0.099995 / 2) * 8191)
+    dac[0] = round(0.01 / (0.099996 / 2) * 8191)   # full scale: the minimum Vpp, rounded up
     block = b"#220" + dac.tobytes()
     with expected_protocol(Keysight81160APulser, [
         ("OUTP1 0", None),
@@ -277,7 +277,7 @@ def test_81160a_level_below_pulse_mode_minimum_uses_a_one_pulse_waveform():
         (":FUNC1:USER VOLATILE", None),
         (b":DATA1:DAC VOLATILE," + block + b"\n", None),  # block + terminator
         (":VOLT1:OFFS 0.000000", None),
-        (":VOLT1 0.099995", None),
+        (":VOLT1 0.099996", None),
         (":FREQ1 10000000.000000", None),
         (":TRIG1:COUN 1", None),
         ("OUTP1 1", None),
