@@ -96,7 +96,8 @@ def survey_markdown(result) -> str:
              f"amplitudes x {result.trials} reset-write-read trials per device (after a coarse "
              f"locate scan), pulse width {result.width_s * 1e9:g} ns. Fits: Neel-Brown "
              f"(Ic0, Delta at tau0 = {next((d.neel_brown.tau0_s for d in result.devices.values() if d.ok), 1e-9):g} s) "
-             f"and logistic, binomial maximum likelihood.", "",
+             f"and logistic: binomial maximum likelihood for binary readouts (macrospin), "
+             f"weighted least squares on the switched fraction for multi-domain bars.", "",
              "## By device size", "",
              "| size | devices | I50 mean (uA) | I50 D2D spread | 10-90 width (uA) | width / I50 | "
              "width (A/m^2) | Delta | Ic0 mean (uA) |",
@@ -115,16 +116,17 @@ def survey_markdown(result) -> str:
                       f"({narrow.relative_width_mean:.3f}, Delta = {narrow.delta_mean:.1f}): "
                       f"a lower energy barrier makes a more stochastic neuron."]
     lines += ["", "## Per device", "",
-              "| device | size | R_line (ohm) | I50 (uA) | Ic0 (uA) | Delta | logistic slope (1/uA) "
-              "| width / I50 | dispersion |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| device | size | readout | R_line (ohm) | I50 (uA) | Ic0 (uA) | Delta | "
+              "logistic slope (1/uA) | width / I50 | dispersion |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, d in result.devices.items():
         if not d.ok:
-            lines.append(f"| {name} | {d.size} | {_fmt(d.line_resistance_ohm)} | not fitted: "
-                         f"{d.error.split(';')[0]} | | | | | |")
+            lines.append(f"| {name} | {d.size} | {d.readout} | {_fmt(d.line_resistance_ohm)} | "
+                         f"not fitted: {d.error.split(';')[0]} | | | | | |")
             continue
         nb, lg = d.neel_brown, d.logistic
-        lines.append(f"| {name} | {d.size} | {d.line_resistance_ohm:.1f} | {nb.i50_A * 1e6:.3f} +- "
+        lines.append(f"| {name} | {d.size} | {d.readout} | {d.line_resistance_ohm:.1f} | "
+                     f"{nb.i50_A * 1e6:.3f} +- "
                      f"{nb.i50_err_A * 1e6:.3f} | {nb.ic0_A * 1e6:.3f} +- {nb.ic0_err_A * 1e6:.3f} | "
                      f"{nb.delta:.1f} +- {nb.delta_err:.1f} | {lg.slope_per_A * 1e-6:.3f} | "
                      f"{nb.relative_width:.4f} | {nb.dispersion:.2f} |")

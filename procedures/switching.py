@@ -3,17 +3,21 @@
 P_sw vs amplitude (the sigmoid that makes a device a stochastic neuron)
     Each trial is reset -> write -> read (the drivers' batched ``Bench.trials``: N trials
     cost O(1) bus round trips). Where the transition lies is not known in advance, so a
-    sweep has two phases per device: a *coarse* scan from 0 to the device's safe maximum
-    level (few trials per level) locates it, and a *fine* scan of ``points`` levels x
-    ``trials`` trials covers it. The fine window is a pure function of the recorded coarse
-    points, so a resumed run rebuilds exactly the same grid.
+    sweep has phases per device: the two-terminal *line* resistance (write current =
+    EMF / (50 ohm + R_line)); a *coarse* scan from 0 to the device's safe maximum level
+    (few trials per level, switched / not) and a *zoom* scan across the coarse step where
+    P first reaches 1/2, which together locate the transition; the two state
+    *levels* (R_reset, R_set, from many trials); and a *fine* scan of ``points`` levels x
+    ``trials`` trials across the transition. The fine window is a pure function of the
+    recorded coarse points, so a resumed run rebuilds exactly the same grid.
 
 P_sw vs width
     At a few currents across the transition, P(t) over log-spaced widths gives the
     relaxation time tau(I) (``fits.fit_tau``), and tau(I) gives (Delta, Ic0).
 
-For a multi-domain Hall bar the drivers report the switched fraction of each trial; the
-"switched" count of a point is then the sum of fractions (see ``procedures.fits``).
+Readout (:func:`batch_fractions`): a macrospin device's trials count as switched or not; a
+multi-domain Hall bar's trials count their switched fraction, and a point's "Switched" is
+the sum of fractions, fitted with its empirical standard error (see ``procedures.fits``).
 Every row carries the write current (A) and current density (A/m^2), not only volts.
 """
 
@@ -28,7 +32,8 @@ from procedures import fits
 from procedures.base import BenchProcedure
 from procedures.session import DeviceFacts, ParameterError
 
-PHASE_LINE, PHASE_COARSE, PHASE_FINE = "line", "coarse", "fine"
+PHASE_LINE, PHASE_COARSE, PHASE_ZOOM, PHASE_LEVELS, PHASE_FINE = (
+    "line", "coarse", "zoom", "levels", "fine")
 
 SWEEP_COLUMNS = [
     "Device", "Size", "Phase", "Point", "Pulse amplitude (V)", "Pulse width (s)",
@@ -43,7 +48,8 @@ SWEEP_KEY = ("Device", "Phase", "Point")
 BINARY_MIDDLE_MAX = 0.03   # a binary readout has < 3 % of its trials reading mid-way
 
 
-def batch_fractions(batch, levels: int, repeats: int):
+def batch_fractions(batch, levels: int, repeats: int, refs: tuple[float, float] | None = None,
+                    readout: str = "auto"):
     """(switched amount, resistance, readout) of a TrialBatch; arrays are (levels, repeats).
 
     Each trial's reading is placed between the batch's two calibration states,
@@ -57,10 +63,16 @@ def batch_fractions(batch, levels: int, repeats: int):
     - ``"fraction"`` otherwise: each trial counts its switched fraction f, unclipped, so
       the mean over a point's trials is an unbiased estimate (clipping each trial to
       [0, 1] would turn zero-mean read noise into a floor and a ceiling).
+
+    ``refs`` = (R_reset, R_set) replaces the batch's own calibration states (a batch of few
+    trials has noisy ones: their error would be a floor / ceiling shared by every point).
+    ``readout="binary"`` forces switched / not (the coarse locate scan).
     """
     res = np.asarray(getattr(batch, "resistance_ohm", None), dtype=float)
     reset = getattr(batch, "reset_state_ohm", None)
     setv = getattr(batch, "set_state_ohm", None)
+    if refs is not None:
+        reset, setv = refs
     if reset is not None and setv is not None and setv != reset and res.ndim:
         frac = (res - reset) / (setv - reset)
     elif getattr(batch, "switched_fraction", None) is not None:
@@ -68,7 +80,7 @@ def batch_fractions(batch, levels: int, repeats: int):
     else:
         frac = np.asarray(batch.switched, dtype=float)
     middle = float(np.mean((frac > 0.3) & (frac < 0.7))) if frac.size else 0.0
-    if middle < BINARY_MIDDLE_MAX:
+    if readout == "binary" or (readout == "auto" and middle < BINARY_MIDDLE_MAX):
         amount, readout = np.asarray(batch.switched, dtype=float), "binary"
     else:
         amount, readout = frac, "fraction"
@@ -91,20 +103,50 @@ def coarse_levels(facts: DeviceFacts, coarse_points: int, max_fraction: float) -
     return top * np.arange(1, coarse_points + 1) / coarse_points
 
 
-def fine_window(coarse_rows: list[dict], facts: DeviceFacts, max_fraction: float):
-    """(low, high) level of the fine scan from the coarse rows; None if P never reaches 0.5."""
+def zoom_bracket(coarse_rows: list[dict]):
+    """(low, high) level around the coarse step where P first reaches 0.5; None if never."""
     rows = sorted(coarse_rows, key=lambda r: r["Pulse amplitude (V)"])
     levels = np.array([r["Pulse amplitude (V)"] for r in rows], dtype=float)
-    prob = np.maximum.accumulate(np.array([r["Switching probability"] for r in rows], dtype=float))
-    if prob.size == 0 or prob[-1] < 0.5:
+    prob = np.array([r["Switching probability"] for r in rows], dtype=float)
+    if prob.size == 0 or prob.max() < 0.5:
         return None
     step = levels[1] - levels[0] if levels.size > 1 else levels[0]
-    below = np.flatnonzero(prob <= 0.1)
-    above = np.flatnonzero(prob >= 0.9)
-    low = levels[below[-1]] if below.size else 0.5 * levels[0]
-    high = levels[above[0]] if above.size else levels[-1]
-    low, high = max(low - 0.5 * step, 0.25 * step), high + 0.5 * step
-    return float(low), float(min(high, facts.max_level_V * max_fraction))
+    first = int(np.argmax(prob >= 0.5))
+    below = levels[first - 1] if first > 0 else 0.0
+    return float(max(below - 0.5 * step, 0.25 * step)), float(levels[first] + 0.5 * step)
+
+
+def fine_window(coarse_rows: list[dict], facts: DeviceFacts, max_fraction: float,
+                span: float = 1.3):
+    """(low, high) level of the fine scan from the locate rows; None if P never reaches 0.5.
+
+    A logistic fitted to the coarse and zoom points (robust to a single noisy point) gives the
+    centre I50 and the 10-90 % width; the window is I50 +- ``span`` x that width, at least
+    +- 1.5 coarse steps, inside (0, the safe maximum].
+    """
+    rows = sorted(coarse_rows, key=lambda r: r["Pulse amplitude (V)"])
+    levels = np.array([r["Pulse amplitude (V)"] for r in rows], dtype=float)
+    prob = np.array([r["Switching probability"] for r in rows], dtype=float)
+    if prob.size == 0 or prob.max() < 0.5:
+        return None
+    step = float(np.min(np.diff(levels))) if levels.size > 1 else float(levels[0])
+    step = step if step > 0 else float(levels[0])
+    top = facts.max_level_V * max_fraction
+    try:
+        switched = np.array([r["Switched"] for r in rows], dtype=float)
+        trials = np.array([r["Trials"] for r in rows], dtype=float)
+        fit = fits.fit_logistic(levels, np.clip(switched, 0, trials), trials)
+        centre, half = fit.i50_A, max(span * fit.width_10_90_A, 1.5 * step)
+        if not (np.isfinite(centre) and levels[0] - step <= centre <= levels[-1] + step):
+            raise fits.FitError("the coarse logistic centre lies outside the scan")
+    except fits.FitError:
+        first_high = int(np.argmax(prob >= 0.5))
+        centre, half = levels[first_high] - 0.5 * step, 2.0 * step
+    low = max(centre - half, 0.25 * step)
+    high = min(centre + half, top)
+    if high <= low:
+        return None
+    return float(low), float(high)
 
 
 class SwitchingSweep:
@@ -112,7 +154,8 @@ class SwitchingSweep:
 
     def __init__(self, proc: BenchProcedure, width_s: float, trials: int, points: int,
                  coarse_points: int, coarse_trials: int, reset_fraction: float,
-                 max_fraction: float = 0.95, level_range_V: tuple[float, float] | None = None):
+                 max_fraction: float = 0.95, level_range_V: tuple[float, float] | None = None,
+                 reference_trials: int = 256):
         self.proc = proc
         self.width_s = width_s
         self.trials = trials
@@ -122,6 +165,7 @@ class SwitchingSweep:
         self.reset_fraction = reset_fraction
         self.max_fraction = max_fraction
         self.level_range_V = level_range_V
+        self.reference_trials = int(reference_trials)
 
     def reset_level_V(self, facts: DeviceFacts) -> float:
         return -self.reset_fraction * facts.max_level_V
@@ -142,7 +186,9 @@ class SwitchingSweep:
         return float(row["Line resistance (ohm)"])
 
     def measure_levels(self, facts: DeviceFacts, phase: str, levels, trials: int,
-                       line_ohm: float, width_s: float | None = None, first_point: int = 0) -> list[dict]:
+                       line_ohm: float, width_s: float | None = None, first_point: int = 0,
+                       refs: tuple[float, float] | None = None,
+                       readout: str = "auto") -> list[dict]:
         """Rows of ``levels`` (one bench batch for all the missing ones)."""
         width_s = self.width_s if width_s is None else width_s
         keys = [self.proc.key(facts.name, phase, first_point + i) for i in range(len(levels))]
@@ -151,7 +197,7 @@ class SwitchingSweep:
             todo = np.asarray([levels[i] for i in missing], dtype=float)
             batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
                 facts.name, todo, width_s, repeats=trials, reset_V=self.reset_level_V(facts)))
-            frac, res, readout = batch_fractions(batch, len(todo), trials)
+            frac, res, readout = batch_fractions(batch, len(todo), trials, refs, readout)
             for j, i in enumerate(missing):
                 current = float(facts.current_A(todo[j], line_ohm))
                 row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
@@ -167,16 +213,52 @@ class SwitchingSweep:
                 self.proc.point(keys[i], lambda row=row: row)
         return [self.proc.done[k] for k in keys]
 
+    def reference_levels(self, facts: DeviceFacts) -> tuple[float, float]:
+        """(R_reset, R_set) of the device from one batch of ``reference_trials`` trials.
+
+        The batch's write level is 0 (no write: its trials read the reset state too), so
+        the reset state gets 2 x reference_trials readings and the set state (the batch's
+        calibration slot, a full-level write) reference_trials readings. Recorded as the
+        rows (Phase "levels", Point 0 / 1).
+        """
+        keys = [self.proc.key(facts.name, PHASE_LEVELS, i) for i in (0, 1)]
+        if not all(k in self.proc.done for k in keys):
+            n = self.reference_trials
+            batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
+                facts.name, np.array([0.0]), self.width_s, repeats=n,
+                reset_V=self.reset_level_V(facts)))
+            cal = (batch.meta or {}).get("calibration_resistance_ohm") if hasattr(batch, "meta") else None
+            if cal is not None:
+                reset_reads = np.concatenate([np.ravel(cal[0]), np.ravel(batch.resistance_ohm)])
+                set_reads = np.ravel(cal[1])
+            else:
+                reset_reads = np.ravel(batch.resistance_ohm)
+                set_reads = np.array([batch.set_state_ohm])
+            for point, reads in ((0, reset_reads), (1, set_reads)):
+                row = {"Device": facts.name, "Size": facts.size, "Phase": PHASE_LEVELS,
+                       "Point": point, "Pulse amplitude (V)": 0.0 if point == 0 else
+                       -self.reset_level_V(facts), "Pulse width (s)": self.width_s,
+                       "Trials": int(reads.size),
+                       "Mean resistance (ohm)": float(np.mean(reads)),
+                       "Switched sd": float(np.std(reads, ddof=1)) if reads.size > 1 else 0.0,
+                       "Round trips": rt / 2, "Projected bench time (s)": dt / 2}
+                self.proc.point(keys[point], lambda row=row: row)
+        return tuple(float(self.proc.done[k]["Mean resistance (ohm)"]) for k in keys)
+
     def run_device(self, facts: DeviceFacts) -> list[dict]:
-        """Line resistance, coarse scan, fine scan of one device; returns the fine rows."""
+        """Line resistance, coarse scan, state levels, fine scan of one device (fine rows)."""
         line_ohm = self.line_resistance(facts)
         if self.level_range_V is not None:
             low, high = self.level_range_V
         else:
             coarse = self.measure_levels(facts, PHASE_COARSE,
                                          coarse_levels(facts, self.coarse_points, self.max_fraction),
-                                         self.coarse_trials, line_ohm)
-            window = fine_window(coarse, facts, self.max_fraction)
+                                         self.coarse_trials, line_ohm, readout="binary")
+            bracket = zoom_bracket(coarse)
+            zoom = [] if bracket is None else self.measure_levels(
+                facts, PHASE_ZOOM, np.linspace(*bracket, self.coarse_points), self.coarse_trials,
+                line_ohm, readout="binary")
+            window = fine_window(coarse + zoom, facts, self.max_fraction)
             if window is None:
                 top = facts.current_A(facts.max_level_V * self.max_fraction, line_ohm)
                 raise fits.FitError(
@@ -184,8 +266,9 @@ class SwitchingSweep:
                     f"({facts.max_level_V * self.max_fraction:.4g} V, near its safety limit) at "
                     f"{self.width_s:g} s: use a longer pulse width")
             low, high = window
+        refs = self.reference_levels(facts) if self.reference_trials else None
         return self.measure_levels(facts, PHASE_FINE, np.linspace(low, high, self.points),
-                                   self.trials, line_ohm)
+                                   self.trials, line_ohm, refs=refs)
 
 
 def std_errors(rows: list[dict]):
@@ -221,12 +304,15 @@ class SweepParameters:
     points = IntegerParameter("Fine points", default=16, minimum=3, maximum=1000)
     coarse_points = IntegerParameter("Coarse points", default=32, minimum=4, maximum=1000)
     coarse_trials = IntegerParameter("Coarse trials", default=8, minimum=1, maximum=10000)
+    reference_trials = IntegerParameter("State reference trials", default=256, minimum=0,
+                                        maximum=100000)
     reset_fraction = FloatParameter("Reset level fraction", default=0.9, minimum=0.0, maximum=1.0)
     bias_field = FloatParameter("Bias field", units="T", default=0.01, minimum=-1.0, maximum=1.0)
     tau0 = FloatParameter("Attempt time tau0", units="s", default=1e-9, minimum=0.0, maximum=1.0)
     exponent = FloatParameter("Neel-Brown exponent", default=1.0, minimum=0.1, maximum=5.0)
 
     def validate_sweep(self, devices: list[DeviceFacts]) -> None:
+        BenchProcedure.require_int("reference_trials", self.reference_trials, 0)
         for name in ("trials", "points", "coarse_points", "coarse_trials"):
             BenchProcedure.require_int(name, getattr(self, name), 3 if name == "points" else 1)
         if not 0 < self.reset_fraction <= 1:
@@ -247,7 +333,8 @@ class SweepParameters:
     def sweep(self, levels=None) -> SwitchingSweep:
         return SwitchingSweep(self, float(self.pulse_width), int(self.trials), int(self.points),
                               int(self.coarse_points), int(self.coarse_trials),
-                              float(self.reset_fraction), level_range_V=levels)
+                              float(self.reset_fraction), level_range_V=levels,
+                              reference_trials=int(self.reference_trials))
 
     def set_bias_field(self):
         field = getattr(self.bench, "field", None)
@@ -333,11 +420,12 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
     def execute(self):
         facts = self.facts(self.device)
         self.set_bias_field()
-        fine = self.sweep().run_device(facts)
+        sweep = self.sweep()
+        fine = sweep.run_device(facts)
+        refs = sweep.reference_levels(facts) if sweep.reference_trials else None
         ref = fit_sweep(fine, float(self.tau0), float(self.exponent))[0]
         line_ohm = float(fine[0]["Line resistance (ohm)"])
         widths = np.geomspace(float(self.width_min), float(self.width_max), int(self.widths))
-        sweep = self.sweep()
         taus = []
         probs = self.probability_list()
         for ci, prob in enumerate(probs, start=1):
@@ -353,7 +441,7 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
                     (batch), rt, dt = sweep._costed(lambda: self.bench.trials(
                         facts.name, np.array([level]), float(width), repeats=int(self.trials),
                         reset_V=sweep.reset_level_V(facts)))
-                    frac, res, readout = batch_fractions(batch, 1, int(self.trials))
+                    frac, res, readout = batch_fractions(batch, 1, int(self.trials), refs)
                     cur = float(facts.current_A(level, line_ohm))
                     row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{ci}",
                            "Point": wi, "Pulse amplitude (V)": level,

@@ -26,7 +26,8 @@ from procedures import fits
 from procedures.base import BenchProcedure
 from procedures.calibration import ChipCalibration, DeviceCalibration
 from procedures.session import ParameterError, select_devices
-from procedures.switching import SWEEP_COLUMNS, SWEEP_KEY, SweepParameters, fit_sweep
+from procedures.switching import (SWEEP_COLUMNS, SWEEP_KEY, SweepParameters, fit_sweep,
+                                  std_errors)
 
 
 class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
@@ -80,6 +81,7 @@ class DeviceResult:
     logistic: fits.LogisticFit | None
     cross_section_m2: float | None = None
     error: str = ""
+    readout: str = "binary"          # "binary" (macrospin) or "fraction" (multi-domain bar)
 
     @property
     def ok(self) -> bool:
@@ -127,7 +129,8 @@ class SurveyResult:
                 delta_err=nb.delta_err, i50_err_A=nb.i50_err_A,
                 logistic_slope_err_per_A=lg.slope_err_per_A,
                 extra={"logistic_i50_A": lg.i50_A, "width_10_90_A": nb.width_10_90_A,
-                       "relative_width": nb.relative_width, "dispersion": nb.dispersion})
+                       "relative_width": nb.relative_width, "dispersion": nb.dispersion,
+                       "readout": dev.readout})
         if not devices:
             raise ParameterError("no device of the survey could be fitted; nothing to calibrate")
         return ChipCalibration(self.bench, self.chip, self.width_s, devices,
@@ -171,11 +174,13 @@ def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float =
             cross = bench_file.limits_for(name).line_cross_section_m2
         except (KeyError, AttributeError):
             cross = None
+        fine = [r for r in dev_rows if r["Phase"] == "fine"]
+        readout = "binary" if std_errors(fine) is None else "fraction"
         try:
             nb, lg = fit_sweep(dev_rows, tau0_s, exponent)
-            devices[name] = DeviceResult(name, size, line_ohm, nb, lg, cross)
+            devices[name] = DeviceResult(name, size, line_ohm, nb, lg, cross, readout=readout)
         except fits.FitError as exc:
-            devices[name] = DeviceResult(name, size, line_ohm, None, None, cross, str(exc))
+            devices[name] = DeviceResult(name, size, line_ohm, None, None, cross, str(exc), readout)
     sizes = []
     order = list(dict.fromkeys(g.size for g in bench_file.groups))
     for size in order + sorted({d.size for d in devices.values()} - set(order)):

@@ -18,7 +18,8 @@ ARGS = ["survey", "--devices", "S,L", "--trials", "16", "--points", "8", "--coar
         "--no-progress"]
 DEVICES = [f"chip1/{s}{i}" for s in "SL" for i in range(8)]
 EXPECTED = {(d, "line", 0) for d in DEVICES} | {(d, "coarse", i) for d in DEVICES for i in range(16)} \
-    | {(d, "fine", i) for d in DEVICES for i in range(8)}
+    | {(d, "zoom", i) for d in DEVICES for i in range(16)} \
+    | {(d, "levels", i) for d in DEVICES for i in range(2)} | {(d, "fine", i) for d in DEVICES for i in range(8)}
 
 
 def same(a: dict, b: dict) -> bool:
