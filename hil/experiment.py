@@ -87,6 +87,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
+#: the short version for ``hil demo`` (about a minute on 2 cores): fewer epochs, same design
+DEMO_CONFIG: dict[str, Any] = {"epochs": 6, "seeds": [0, 1, 2], "out_dir": "runs/hil-demo"}
+
+
 @dataclass
 class ExperimentResult:
     config: dict
@@ -315,6 +319,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--out", dest="out_dir", default=d["out_dir"], help="output folder")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--demo", action="store_true",
+                        help=f"the short demo run ({DEMO_CONFIG['epochs']} epochs, "
+                             f"{len(DEMO_CONFIG['seeds'])} seeds) unless --epochs/--seeds say otherwise")
     return parser
 
 
@@ -324,6 +331,11 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "batch_size", "lr", "width_s", "calibration", "modes", "out_dir", "resume")}
     config["dataset"] = "mnist" if args.mnist_path else args.dataset
     config["progress"] = not args.no_progress
+    if getattr(args, "demo", False):
+        defaults = DEFAULT_CONFIG
+        for key, value in DEMO_CONFIG.items():
+            if config.get(key) == defaults[key]:  # an explicit option wins over the demo's
+                config[key] = value
     if args.high_variability:
         variability = copy.deepcopy(DEFAULT_CONFIG["variability"])
         variability["high"].update(delta_rel=args.high_variability[0],

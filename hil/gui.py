@@ -48,6 +48,43 @@ AUTO_FILENAME = "auto"
 COST_REFRESH_MS = 500
 
 
+_SINGLETONS_GUARDED = False
+
+
+def guard_pyside_singletons() -> bool:
+    """Work around PySide6 6.12 on CPython < 3.12 (returns True where it applied).
+
+    PySide6 6.12.0 hands back ``None`` / ``True`` / ``False`` from Qt calls without a new
+    reference, as if they were immortal objects - which they are only from CPython 3.12
+    on. On 3.11 every such call drains their reference counts: a plot that redraws a few
+    times a second aborts the process within minutes ("Fatal Python error: none_dealloc"
+    or "bool_dealloc"), in the middle of a run, before the bench outputs can be turned off.
+    PySide6 6.11 and earlier do not do this. The fix is an install without that pairing
+    (PySide6 < 6.12 on Python 3.11, or Python >= 3.12); until then the window gives the
+    three singletons a reference count no session can exhaust, as CPython 3.12 does.
+    """
+    global _SINGLETONS_GUARDED
+    if _SINGLETONS_GUARDED or sys.version_info >= (3, 12):
+        return _SINGLETONS_GUARDED
+    try:
+        import PySide6
+        version = tuple(int(p) for p in PySide6.__version__.split(".")[:2])
+    except (ImportError, ValueError):
+        return False
+    if version < (6, 12):
+        return False
+    import ctypes
+
+    for obj in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40   # ob_refcnt
+    _SINGLETONS_GUARDED = True
+    log.warning("PySide6 %s on Python %d.%d drains the reference counts of None/True/False; "
+                "applied the lab window's guard. Install PySide6-Essentials < 6.12 (or use "
+                "Python >= 3.12) to make it unnecessary.", PySide6.__version__,
+                *sys.version_info[:2])
+    return True
+
+
 class _ResultsCurve(ResultsCurve):
     """pymeasure's results curve, drawn as symbols, empty where a run lacks the column."""
 
@@ -64,6 +101,7 @@ class LabWindow(ManagedWindow):
 
     def __init__(self, session: BenchSession | None = None, directory: str | Path | None = None,
                  probe: bool = True):
+        guard_pyside_singletons()
         if not CATALOG:
             raise RuntimeError("no characterization procedures found in procedures/: the lab "
                                "window needs procedures.switching; reinstall spin-hil")
@@ -380,6 +418,7 @@ def main(args=None) -> int:
     except Exception as exc:                   # noqa: BLE001 - bench file / VISA errors
         print(f"hil gui: cannot open the bench: {exc}", file=sys.stderr)
         return 2
+    guard_pyside_singletons()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("spin-hil lab")
     window = LabWindow(session)

@@ -127,6 +127,7 @@ def plot_learning_curves(result, path: Path) -> None:
             style = "-" if label.startswith(("insitu", "software")) else "--"
             ax.plot(np.arange(1, n + 1), mean, style, label=label.replace(f"/{var}", ""))
         ax.set_title(f"test accuracy per epoch, {var} D2D variability")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)

@@ -112,10 +112,11 @@ def test_eval_after_deploying_on_other_devices_keeps_the_weights(calibration):
     assert torch.equal(net.hidden.weight, weights)
 
 
-def test_tiny_experiment_writes_table_csv_and_png(tmp_path):
-    result = run_experiment({"seeds": [0], "epochs": 1, "sizes": ["S"], "hidden": 32,
-                             "variability": {"low": None}, "out_dir": str(tmp_path),
-                             "progress": False, "calibration": "truth"})
+def test_tiny_experiment_writes_table_csv_and_png_and_resumes(tmp_path):
+    config = {"seeds": [0], "epochs": 1, "sizes": ["S"], "hidden": 32,
+              "variability": {"low": None}, "out_dir": str(tmp_path), "progress": False,
+              "calibration": "truth"}
+    result = run_experiment(config)
     modes = {row["mode"] for row in result.runs}
     assert modes == {"software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu"}
     assert all(0.3 < row["test_acc"] <= 1.0 for row in result.runs)
@@ -123,3 +124,6 @@ def test_tiny_experiment_writes_table_csv_and_png(tmp_path):
                  "accuracy_vs_size.png", "table.txt"):
         assert (tmp_path / name).stat().st_size > 100
     assert "in-situ" in (tmp_path / "table.txt").read_text()
+    # a resumed run finds every run's last checkpoint and reports the same numbers
+    resumed = run_experiment({**config, "resume": True})
+    assert [r["test_acc"] for r in resumed.runs] == [r["test_acc"] for r in result.runs]
