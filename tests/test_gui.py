@@ -161,3 +161,17 @@ def test_abort_stops_the_run_and_turns_outputs_off(qtbot, window):
     assert scpi(window, address_of(window, "aux_smu"), ":OUTP?") in ("0", "OFF")
     # and the status panel, which re-asked the instruments after the run, says so
     assert window.instrument_states() and not any(s.any_on for s in window.instrument_states())
+
+
+def test_plot_updates_do_not_exhaust_none_and_bool(window):
+    """PySide6 6.12 on Python 3.11 drains the refcounts of None/True/False per Qt call; the
+    window's guard (hil.gui.guard_pyside_singletons) must keep a long session alive."""
+    import numpy as np
+    import pyqtgraph as pg
+
+    item = pg.PlotDataItem()
+    window.live_plot.plot.addItem(item)
+    x = np.arange(50.0)
+    for i in range(15_000):          # without the guard this aborts the interpreter
+        item.setData(x, x * i)
+    window.live_plot.plot.removeItem(item)
