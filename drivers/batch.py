@@ -158,6 +158,11 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
 
     dev = bench.config.device(device)
     limits = bench.config.limits_for(dev)
+    if not bench.config.wiring.trigger_link:
+        raise ValueError(
+            f"{bench.config.source}: batched trials need the read SMU's trigger out wired to the "
+            "pulse generator's trigger input ([wiring] trigger_link = true); without it use "
+            "bench.trial (one trial at a time). Nothing was sent.")
     amplitudes = np.asarray(amplitudes_V, dtype=float).ravel()
     repeats = int(repeats)
     if repeats < 1:

@@ -35,6 +35,7 @@ import time
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import pyvisa
 from pymeasure.instruments.keithley import Keithley2400, Keithley2750
 from pymeasure.instruments.kepco import KepcoBOP3612
 
@@ -162,6 +163,13 @@ class Bench:
 
     def connect(self) -> None:
         """Open every instrument of the bench file, identify it, put it in its safe state."""
+        try:
+            pyvisa.ResourceManager(self.visa_library)
+        except (OSError, ValueError, pyvisa.errors.Error) as exc:
+            raise InstrumentConnectionError(
+                f"cannot load the VISA library {self.visa_library or '(system default)'!r}: "
+                f"{exc}. Install a VISA implementation (NI-VISA, Keysight IO Libraries) or pass "
+                "visa_library='@py' (pyvisa-py, for LAN / `hil serve` benches).") from exc
         try:
             for entry in self.config.instruments:
                 address = self._address(entry.address)
