@@ -16,27 +16,35 @@ from __future__ import annotations
 import argparse
 import time
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from simulated_bench import physics
+try:
+    from simulated_bench import physics
+except ModuleNotFoundError:  # run from a checkout that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from simulated_bench import physics
 
 GOAL_RATIO = 0.6
 
 
-def _best_times_s(functions, repeats: int) -> list[float]:
-    """Best wall time of each function, run interleaved so machine drift hits all alike."""
+def _timings_s(functions, repeats: int) -> list[list[float]]:
+    """Wall times of each function, run interleaved (round robin) so that load from other
+    processes hits all of them alike; ``times[f][r]`` is function f in round r."""
     for fn in functions:
         fn()                               # warm up (allocations, caches)
-    best = [float("inf")] * len(functions)
+    times = [[] for _ in functions]
     for _ in range(repeats):
         for i, fn in enumerate(functions):
             start = time.perf_counter()
             fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
+            times[i].append(time.perf_counter() - start)
+    return times
 
 
-def run(devices: int = 1024, amplitudes: int = 1024, repeats: int = 9, seed: int = 0) -> dict:
+def run(devices: int = 1024, amplitudes: int = 1024, repeats: int = 15, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     # a chip's worth of macrospin devices (S-size figures, 8 % / 6 % D2D spread)
     delta = (28.7 * rng.lognormal(0.0, 0.08, devices))[:, None]
@@ -58,14 +66,16 @@ def run(devices: int = 1024, amplitudes: int = 1024, repeats: int = 9, seed: int
     def plain():
         return plain_rng.random(shape) < p_given
 
-    t_sampler, t_plain = _best_times_s([sampler, plain], repeats)
+    t_sampler, t_plain = _timings_s([sampler, plain], repeats)
+    paired = np.array(t_plain) / np.array(t_sampler)     # same round: same machine load
     check = sampler()
     return {
         "shape": shape,
         "samples": samples,
-        "sampler_samples_per_s": samples / t_sampler,
-        "plain_samples_per_s": samples / t_plain,
-        "ratio": t_plain / t_sampler,
+        "sampler_samples_per_s": samples / min(t_sampler),
+        "plain_samples_per_s": samples / min(t_plain),
+        "ratio": float(np.median(paired)),
+        "ratio_of_best": min(t_plain) / min(t_sampler),
         "mean_abs_error_vs_p": float(abs(check.mean() - p_given.mean())),
     }
 
@@ -74,15 +84,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1024)
     parser.add_argument("--amplitudes", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     r = run(args.devices, args.amplitudes, args.repeats)
     print(f"shape {r['shape'][0]} devices x {r['shape'][1]} amplitudes = {r['samples']:,} samples "
-          f"(best of {args.repeats})")
+          f"({args.repeats} interleaved rounds; rates are the best round)")
     print(f"sample_switch_events : {r['sampler_samples_per_s'] / 1e6:8.1f} M samples/s")
     print(f"plain uniform < p    : {r['plain_samples_per_s'] / 1e6:8.1f} M samples/s")
     verdict = "meets" if r["ratio"] >= GOAL_RATIO else "BELOW"
-    print(f"ratio                : {r['ratio']:8.2f}x  ({verdict} the {GOAL_RATIO}x goal)")
+    print(f"ratio                : {r['ratio']:8.2f}x  median of per-round ratios "
+          f"({verdict} the {GOAL_RATIO}x goal); best/best {r['ratio_of_best']:.2f}x")
     print(f"|mean(events) - mean(p)| = {r['mean_abs_error_vs_p']:.2e} (sanity)")
     return 0
 
