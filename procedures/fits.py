@@ -8,6 +8,10 @@ inverse of the expected (Fisher) information, scaled by the Pearson dispersion o
 (quasi-binomial): the dispersion is ~1 for binary macrospin events, and well below 1 for the
 switched fraction of a bar with many independent regions, whose average is less noisy than
 a coin flip. Binary data are never credited with less noise than a binomial (scale >= 1).
+Where the noise of a point is known better than the binomial guess (a multi-domain bar's
+switched fractions carry read noise too), pass ``std_err`` (each point's standard error of
+P, e.g. the spread of its trials / sqrt(trials)): the fit becomes weighted least squares
+and ``dispersion`` its chi^2 per degree of freedom.
 
 Models (the simulated bench's contract, ``DESIGN.md``)::
 
@@ -123,6 +127,14 @@ def _wls(residual_model, jacobian, start, p_obs, se, n_params):
     return res.x, cov, chi2
 
 
+def _nelder_mead(fun, start):
+    """Minimize, then restart once from the optimum (a standard guard against an early stop)."""
+    options = {"xatol": 1e-8, "fatol": 1e-9, "maxiter": 4000}
+    first = optimize.minimize(fun, start, method="Nelder-Mead", options=options)
+    again = optimize.minimize(fun, first.x, method="Nelder-Mead", options=options)
+    return again if again.fun <= first.fun else first
+
+
 def _require_transition(p, what: str, current):
     informative = (p > 0.02) & (p < 0.98)
     low, high = p <= 0.5, p >= 0.5
@@ -200,12 +212,7 @@ def fit_logistic(current_A, switched, trials, std_err=None) -> LogisticFit:
     def nll(theta):
         return _binomial_nll(_logistic(x, theta[0], math.exp(theta[1])), switched, trials)
 
-    best = None
-    for factor in (1.0, 0.3, 3.0):
-        res = optimize.minimize(nll, [i50_0, math.log(k0 * factor)], method="Nelder-Mead",
-                                options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 4000})
-        if best is None or res.fun < best.fun:
-            best = res
+    best = _nelder_mead(nll, [i50_0, math.log(k0)])
     i50, k = best.x[0] * scale_I, math.exp(best.x[1]) / scale_I
 
     def jacobian(i50, k):
@@ -323,12 +330,7 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
         return _binomial_nll(neel_brown_probability(current, width, ic0, delta, tau0_s, exponent),
                              switched, trials)
 
-    best = None
-    for start in ([0.0, 0.0], [0.05, 0.3], [-0.05, -0.3]):
-        res = optimize.minimize(nll, start, method="Nelder-Mead",
-                                options={"xatol": 1e-10, "fatol": 1e-11, "maxiter": 4000})
-        if best is None or res.fun < best.fun:
-            best = res
+    best = _nelder_mead(nll, [0.0, 0.0])
     ic0, delta = ic0_0 * math.exp(best.x[0]), delta_0 * math.exp(best.x[1])
     if se is not None:
         theta, cov, disp = _wls(

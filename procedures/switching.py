@@ -155,7 +155,7 @@ class SwitchingSweep:
     def __init__(self, proc: BenchProcedure, width_s: float, trials: int, points: int,
                  coarse_points: int, coarse_trials: int, reset_fraction: float,
                  max_fraction: float = 0.95, level_range_V: tuple[float, float] | None = None,
-                 reference_trials: int = 256):
+                 reference_trials: int = 128):
         self.proc = proc
         self.width_s = width_s
         self.trials = trials
@@ -304,7 +304,7 @@ class SweepParameters:
     points = IntegerParameter("Fine points", default=16, minimum=3, maximum=1000)
     coarse_points = IntegerParameter("Coarse points", default=32, minimum=4, maximum=1000)
     coarse_trials = IntegerParameter("Coarse trials", default=8, minimum=1, maximum=10000)
-    reference_trials = IntegerParameter("State reference trials", default=256, minimum=0,
+    reference_trials = IntegerParameter("State reference trials", default=128, minimum=0,
                                         maximum=100000)
     reset_fraction = FloatParameter("Reset level fraction", default=0.9, minimum=0.0, maximum=1.0)
     bias_field = FloatParameter("Bias field", units="T", default=0.01, minimum=-1.0, maximum=1.0)

@@ -17,7 +17,8 @@ def survey(tmp_path_factory):
     out = tmp_path_factory.mktemp("survey")
     with open_bench() as bench:
         result = survey_chip(bench, out, trials=32, points=12, width_s=WIDTH_S,
-                             coarse_points=24, coarse_trials=6, print_summary=False)
+                             coarse_points=16, coarse_trials=6, reference_trials=96,
+                             print_summary=False)
     return result
 
 
