@@ -290,7 +290,7 @@ needs_pulse = pytest.mark.skipif(
 
 
 @needs_pulse
-def test_a_pulse_through_the_81160a_switches_a_device(tmp_path):
+def test_a_pulse_through_the_81160a_switches_a_device():
     from pymeasure.instruments.keithley import Keithley2400, Keithley2750
     from pymeasure.instruments.kepco import KepcoBOP3612
     from pymeasure.instruments.keysight import Keysight81160A
@@ -349,7 +349,7 @@ def test_a_pulse_through_the_81160a_switches_a_device(tmp_path):
 
 
 @needs_pulse
-def test_waveform_upload_as_a_binary_block(tmp_path):
+def test_waveform_upload_as_a_binary_block():
     import numpy as np
     from pymeasure.instruments.keysight import Keysight81160A
 
