@@ -21,7 +21,10 @@ The device modes run for every device size of the bench's first chip and for eac
 variability level (default: the bench's own D2D spread as "low" and a wider "high" one);
 every seed draws its own chip. The calibration is fitted on the fly through the simulated
 array (``calibration: "fit"``), taken from the simulated truth (``"truth"``), or read from a
-calibration JSON file (a path; see :mod:`hil.calibration`).
+calibration JSON file (a path; see :mod:`hil.calibration`). A file describes the bench's own
+chip (``simulated_bench.bench.SimulatedBench``'s draw, what a characterization survey of the
+simulated bench measured): it serves the variability level whose spreads are ``None`` (the
+bench file's), on that one chip for every seed; the other levels are fitted on the fly.
 
 ``run_experiment(config)`` takes a plain dict (see ``DEFAULT_CONFIG``), returns an
 :class:`ExperimentResult` and writes ``runs.csv``, ``summary.csv``, ``results.json``,
@@ -33,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -191,14 +193,30 @@ class _Runner:
     def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str) -> Calibration:
         source = self.config["calibration"]
         width = self.config["width_s"]
+        if self._uses_file(var):
+            return load_calibration(source)
         if source == "truth":
             return calibration_from_chip(backend.chips[0], width)
-        if source == "fit":
-            meter = SimulatedArrayBackend(backend.chips, self.limits,
-                                          seed=_stable_seed("calibrate", seed, var))
-            return calibrate_backend(meter, self.limits, width,
-                                     trials=self.config["calibration_trials"])
-        return load_calibration(source)
+        # "fit", and a file's fallback for the variability levels it did not measure
+        meter = SimulatedArrayBackend(backend.chips, self.limits,
+                                      seed=_stable_seed("calibrate", seed, var))
+        return calibrate_backend(meter, self.limits, width, trials=self.config["calibration_trials"])
+
+    def _uses_file(self, var: str) -> bool:
+        """A calibration file describes the bench's own chip: it serves the variability level
+        that keeps the bench file's spreads (None); other levels are fitted on the fly."""
+        return (self.config["calibration"] not in ("fit", "truth")
+                and self.config["variability"][var] is None)
+
+    def _devices_under_test(self, seed: int, var: str, spreads) -> SimulatedArrayBackend:
+        if self._uses_file(var):
+            # the chip the characterization measured: the simulated bench's own draw
+            from simulated_bench.bench import SimulatedBench
+
+            chips = list(SimulatedBench.from_config(self.bench).chips.values())
+            return SimulatedArrayBackend(chips, self.limits, name="simulated array of the bench's chip")
+        chip_seed = _stable_seed("chip", self.bench.seed, seed)
+        return SimulatedArrayBackend.from_bench(self.bench, chip_seed=chip_seed, variability=spreads)
 
     def _device_layer(self, backend, calibration, names, gain_cal=None, seed=0) -> DeviceNeuron:
         cfg = self.config
@@ -228,9 +246,7 @@ class _Runner:
             if not device_modes:
                 continue
             for var, spreads in cfg["variability"].items():
-                chip_seed = _stable_seed("chip", self.bench.seed, seed)
-                truth = SimulatedArrayBackend.from_bench(self.bench, chip_seed=chip_seed,
-                                                         variability=spreads)
+                truth = self._devices_under_test(seed, var, spreads)
                 calibration = self._calibration(truth, seed, var)
                 for size in self.sizes:
                     self._run_size(seed, var, size, truth, calibration, device_modes, n_batches)
@@ -241,7 +257,7 @@ class _Runner:
         typical = typical_calibration(calibration, names, truth.n_domains_of(names[0]))
 
         def devices(tag):  # a fresh trial generator per run: order-independent, resumable
-            return SimulatedArrayBackend(truth.chips, self.limits,
+            return SimulatedArrayBackend(truth.chips, self.limits, name=truth.name,
                                          seed=_stable_seed(tag, seed, var, size))
 
         if device_modes & {"exsitu", "exsitu_uncalibrated"}:

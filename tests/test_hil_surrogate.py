@@ -6,7 +6,7 @@ import torch
 
 from hil.backends import CalibratedModelBackend
 from hil.calibration import logistic_curve, neel_brown_curve
-from hil.neuron import CurrentMapping, DeviceNeuron, DeviceSwitch
+from hil.neuron import DeviceNeuron, DeviceSwitch
 from hil.surrogate import LogisticSurrogate, NeelBrownSurrogate, SigmoidSurrogate
 from simulated_bench import physics
 

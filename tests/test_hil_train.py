@@ -1,6 +1,5 @@
 """Training with devices in the loop: learns, is reproducible, checkpoints and resumes."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -127,3 +126,18 @@ def test_tiny_experiment_writes_table_csv_and_png_and_resumes(tmp_path):
     # a resumed run finds every run's last checkpoint and reports the same numbers
     resumed = run_experiment({**config, "resume": True})
     assert [r["test_acc"] for r in resumed.runs] == [r["test_acc"] for r in result.runs]
+
+
+def test_experiment_reads_a_characterization_file_for_the_benchs_own_chip(tmp_path):
+    from hil.calibration import calibration_from_chip, save_calibration
+    from simulated_bench.bench import SimulatedBench
+
+    chip = SimulatedBench.from_config(BENCH).chip
+    path = save_calibration(calibration_from_chip(chip, 10e-9, source="survey"), tmp_path / "cal.json")
+    result = run_experiment({"seeds": [0], "epochs": 1, "sizes": ["S"], "hidden": 16,
+                             "modes": ["insitu"], "variability": {"low": None},
+                             "calibration": str(path), "out_dir": str(tmp_path / "out"),
+                             "progress": False})
+    (row,) = result.runs
+    assert row["mode"] == "insitu" and row["test_acc"] > 0.5
+    assert "simulated array of the bench's chip" in result.mappings[row["run"]]
