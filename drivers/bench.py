@@ -246,6 +246,14 @@ class Bench:
 
     # ------------------------------------------------------------ the matrix decides the limits
     def _matrix_changed(self, channels: frozenset[int] | None) -> None:
+        """Called with None just before the matrix changes (every source is disarmed: a
+        level set for the old device must not reach the new one), then with the closed
+        crosspoints (the roles get the limits of the devices now on their rows)."""
+        if channels is None:
+            for role in ("pulse", "read_smu", "aux_smu"):
+                obj = self._roles.get(role)
+                if obj is not None:
+                    obj.disarm()
         wiring = self.config.wiring
         for role, row in (("pulse", wiring.pulse_row), ("read_smu", wiring.read_row),
                           ("aux_smu", getattr(wiring, "aux_row", 3))):

@@ -274,8 +274,8 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
             if group["kind"] not in DEVICE_KINDS:
                 raise err(f"{gpath}.kind", f"{group['kind']!r} is not one of {DEVICE_KINDS}")
             count, slot = group["count"], group["slot"]
-            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 99:
-                raise err(f"{gpath}.count", f"must be an integer 1..99 (7709 columns), got {count!r}")
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 8:
+                raise err(f"{gpath}.count", f"must be an integer 1..8 (a 7709 card has 8 columns), got {count!r}")
             if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= 5:
                 raise err(f"{gpath}.slot", f"must be a card slot 1..5, got {slot!r}")
             if slot in slots:

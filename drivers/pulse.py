@@ -316,6 +316,12 @@ class Keysight81160APulseSource:
         self._output(True)
 
     # ------------------------------------------------------------ safe state
+    def disarm(self) -> None:
+        """Output off, settings kept (before the matrix connects another device: a waveform
+        armed for the old device must not reach the new one on a stray trigger)."""
+        if self._output_on is not False:
+            self._output(False)
+
     def output_off(self) -> None:
         """Output off, confirmed by the instrument."""
         self._output_on = None

@@ -114,13 +114,28 @@ class _SourceMeterRole:
         self._capacity = None
 
     def enable(self) -> None:
-        if self._mode is None:
+        """Output on. The configured source is checked again against the limits of the
+        device on the row *now* (the matrix may have changed since it was configured)."""
+        if self._mode is None or self._source is None:
             raise RuntimeError("configure the source (source_current / source_voltage) before "
                                "turning the output on")
+        mode, level, compliance, _ = self._source
+        if mode == "current":
+            check_read_current(level, self.limits, self.device)
+            check_compliance_V(compliance, self.limits, self.device)
+        else:
+            check_source_voltage(level, compliance, self.limits, self.device)
         if self._output_on is not True:
             self._output_on = None
             self.instrument.enable_source()
             self._output_on = True
+
+    def disarm(self) -> None:
+        """Output off, settings kept (before the matrix connects another device)."""
+        if self._output_on is not False:
+            self._output_on = None
+            self.instrument.disable_source()
+            self._output_on = False
 
     def measure(self) -> tuple[float, float]:
         """One reading, (voltage_V, current_A); the sourced quantity is the programmed one."""

@@ -13,9 +13,12 @@ is really on their row.
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Sequence
 
 from pymeasure.instruments.keithley import Keithley2750
+
+log = logging.getLogger(__name__)
 
 
 class SwitchError(RuntimeError):
@@ -58,7 +61,10 @@ class Keithley2750Matrix:
         self._set_connected(frozenset(channels))
 
     def disconnect_all(self) -> None:
-        self._set_connected(None)
+        try:
+            self._set_connected(None)
+        except Exception as exc:  # noqa: BLE001 - opening everything is safe regardless
+            log.warning("before opening the matrix: %s", exc)
         self.instrument.open_all()
         self._set_connected(frozenset())
 

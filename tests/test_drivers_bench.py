@@ -164,6 +164,23 @@ def test_batched_trials_with_several_waveform_chunks(bench_and_sim):
     assert fractions[0] < 0.5 < fractions[-1]
 
 
+def test_changing_device_disarms_every_source(bench_and_sim):
+    bench, sim = bench_and_sim
+    big = DEFAULT.limits["L"].max_read_current_A
+    bench.read_resistance("L0", current_A=big)            # output on, 150 uA: fine for L
+    bench.trial("L0", 1.0, 20e-9)                         # generator output on
+    bench.select("S0")                                    # 150 uA would be 30x S's limit
+    assert bench.switch.closed_channels() == [1101, 1201]
+    for role in ("read_smu", "pulse"):                    # sync: LAN writes are unordered
+        assert bench.instrument(role).ask("*OPC?").strip() == "1"
+    assert not sim.instruments[READ].output_on
+    assert not sim.instruments[PULSE].channels[1].output
+    sent = len(sim.instruments[READ].received)
+    with pytest.raises(LimitViolation, match="max_read_current_A on chip1/S0"):
+        bench.read.enable()                               # the stale level is refused
+    assert len(sim.instruments[READ].received) == sent
+
+
 def test_batch_out_of_limits_sends_nothing(bench_and_sim):
     bench, sim = bench_and_sim
     before = {a: len(i.received) for a, i in sim.instruments.items()}
@@ -283,3 +300,18 @@ def test_missing_instrument_in_the_bench_file():
         bench.read_resistance("S0")                     # the other roles work
         with pytest.raises(MissingRoleError, match=r"role = 'magnet'.*\[\[instrument\]\]|\[\[instrument\]\].*role = 'magnet'"):
             bench.field.set_field(0.01)
+
+
+def test_missing_visa_library_says_what_to_install():
+    with pytest.raises(InstrumentConnectionError, match="VISA library.*@py"):
+        Bench.open(visa_library="/nonexistent/libvisa.so")
+
+
+def test_batched_trials_need_the_trigger_link():
+    config = copy.deepcopy(DEFAULT.raw)
+    config["wiring"]["trigger_link"] = False
+    lib = SimulatedVisaLibrary(config)
+    with Bench.open(config, visa_library=lib) as bench:
+        with pytest.raises(ValueError, match="trigger_link = true"):
+            bench.trials("S0", [0.1], 20e-9)
+        assert bench.trial("S0", 0.2, 20e-9) > 0           # the naive path still works
