@@ -67,7 +67,7 @@ def test_nested_group_key_located(tmp_path):
     text = default_bench_text()
     bad = text.replace("count = 8\nslot = 2", "count = 800\nslot = 2")
     line = bad.splitlines().index("count = 800") + 1
-    with pytest.raises(BenchFileError, match=rf"line {line}: chip\[0\].group\[1\].count must be an integer 1..8 \\(a 7709 card has 8 columns\\)"):
+    with pytest.raises(BenchFileError, match=rf"line {line}: chip\[0\].group\[1\].count must be an integer 1..8 \(a 7709 card has 8 columns\)"):
         load_bench_file(write(tmp_path, bad))
 
 
