@@ -168,7 +168,7 @@ class LabWindow(ManagedWindow):
         dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.status_dock = dock
-        self.status_panel.setMinimumWidth(420)
+        self.status_panel.setMinimumWidth(470)
         self.statusBar().showMessage(self.session.title())
         self._device_changed(self.device_panel.device_name())
 
@@ -404,11 +404,24 @@ def _display_problem() -> str:
     return ""
 
 
+def add_gui_arguments(parser) -> None:
+    """Options of ``hil gui`` beyond the BENCH.toml positional (for ``hil/cli.py``)."""
+    parser.add_argument("--backend", default="sim", choices=("sim", "visa"),
+                        help="sim: the simulated bench (default); visa: the instruments at the "
+                             "bench file's addresses, through the system VISA library")
+    parser.add_argument("--out", default=DEFAULT_DIRECTORY,
+                        help=f"folder for the results files (default {DEFAULT_DIRECTORY})")
+
+
 def main(args=None) -> int:
     """Entry of ``hil gui [BENCH.toml]``: ``args.bench`` (path or None), optional
-    ``args.backend`` ("sim" default, "visa" for real instruments)."""
+    ``args.backend`` ("sim" default, "visa" for real instruments) and ``args.out``."""
     bench = getattr(args, "bench", None)
     backend = getattr(args, "backend", None) or "sim"
+    if backend not in ("sim", "visa"):
+        print(f"hil gui: backend {backend!r} is not 'sim' (simulated bench) or 'visa' (real "
+              f"instruments)", file=sys.stderr)
+        return 2
     problem = _display_problem()
     if problem:
         print(f"hil gui: {problem}", file=sys.stderr)
@@ -421,9 +434,9 @@ def main(args=None) -> int:
     guard_pyside_singletons()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("spin-hil lab")
-    window = LabWindow(session)
+    window = LabWindow(session, directory=getattr(args, "out", None))
     window.show()
     return int(app.exec() or 0)
 
 
-__all__ = ["LabWindow", "main"]
+__all__ = ["LabWindow", "add_gui_arguments", "guard_pyside_singletons", "main"]

@@ -251,10 +251,20 @@ class DevicePanel(QtWidgets.QGroupBox):
 
 
 # ============================================================================ status panel
-def _fmt_si(value: float, unit: str) -> str:
+def _fmt_si(value: float, unit: str, precision: int = 4) -> str:
     if value is None or not math.isfinite(value):
         return "-"
-    return pg.siFormat(value, suffix=unit, precision=4)
+    return pg.siFormat(value, suffix=unit, precision=precision)
+
+
+def _fmt_err(value: float, err: float, unit: str) -> str:
+    """``(value ± err) unit`` on the value's SI prefix, the error to 2 significant digits."""
+    if not (math.isfinite(value) and math.isfinite(err) and err > 0):
+        return _fmt_si(value, unit)
+    scale, prefix = pg.siScale(value)
+    v, e = value * scale, err * scale
+    decimals = min(max(1 - math.floor(math.log10(e)), 0), 9)
+    return f"({v:.{decimals}f} ± {e:.{decimals}f}) {prefix}{unit}"
 
 
 class BenchStatusPanel(QtWidgets.QWidget):
@@ -477,10 +487,10 @@ def _fit_rows(spec: PlotSpec, frame, procedure, x_range=None):
         grid = np.linspace(min(lo, current.min()), max(hi, current.max()), 400)
         phase = "fine" if len(fine) >= 3 else "coarse"
         text = (f"Néel-Brown fit ({phase} scan, τ0 = {_fmt_si(tau0, 's')}, n = {exponent:g}): "
-                f"I50 = {_fmt_si(nb.i50_A, 'A')} ± {_fmt_si(nb.i50_err_A, 'A')}, "
-                f"Ic0 = {_fmt_si(nb.ic0_A, 'A')} ± {_fmt_si(nb.ic0_err_A, 'A')}, "
+                f"I50 = {_fmt_err(nb.i50_A, nb.i50_err_A, 'A')}, "
+                f"Ic0 = {_fmt_err(nb.ic0_A, nb.ic0_err_A, 'A')}, "
                 f"Δ = {nb.delta:.1f} ± {nb.delta_err:.1f}, "
-                f"10-90 % width = {_fmt_si(nb.width_10_90_A, 'A')}")
+                f"10-90 % width = {_fmt_si(nb.width_10_90_A, 'A', 3)}")
         return grid, nb.probability(grid), text, nb.i50_A
     if spec.fit == "tau":
         width = frame["Pulse width (s)"].to_numpy(dtype=float)
@@ -491,7 +501,7 @@ def _fit_rows(spec: PlotSpec, frame, procedure, x_range=None):
             raise fits.FitError("fewer than 3 points")
         tau = fits.fit_tau(width, switched, trials, current)
         grid = np.geomspace(width.min(), width.max(), 200)
-        text = f"τ = {_fmt_si(tau.tau_s, 's')} ± {_fmt_si(tau.tau_err_s, 's')}"
+        text = f"τ = {_fmt_err(tau.tau_s, tau.tau_err_s, 's')}"
         return grid, -np.expm1(-grid / tau.tau_s), text, float("nan")
     raise fits.FitError("no fit for this procedure")
 
@@ -509,6 +519,7 @@ class LiveCurve:
         self.fit_text: list[str] = []
         self._rows_seen = -1
         self._visible = False
+        self.fine_range: tuple[float, float] | None = None   # |current| range of fine scans
 
     # ---------------------------------------------------------------- drawing
     def _clear_items(self):
@@ -531,6 +542,7 @@ class LiveCurve:
         self._rows_seen = len(frame)
         self._clear_items()
         self.fit_text = []
+        self.fine_range = None
         spec = self.spec
         if spec.x not in frame or spec.y not in frame:
             return
@@ -559,6 +571,10 @@ class LiveCurve:
                                                  pen=pg.mkPen(color, width=1),
                                                  brush=pg.mkBrush(255, 255, 255, 0)))
                 if fine.any():
+                    lo, hi = float(x[fine].min()), float(x[fine].max())
+                    if self.fine_range is not None:
+                        lo, hi = min(lo, self.fine_range[0]), max(hi, self.fine_range[1])
+                    self.fine_range = (lo, hi)
                     err = _binomial_error(y[fine], sub["Trials"].to_numpy(dtype=float)[fine])
                     self._add(pg.ErrorBarItem(x=x[fine], y=y[fine], height=2 * err,
                                               beam=0, pen=pg.mkPen(color, width=1)))
@@ -644,13 +660,21 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         self.title = QtWidgets.QLabel(self)
         self.title.setStyleSheet("font-weight: bold; font-size: 11pt")
         self.title.setWordWrap(True)
+        self.zoom_box = QtWidgets.QCheckBox("Zoom to the transition", self)
+        self.zoom_box.setChecked(True)
+        self.zoom_box.setToolTip("When new points arrive, show the fine scan's current range "
+                                 "(with margins); untick to keep your own zoom")
+        self.zoom_box.toggled.connect(lambda on: self._zoom() if on else None)
         self.fit_label = QtWidgets.QLabel(self)
         self.fit_label.setWordWrap(True)
         self.fit_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fit_label.setStyleSheet("font-family: monospace; font-size: 10pt; color: #222")
         self.fit_label.setMinimumHeight(36)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(self.title)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.zoom_box, 0, QtCore.Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
         self.legend_label = QtWidgets.QLabel(self)
         self.legend_label.setStyleSheet("color: #444")
         layout.addWidget(self.graphics, 1)
@@ -736,6 +760,21 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
                 self._place(curve)
         if changed:
             self._update_fit_label()
+            self._zoom()
+
+    def _zoom(self):
+        """Show the fine scans' current range (switching curves) when the box is ticked."""
+        if not self.zoom_box.isChecked() or self.spec is None or self.spec.fit != "switching":
+            return
+        lo, hi = math.inf, -math.inf
+        for curve in self.curves:
+            if curve._visible and curve.fine_range is not None:
+                lo, hi = min(lo, curve.fine_range[0]), max(hi, curve.fine_range[1])
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            self.plot.enableAutoRange(axis="x", enable=True)
+            return
+        pad = 0.6 * (hi - lo)
+        self.plot.setXRange(max(lo - pad, 0.0), hi + pad, padding=0)
 
     def refresh(self, curve: LiveCurve | None = None):
         for c in ([curve] if curve is not None else self.curves):
@@ -743,6 +782,7 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
             c.update_data()
             self._place(c)
         self._update_fit_label()
+        self._zoom()
 
     def _update_fit_label(self):
         lines = []

@@ -175,3 +175,38 @@ def test_plot_updates_do_not_exhaust_none_and_bool(window):
     for i in range(15_000):          # without the guard this aborts the interpreter
         item.setData(x, x * i)
     window.live_plot.plot.removeItem(item)
+
+
+def test_a_bench_file_switches_the_window_to_visa_instruments(qtbot, tmp_path):
+    """The same window on a "real" bench: a bench file whose addresses are LAN sockets,
+    opened with the system VISA library (pyvisa-py), served by `hil serve`'s server."""
+    from drivers.benchfile import default_bench_text
+    from simulated_bench.bench import SimulatedBench
+    from simulated_bench.server import serve
+
+    with serve(SimulatedBench.from_config(None)) as lab:
+        text = default_bench_text()
+        for gpib, socket_address in lab.addresses.items():
+            text = text.replace(f'"{gpib}"', f'"{socket_address}"')
+        bench_path = tmp_path / "lan_bench.toml"
+        bench_path.write_text(text)
+
+        win = LabWindow(BenchSession(bench_path, backend="visa"), directory=tmp_path / "runs")
+        qtbot.addWidget(win)
+        assert not win.session.simulated
+        states = win.instrument_states()
+        assert all("SOCKET" in s.address for s in states)
+        assert all(s.idn and not s.error for s in states), [s.error for s in states]
+        assert "81160A" in next(s.idn for s in states if s.role == "pulse")
+
+        win.device_panel.set_device("chip1/M2")
+        set_inputs(win, **SHORT_RUN)
+        experiment = win.queue()
+        assert experiment is not None, win.last_error
+        wait_done(qtbot, win, experiment)
+        assert experiment.procedure.status == Procedure.FINISHED, \
+            experiment.procedure.error_message
+        _, rows = read_points(experiment.data_filename)
+        assert len([r for r in rows if r["Phase"] == "fine"]) == SHORT_RUN["points"]
+        assert win.instrument_states() and not any(s.any_on for s in win.instrument_states())
+        win.close()

@@ -1,0 +1,65 @@
+"""Save a screenshot of the lab window after a switching-probability run (for the docs).
+
+    QT_QPA_PLATFORM=offscreen python -m hil.gui_screenshot docs/gui.png [--device chip1/M2]
+
+Runs on the simulated default bench (no hardware), headless; the run's results file goes
+to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+
+def take_screenshot(out: str, device: str = "chip1/M2", trials: int = 64, points: int = 16,
+                    width_px: int = 1500, height_px: int = 940, timeout_s: float = 60.0) -> str:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from pymeasure.display.Qt import QtWidgets
+    from pymeasure.experiment import Procedure
+
+    from hil.gui import LabWindow, guard_pyside_singletons
+    from hil.gui_panels import BenchSession
+
+    guard_pyside_singletons()
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory(prefix="spin-hil-gui-") as folder:
+        window = LabWindow(BenchSession(), directory=folder)
+        window.show()
+        window.device_panel.set_device(device)
+        window.inputs.trials.setValue(trials)
+        window.inputs.points.setValue(points)
+        experiment = window.queue()
+        if experiment is None:
+            raise SystemExit(f"the run was refused: {window.last_error}")
+        end = time.monotonic() + timeout_s
+        done = (Procedure.FINISHED, Procedure.FAILED, Procedure.ABORTED)
+        while (experiment.procedure.status not in done or window.manager.is_running()) \
+                and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.02)
+        if experiment.procedure.status != Procedure.FINISHED:
+            raise SystemExit(f"the run did not finish: {window.last_error or 'timed out'}")
+        window.resize(width_px, height_px)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+        path = window.save_screenshot(out)
+        window.close()
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", default="docs/gui.png", help="PNG to write")
+    parser.add_argument("--device", default="chip1/M2", help="device to sweep (chip/sizeN)")
+    args = parser.parse_args(argv)
+    print(take_screenshot(args.out, args.device))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
