@@ -16,10 +16,17 @@ Roles: ``bench.pulse`` (:class:`~drivers.roles.PulseSource`), ``bench.read`` and
 bench file raises :class:`MissingRoleError` naming the bench-file key to add.
 
 Safety: the pulse and read roles check every value against the limits of the device the
-matrix connects to their row (the tightest limits of the bench while that is unknown), and
-every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
+matrix connects to their row (the tightest limits of the bench while that is unknown); every
+source is disarmed (output off, settings kept) before the matrix changes, and re-checked
+against the new device before it is turned on again; every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
 leaving the ``with`` block normally, on an exception, on Ctrl-C and on SIGTERM (a handler is
 installed while the bench is open, and the previous one restored after).
+
+Faults: the bench's operations (``select``, ``read_resistance``, ``line_resistance``,
+``trial``, ``trials``) and the idempotent methods of the roles are retried whole, a bounded
+number of times, after a timeout, a garbled reply, an instrument error or a dropped
+connection (:mod:`drivers.faults`); ``bench.faults`` counts them. A trial is recorded once:
+only a completed batch is returned, and its trials get ids unique over the bench's life.
 
 Cost: every write and read of every instrument is counted at the resource level
 (``bench.round_trips``, ``bench.bus``); ``bench.projected_time_s`` is the virtual clock of a
@@ -150,8 +157,6 @@ class Bench:
         and a VISA library (None = pyvisa's default, ``"@py"``, or a library object), and
         open every instrument of the file. Use it as a context manager."""
         config = as_bench_file(bench_file)
-        if time_source := kwargs.pop("time_source", None):
-            kwargs["time_source"] = time_source
         bench = cls(config, "" if visa_library is None else visa_library, addresses, **kwargs)
         bench.connect()
         return bench
@@ -185,7 +190,10 @@ class Bench:
                 self._adapters[role].write("*CLS")
             self.safe_off(strict=True)        # confirmed by every instrument
         except BaseException:
-            self.close()
+            try:                              # what did open goes to its safe state
+                self.safe_off()
+            finally:
+                self.close()
             raise
 
     def _make_role(self, role: str, instrument):
