@@ -3,7 +3,8 @@
 One interface (:class:`DeviceBackend`), three answers:
 
 * :class:`SimulatedArrayBackend` (default): the simulated chip's true physics, vectorized over
-  a whole batch; the cost is near one uniform draw per trial.
+  a whole batch; one 16-bit uniform draw per macrospin trial (a quarter of a 64-bit generator
+  word), one normal draw per multi-domain answer.
 * :class:`CalibratedModelBackend`: software neurons that follow calibrated curves (from a
   characterization calibration file, see :mod:`hil.calibration`), e.g. the ideal,
   variability-free model that ex-situ training uses.
@@ -195,11 +196,19 @@ class _CurveArray:
         return out
 
     def _bernoulli_mean(self, q, repeats):
-        # a trial switches when its uniform draw u >= q = 1 - P (probability P): one draw each
+        """Mean of ``repeats`` macrospin trials. Each trial draws one 16-bit uniform integer
+        u (four per 64-bit word of the bit generator) and switches when u >= ceil(q 2^16),
+        q = 1 - P: P is resolved to 2^-16 (rounded down; P = 0 never and P = 1 always
+        switches), far below what any number of trials in a training run can resolve."""
+        threshold = np.multiply(q, np.float32(65536.0), out=q)
+        np.ceil(threshold, out=threshold)
+        threshold = threshold.astype(np.int32)
+        count = repeats * threshold.size
+        words = self.rng.bit_generator.random_raw((count + 3) // 4)
+        draws = words.view(np.uint16)[:count].reshape((repeats,) + threshold.shape)
         if repeats == 1:
-            return (self.rng.random(q.shape, dtype=np.float32) >= q).astype(np.float32)
-        hits = (self.rng.random((repeats,) + q.shape, dtype=np.float32) >= q).sum(
-            axis=0, dtype=np.float32)
+            return (draws[0] >= threshold).astype(np.float32)
+        hits = (draws >= threshold).sum(axis=0, dtype=np.float32)
         hits *= np.float32(1.0 / repeats)
         return hits
 
