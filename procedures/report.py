@@ -130,6 +130,20 @@ def survey_markdown(result) -> str:
                      f"{nb.i50_err_A * 1e6:.3f} | {nb.ic0_A * 1e6:.3f} +- {nb.ic0_err_A * 1e6:.3f} | "
                      f"{nb.delta:.1f} +- {nb.delta_err:.1f} | {lg.slope_per_A * 1e-6:.3f} | "
                      f"{nb.relative_width:.4f} | {nb.dispersion:.2f} |")
+    if result.width_scans:
+        lines += ["", "## Relaxation time from P vs pulse width", "",
+                  "At three currents of each scanned device, P_sw over pulse widths 10 ns - 1 us "
+                  "gives tau(I) (P = 1 - exp(-t/tau)); tau(I) gives Delta and Ic0 independently "
+                  "of the amplitude sweep.", "",
+                  "| device | currents (uA) | tau (ns) | Delta (tau fit) | Ic0 (uA, tau fit) | "
+                  "Delta (amplitude fit) |", "|---|---|---|---|---|---|"]
+        for name, (taus, curve) in result.width_scans.items():
+            dev = result.devices.get(name)
+            amp = f"{dev.neel_brown.delta:.1f}" if dev is not None and dev.ok else "-"
+            lines.append(f"| {name} | {', '.join(f'{t.current_A * 1e6:.4g}' for t in taus)} | "
+                         f"{', '.join(f'{t.tau_s * 1e9:.3g}' for t in taus)} | {curve.delta:.1f} +- "
+                         f"{curve.delta_err:.1f} | {curve.ic0_A * 1e6:.4g} +- "
+                         f"{curve.ic0_err_A * 1e6:.2g} | {amp} |")
     lines += ["", "## Cost", "",
               f"- bus round trips: {result.round_trips:.0f}",
               f"- projected real-bench time: {result.projected_time_s:.1f} s "
@@ -140,9 +154,35 @@ def survey_markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_survey_widths(result, rows, path: Path) -> Path:
+    """P vs width of the devices the survey scanned, one panel each, with 1 - exp(-t/tau)."""
+    names = list(result.width_scans)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        taus, curve = result.width_scans[name]
+        part = [r for r in rows if r["Device"] == name and str(r["Phase"]).startswith("width")]
+        for k, (tau, color) in enumerate(zip(taus, COLORS), start=1):
+            scan = [r for r in part if r["Phase"] == f"width{k}"]
+            width = np.array([r["Pulse width (s)"] for r in scan], dtype=float)
+            ax.semilogx(width * 1e9, [r["Switching probability"] for r in scan], "o", color=color,
+                        label=f"{tau.current_A * 1e6:.4g} uA: tau {tau.tau_s * 1e9:.3g} ns")
+            grid = np.geomspace(width.min(), width.max(), 100)
+            ax.semilogx(grid * 1e9, -np.expm1(-grid / tau.tau_s), "-", color=color, lw=1)
+        ax.set_title(f"{name}: Delta {curve.delta:.1f}, Ic0 {curve.ic0_A * 1e6:.4g} uA", fontsize=9)
+        ax.set_xlabel("pulse width (ns)")
+        ax.set_ylabel("switching probability")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle("P_sw vs pulse width -> tau(I) = tau0 exp(Delta (1 - I/Ic0))")
+    return _save(fig, path)
+
+
 def write_survey_report(result, rows, out_dir) -> dict[str, Path]:
     out = Path(out_dir)
     paths = {"switching_curves": plot_switching_curves(result, rows, out / "switching_curves.png")}
+    if result.width_scans:
+        paths["p_vs_width"] = plot_survey_widths(result, rows, out / "p_vs_width.png")
     paths["i50_hist"], paths["width_hist"] = plot_histograms(result, out / "i50_hist.png",
                                                              out / "width_hist.png")
     result.paths.update(paths)

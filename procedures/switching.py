@@ -245,6 +245,51 @@ class SwitchingSweep:
                 self.proc.point(keys[point], lambda row=row: row)
         return tuple(float(self.proc.done[k]["Mean resistance (ohm)"]) for k in keys)
 
+    def width_scan(self, facts: DeviceFacts, fine_rows: list[dict], widths, probabilities,
+                   tau0_s: float = 1e-9, exponent: float = 1.0, progress=None) -> list[dict]:
+        """P vs width at the currents of P = ``probabilities`` on the fine curve.
+
+        One batch per width holds every current (Phase "width<k>" for the k-th current,
+        Point = width index). Returns the rows of all currents.
+        """
+        ref = fit_sweep(fine_rows, tau0_s, exponent)[0]
+        line_ohm = float(fine_rows[0]["Line resistance (ohm)"])
+        refs = self.reference_levels(facts) if self.reference_trials else None
+        levels = []
+        for prob in probabilities:
+            level = float(facts.level_for_current_V(ref.current_for(prob), line_ohm))
+            BenchProcedure.check_level(facts, level, f"level for P = {prob}")
+            levels.append(level)
+        for wi, width in enumerate(widths):
+            if self.proc.stopped():
+                break
+            keys = [self.proc.key(facts.name, f"width{ci}", wi) for ci in range(1, len(levels) + 1)]
+            missing = [i for i, k in enumerate(keys) if k not in self.proc.done]
+            if missing:
+                todo = np.array([levels[i] for i in missing])
+                batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
+                    facts.name, todo, float(width), repeats=self.trials,
+                    reset_V=self.reset_level_V(facts)))
+                frac, res, readout = batch_fractions(batch, len(todo), self.trials, refs)
+                for j, i in enumerate(missing):
+                    cur = float(facts.current_A(todo[j], line_ohm))
+                    row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{i + 1}",
+                           "Point": wi, "Pulse amplitude (V)": float(todo[j]),
+                           "Pulse width (s)": float(width), "Write current (A)": cur,
+                           "Current density (A/m**2)": float(facts.current_density_A_m2(cur)),
+                           "Trials": self.trials, "Switched": _count(frac[j], self.trials),
+                           "Switching probability": _count(frac[j], self.trials) / self.trials,
+                           "Switched sd": _sd(frac[j]), "Readout": readout,
+                           "Mean resistance (ohm)": float(np.nanmean(res[j])),
+                           "Line resistance (ohm)": line_ohm,
+                           "Round trips": rt / len(todo),
+                           "Projected bench time (s)": dt / len(todo)}
+                    self.proc.point(keys[i], lambda row=row: row)
+            if progress is not None:
+                progress((wi + 1) / len(widths))
+        return [r for k, r in self.proc.done.items()
+                if k[0] == facts.name and str(k[1]).startswith("width")]
+
     def run_device(self, facts: DeviceFacts) -> list[dict]:
         """Line resistance, coarse scan, state levels, fine scan of one device (fine rows)."""
         line_ohm = self.line_resistance(facts)
@@ -422,47 +467,32 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
         self.set_bias_field()
         sweep = self.sweep()
         fine = sweep.run_device(facts)
-        refs = sweep.reference_levels(facts) if sweep.reference_trials else None
-        ref = fit_sweep(fine, float(self.tau0), float(self.exponent))[0]
-        line_ohm = float(fine[0]["Line resistance (ohm)"])
+        self.emit("progress", 30.0)
         widths = np.geomspace(float(self.width_min), float(self.width_max), int(self.widths))
-        taus = []
-        probs = self.probability_list()
-        for ci, prob in enumerate(probs, start=1):
-            if self.stopped():
-                return
-            current = ref.current_for(prob)
-            level = float(facts.level_for_current_V(current, line_ohm))
-            self.check_level(facts, level, f"level for P = {prob}")
-            rows = []
-            for wi, width in enumerate(widths):
-                key = self.key(facts.name, f"width{ci}", wi)
-                if key not in self.done:
-                    (batch), rt, dt = sweep._costed(lambda: self.bench.trials(
-                        facts.name, np.array([level]), float(width), repeats=int(self.trials),
-                        reset_V=sweep.reset_level_V(facts)))
-                    frac, res, readout = batch_fractions(batch, 1, int(self.trials), refs)
-                    cur = float(facts.current_A(level, line_ohm))
-                    row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{ci}",
-                           "Point": wi, "Pulse amplitude (V)": level,
-                           "Pulse width (s)": float(width), "Write current (A)": cur,
-                           "Current density (A/m**2)": float(facts.current_density_A_m2(cur)),
-                           "Trials": int(self.trials), "Switched": _count(frac, int(self.trials)),
-                           "Switching probability": _count(frac, int(self.trials)) / int(self.trials),
-                           "Switched sd": _sd(frac), "Readout": readout,
-                           "Mean resistance (ohm)": float(np.nanmean(res)),
-                           "Line resistance (ohm)": line_ohm,
-                           "Round trips": rt, "Projected bench time (s)": dt}
-                    self.point(key, lambda row=row: row)
-                rows.append(self.done[key])
-            self.emit("progress", 100.0 * ci / len(probs))
-            taus.append(fits.fit_tau([r["Pulse width (s)"] for r in rows],
-                                     [r["Switched"] for r in rows],
-                                     [r["Trials"] for r in rows], rows[0]["Write current (A)"]))
-        curve = fits.fit_tau_curve(taus, float(self.tau0), float(self.exponent))
+        rows = sweep.width_scan(facts, fine, widths, self.probability_list(), float(self.tau0),
+                                float(self.exponent),
+                                progress=lambda f: self.emit("progress", 30.0 + 70.0 * f))
+        if self.stopped():
+            return
+        ref = fit_sweep(fine, float(self.tau0), float(self.exponent))[0]
+        taus, curve = fit_width_scan(rows, float(self.tau0), float(self.exponent))
         self.summary = {"device": facts.name, "reference": ref.to_dict(),
                         "tau": [t.__dict__ for t in taus], "tau_curve": curve.__dict__}
 
 
+def fit_width_scan(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0):
+    """tau at each current of a width scan (rows of Phase "width<k>"), and (Delta, Ic0)."""
+    phases = sorted({str(r["Phase"]) for r in rows if str(r["Phase"]).startswith("width")},
+                    key=lambda p: int(p[5:]))
+    taus = []
+    for phase in phases:
+        part = [r for r in rows if r["Phase"] == phase]
+        taus.append(fits.fit_tau([r["Pulse width (s)"] for r in part],
+                                 [r["Switched"] for r in part], [r["Trials"] for r in part],
+                                 float(part[0]["Write current (A)"])))
+    return taus, fits.fit_tau_curve(taus, tau0_s, exponent)
+
+
 __all__ = ["SWEEP_COLUMNS", "SwitchingAmplitudeProcedure", "SwitchingSweep",
-           "SwitchingWidthProcedure", "batch_fractions", "fit_sweep", "fine_window"]
+           "SwitchingWidthProcedure", "batch_fractions", "fine_window", "fit_sweep",
+           "fit_width_scan"]

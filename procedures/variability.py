@@ -2,8 +2,10 @@
 
 Each device is reached through the switch matrix (the drivers' ``Bench`` closes its
 crosspoints), then swept like :class:`~procedures.switching.SwitchingAmplitudeProcedure`
-(line resistance, coarse locate, fine sweep), all into one Results CSV keyed by
-(Device, Phase, Point), so a killed survey resumes device by device, point by point.
+(line resistance, coarse and zoom locate, state levels, fine sweep); then (``width_scan``)
+the first device of each size gets a P vs pulse width scan at three currents (tau(I)). All
+rows go into one Results CSV keyed by (Device, Phase, Point), so a killed survey resumes
+device by device, point by point.
 
 The analysis (:func:`analyze_survey`) reads only the rows, so it gives the same answer for a
 run done in one go and for one resumed after a crash: per-device Neel-Brown and logistic
@@ -20,20 +22,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pymeasure.experiment import Parameter
+from pymeasure.experiment import BooleanParameter, Parameter
 
 from procedures import fits
 from procedures.base import BenchProcedure
 from procedures.calibration import ChipCalibration, DeviceCalibration
 from procedures.session import ParameterError, select_devices
 from procedures.switching import (SWEEP_COLUMNS, SWEEP_KEY, SweepParameters, fit_sweep,
-                                  std_errors)
+                                  fit_width_scan, std_errors)
 
 
 class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
     """Switching curve of every selected device of a chip (default: all)."""
 
     devices = Parameter("Devices", default="all")
+    width_scan = BooleanParameter("P vs width on one device per size", default=True)
+
+    WIDTHS_S = tuple(np.geomspace(10e-9, 1e-6, 8))
+    WIDTH_PROBABILITIES = (0.05, 0.2, 0.5)
 
     DATA_COLUMNS = SWEEP_COLUMNS
     KEY_COLUMNS = SWEEP_KEY
@@ -60,14 +66,32 @@ class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
         self.set_bias_field()
         sweep = self.sweep()
         failures = {}
+        share = 85.0 if self.width_scan else 100.0
+        fine_rows = {}
         for number, facts in enumerate(devices):
             if self.stopped():
                 break
             try:
-                sweep.run_device(facts)
+                fine_rows[facts.name] = sweep.run_device(facts)
             except fits.FitError as exc:       # a device that never switches: report, go on
                 failures[facts.name] = str(exc)
-            self.emit("progress", 100.0 * (number + 1) / len(devices))
+            self.emit("progress", share * (number + 1) / len(devices))
+        if self.width_scan and not self.stopped():
+            # P vs width on the first device of each size whose amplitude sweep fitted
+            firsts = {}
+            for facts in devices:
+                if facts.name in fine_rows and facts.size not in firsts:
+                    try:
+                        fit_sweep(fine_rows[facts.name], float(self.tau0), float(self.exponent))
+                    except fits.FitError:
+                        continue
+                    firsts[facts.size] = facts
+            for k, facts in enumerate(firsts.values()):
+                if self.stopped():
+                    break
+                sweep.width_scan(facts, fine_rows[facts.name], self.WIDTHS_S,
+                                 self.WIDTH_PROBABILITIES, float(self.tau0), float(self.exponent))
+                self.emit("progress", share + (100.0 - share) * (k + 1) / len(firsts))
         self.summary = {"failures": failures}
 
 
@@ -115,6 +139,7 @@ class SurveyResult:
     points: int
     trials: int
     paths: dict[str, Path] = field(default_factory=dict)
+    width_scans: dict = field(default_factory=dict)   # device -> (list[TauFit], TauCurveFit)
 
     def calibration(self, source: str = "") -> ChipCalibration:
         devices = {}
@@ -196,12 +221,20 @@ def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float =
                                  float(width.mean()), float(rel.mean()), _sd(rel),
                                  float(width.mean()) / cross, float(delta.mean()), _sd(delta),
                                  float(np.mean([d.neel_brown.ic0_A for d in ok]))))
+    width_scans = {}
+    for name, dev_rows in by_device.items():
+        scan = [r for r in dev_rows if str(r["Phase"]).startswith("width")]
+        if scan:
+            try:
+                width_scans[name] = fit_width_scan(scan, tau0_s, exponent)
+            except fits.FitError:
+                pass
     round_trips = float(np.nansum([float(r.get("Round trips", 0) or 0) for r in rows]))
     projected = float(np.nansum([float(r.get("Projected bench time (s)", 0) or 0) for r in rows]))
     chip = next((g.chip for g in bench_file.groups
                  if any(d.startswith(g.chip + "/") for d in devices)), bench_file.groups[0].chip)
     return SurveyResult(bench_file.name, chip, float(width_s), devices, sizes, round_trips,
-                        projected, int(points), int(trials))
+                        projected, int(points), int(trials), width_scans=width_scans)
 
 
 def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: float = 10e-9,

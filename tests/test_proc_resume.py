@@ -19,7 +19,8 @@ ARGS = ["survey", "--devices", "S,L", "--trials", "16", "--points", "8", "--coar
 DEVICES = [f"chip1/{s}{i}" for s in "SL" for i in range(8)]
 EXPECTED = {(d, "line", 0) for d in DEVICES} | {(d, "coarse", i) for d in DEVICES for i in range(16)} \
     | {(d, "zoom", i) for d in DEVICES for i in range(16)} \
-    | {(d, "levels", i) for d in DEVICES for i in range(2)} | {(d, "fine", i) for d in DEVICES for i in range(8)}
+    | {(d, "levels", i) for d in DEVICES for i in range(2)} | {(d, "fine", i) for d in DEVICES for i in range(8)} \
+    | {(d, f"width{k}", i) for d in ("chip1/S0", "chip1/L0") for k in (1, 2, 3) for i in range(8)}
 
 
 def same(a: dict, b: dict) -> bool:

@@ -25,7 +25,8 @@ def survey(tmp_path_factory):
 def test_every_device_fitted_and_files_written(survey):
     assert len(survey.devices) == 24
     assert all(d.ok for d in survey.devices.values()), [d.error for d in survey.devices.values()]
-    for key in ("csv", "calibration", "switching_curves", "i50_hist", "width_hist", "report"):
+    for key in ("csv", "calibration", "switching_curves", "p_vs_width", "i50_hist", "width_hist",
+                "report"):
         assert survey.paths[key].stat().st_size > 0, key
     cal = load_calibration(survey.paths["calibration"])
     assert cal.chip == "chip1" and len(cal.devices) == 24
@@ -44,6 +45,19 @@ def test_fits_recover_the_simulated_truth(survey):
         assert abs(dev.neel_brown.delta / chip.delta[i] - 1) < 0.30, name
         # the two-terminal line resistance the bench measured
         assert abs(dev.line_resistance_ohm / chip.line_resistance_ohm[i] - 1) < 0.02, name
+
+
+def test_p_vs_width_gives_tau_and_the_barrier(survey):
+    chip = SimulatedBench.from_config(None).chip
+    assert set(survey.width_scans) == {"chip1/S0", "chip1/M0", "chip1/L0"}
+    for name, (taus, curve) in survey.width_scans.items():
+        i = chip.index(name)
+        for tau in taus:
+            truth = physics.relaxation_time(tau.current_A, chip.ic0_A[i], chip.delta[i])
+            assert abs(tau.tau_s / truth - 1) < 0.5, (name, tau)
+        assert abs(curve.ic0_A / chip.ic0_A[i] - 1) < 0.05, name
+        assert abs(curve.delta / chip.delta[i] - 1) < 0.30, name
+    assert "Relaxation time from P vs pulse width" in survey.paths["report"].read_text()
 
 
 def test_size_effect_smaller_devices_switch_broader(survey):
