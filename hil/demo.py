@@ -25,7 +25,8 @@ def run_demo(args) -> int:
     from procedures.session import open_bench
     from procedures.variability import survey_chip
 
-    out = Path(args.out)
+    # a fresh folder per run: a demo never overwrites (or refuses to overwrite) earlier results
+    out = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     survey_settings = QUICK_SURVEY if args.quick else DEMO_SURVEY
     training_settings = QUICK_TRAINING if args.quick else DEMO_TRAINING
     started = time.perf_counter()
@@ -33,8 +34,7 @@ def run_demo(args) -> int:
     print("== 1/2  characterizing the default simulated chip (3 sizes x 8 devices)")
     with open_bench(None) as bench:
         survey = survey_chip(bench, out / "characterization", **survey_settings)
-    print(f"   bus round trips: {survey.round_trips:.0f}; projected real-bench time: "
-          f"{survey.projected_time_s:.1f} s; files in {out / 'characterization'}")
+    print(f"   files in {out / 'characterization'}")
 
     print("\n== 2/2  training with the devices in the loop (8x8 digits)")
     config = {
