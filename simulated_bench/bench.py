@@ -148,6 +148,30 @@ class SimulatedBench:
             self.pulse_log.append(PulseRecord(time_s, chip.names[idx], node_V, current, width_s))
             chip.apply_pulse(idx, current, width_s, field, self.switch_rng, time_s, node_V)
 
+    def apply_static_level(self, time_s: float, emf_V: float) -> list[str]:
+        """A DC level held on the pulse path (a generator's idle level with its output on).
+
+        Only its instantaneous effect is simulated: a level that would destroy a device on
+        the pulse row does (logged as a pulse of width 0); slow switching by DC exposure is
+        not. Returns the devices it destroyed.
+        """
+        targets = self.devices_on_pulse_path()
+        if not targets or emf_V == 0.0:
+            return []
+        source = self.config.wiring.source_impedance_ohm
+        conductance = sum(1.0 / chip.write_path_resistance(idx) for chip, idx in targets)
+        node_V = emf_V / (1.0 + source * conductance)
+        destroyed = []
+        for chip, idx in targets:
+            if chip.broken[idx]:
+                continue
+            current = node_V / chip.write_path_resistance(idx, abs(node_V))
+            chip.apply_pulse(idx, current, 0.0, self.field_T(), self.switch_rng, time_s, node_V)
+            if chip.broken[idx]:
+                self.pulse_log.append(PulseRecord(time_s, chip.names[idx], node_V, current, 0.0))
+                destroyed.append(chip.names[idx])
+        return destroyed
+
     def source_and_measure(self, source_current_A: float, compliance_V: float,
                            integration_s: float, nplc: float,
                            row: int | None = None) -> tuple[float, float, bool]:

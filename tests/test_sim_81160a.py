@@ -258,3 +258,27 @@ def test_burst_state_follows_the_instrument_not_pymeasures_mapping(gen):
     assert gen.ask(":BURS1:STAT?").strip() == "0"
     gen.write(":BURS1:STAT ON;:BURS1:NCYC 7")
     assert gen.ask(":BURS1:STAT?;:BURS1:NCYC?").strip() == "1;7"
+
+
+def test_a_destructive_idle_level_destroys_the_device(lib, gen):
+    """Switching to INV polarity with the output on and a large HIGH level leaves that level
+    on the line between pulses: the small bar burns without any trigger."""
+    connect_device(lib, slot=1, column=1)        # chip1/S0 (0.5 V pulse limit)
+    ch = gen.ch_1
+    ch.shape = "PULS"
+    ch.voltage_high = 1.0
+    ch.voltage_low = 0.0
+    ch.trigger_mode = "MAN"
+    ch.output = True                              # idle = low = 0 V: harmless
+    assert lib.bench.damaged_devices() == []
+    gen.write(":OUTP1:POL INV")                   # idle = high = 1 V (2 V EMF)
+    assert lib.bench.damaged_devices() == ["chip1/S0"]
+    assert lib.bench.pulse_log[-1].width_s == 0.0
+
+
+def test_apply_dc_outputs_the_offset(lib, gen):
+    connect_device(lib, slot=3, column=1)
+    gen.ch_1.apply_dc(0.2)
+    assert gen.ch_1.shape == "DC" and gen.ch_1.offset == pytest.approx(0.2)
+    assert gen.check_errors() == []
+    assert lib.bench.damaged_devices() == []

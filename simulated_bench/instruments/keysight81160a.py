@@ -36,8 +36,13 @@ What reaches the device
 The voltage into the load setting is V; the open-circuit EMF that ``bench.deliver_pulse``
 receives is ``V * (Z_load + 50) / Z_load`` (2 V for a 50 ohm setting, ~V for high Z); the
 bench then divides it between the 50 ohm source and the real device resistance. The pulse
-level is ``VOLT:HIGH`` (polarity NORM) or ``VOLT:LOW`` (INV). The idle level between pulses
-is not applied to devices: keep it at 0 V (``VOLT:LOW 0`` for positive pulses).
+level is ``VOLT:HIGH`` (polarity NORM) or ``VOLT:LOW`` (INV). The *idle* level between
+pulses (``VOLT:LOW`` for NORM, ``VOLT:HIGH`` for INV; the offset for ``FUNC DC``) is a DC
+level on the line while the output is on: after every message to the generator, a
+destructive idle level destroys the devices on the pulse row (``bench.apply_static_level``;
+slow switching by DC exposure, and relays closing onto a live line between two messages to
+the generator, are not simulated). Keep it at 0 V: set the levels before the output goes on
+and turn the output off before changing polarity or shape.
 
 Triggering
 ----------
@@ -555,10 +560,9 @@ class Keysight81160A(ScpiInstrument):
             previous = (channel.shape, channel.frequency_Hz, channel.high_V, channel.low_V)
             try:
                 self._set_shape(channel, shape)
-                if shape == "DC":
-                    level = channel.offset_V if offset.upper().startswith("DEF") else parse_number(offset)
-                    self._check_levels(channel, level, level - 1e-12, channel.load_ohm, "APPL:DC")
-                    channel.high_V = channel.low_V = level
+                if shape == "DC":                 # the DC shape outputs the offset
+                    if not offset.upper().startswith("DEF"):
+                        self._set_offset(channel, offset)
                 else:
                     if not frequency.upper().startswith("DEF"):
                         self._set_frequency(channel, frequency)
@@ -631,6 +635,32 @@ class Keysight81160A(ScpiInstrument):
         if channel.user_waveform == "VOLATILE":
             return channel.volatile
         return channel.stored.get(channel.user_waveform)
+
+    # ------------------------------------------------------------ idle level
+    def handle(self, message: str) -> str | None:
+        reply = super().handle(message)
+        self._apply_idle_level()
+        return reply
+
+    @staticmethod
+    def idle_level_V(channel: Channel) -> float:
+        """The DC level the output holds between pulses (0 with the output off)."""
+        if not channel.output:
+            return 0.0
+        if channel.shape == "PULS":
+            return channel.low_V if channel.polarity == "NORM" else channel.high_V
+        if channel.shape == "DC":
+            return channel.offset_V
+        return 0.0                       # arbitrary / periodic shapes: not simulated
+
+    def _apply_idle_level(self) -> None:
+        """After every message: a destructive idle level destroys the devices it reaches."""
+        channel = self.channels.get(self.lab.config.wiring.pulse_channel)
+        if channel is None:
+            return
+        level = self.idle_level_V(channel)
+        if abs(level) > 1e-12:
+            self.lab.apply_static_level(self.lab.clock.now_s, emf_for(level, channel.load_ohm))
 
     # ------------------------------------------------------------ triggering
     def reset(self) -> None:
