@@ -164,11 +164,10 @@ class DeviceSwitch(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         layer, t = ctx.layer, ctx.t
         d_current = layer.surrogate.derivative_numpy(ctx.current, nonnegative=True)
-        np.multiply(t, t, out=t)
-        np.subtract(1.0, t, out=t)
-        t *= layer.mapping.np_gain_A
-        d_current *= t
-        ctx.current = ctx.t = None
+        d_mapping = np.multiply(t, t)          # dI/dx = gain (1 - tanh^2); t stays intact,
+        np.subtract(1.0, d_mapping, out=d_mapping)   # so backward may run twice (retain_graph)
+        d_mapping *= layer.mapping.np_gain_A
+        d_current *= d_mapping
         return grad_out * torch.from_numpy(d_current), None
 
 
