@@ -34,6 +34,7 @@ import pyqtgraph as pg
 from pymeasure.display.curves import ResultsCurve
 from pymeasure.display.Qt import QtCore, QtGui, QtWidgets
 from pymeasure.display.widgets import InputsWidget
+from pymeasure.display.widgets.results_dialog import ResultsDialog
 from pymeasure.display.windows import ManagedWindow
 from pymeasure.experiment import Procedure, Results, unique_filename
 
@@ -318,6 +319,61 @@ class LabWindow(ManagedWindow):
         box.open()
         self._error_box = box
 
+    # ------------------------------------------------------------------ earlier results
+    def open_experiment(self):
+        """The browser's Open button: pick results files, show them like a finished run."""
+        dialog = ResultsDialog(self.procedure_class, widget_list=self.widget_list)
+        dialog.setDirectory(str(Path(self.directory).resolve()))
+        if dialog.exec():
+            self.open_results([f for f in dialog.selectedFiles() if f])
+
+    def open_results(self, filenames) -> list:
+        """Load results files (this window's, or the CLI's) into the browser and the plots."""
+        opened = []
+        for filename in map(str, filenames):
+            name = Path(filename).name
+            if filename in self.manager.experiments:
+                self.show_error("Already open", f"{name} is already in the browser: tick its "
+                                                f"box to show it")
+                continue
+            try:
+                results = Results.load(filename)
+                experiment = self.new_experiment(results)
+            except Exception as exc:           # noqa: BLE001 - any unreadable file
+                self.show_error("Cannot open the results file",
+                                f"{filename}: {exc}. Open a CSV written by spin-hil (the lab "
+                                f"window or `hil characterize`): a pymeasure Results file.")
+                continue
+            experiment.browser_item.progressbar.setValue(100)
+            self.manager.load(experiment)
+            for curve in experiment.curve_list:
+                if curve:
+                    curve.update_data()
+            opened.append(experiment)
+            log.info("opened results file %s", filename)
+        if opened:
+            entry = catalog_entry(type(opened[-1].procedure))
+            if entry is not None and entry is not self.entry:
+                self.set_procedure(CATALOG.index(entry))
+            self.live_plot.refresh()
+        return opened
+
+    def set_parameters(self, parameters):
+        """"Use These Parameters" of the browser: procedure, device and inputs of a run."""
+        names = set(parameters)
+        for index, entry in enumerate(CATALOG):
+            if set(entry.cls().parameter_objects()) == names:
+                if entry is not self.entry:
+                    self.set_procedure(index)
+                break
+        self.inputs.set_parameters(parameters)
+        device = parameters.get("device")
+        if device is not None and self.entry.has_device:
+            try:
+                self.device_panel.set_device(str(device.value))
+            except KeyError as exc:
+                self.show_error("Device not on this bench", f"{exc.args[0] if exc.args else exc}")
+
     # ------------------------------------------------------------------ status
     def refresh_instruments(self) -> bool:
         """Ask the instruments for IDN and outputs; skipped (False) while a run uses the bus."""
@@ -429,7 +485,9 @@ def main(args=None) -> int:
     try:
         session = BenchSession(bench, backend)
     except Exception as exc:                   # noqa: BLE001 - bench file / VISA errors
-        print(f"hil gui: cannot open the bench: {exc}", file=sys.stderr)
+        print(f"hil gui: cannot open the bench: {exc}. Give a bench TOML file (`hil bench "
+              f"show` prints the default one's layout) or none for the built-in default bench.",
+              file=sys.stderr)
         return 2
     guard_pyside_singletons()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])

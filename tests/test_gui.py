@@ -172,7 +172,7 @@ def test_plot_updates_do_not_exhaust_none_and_bool(window):
     item = pg.PlotDataItem()
     window.live_plot.plot.addItem(item)
     x = np.arange(50.0)
-    for i in range(15_000):          # without the guard this aborts the interpreter
+    for i in range(8_000):           # without the guard this aborts the interpreter
         item.setData(x, x * i)
     window.live_plot.plot.removeItem(item)
 
@@ -210,3 +210,30 @@ def test_a_bench_file_switches_the_window_to_visa_instruments(qtbot, tmp_path):
         assert len([r for r in rows if r["Phase"] == "fine"]) == SHORT_RUN["points"]
         assert win.instrument_states() and not any(s.any_on for s in win.instrument_states())
         win.close()
+
+
+def test_earlier_results_open_in_browser_and_plot(qtbot, window, tmp_path):
+    window.device_panel.set_device("chip1/M3")
+    set_inputs(window, **SHORT_RUN)
+    experiment = window.queue()
+    wait_done(qtbot, window, experiment)
+    filename = experiment.data_filename
+
+    other = LabWindow(BenchSession(), directory=tmp_path / "other", probe=False)
+    qtbot.addWidget(other)
+    other.set_procedure(2)                       # another view; opening switches back
+    opened = other.open_results([filename])
+    assert len(opened) == 1 and other.entry.base.__name__ == "SwitchingAmplitudeProcedure"
+    assert other.browser.topLevelItemCount() == 1
+    assert other.live_plot.visible_points() == window.live_plot.visible_points() > 0
+    assert "I50" in other.live_plot.fit_label.text()
+    # "Use these parameters": procedure, device and inputs come back
+    other.device_panel.set_device("chip1/S0")
+    other.set_parameters(opened[0].procedure.parameter_objects())
+    assert other.device_panel.device_name() == "chip1/M3"
+    assert other.inputs.trials.value() == SHORT_RUN["trials"]
+    # a file that is not a results file is refused with advice
+    bad = tmp_path / "notes.csv"
+    bad.write_text("hello\n")
+    assert other.open_results([str(bad)]) == []
+    assert "Cannot open the results file" in other.last_error
