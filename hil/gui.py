@@ -122,6 +122,7 @@ class LabWindow(ManagedWindow):
         )
         # runs of procedures with other columns share the browser and the plots
         self.browser.measured_quantities = set()
+        self.browser.header().resizeSection(1, 300)
         self.setWindowTitle(f"spin-hil lab - {self.session.title()}")
         self.directory = str(directory or DEFAULT_DIRECTORY)
         self.filename = AUTO_FILENAME
