@@ -201,6 +201,29 @@ def parse_block(argument: str) -> bytes:
     return data
 
 
+#: binary blocks longer than this are kept abbreviated in ``ScpiInstrument.received``
+LOGGED_BLOCK_BYTES = 4096
+
+
+def abbreviate_blocks(message: str, keep: int = 64) -> str:
+    """``message`` with every binary block over ``LOGGED_BLOCK_BYTES`` cut to its header, its
+    first ``keep`` data bytes and a ``...<N bytes>`` note (a waveform per batch would
+    otherwise fill the command log with megabytes)."""
+    if len(message) <= LOGGED_BLOCK_BYTES:
+        return message
+    pieces, start, i = [], 0, 0
+    while i < len(message):
+        if message[i] == "#" and (span := _block_span(message, i)) > LOGGED_BLOCK_BYTES:
+            pieces.append(message[start:i + keep])
+            pieces.append(f"...<{span} bytes of block>")
+            i += span
+            start = i
+            continue
+        i += 1
+    pieces.append(message[start:])
+    return "".join(pieces)
+
+
 def split_arguments(text: str) -> list[str]:
     """Split ``1, "a,b", (@101,102), #14abcd`` on top-level commas, keeping quotes, lists
     and binary blocks intact."""
@@ -336,7 +359,7 @@ class ScpiInstrument:
     # ------------------------------------------------------------ parsing
     def handle(self, message: str) -> str | None:
         """Execute one message (one line, maybe compound). Returns the reply or None."""
-        self.received.append(message)
+        self.received.append(abbreviate_blocks(message))
         replies: list[str] = []
         previous_path = ""
         for unit in split_units(message):

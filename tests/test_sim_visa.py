@@ -204,3 +204,15 @@ def test_any_dac_block_arrives_intact():
 
     check()
     assert gen.query("SYST:ERR?").startswith("0")
+
+
+def test_large_blocks_are_logged_abbreviated():
+    lib = SimulatedVisaLibrary()
+    gen = open_raw(lib, GEN)
+    values = np.arange(-5000, 5000)
+    gen.write_binary_values(":DATA1:DAC VOLATILE,", values, datatype="h", is_big_endian=True)
+    assert gen.query("SYST:ERR?").startswith("0")
+    received = lib.bench.instruments[GEN].received
+    logged = next(m for m in received if m.startswith(":DATA1:DAC"))
+    assert len(logged) < 200 and logged.endswith("bytes of block>")
+    np.testing.assert_array_equal(lib.bench.instruments[GEN].channels[1].volatile, values)

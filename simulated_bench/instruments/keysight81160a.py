@@ -74,6 +74,7 @@ it). Turning the output off, ``*RST`` or a new trigger source cancels pulses not
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,6 +119,7 @@ SHAPES = ("SIN", "SQU", "RAMP", "PULS", "NOIS", "DC", "USER")
 ARM_SOURCES = ("IMM", "INT2", "EXT", "MAN")
 #: seconds from a trigger (bus or external) to the first edge at the output
 TRIGGER_LATENCY_S = 0.0
+FIRED_LOG_LENGTH = 100_000
 
 
 def load_factor(load_ohm: float) -> float:
@@ -189,8 +191,9 @@ class Keysight81160A(ScpiInstrument):
     def __init__(self, lab, address: str):
         super().__init__(lab, address)
         self.channels = {1: Channel(1), 2: Channel(2)}
-        #: every pulse this generator put on a wired output: (time_s, emf_V, width_s)
-        self.fired: list[tuple[float, float, float]] = []
+        #: the last FIRED_LOG_LENGTH pulses this generator put on its wired output:
+        #: (time_s, emf_V, width_s)
+        self.fired: deque[tuple[float, float, float]] = deque(maxlen=FIRED_LOG_LENGTH)
         self.pulses_scheduled = 0
         ch = self._channel_command
         # ---------------------------------------------------------- shape and arb selection
