@@ -53,6 +53,8 @@ def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
     parser.add_argument("--cycles", type=int, default=None, help="endurance cycles")
     parser.add_argument("--block", type=int, default=None, help="endurance cycles per block")
     parser.add_argument("--max-field", type=float, default=None, help="rh-loop peak field in T")
+    parser.add_argument("--no-width-scan", action="store_true",
+                        help="survey: skip the P vs width scan (one device per size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -66,6 +68,8 @@ def _parameters(args) -> dict:
             name, "chip1/S0")
     if name == "survey":
         out["devices"] = args.devices
+        if getattr(args, "no_width_scan", False):
+            out["width_scan"] = False
     simple = {"trials": args.trials, "points": args.points, "coarse_points": args.coarse_points,
               "pulse_width": args.width, "bias_field": args.field, "cycles": args.cycles,
               "block": args.block, "max_field": args.max_field}

@@ -10,8 +10,8 @@ from procedures.cli import main as cli_main
 
 def test_survey_cli_writes_every_output(tmp_path, capsys):
     out = tmp_path / "chip"
-    code = cli_main(["survey", "--devices", "S0,S1,M0,L0,L1", "--trials", "16", "--points", "8",
-                     "--coarse-points", "16", "--out", str(out)])
+    code = cli_main(["survey", "--devices", "S0,S1,M0,L0", "--trials", "16", "--points", "8",
+                     "--coarse-points", "12", "--no-width-scan", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "width/I50" in printed and "calibration:" in printed
@@ -20,7 +20,7 @@ def test_survey_cli_writes_every_output(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     assert (out / "switching_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cal = load_calibration(out / "calibration_chip1.json")
-    assert set(cal.devices) == {"chip1/S0", "chip1/S1", "chip1/M0", "chip1/L0", "chip1/L1"}
+    assert set(cal.devices) == {"chip1/S0", "chip1/S1", "chip1/M0", "chip1/L0"}
     report = (out / "report.md").read_text()
     assert "| S | 2 |" in report and "projected real-bench time" in report
 

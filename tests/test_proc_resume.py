@@ -8,15 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pymeasure.experiment import Results
 
 from procedures.cli import main as cli_main
 from procedures.runner import point_key, read_points
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["survey", "--devices", "S,L", "--trials", "16", "--points", "8", "--coarse-points", "16",
-        "--no-progress"]
-DEVICES = [f"chip1/{s}{i}" for s in "SL" for i in range(8)]
+ARGS = ["survey", "--devices", "S0,S1,S2,L0,L1,L2", "--trials", "16", "--points", "8",
+        "--coarse-points", "16", "--no-progress"]
+DEVICES = [f"chip1/{s}{i}" for s in "SL" for i in range(3)]
 EXPECTED = {(d, "line", 0) for d in DEVICES} | {(d, "coarse", i) for d in DEVICES for i in range(16)} \
     | {(d, "zoom", i) for d in DEVICES for i in range(16)} \
     | {(d, "levels", i) for d in DEVICES for i in range(2)} | {(d, "fine", i) for d in DEVICES for i in range(8)} \
@@ -36,7 +37,8 @@ def data_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line and not line.startswith("#")) - 1
 
 
-def test_kill_9_then_resume(tmp_path):
+@pytest.mark.parametrize("kill_at", [0.3, 0.9])   # mid-survey; during the width scans
+def test_kill_9_then_resume(tmp_path, kill_at):
     out = tmp_path / "run"
     csv_path = out / "survey.csv"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -44,7 +46,7 @@ def test_kill_9_then_resume(tmp_path):
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     try:
-        while data_lines(csv_path) < len(EXPECTED) // 3:
+        while data_lines(csv_path) < int(kill_at * len(EXPECTED)):
             assert proc.poll() is None, f"survey ended before the kill: {proc.stderr.read()!r}"
             assert time.monotonic() < deadline, "survey made no progress"
             time.sleep(0.005)
@@ -78,7 +80,7 @@ def test_kill_9_then_resume(tmp_path):
 def test_resume_refuses_other_parameters(tmp_path, capsys):
     out = tmp_path / "run"
     small = ["survey", "--devices", "S0", "--points", "6", "--coarse-points", "8",
-             "--no-progress", "--out", str(out)]
+             "--no-width-scan", "--no-progress", "--out", str(out)]
     assert cli_main([*small, "--trials", "8"]) == 0
     assert cli_main([*small, "--trials", "9", "--resume"]) == 2
     assert "other parameters" in capsys.readouterr().err
