@@ -468,20 +468,27 @@ class Keithley2450(ScpiInstrument):
 
     def _format_reading(self, reading: Reading, elements: list[str],
                         first_s: float | None = None) -> str:
-        if first_s is None:
-            done = self._done_readings()
-            first_s = done[0].time_s if done else reading.time_s
+        if first_s is None:                   # REL is relative to the buffer's first reading
+            first_s = self.buffer[0].time_s if self.buffer else reading.time_s
         values = {"READ": reading.value, "SOUR": reading.source,
                   "REL": reading.time_s - first_s, "SEC": reading.time_s}
         return ",".join(format_number(float(values[e])) for e in elements)
 
-    def _done_readings(self) -> list[Reading]:
+    def _done_count(self) -> int:
+        """Readings finished by now: they are stored in time order, so only the last few
+        (a reading still integrating) can be unfinished."""
         self.lab.clock.advance_to(self.lab.clock.now_s)     # run events due exactly now
-        now = self.lab.clock.now_s
-        return [r for r in self.buffer if r.done_s <= now + TIME_SLACK_S]
+        limit = self.lab.clock.now_s + TIME_SLACK_S
+        count = len(self.buffer)
+        while count and self.buffer[count - 1].done_s > limit:
+            count -= 1
+        return count
+
+    def _done_readings(self) -> list[Reading]:
+        return self.buffer[:self._done_count()]
 
     def _actual(self) -> int:
-        return len(self._done_readings())
+        return self._done_count()
 
     def _trace_clear(self, *args):
         if args:
@@ -595,6 +602,6 @@ class Keithley2450(ScpiInstrument):
         if self._model_running():
             self._wait()
         stb = STB_ERROR_AVAILABLE if self.errors else 0
-        if len(self._done_readings()) >= self.capacity:      # buffer full
+        if self._done_count() >= self.capacity:              # buffer full
             stb |= STB_MEASUREMENT_SUMMARY | STB_MASTER_SUMMARY
         return stb
