@@ -12,7 +12,8 @@ instruments (pyvisa's registry of libraries is keyed by a unique path per object
 What the drivers may read (duck-typed, so they need not import this module):
 ``lib.bench`` (the SimulatedBench), ``lib.virtual_time_s`` (the bench clock),
 ``lib.transactions`` (bus transactions: one per write call, one per reply read - the
-chunks of one reply count once - and one per timed-out read) and
+chunks of one reply count once -, one per timed-out read, one per bus trigger or serial
+poll) and
 ``lib.transactions_by_address`` (the same per VISA address).
 
 Message handling, as a GPIB instrument does it
