@@ -141,3 +141,20 @@ def test_experiment_reads_a_characterization_file_for_the_benchs_own_chip(tmp_pa
     (row,) = result.runs
     assert row["mode"] == "insitu" and row["test_acc"] > 0.5
     assert "simulated array of the bench's chip" in result.mappings[row["run"]]
+
+
+def test_cli_options_become_an_experiment_config(tmp_path):
+    import argparse
+
+    from hil.experiment import DEMO_CONFIG, add_train_arguments, config_from_args
+
+    parser = add_train_arguments(argparse.ArgumentParser())
+    config = config_from_args(parser.parse_args(
+        ["--epochs", "3", "--seeds", "4", "5", "--sizes", "S", "--modes", "insitu",
+         "--high-variability", "0.3", "0.2", "--out", str(tmp_path), "--no-progress"]))
+    assert config["epochs"] == 3 and config["seeds"] == [4, 5] and config["sizes"] == ["S"]
+    assert config["variability"]["high"]["delta_rel"] == 0.3
+    assert config["variability"]["high"]["ic0_rel"] == 0.2 and config["variability"]["low"] is None
+    assert config["progress"] is False and config["out_dir"] == str(tmp_path)
+    demo = config_from_args(parser.parse_args(["--demo", "--seeds", "7"]))
+    assert demo["epochs"] == DEMO_CONFIG["epochs"] and demo["seeds"] == [7]
