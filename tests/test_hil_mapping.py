@@ -97,3 +97,13 @@ def test_neuron_map_is_explicit_and_reported():
     report = layer.report()
     assert report.startswith("20 neurons on 8 devices")
     assert "chip1/S0: 3 neurons" in report and "chip1/S7: 2 neurons" in report
+
+
+@settings(max_examples=30, deadline=None)
+@given(size=st.sampled_from(["S", "M", "L"]),
+       x=st.lists(finite_or_not, min_size=8, max_size=8))
+def test_layer_forward_never_trips_the_backend_limit_check(size, x):
+    names = BACKEND.devices_of_size(size)
+    layer = DeviceNeuron.from_calibration(BACKEND, TRUTH, names, LIMITS, repeats=2)
+    answer = layer(torch.tensor([x], dtype=torch.float32))  # would raise CurrentLimitError
+    assert answer.shape == (1, 8) and bool(((answer >= 0) & (answer <= 1)).all())
