@@ -144,6 +144,27 @@ def run_characterization(name: str, parameters: dict, out_dir, resume: bool = Fa
     return result
 
 
+def _has_points(path: Path) -> bool:
+    from procedures.runner import read_points
+
+    return path.exists() and bool(read_points(path)[1])
+
+
+def _bench_errors() -> tuple[type, ...]:
+    """The drivers' bench failures (connection, faults, switch, outputs) for a clean exit."""
+    found: list[type] = []
+    for module, names in (("drivers.transport", ("InstrumentConnectionError",)),
+                          ("drivers.faults", ("FaultError", "InstrumentError")),
+                          ("drivers.switch", ("SwitchError",)),
+                          ("drivers.bench", ("OutputsNotOffError",))):
+        try:
+            mod = __import__(module, fromlist=list(names))
+        except ImportError:  # pragma: no cover - drivers always ship these
+            continue
+        found += [getattr(mod, n) for n in names if hasattr(mod, n)]
+    return tuple(found) or (RuntimeError,)
+
+
 def characterize_main(args) -> int:
     from drivers.benchfile import BenchFileError
     from procedures.calibration import CalibrationFileError
@@ -154,12 +175,29 @@ def characterize_main(args) -> int:
         from drivers.limits import LimitViolation
     except ImportError:  # pragma: no cover
         LimitViolation = ParameterError
+    bench_errors = _bench_errors()
+    try:
+        from drivers.bench import BenchTerminated
+    except ImportError:  # pragma: no cover
+        BenchTerminated = KeyboardInterrupt
+    data = Path(args.out) / DATA_FILES[args.procedure]
+    again = (f"every finished point is in {data}; the same command with --resume finishes "
+             f"the run")
     try:
         result = run_characterization(args.procedure, _parameters(args), args.out,
                                       resume=args.resume, progress=not args.no_progress)
     except (ParameterError, BenchFileError, LimitViolation, CalibrationFileError, FitError) as exc:
         print(f"hil characterize: error: {exc}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, BenchTerminated):
+        print(f"\nhil characterize: interrupted; the bench outputs are off. "
+              f"{again if _has_points(data) else ''}", file=sys.stderr)
+        return 130
+    except bench_errors as exc:
+        print(f"hil characterize: bench error: {exc}", file=sys.stderr)
+        if _has_points(data):
+            print(f"hil characterize: {again}", file=sys.stderr)
+        return 1
     if args.procedure == "survey":
         survey = result["survey"]
         print(survey.table())

@@ -116,6 +116,8 @@ def run_procedure(procedure: Procedure, data_path: str | Path, resume: bool = Fa
     columns = list(procedure.DATA_COLUMNS)
     key_columns = tuple(getattr(procedure, "KEY_COLUMNS", ()))
     done: dict[tuple, dict] = {}
+    if path.exists() and not resume and not read_points(path)[1]:
+        path.unlink()                      # a run that recorded no point: start it afresh
     if path.exists() and path.stat().st_size > 0:
         if not resume:
             raise ParameterError(

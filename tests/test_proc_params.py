@@ -54,10 +54,11 @@ def test_cli_exits_2_with_the_message(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_existing_output_needs_resume(tmp_path):
+def test_existing_output_with_points_needs_resume(tmp_path):
     out = tmp_path / "o"
     out.mkdir()
-    (out / "switching.csv").write_text("#Procedure: <x>\n")
+    (out / "switching.csv").write_text("#Procedure: <x>\n#Data:\nDevice,Phase,Point\n"
+                                       "chip1/S0,line,0\n")
     with pytest.raises(ParameterError, match="--resume"):
         run_characterization("switching", {"device": "S0"}, out, progress=False,
                              bench=UntouchableBench())
