@@ -520,6 +520,7 @@ class LiveCurve:
         self._rows_seen = -1
         self._visible = False
         self.fine_range: tuple[float, float] | None = None   # |current| range of fine scans
+        self._fits: dict[str, tuple] = {}      # trace -> ((name, rows, range), fit or error)
 
     # ---------------------------------------------------------------- drawing
     def _clear_items(self):
@@ -602,13 +603,22 @@ class LiveCurve:
     def _fit(self, spec, sub, color, name, x_range):
         from procedures.fits import FitError
 
-        try:
-            grid, prob, text, i50 = _fit_rows(spec, sub, self.results.procedure, x_range)
-        except (FitError, ValueError, KeyError, ZeroDivisionError, FloatingPointError) as exc:
+        key = (str(name), len(sub), x_range)
+        cached = self._fits.get(str(name))
+        if cached is not None and cached[0] == key:
+            outcome = cached[1]                # this trace's rows have not changed: no refit
+        else:
+            try:
+                outcome = _fit_rows(spec, sub, self.results.procedure, x_range)
+            except (FitError, ValueError, KeyError, ZeroDivisionError, FloatingPointError) as exc:
+                outcome = exc
+            self._fits[str(name)] = (key, outcome)
+        if isinstance(outcome, Exception):
             if self.results.procedure.status != Procedure.QUEUED:
                 self.fit_text.append(f"{name}: fit waits for data across the transition "
-                                     f"({str(exc).split(';')[0][:90]})")
+                                     f"({str(outcome).split(';')[0][:90]})")
             return
+        grid, prob, text, i50 = outcome
         self._add(pg.PlotDataItem(grid, prob, pen=pg.mkPen(color, width=2.5,
                                                         style=QtCore.Qt.PenStyle.SolidLine)))
         if math.isfinite(i50):

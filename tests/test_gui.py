@@ -14,6 +14,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # before anything import
 import pytest
 
 pytest.importorskip("pytestqt")
+pytest.importorskip("pymeasure.display.Qt", reason="the lab window needs a Qt binding "
+                                                    "(pip install 'spin-hil[gui]')")
 pyvisa = pytest.importorskip("pyvisa")
 
 from pymeasure.experiment import Procedure  # noqa: E402
