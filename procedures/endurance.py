@@ -1,7 +1,8 @@
 """Endurance: repeated switching cycles, error rate vs cycle count, stuck / broken detection.
 
 A cycle is a reset pulse and a write pulse of opposite polarity at a level meant to switch
-every time (default: 0.8 x the device's safe maximum), each checked by a read. Cycles run in
+every time (default: 0.8 x the device's safe maximum; the reset is never weaker than that),
+each checked by a read. Cycles run in
 batched blocks of ``block`` cycles (O(1) round trips per block); each block is a row with
 its write error rate (cycles whose write did not switch the device).
 
@@ -51,6 +52,11 @@ class EnduranceProcedure(BenchProcedure):
     def write_level(self, facts) -> float:
         return float(self.amplitude) if self.amplitude else 0.8 * facts.max_level_V
 
+    def reset_level(self, facts) -> float:
+        """The reset pulse: the write level reversed, at least 0.8 x the safe maximum, so the
+        reference states of every block are known even when the write is too weak."""
+        return -max(self.write_level(facts), 0.8 * facts.max_level_V)
+
     def validate(self):
         super().validate()
         facts = self.facts(self.device)
@@ -91,7 +97,7 @@ class EnduranceProcedure(BenchProcedure):
                 if number % int(self.check_every) == 0 or initial_line is None:
                     line_ohm = float(self.bench.line_resistance(facts.name))
                 batch = self.bench.trials(facts.name, np.array([level]), float(self.pulse_width),
-                                          repeats=count, reset_V=-level)
+                                          repeats=count, reset_V=self.reset_level(facts))
                 frac, res, _ = batch_fractions(batch, 1, count)
                 errors = float(np.sum(1.0 - frac))
                 current = float(facts.current_A(level, line_ohm)) if math.isfinite(line_ohm) else float("nan")
