@@ -144,7 +144,9 @@ class _Framer:
                     self.in_quote = 0
             elif byte in (0x22, 0x27):
                 self.in_quote = byte
-            elif byte == 0x23 and i + 1 < len(buf) and 0x31 <= buf[i + 1] <= 0x39:
+            elif byte == 0x23 and i + 1 == len(buf):
+                break                                       # a block may start: wait for more
+            elif byte == 0x23 and 0x31 <= buf[i + 1] <= 0x39:
                 digits = buf[i + 1] - 0x30
                 if i + 2 + digits > len(buf):
                     break                                   # wait for the length digits
