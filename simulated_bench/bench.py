@@ -26,6 +26,7 @@ import numpy as np
 from drivers.benchfile import BenchFile, as_bench_file
 from simulated_bench.chip import OPEN_OHM, Chip, build_chip
 from simulated_bench.clock import VirtualClock
+from simulated_bench.scpi import append_bounded
 
 
 @dataclass
@@ -145,7 +146,7 @@ class SimulatedBench:
         for chip, idx in targets:
             resistance = chip.write_path_resistance(idx, abs(node_V))
             current = node_V / resistance
-            self.pulse_log.append(PulseRecord(time_s, chip.names[idx], node_V, current, width_s))
+            append_bounded(self.pulse_log, PulseRecord(time_s, chip.names[idx], node_V, current, width_s))
             chip.apply_pulse(idx, current, width_s, field, self.switch_rng, time_s, node_V)
 
     def apply_static_level(self, time_s: float, emf_V: float) -> list[str]:
@@ -168,7 +169,7 @@ class SimulatedBench:
             current = node_V / chip.write_path_resistance(idx, abs(node_V))
             chip.apply_pulse(idx, current, 0.0, self.field_T(), self.switch_rng, time_s, node_V)
             if chip.broken[idx]:
-                self.pulse_log.append(PulseRecord(time_s, chip.names[idx], node_V, current, 0.0))
+                append_bounded(self.pulse_log, PulseRecord(time_s, chip.names[idx], node_V, current, 0.0))
                 destroyed.append(chip.names[idx])
         return destroyed
 

@@ -201,6 +201,18 @@ def parse_block(argument: str) -> bytes:
     return data
 
 
+#: the newest entries a command or pulse log keeps: a long in-the-loop run must not grow
+#: memory without bound, and tests look at far fewer than this
+LOG_CAPACITY = 200_000
+
+
+def append_bounded(log: list, item) -> None:
+    """Append to a log, dropping its older half once it holds ``LOG_CAPACITY`` entries."""
+    if len(log) >= LOG_CAPACITY:
+        del log[:LOG_CAPACITY // 2]
+    log.append(item)
+
+
 #: binary blocks longer than this are kept abbreviated in ``ScpiInstrument.received``
 LOGGED_BLOCK_BYTES = 4096
 
@@ -359,7 +371,7 @@ class ScpiInstrument:
     # ------------------------------------------------------------ parsing
     def handle(self, message: str) -> str | None:
         """Execute one message (one line, maybe compound). Returns the reply or None."""
-        self.received.append(abbreviate_blocks(message))
+        append_bounded(self.received, abbreviate_blocks(message))
         replies: list[str] = []
         previous_path = ""
         for unit in split_units(message):
