@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DIRECTORY = "runs/gui"
 AUTO_FILENAME = "auto"
 COST_REFRESH_MS = 500
+CLOSE_TIMEOUT_S = 60.0
 
 
 _SINGLETONS_GUARDED = False
@@ -285,6 +286,7 @@ class LabWindow(ManagedWindow):
         return experiment
 
     def _run_started(self, experiment):
+        self.status_panel.mark_running()
         procedure = experiment.procedure
         entry = catalog_entry(type(procedure))
         if entry is not None and entry.plot == self.entry.plot:
@@ -319,6 +321,29 @@ class LabWindow(ManagedWindow):
         box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self._error_box = box
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event):
+        """Closing the window (or Ctrl-C / SIGTERM from ``main``) aborts a run first and
+        waits until the procedure's shutdown has turned the outputs off."""
+        if self.manager.is_running():
+            self.statusBar().showMessage("closing: aborting the run, turning the outputs off")
+            log.warning("window closed during a run: aborting it and turning the outputs off")
+            self.abort()
+            if not self.wait_idle(CLOSE_TIMEOUT_S):
+                log.critical("the run did not stop within %.0f s: check the instruments and "
+                             "turn their outputs off by hand", CLOSE_TIMEOUT_S)
+        self._cost_timer.stop()
+        self.live_plot.timer.stop()
+        super().closeEvent(event)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Process events until no run is in progress (True) or ``timeout_s`` passes."""
+        end = time.monotonic() + timeout_s
+        while self.manager.is_running() and time.monotonic() < end:
+            QtWidgets.QApplication.processEvents()
+            time.sleep(0.01)
+        return not self.manager.is_running()
 
     # ------------------------------------------------------------------ earlier results
     def open_experiment(self):
@@ -495,7 +520,25 @@ def main(args=None) -> int:
     app.setApplicationName("spin-hil lab")
     window = LabWindow(session, directory=getattr(args, "out", None))
     window.show()
+    _close_on_signals(app)
     return int(app.exec() or 0)
+
+
+def _close_on_signals(app) -> None:
+    """Ctrl-C and SIGTERM close the windows (aborting a run, outputs off) instead of killing
+    the process mid-run. Qt's event loop does not run Python signal handlers by itself: a
+    light timer lets it."""
+    import signal
+
+    def handler(signum, _frame):
+        log.warning("signal %d: closing the lab window (a run is aborted, outputs go off)", signum)
+        QtCore.QTimer.singleShot(0, app.closeAllWindows)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    heartbeat = QtCore.QTimer(app)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(200)
 
 
 __all__ = ["LabWindow", "add_gui_arguments", "guard_pyside_singletons", "main"]

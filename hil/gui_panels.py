@@ -400,6 +400,16 @@ class BenchStatusPanel(QtWidgets.QWidget):
             parts.append(f"no answer: {', '.join(bad)}")
         self.probe_label.setText("; ".join(parts))
 
+    def mark_running(self):
+        """A run owns the bus: the last answers are stale, its outputs may be on."""
+        for r in range(self.table.rowCount()):
+            item = QtWidgets.QTableWidgetItem("in use by the run")
+            item.setForeground(QtGui.QColor("#a06000"))
+            item.setToolTip("outputs are switched by the running procedure; they are asked "
+                            "again when it ends")
+            self.table.setItem(r, 2, item)
+        self.show_busy("run in progress: instruments are asked again when it ends")
+
     def show_busy(self, text: str):
         self.probe_label.setText(text)
 

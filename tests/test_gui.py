@@ -239,3 +239,23 @@ def test_earlier_results_open_in_browser_and_plot(qtbot, window, tmp_path):
     bad.write_text("hello\n")
     assert other.open_results([str(bad)]) == []
     assert "Cannot open the results file" in other.last_error
+
+
+def test_closing_the_window_mid_run_aborts_and_turns_outputs_off(qtbot, tmp_path):
+    win = LabWindow(BenchSession(), directory=tmp_path / "runs")
+    qtbot.addWidget(win)
+    win.show()
+    survey = next(i for i, e in enumerate(CATALOG) if e.base.__name__ ==
+                  "VariabilitySurveyProcedure")
+    win.set_procedure(survey)
+    set_inputs(win, trials=200, points=24, coarse_points=24, coarse_trials=16)
+    experiment = win.queue()
+    qtbot.waitUntil(lambda: experiment.procedure.status == Procedure.RUNNING
+                    and len(experiment.results.data) >= 2, timeout=RUN_TIMEOUT_MS)
+    assert "in use" in win.status_panel.table.item(0, 2).text()
+    win.close()
+    assert not win.manager.is_running()
+    assert experiment.procedure.status == Procedure.ABORTED
+    channel = win.session.bench_file.wiring.pulse_channel
+    assert scpi(win, address_of(win, "pulse"), f"OUTP{channel}?") in ("0", "OFF")
+    assert scpi(win, address_of(win, "read_smu"), ":OUTP?") in ("0", "OFF")
