@@ -89,6 +89,20 @@ def batch_fractions(batch, levels: int, repeats: int, refs: tuple[float, float] 
     return amount.reshape(levels, repeats), res.reshape(levels, repeats), readout
 
 
+def applied_levels(batch, requested, repeats: int) -> np.ndarray:
+    """The write level each requested level was played at (the generator's DAC steps), V.
+
+    The rows keep the requested level (it defines the grid, also on resume); the write
+    current is computed from the level actually applied, when the batch reports it.
+    """
+    requested = np.asarray(requested, dtype=float)
+    meta = getattr(batch, "meta", None) or {}
+    applied = meta.get("applied_amplitude_V")
+    if applied is None or np.size(applied) != requested.size * repeats:
+        return requested
+    return np.asarray(applied, dtype=float).reshape(requested.size, repeats).mean(axis=1)
+
+
 def _sd(amount: np.ndarray) -> float:
     return float(np.std(amount, ddof=1)) if amount.size > 1 else 0.0
 
@@ -179,7 +193,7 @@ class SwitchingSweep:
 
     def line_resistance(self, facts: DeviceFacts) -> float:
         def measure():
-            (value), rt, dt = self._costed(lambda: float(self.proc.bench.line_resistance(facts.name)))
+            value, rt, dt = self._costed(lambda: float(self.proc.bench.line_resistance(facts.name)))
             return {"Device": facts.name, "Size": facts.size, "Phase": PHASE_LINE, "Point": 0,
                     "Line resistance (ohm)": value, "Round trips": rt, "Projected bench time (s)": dt}
         row = self.proc.point((facts.name, PHASE_LINE, 0), measure)
@@ -198,8 +212,9 @@ class SwitchingSweep:
             batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
                 facts.name, todo, width_s, repeats=trials, reset_V=self.reset_level_V(facts)))
             frac, res, readout = batch_fractions(batch, len(todo), trials, refs, readout)
+            applied = applied_levels(batch, todo, trials)
             for j, i in enumerate(missing):
-                current = float(facts.current_A(todo[j], line_ohm))
+                current = float(facts.current_A(applied[j], line_ohm))
                 row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
                        "Point": first_point + i, "Pulse amplitude (V)": float(todo[j]),
                        "Pulse width (s)": width_s, "Write current (A)": current,
@@ -240,7 +255,6 @@ class SwitchingSweep:
                        -self.reset_level_V(facts), "Pulse width (s)": self.width_s,
                        "Trials": int(reads.size),
                        "Mean resistance (ohm)": float(np.mean(reads)),
-                       "Switched sd": float(np.std(reads, ddof=1)) if reads.size > 1 else 0.0,
                        "Round trips": rt / 2, "Projected bench time (s)": dt / 2}
                 self.proc.point(keys[point], lambda row=row: row)
         return tuple(float(self.proc.done[k]["Mean resistance (ohm)"]) for k in keys)
@@ -271,8 +285,9 @@ class SwitchingSweep:
                     facts.name, todo, float(width), repeats=self.trials,
                     reset_V=self.reset_level_V(facts)))
                 frac, res, readout = batch_fractions(batch, len(todo), self.trials, refs)
+                applied = applied_levels(batch, todo, self.trials)
                 for j, i in enumerate(missing):
-                    cur = float(facts.current_A(todo[j], line_ohm))
+                    cur = float(facts.current_A(applied[j], line_ohm))
                     row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{i + 1}",
                            "Point": wi, "Pulse amplitude (V)": float(todo[j]),
                            "Pulse width (s)": float(width), "Write current (A)": cur,
