@@ -4,25 +4,15 @@ server, the wiring rule (matrix row ``wiring.aux_row``), compliance, buffer, err
 from __future__ import annotations
 
 import math
-import tomllib
 import warnings
 
 import numpy as np
 import pytest
 from pymeasure.instruments.keithley import Keithley2400
+from simhelpers import AUX_SMU as SMU
+from simhelpers import SWITCH, bench_with
 
-from drivers.benchfile import default_bench_text
-from simulated_bench.bench import SimulatedBench
 from simulated_bench.server import serve
-
-SMU = "GPIB0::24::INSTR"
-SWITCH = "GPIB0::16::INSTR"
-
-
-def bench_with(models=("Keithley2400", "Keithley2750", "KepcoBOP")) -> SimulatedBench:
-    data = tomllib.loads(default_bench_text())
-    data["instrument"] = [i for i in data["instrument"] if i["model"] in models]
-    return SimulatedBench.from_config(data)
 
 
 @pytest.fixture

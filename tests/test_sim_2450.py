@@ -8,6 +8,7 @@ import pytest
 import pyvisa
 from pymeasure.instruments.keithley import Keithley2450
 from pymeasure.instruments.keysight import Keysight81160A
+from simhelpers import GEN, MAGNET, SMU, connect_device, raw
 
 from drivers.benchfile import default_bench_text
 from simulated_bench.clock import BUS_QUERY_S
@@ -18,10 +19,6 @@ try:
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
-GEN = "GPIB0::10::INSTR"
-SMU = "GPIB0::18::INSTR"
-SWITCH = "GPIB0::16::INSTR"
-MAGNET = "GPIB0::6::INSTR"
 READ_CURRENT_A = 10e-6
 
 
@@ -35,20 +32,6 @@ def smu(lib):
     instrument = Keithley2450(SMU, visa_library=lib, timeout=60_000)
     instrument.reset()
     return instrument
-
-
-def raw(lib, address):
-    return pyvisa.ResourceManager(lib).open_resource(
-        address, read_termination="\n", write_termination="\n")
-
-
-def connect_device(lib, slot: int, column: int, field_A: float = 2.0) -> None:
-    switch = raw(lib, SWITCH)
-    switch.write(f":ROUT:MULT:CLOS (@{slot}1{column:02d},{slot}2{column:02d})")
-    magnet = raw(lib, MAGNET)
-    for command in ("FUNC:MODE CURR", "VOLT 36", f"CURR {field_A}", "OUTP 1"):
-        magnet.write(command)
-    assert magnet.query("*OPC?").strip() == "1"
 
 
 def source_read_current(smu, nplc: float = 1.0) -> None:

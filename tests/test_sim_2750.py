@@ -3,26 +3,12 @@ unmodified pymeasure driver over the loopback server."""
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 from pymeasure.instruments.keithley import Keithley2750
+from simhelpers import SWITCH, bench_with
 
-from drivers.benchfile import default_bench_text
-from simulated_bench.bench import SimulatedBench
 from simulated_bench.clock import RELAY_SETTLE_S
 from simulated_bench.server import serve
-
-SWITCH = "GPIB0::16::INSTR"
-MY_MODELS = ("Keithley2400", "Keithley2750", "KepcoBOP")
-
-
-def bench_with(models=MY_MODELS, **overrides) -> SimulatedBench:
-    """The default bench with only the instruments ``models`` (others may not exist yet)."""
-    data = tomllib.loads(default_bench_text())
-    data["instrument"] = [i for i in data["instrument"] if i["model"] in models]
-    data.update(overrides)
-    return SimulatedBench.from_config(data)
 
 
 @pytest.fixture

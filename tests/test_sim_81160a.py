@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import pyvisa
 from pymeasure.instruments.keithley import Keithley2450
 from pymeasure.instruments.keysight import Keysight81160A
+from simhelpers import GEN, SMU, connect_device
 
 from simulated_bench.visa import SimulatedVisaLibrary
 
-GEN = "GPIB0::10::INSTR"
-SMU = "GPIB0::18::INSTR"
-SWITCH = "GPIB0::16::INSTR"
-MAGNET = "GPIB0::6::INSTR"
 READ_CURRENT_A = 10e-6
 
 
@@ -32,21 +28,6 @@ def gen(lib):
     generator = Keysight81160A(GEN, visa_library=lib)
     generator.reset()
     return generator
-
-
-def raw(lib, address):
-    return pyvisa.ResourceManager(lib).open_resource(
-        address, read_termination="\n", write_termination="\n")
-
-
-def connect_device(lib, slot: int, column: int, field_A: float = 2.0) -> None:
-    """Close the device's pulse and read crosspoints and set the in-plane bias field."""
-    switch = raw(lib, SWITCH)
-    switch.write(f":ROUT:MULT:CLOS (@{slot}1{column:02d},{slot}2{column:02d})")
-    magnet = raw(lib, MAGNET)
-    for command in ("FUNC:MODE CURR", "VOLT 36", f"CURR {field_A}", "OUTP 1"):
-        magnet.write(command)
-    assert magnet.query("*OPC?").strip() == "1"
 
 
 def hall_ohm(smu) -> float:

@@ -3,22 +3,11 @@ inductive load on the virtual clock; the unmodified pymeasure driver over the se
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 from pymeasure.instruments.kepco import KepcoBOP3612
+from simhelpers import MAGNET, bench_with
 
-from drivers.benchfile import default_bench_text
-from simulated_bench.bench import SimulatedBench
 from simulated_bench.server import serve
-
-MAGNET = "GPIB0::6::INSTR"
-
-
-def bench_with(models=("Keithley2400", "Keithley2750", "KepcoBOP")) -> SimulatedBench:
-    data = tomllib.loads(default_bench_text())
-    data["instrument"] = [i for i in data["instrument"] if i["model"] in models]
-    return SimulatedBench.from_config(data)
 
 
 @pytest.fixture
