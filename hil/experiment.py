@@ -86,6 +86,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "checkpoints": True,
     "progress": True,
     "torch_threads": 1,            # small batches run fastest on one thread; None = torch's choice
+    "bench_projection": True,      # measure one in-situ batch per size through the BenchBackend
 }
 
 
@@ -99,6 +100,7 @@ class ExperimentResult:
     runs: list[dict] = field(default_factory=list)        # one row per (mode, size, var, seed)
     curves: dict[str, list[float]] = field(default_factory=dict)  # run id -> test acc per epoch
     mappings: dict[str, str] = field(default_factory=dict)        # run id -> neuron map report
+    bench_projection: dict[str, dict] = field(default_factory=dict)  # size -> one measured batch
 
     def summary(self) -> list[dict]:
         """Mean and sample std of the test accuracy over seeds, per (mode, size, variability)."""
@@ -184,11 +186,47 @@ class _Runner:
 
     def _record(self, run_id, mode, size, var, seed, acc, epoch_time_s, backend=None, batches=1):
         trips = getattr(backend, "round_trips", 0) if backend is not None else 0
+        bench_time_s = getattr(backend, "bench_time_s", None) if backend is not None else None
+        projection = self.result.bench_projection.get(size) if mode == "insitu" else None
+        if projection is not None and not trips:
+            # the simulated array has no bus: take the cost of one batch measured through the
+            # BenchBackend and scale it to this run's training batches
+            trips = projection["round_trips_per_batch"] * batches
+            bench_time_s = projection["bench_time_s_per_batch"] * batches
         self.result.runs.append({
             "run": run_id, "mode": mode, "size": size, "variability": var, "seed": seed,
             "test_acc": float(acc), "epoch_time_s": float(epoch_time_s),
             "round_trips_per_batch": trips / max(batches, 1),
-            "bench_time_s": getattr(backend, "bench_time_s", None) if backend is not None else None})
+            "bench_time_s": bench_time_s})
+
+    def _project_bench(self) -> None:
+        """One training batch per size through the BenchBackend (drivers + simulated VISA, in
+        process): its bus round trips and the bench's projected (virtual-clock) time. The
+        batch is the first training batch through a freshly initialised hidden layer, the
+        devices the simulated bench's own chip with its true curves for the mapping."""
+        from hil.backends import BenchBackend
+        from simulated_bench.bench import SimulatedBench
+
+        cfg = self.config
+        chip = SimulatedBench.from_config(self.bench).chip
+        truth = calibration_from_chip(chip, cfg["width_s"])
+        x = self.data.x_train[:cfg["batch_size"]]
+        with torch.no_grad():
+            pre = self._net(nn.Identity(), 0).hidden(x)
+        domains = {n: truth[n].n_domains for n in truth.names()}
+        with BenchBackend.open(self.bench, n_domains=domains) as devices:
+            for size in self.sizes:
+                names = [n for n in chip.names if chip.size[chip.index(n)] == size]
+                layer = self._device_layer(devices, truth, names)
+                layer.eval_repeats = layer.repeats
+                trips0, time0, started = devices.round_trips, devices.bench_time_s, time.perf_counter()
+                layer(pre)
+                self.result.bench_projection[size] = {
+                    "batch": [int(pre.shape[0]), int(pre.shape[1])], "repeats": cfg["repeats"],
+                    "round_trips_per_batch": devices.round_trips - trips0,
+                    "bench_time_s_per_batch": devices.bench_time_s - time0,
+                    "wall_s_per_batch": time.perf_counter() - started,
+                    "devices": len(set(layer.neuron_devices))}
 
     def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str) -> Calibration:
         source = self.config["calibration"]
@@ -243,6 +281,8 @@ class _Runner:
                 history, t_epoch = self._train(run_id, self._net(neurons, seed), seed)
                 self._record(run_id, "ideal_stochastic", "-", "-", seed, history.test_acc[-1], t_epoch)
             device_modes = modes & {"exsitu", "exsitu_uncalibrated", "insitu"}
+            if "insitu" in modes and cfg["bench_projection"] and not self.result.bench_projection:
+                self._project_bench()
             if not device_modes:
                 continue
             for var, spreads in cfg["variability"].items():

@@ -52,8 +52,8 @@ def format_table(result) -> str:
                 gap = f"{diff:+.1f} pp"
                 target = "met" if diff >= -TARGET_GAP_PP else "MISSED"
             if insitu is not None:
-                trips = f"{insitu['round_trips_per_batch']:g}"
-                bench = "n.a." if insitu["bench_time_s"] is None else f"{insitu['bench_time_s']:.0f} s"
+                trips = f"{insitu['round_trips_per_batch']:.0f}"
+                bench = "n.a." if insitu["bench_time_s"] is None else _duration(insitu["bench_time_s"])
             lines.append(f"{var:<11} {size:<4} {_cell(summary, ('exsitu_uncalibrated', size, var)):>12} "
                          f"{_cell(summary, ('exsitu', size, var)):>12} "
                          f"{_cell(summary, ('insitu', size, var)):>12} {gap:>12} {target:>7} "
@@ -61,9 +61,26 @@ def format_table(result) -> str:
     if ideal is None and software is None:
         lines.append("(no software baseline in this run)")
     lines.append("ex-situ raw: trained on the typical-device model, deployed without per-device "
-                 "calibration; ex-situ / in-situ: per-device I50-centred current mapping. "
-                 "trips/batch and bench time: simulated array = 0 / n.a.")
+                 "calibration; ex-situ / in-situ: per-device I50-centred current mapping.")
+    projection = getattr(result, "bench_projection", {})
+    if projection:
+        first = next(iter(projection.values()))
+        lines.append(
+            f"trips/batch, bench time: one in-situ training batch ({first['batch'][0]} samples x "
+            f"{first['batch'][1]} neurons x {first['repeats']} trials) measured through the "
+            f"BenchBackend (drivers + simulated VISA, virtual clock), scaled to the run's "
+            f"training batches (evaluation not included); the simulated array itself uses no bus.")
+    else:
+        lines.append("trips/batch and bench time: simulated array = 0 / n.a. (no bench projection)")
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
 
 
 def write_outputs(result, out_dir: Path) -> dict[str, Path]:
@@ -77,6 +94,7 @@ def write_outputs(result, out_dir: Path) -> dict[str, Path]:
     paths["json"].write_text(json.dumps({
         "config": {k: v for k, v in result.config.items() if k != "bench" or v is None or isinstance(v, str)},
         "runs": result.runs, "summary": result.summary(), "learning_curves": result.curves,
+        "bench_projection": getattr(result, "bench_projection", {}),
         "neuron_maps": result.mappings}, indent=1, default=str))
     paths["table"].write_text(format_table(result) + "\n")
     plot_learning_curves(result, paths["curves"])

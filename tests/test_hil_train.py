@@ -123,8 +123,15 @@ def test_tiny_experiment_writes_table_csv_and_png_and_resumes(tmp_path):
                  "accuracy_vs_size.png", "table.txt"):
         assert (tmp_path / name).stat().st_size > 100
     assert "in-situ" in (tmp_path / "table.txt").read_text()
+    # the in-situ row carries the bench cost: one batch measured through the BenchBackend
+    (insitu,) = [r for r in result.runs if r["mode"] == "insitu"]
+    projection = result.bench_projection["S"]
+    assert projection["batch"] == [32, 32] and projection["devices"] == 8
+    assert 8 <= projection["round_trips_per_batch"] <= 8 * 200   # O(runs) per device, not per trial
+    assert insitu["round_trips_per_batch"] == projection["round_trips_per_batch"]
+    assert insitu["bench_time_s"] == pytest.approx(45 * projection["bench_time_s_per_batch"])
     # a resumed run finds every run's last checkpoint and reports the same numbers
-    resumed = run_experiment({**config, "resume": True})
+    resumed = run_experiment({**config, "resume": True, "bench_projection": False})
     assert [r["test_acc"] for r in resumed.runs] == [r["test_acc"] for r in result.runs]
 
 
