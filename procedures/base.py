@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from pymeasure.experiment import ListParameter, Parameter, Procedure
+from pymeasure.experiment.parameters import Parameter as PymeasureParameter
 
 from drivers.benchfile import BenchFile, BenchFileError
 from procedures.runner import normalize
@@ -33,11 +34,21 @@ class BenchProcedure(Procedure):
     KEY_COLUMNS: tuple[str, ...] = ()
 
     def __init__(self, bench=None, **kwargs):
+        known = self.parameter_names()
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ParameterError(f"{type(self).__name__} has no parameter {', '.join(unknown)}; "
+                                 f"its parameters are {', '.join(sorted(known))}")
         self.bench = bench              # an open drivers Bench, or None: opened in startup
         self.done: dict = {}
         self.summary: dict = {}
         self._bench_cm = None
         super().__init__(**kwargs)
+
+    @classmethod
+    def parameter_names(cls) -> set[str]:
+        return {name for klass in cls.__mro__ for name, value in vars(klass).items()
+                if isinstance(value, PymeasureParameter)}
 
     # ------------------------------------------------------------------ validation
     def bench_config(self) -> BenchFile:

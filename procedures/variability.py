@@ -244,6 +244,10 @@ def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: flo
 
     Writes ``survey.csv`` (pymeasure Results), ``calibration_<chip>.json``, and with
     ``report=True`` the PNG plots and ``report.md``. Prints the per-size table.
+    ``progress``: True for a tqdm bar, or a callable taking the percentage. ``resume``:
+    finish (or just re-analyse) a survey already in ``out_dir``. Other keyword arguments
+    are parameters of :class:`VariabilitySurveyProcedure` (e.g. ``coarse_points``,
+    ``width_scan``, ``bias_field``).
     """
     from procedures.runner import run_procedure
 
@@ -251,7 +255,21 @@ def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: flo
     out.mkdir(parents=True, exist_ok=True)
     proc = VariabilitySurveyProcedure(bench=bench, trials=trials, points=points,
                                       pulse_width=width_s, devices=devices, **parameters)
-    outcome = run_procedure(proc, out / "survey.csv", resume=resume, progress=progress)
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+        bar = tqdm(total=100.0, desc="survey", unit="%",
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}<{remaining}]")
+
+        def progress(percent):
+            bar.n = min(float(percent), 100.0)
+            bar.refresh()
+    try:
+        outcome = run_procedure(proc, out / "survey.csv", resume=resume,
+                                progress=progress or None)
+    finally:
+        if bar is not None:
+            bar.close()
     result = finish_survey(proc, outcome.rows, out, report=report)
     if print_summary:
         print(result.table())
