@@ -259,3 +259,19 @@ def test_closing_the_window_mid_run_aborts_and_turns_outputs_off(qtbot, tmp_path
     channel = win.session.bench_file.wiring.pulse_channel
     assert scpi(win, address_of(win, "pulse"), f"OUTP{channel}?") in ("0", "OFF")
     assert scpi(win, address_of(win, "read_smu"), ":OUTP?") in ("0", "OFF")
+
+
+def test_queued_runs_run_one_after_the_other(qtbot, window):
+    rh = next(i for i, e in enumerate(CATALOG) if e.base.__name__ == "RHLoopProcedure")
+    window.set_procedure(rh)
+    set_inputs(window, points=5)
+    first = window.queue()
+    window.device_panel.set_device("chip1/L2")
+    second = window.queue()
+    assert first is not None and second is not None, window.last_error
+    wait_done(qtbot, window, first)
+    wait_done(qtbot, window, second)
+    assert first.procedure.status == second.procedure.status == Procedure.FINISHED
+    assert first.data_filename != second.data_filename
+    assert {str(d) for d in second.results.data["Device"]} == {"chip1/L2"}
+    assert "Result:" in window.live_plot.fit_label.text()
