@@ -23,8 +23,14 @@ from pymeasure.experiment.parameters import Parameter as PymeasureParameter
 
 from drivers.benchfile import BenchFile, BenchFileError
 from procedures.runner import normalize
-from procedures.session import (BACKENDS, DeviceFacts, ParameterError, device_facts, load_bench,
-                                open_bench)
+from procedures.session import (
+    BACKENDS,
+    DeviceFacts,
+    ParameterError,
+    device_facts,
+    load_bench,
+    open_bench,
+)
 
 
 class BenchProcedure(Procedure):

@@ -32,9 +32,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
@@ -200,5 +200,13 @@ def load_calibration(path: str | Path) -> ChipCalibration:
     return parse_calibration(data, str(path))
 
 
-__all__ = ["CalibrationFileError", "ChipCalibration", "DeviceCalibration", "FORMAT_NAME",
-           "FORMAT_VERSION", "load_calibration", "parse_calibration", "save_calibration"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "CalibrationFileError",
+    "ChipCalibration",
+    "DeviceCalibration",
+    "load_calibration",
+    "parse_calibration",
+    "save_calibration",
+]

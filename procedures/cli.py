@@ -85,7 +85,10 @@ def build_procedure(name: str, parameters: dict, bench=None):
     from procedures.endurance import EnduranceProcedure
     from procedures.loops import RHLoopProcedure, RILoopProcedure
     from procedures.session import ParameterError
-    from procedures.switching import SwitchingAmplitudeProcedure, SwitchingWidthProcedure
+    from procedures.switching import (
+        SwitchingAmplitudeProcedure,
+        SwitchingWidthProcedure,
+    )
     from procedures.variability import VariabilitySurveyProcedure
 
     cls = {"survey": VariabilitySurveyProcedure, "switching": SwitchingAmplitudeProcedure,

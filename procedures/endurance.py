@@ -138,9 +138,9 @@ def classify(row: dict, initial_line_ohm: float, max_error_rate: float, broken_f
     read = float(row["Mean resistance (ohm)"])
     if not math.isfinite(line) or not math.isfinite(read) or line <= 0:
         return "broken"
-    if initial_line_ohm and math.isfinite(initial_line_ohm):
-        if line > broken_factor * initial_line_ohm or line < initial_line_ohm / broken_factor:
-            return "broken"
+    if initial_line_ohm and math.isfinite(initial_line_ohm) and (
+            line > broken_factor * initial_line_ohm or line < initial_line_ohm / broken_factor):
+        return "broken"
     if row["Errors"] >= row["Cycles"]:
         return "stuck"
     if row["Error rate"] > max_error_rate:

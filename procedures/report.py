@@ -20,8 +20,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
@@ -91,16 +91,17 @@ def plot_histograms(result, path_i50: Path, path_width: Path) -> tuple[Path, Pat
 
 
 def survey_markdown(result) -> str:
+    tau0 = next((d.neel_brown.tau0_s for d in result.devices.values() if d.ok), 1e-9)
     lines = [f"# Characterization report: bench `{result.bench}`, chip `{result.chip}`", "",
-             f"Variability survey: every device through the switch matrix, {result.points} "
-             f"amplitudes x {result.trials} reset-write-read trials per device (after a coarse "
-             f"locate scan), pulse width {result.width_s * 1e9:g} ns. Fits: Neel-Brown "
-             f"(Ic0, Delta at tau0 = {next((d.neel_brown.tau0_s for d in result.devices.values() if d.ok), 1e-9):g} s) "
-             f"and logistic: binomial maximum likelihood for binary readouts (macrospin), "
-             f"weighted least squares on the switched fraction for multi-domain bars.", "",
+             (f"Variability survey: every device through the switch matrix, {result.points} "
+              f"amplitudes x {result.trials} reset-write-read trials per device (after the "
+              f"coarse and zoom locate scans), pulse width {result.width_s * 1e9:g} ns. Fits: "
+              f"Neel-Brown (Ic0, Delta at tau0 = {tau0:g} s) and logistic: binomial maximum "
+              f"likelihood for binary readouts (macrospin), weighted least squares on the "
+              f"switched fraction for multi-domain bars."), "",
              "## By device size", "",
-             "| size | devices | I50 mean (uA) | I50 D2D spread | 10-90 width (uA) | width / I50 | "
-             "width (A/m^2) | Delta | Ic0 mean (uA) |",
+             ("| size | devices | I50 mean (uA) | I50 D2D spread | 10-90 width (uA) | width / I50 | "
+              "width (A/m^2) | Delta | Ic0 mean (uA) |"),
              "|---|---|---|---|---|---|---|---|---|"]
     for s in result.sizes:
         lines.append(f"| {s.size} | {s.count} | {s.i50_mean_A * 1e6:.3f} | {s.i50_spread_rel:.1%} | "
@@ -110,14 +111,14 @@ def survey_markdown(result) -> str:
     if len(result.sizes) > 1:
         broad = max(result.sizes, key=lambda s: s.relative_width_mean)
         narrow = min(result.sizes, key=lambda s: s.relative_width_mean)
-        lines += ["", f"Size effect: size **{broad.size}** switches over the broadest relative "
-                      f"range (width/I50 = {broad.relative_width_mean:.3f}, Delta = "
-                      f"{broad.delta_mean:.1f}), size **{narrow.size}** over the narrowest "
-                      f"({narrow.relative_width_mean:.3f}, Delta = {narrow.delta_mean:.1f}): "
-                      f"a lower energy barrier makes a more stochastic neuron."]
+        lines += ["", (f"Size effect: size **{broad.size}** switches over the broadest relative "
+                       f"range (width/I50 = {broad.relative_width_mean:.3f}, Delta = "
+                       f"{broad.delta_mean:.1f}), size **{narrow.size}** over the narrowest "
+                       f"({narrow.relative_width_mean:.3f}, Delta = {narrow.delta_mean:.1f}): "
+                       f"a lower energy barrier makes a more stochastic neuron.")]
     lines += ["", "## Per device", "",
-              "| device | size | readout | R_line (ohm) | I50 (uA) | Ic0 (uA) | Delta | "
-              "logistic slope (1/uA) | width / I50 | dispersion |",
+              ("| device | size | readout | R_line (ohm) | I50 (uA) | Ic0 (uA) | Delta | "
+               "logistic slope (1/uA) | width / I50 | dispersion |"),
               "|---|---|---|---|---|---|---|---|---|---|"]
     for name, d in result.devices.items():
         if not d.ok:
@@ -132,11 +133,11 @@ def survey_markdown(result) -> str:
                      f"{nb.relative_width:.4f} | {nb.dispersion:.2f} |")
     if result.width_scans:
         lines += ["", "## Relaxation time from P vs pulse width", "",
-                  "At three currents of each scanned device, P_sw over pulse widths 10 ns - 1 us "
-                  "gives tau(I) (P = 1 - exp(-t/tau)); tau(I) gives Delta and Ic0 independently "
-                  "of the amplitude sweep.", "",
-                  "| device | currents (uA) | tau (ns) | Delta (tau fit) | Ic0 (uA, tau fit) | "
-                  "Delta (amplitude fit) |", "|---|---|---|---|---|---|"]
+                  ("At three currents of each scanned device, P_sw over pulse widths 10 ns - 1 us "
+                   "gives tau(I) (P = 1 - exp(-t/tau)); tau(I) gives Delta and Ic0 independently "
+                   "of the amplitude sweep."), "",
+                  ("| device | currents (uA) | tau (ns) | Delta (tau fit) | Ic0 (uA, tau fit) | "
+                   "Delta (amplitude fit) |"), "|---|---|---|---|---|---|"]
         for name, (taus, curve) in result.width_scans.items():
             dev = result.devices.get(name)
             amp = f"{dev.neel_brown.delta:.1f}" if dev is not None and dev.ok else "-"
@@ -146,8 +147,8 @@ def survey_markdown(result) -> str:
                          f"{curve.ic0_err_A * 1e6:.2g} | {amp} |")
     lines += ["", "## Cost", "",
               f"- bus round trips: {result.round_trips:.0f}",
-              f"- projected real-bench time: {result.projected_time_s:.1f} s "
-              f"({result.projected_time_s / 60:.1f} min)", "",
+              (f"- projected real-bench time: {result.projected_time_s:.1f} s "
+               f"({result.projected_time_s / 60:.1f} min)"), "",
               "## Files", ""]
     for key, path in result.paths.items():
         lines.append(f"- {key}: `{Path(path).name}`")

@@ -22,9 +22,9 @@ import csv
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from pymeasure.experiment import Procedure, Results
 
@@ -148,7 +148,7 @@ def run_procedure(procedure: Procedure, data_path: str | Path, resume: bool = Fa
     reused = len(done)
     written: list[dict] = []
     stop = stop or threading.Event()
-    fh = open(path, "a", encoding=Results.ENCODING)
+    fh = open(path, "a", encoding=Results.ENCODING)  # noqa: SIM115 - closed in the finally below
 
     def emit(topic, record):
         if topic == "results":

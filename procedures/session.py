@@ -39,7 +39,9 @@ def visa_library_for(bench_file: BenchFile, backend: str = "sim", visa_library=N
     if visa_library is not None:
         return visa_library
     if backend == "sim":
-        from simulated_bench.visa import SimulatedVisaLibrary  # the simulated bench default
+        from simulated_bench.visa import (
+            SimulatedVisaLibrary,  # the simulated bench default
+        )
         return SimulatedVisaLibrary(bench_file)
     if backend == "visa":
         return ""

@@ -281,7 +281,7 @@ class SwitchingSweep:
             missing = [i for i, k in enumerate(keys) if k not in self.proc.done]
             if missing:
                 todo = np.array([levels[i] for i in missing])
-                batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
+                batch, rt, dt = self._costed(lambda todo=todo, width=width: self.proc.bench.trials(
                     facts.name, todo, float(width), repeats=self.trials,
                     reset_V=self.reset_level_V(facts)))
                 frac, res, readout = batch_fractions(batch, len(todo), self.trials, refs)
@@ -399,7 +399,7 @@ class SweepParameters:
     def set_bias_field(self):
         field = getattr(self.bench, "field", None)
         if field is not None:
-            setter = getattr(field, "set_field_T", None) or getattr(field, "set_field")
+            setter = getattr(field, "set_field_T", None) or field.set_field
             setter(float(self.bias_field))
 
 

@@ -17,7 +17,6 @@ broader range of currents.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +27,14 @@ from procedures import fits
 from procedures.base import BenchProcedure
 from procedures.calibration import ChipCalibration, DeviceCalibration
 from procedures.session import ParameterError, select_devices
-from procedures.switching import (SWEEP_COLUMNS, SWEEP_KEY, SweepParameters, fit_sweep,
-                                  fit_width_scan, std_errors)
+from procedures.switching import (
+    SWEEP_COLUMNS,
+    SWEEP_KEY,
+    SweepParameters,
+    fit_sweep,
+    fit_width_scan,
+    std_errors,
+)
 
 
 class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):

@@ -4,8 +4,13 @@ import json
 
 import pytest
 
-from procedures.calibration import (CalibrationFileError, ChipCalibration, DeviceCalibration,
-                                    load_calibration, save_calibration)
+from procedures.calibration import (
+    CalibrationFileError,
+    ChipCalibration,
+    DeviceCalibration,
+    load_calibration,
+    save_calibration,
+)
 
 
 def example() -> ChipCalibration:

@@ -3,7 +3,6 @@
 import pytest
 
 from drivers.benchfile import load_bench_file
-
 from procedures.cli import main as cli_main
 from procedures.cli import run_characterization
 from procedures.session import ParameterError

@@ -1,6 +1,5 @@
 """Chip survey on the simulated bench: fits recover the true parameters; S broader than L."""
 
-import numpy as np
 import pytest
 
 from procedures.calibration import load_calibration
