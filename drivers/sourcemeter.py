@@ -22,7 +22,6 @@ from drivers.faults import GarbledReply, confirm_off, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
 
 MAX_BUFFER_POINTS = 6_875_000
-GUARD_READINGS = 1
 
 
 class Keithley2450Buffered(Keithley2450):
@@ -77,12 +76,25 @@ class _SourceMeterRole:
         self._source: tuple | None = None    # the source settings last written
         self._capacity: int | None = None
 
-    # the instrument-specific parts
+    # the instrument-specific parts: the sense-function commands and the reading's format
+    _sense_voltage_command: str
+    _sense_current_command: str
+
     def _write_current_source(self, current_A: float, compliance_V: float, nplc: float) -> None:
-        raise NotImplementedError
+        inst = self.instrument
+        inst.source_mode = "current"
+        inst.compliance_voltage = compliance_V
+        inst.source_current = current_A
+        inst.write(self._sense_voltage_command)
+        inst.voltage_nplc = nplc
 
     def _write_voltage_source(self, voltage_V: float, compliance_A: float, nplc: float) -> None:
-        raise NotImplementedError
+        inst = self.instrument
+        inst.source_mode = "voltage"
+        inst.compliance_current = compliance_A
+        inst.source_voltage = voltage_V
+        inst.write(self._sense_current_command)
+        inst.current_nplc = nplc
 
     def _read_once(self) -> float:
         raise NotImplementedError
@@ -169,25 +181,11 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     _zero_current_command = ":SOUR:CURR:LEV 0"
     _zero_voltage_command = ":SOUR:VOLT:LEV 0"
+    _sense_voltage_command = ':SENS:FUNC "VOLT"'
+    _sense_current_command = ':SENS:FUNC "CURR"'
 
     def __init__(self, instrument: Keithley2450Buffered, limits: SafetyLimits, device: str = ""):
         super().__init__(instrument, limits, device)
-
-    def _write_current_source(self, current_A, compliance_V, nplc):
-        inst = self.instrument
-        inst.source_mode = "current"
-        inst.compliance_voltage = compliance_V
-        inst.source_current = current_A
-        inst.write(':SENS:FUNC "VOLT"')
-        inst.voltage_nplc = nplc
-
-    def _write_voltage_source(self, voltage_V, compliance_A, nplc):
-        inst = self.instrument
-        inst.source_mode = "voltage"
-        inst.compliance_current = compliance_A
-        inst.source_voltage = voltage_V
-        inst.write(':SENS:FUNC "CURR"')
-        inst.current_nplc = nplc
 
     def _read_once(self) -> float:
         return parse_floats(self.instrument.ask(":READ?"), 1, "2450 :READ?")[0]
@@ -215,7 +213,7 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     def set_buffer_capacity(self, count: int) -> None:
         """Size the default buffer (written only when it changes; writing clears it)."""
-        count = max(int(count) + GUARD_READINGS, 10)
+        count = max(int(count), 10)
         if self._capacity != count:
             self._capacity = None
             self.instrument.buffer_capacity = count
@@ -230,18 +228,14 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         A garbled reply means the query ran: only the pure ``:TRAC:DATA?`` part is asked
         again (at most ``garbled_retries`` times), the trigger model is not run twice.
 
-        One guard reading follows the ``count`` readings (and is not fetched): ``*WAI`` then
-        returns after the last wanted reading has certainly finished, whatever the rounding
-        of the model's end time (the simulated 2450 compares the two times to 1e-15 s, which
-        fails for t0 of a few seconds). It costs one reading period.
         """
         inst = self.instrument
         count = int(count)
-        inst.load_simple_loop(count + GUARD_READINGS, delay_s)
+        inst.load_simple_loop(count, delay_s)
         fetch = f':TRAC:DATA? 1, {count}, "defbuffer1", READ'
         connection = getattr(inst.adapter, "connection", None)
         saved = getattr(connection, "timeout", None)
-        needed_ms = 1000.0 * (2.0 * timeout_s * (count + GUARD_READINGS) / max(count, 1) + 2.0)
+        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
         if saved is not None and saved < needed_ms:
             connection.timeout = needed_ms
         try:
@@ -265,25 +259,11 @@ class Keithley2400SourceMeter(_SourceMeterRole):
 
     _zero_current_command = ":SOURCE:CURRENT 0"
     _zero_voltage_command = ":SOURCE:VOLTAGE 0"
+    _sense_voltage_command = ":SENSE:FUNCTION 'VOLT'"
+    _sense_current_command = ":SENSE:FUNCTION 'CURR'"
 
     def __init__(self, instrument: Keithley2400, limits: SafetyLimits, device: str = ""):
         super().__init__(instrument, limits, device)
-
-    def _write_current_source(self, current_A, compliance_V, nplc):
-        inst = self.instrument
-        inst.source_mode = "current"
-        inst.compliance_voltage = compliance_V
-        inst.source_current = current_A
-        inst.write(":SENSE:FUNCTION 'VOLT'")
-        inst.voltage_nplc = nplc
-
-    def _write_voltage_source(self, voltage_V, compliance_A, nplc):
-        inst = self.instrument
-        inst.source_mode = "voltage"
-        inst.compliance_current = compliance_A
-        inst.source_voltage = voltage_V
-        inst.write(":SENSE:FUNCTION 'CURR'")
-        inst.current_nplc = nplc
 
     def _read_once(self) -> float:
         # elements V, I, R, TIME, STATUS (pymeasure's Keithley2400 sets them at start)
