@@ -121,8 +121,9 @@ def test_short_switching_run_fills_file_and_plot(qtbot, window, tmp_path):
     coarse = [r for r in rows if r["Phase"] == "coarse"]
     assert len(fine) == SHORT_RUN["points"] and len(coarse) == SHORT_RUN["coarse_points"]
     assert all(r["Device"] == "chip1/M2" for r in rows)
-    assert min(r["Switching probability"] for r in fine) < 0.5 < max(
-        r["Switching probability"] for r in fine)
+    probabilities = [r["Switching probability"] for r in fine + coarse]
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    assert min(probabilities) < 0.5 < max(probabilities)        # the sweep crossed it
 
     # the live plot holds every coarse and fine point, and the fit overlay is drawn
     qtbot.waitUntil(lambda: window.live_plot.visible_points() == len(fine) + len(coarse),
