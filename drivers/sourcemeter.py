@@ -227,7 +227,6 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
         A garbled reply means the query ran: only the pure ``:TRAC:DATA?`` part is asked
         again (at most ``garbled_retries`` times), the trigger model is not run twice.
-
         """
         inst = self.instrument
         count = int(count)
