@@ -8,6 +8,8 @@
     hil characterize ri-loop --device S0      R-I loop (both polarities) -> critical currents
     hil characterize endurance --device M0 --cycles 5000
     ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
+    hil characterize switching --backend visa --visa-library @py \
+        --address GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET ...   (over `hil serve`)
 
 Outputs in ``--out``: the Results CSV, for a survey ``calibration_<chip>.json``
 (what ``hil train`` reads), PNG plots and ``report.md``. Parameters are checked against the
@@ -36,6 +38,11 @@ def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
     parser.add_argument("--bench", default=None, help="bench TOML (default: the built-in bench)")
     parser.add_argument("--backend", default="sim", choices=("sim", "visa"),
                         help="sim: simulated instruments (default); visa: real instruments")
+    parser.add_argument("--visa-library", default=None,
+                        help="visa backend: pyvisa library, e.g. @py for LAN / `hil serve`")
+    parser.add_argument("--address", action="append", default=[], metavar="BENCH=RESOURCE",
+                        help="reach a bench-file address through another VISA resource, e.g. "
+                             "GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET (repeatable)")
     parser.add_argument("--device", default=None,
                         help="device of a single-device procedure, e.g. chip1/S0 or S0")
     parser.add_argument("--devices", default="all",
@@ -106,13 +113,22 @@ def build_procedure(name: str, parameters: dict, bench=None):
 
 
 def run_characterization(name: str, parameters: dict, out_dir, resume: bool = False,
-                         progress: bool = True, bench=None) -> dict:
-    """Validate, run, analyse, write the outputs. Returns a dict of paths and results."""
-    from procedures.runner import run_procedure
+                         progress: bool = True, bench=None, visa_library=None,
+                         addresses: dict | None = None) -> dict:
+    """Validate, run, analyse, write the outputs. Returns a dict of paths and results.
 
+    ``bench``: an open bench to use; else the procedure opens one from its parameters, or,
+    with ``visa_library`` / ``addresses``, it is opened here through them.
+    """
     out = Path(out_dir)
     proc = build_procedure(name, parameters, bench)
     proc.validate()                                   # before any file or instrument
+    if bench is None and (visa_library is not None or addresses):
+        from procedures.session import open_bench
+        with open_bench(proc.bench_file, proc.backend, visa_library, addresses) as opened:
+            return run_characterization(name, parameters, out_dir, resume, progress, opened)
+    from procedures.runner import run_procedure
+
     bar = None
     callback = None
     if progress:
@@ -187,8 +203,11 @@ def characterize_main(args) -> int:
     again = (f"every finished point is in {data}; the same command with --resume finishes "
              f"the run")
     try:
+        from procedures.session import parse_addresses
         result = run_characterization(args.procedure, _parameters(args), args.out,
-                                      resume=args.resume, progress=not args.no_progress)
+                                      resume=args.resume, progress=not args.no_progress,
+                                      visa_library=getattr(args, "visa_library", None),
+                                      addresses=parse_addresses(getattr(args, "address", [])))
     except (ParameterError, BenchFileError, LimitViolation, CalibrationFileError, FitError) as exc:
         print(f"hil characterize: error: {exc}", file=sys.stderr)
         return 2

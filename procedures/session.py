@@ -35,7 +35,11 @@ def load_bench(bench: BenchFile | str | Path | dict | None) -> BenchFile:
 
 
 def visa_library_for(bench_file: BenchFile, backend: str = "sim", visa_library=None):
-    """The VISA library a bench is opened with (the single simulated/real switch)."""
+    """The VISA library a bench is opened with (the single simulated/real switch).
+
+    ``visa_library`` overrides: a pyvisa library name such as ``"@py"`` (pyvisa-py: LAN
+    instruments, or the simulated instruments behind ``hil serve``) or a library object.
+    """
     if visa_library is not None:
         return visa_library
     if backend == "sim":
@@ -51,14 +55,34 @@ def visa_library_for(bench_file: BenchFile, backend: str = "sim", visa_library=N
 
 @contextlib.contextmanager
 def open_bench(bench_path: BenchFile | str | Path | dict | None = None, backend: str = "sim",
-               visa_library=None):
-    """``with open_bench() as bench:`` a :class:`drivers.bench.Bench`, outputs off on exit."""
+               visa_library=None, addresses: dict[str, str] | None = None):
+    """``with open_bench() as bench:`` a :class:`drivers.bench.Bench`, outputs off on exit.
+
+    ``addresses`` maps a bench-file address to the VISA resource that reaches it, e.g.
+    ``{"GPIB0::10::INSTR": "TCPIP0::127.0.0.1::5025::SOCKET"}`` (``hil serve`` prints them).
+    """
     from drivers.bench import Bench
 
     bench_file = load_bench(bench_path)
+    if addresses and visa_library is None and backend == "sim":
+        raise ParameterError("addresses map the bench to other VISA resources: use them with "
+                             "backend 'visa' (and visa_library '@py' for TCPIP sockets)")
     library = visa_library_for(bench_file, backend, visa_library)
-    with Bench.open(bench_file=bench_file, visa_library=library) as bench:
+    with Bench.open(bench_file=bench_file, visa_library=library,
+                    addresses=dict(addresses or {})) as bench:
         yield bench
+
+
+def parse_addresses(items) -> dict[str, str]:
+    """``["GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET", ...]`` -> a mapping."""
+    out = {}
+    for item in items or ():
+        configured, sep, resource = str(item).partition("=")
+        if not sep or not configured.strip() or not resource.strip():
+            raise ParameterError(f"--address {item!r} must read BENCH_ADDRESS=VISA_RESOURCE, e.g. "
+                                 f"GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET")
+        out[configured.strip()] = resource.strip()
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,4 +146,4 @@ def select_devices(bench_file: BenchFile, devices: str = "all") -> list[DeviceFa
 
 
 __all__ = ["BACKENDS", "DeviceFacts", "ParameterError", "device_facts", "load_bench",
-           "open_bench", "select_devices", "visa_library_for"]
+           "open_bench", "parse_addresses", "select_devices", "visa_library_for"]

@@ -41,3 +41,22 @@ def test_single_procedures(tmp_path, procedure, extra, plot, key):
     assert (out / "report.md").stat().st_size > 0
     summary = json.loads((out / "summary.json").read_text())
     assert key in summary
+
+
+def test_over_hil_serve_with_pyvisa_py(tmp_path):
+    """The same procedure through TCPIP sockets (`hil serve`) and pyvisa-py."""
+    from simulated_bench.bench import SimulatedBench
+    from simulated_bench.server import serve
+
+    handle = serve(SimulatedBench.from_config(None))
+    try:
+        args = ["switching", "--device", "S1", "--trials", "16", "--points", "8",
+                "--coarse-points", "12", "--backend", "visa", "--visa-library", "@py",
+                "--no-progress", "--out", str(tmp_path / "net")]
+        for configured, resource in handle.addresses.items():
+            args += ["--address", f"{configured}={resource}"]
+        assert cli_main(args) == 0
+    finally:
+        handle.close()
+    summary = json.loads((tmp_path / "net" / "summary.json").read_text())
+    assert 15e-6 < summary["neel_brown"]["i50_A"] < 30e-6
