@@ -26,6 +26,12 @@ chip (``simulated_bench.bench.SimulatedBench``'s draw, what a characterization s
 simulated bench measured): it serves the variability level whose spreads are ``None`` (the
 bench file's), on that one chip for every seed; the other levels are fitted on the fly.
 
+The simulated array has no bus; to report what the in-situ run would cost on a bench, one
+training batch per size also goes through the :class:`~hil.backends.BenchBackend` (drivers +
+the simulated bench's VISA library, in process): its bus round trips and virtual-clock time,
+scaled to the run's training batches (``bench_projection``; the evaluation passes are not
+included).
+
 ``run_experiment(config)`` takes a plain dict (see ``DEFAULT_CONFIG``), returns an
 :class:`ExperimentResult` and writes ``runs.csv``, ``summary.csv``, ``results.json``,
 ``learning_curves.png`` and ``accuracy_vs_size.png`` into ``out_dir``. Every run checkpoints
