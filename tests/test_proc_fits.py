@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from procedures import fits
 from simulated_bench import physics
@@ -99,3 +101,15 @@ def test_sweep_that_misses_the_transition_is_refused():
         fits.fit_neel_brown(current, np.zeros(10), 50, WIDTH_S)
     with pytest.raises(fits.FitError, match="switched must lie"):
         fits.fit_logistic(current, np.full(10, 60), 50)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(ic0=st.floats(5e-6, 2e-3), delta=st.floats(20.0, 80.0), exponent=st.sampled_from([1.0, 2.0]),
+       width=st.sampled_from([5e-9, 1e-8, 1e-7]), seed=st.integers(0, 2**16))
+def test_i50_recovered_for_any_device(ic0, delta, exponent, width, seed):
+    rng = np.random.default_rng(seed)
+    current, switched, trials = sweep(rng, ic0, delta, exponent, trials=400, width=width)
+    fit = fits.fit_neel_brown(current, switched, trials, width, 1e-9, exponent)
+    i50 = physics.current_for_probability(0.5, width, ic0, delta, 1e-9, exponent)
+    assert abs(fit.i50_A / i50 - 1) < 0.01
+    assert abs(fit.ic0_A / ic0 - 1) < 0.05
