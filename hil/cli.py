@@ -99,6 +99,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors that are the user's to fix (a bench file, a limit, a parameter, a file on disk):
+# shown as one clear message, not a traceback. (module, class) pairs, imported on demand.
+USER_ERRORS = (
+    ("drivers.benchfile", "BenchFileError"),
+    ("drivers.limits", "LimitViolation"),
+    ("drivers.transport", "InstrumentConnectionError"),
+    ("drivers.faults", "FaultError"),
+    ("procedures.session", "ParameterError"),
+    ("procedures.calibration", "CalibrationFileError"),
+    ("hil.calibration", "CalibrationError"),
+    ("hil.data", "DatasetError"),
+    ("hil.safety", "CurrentLimitError"),
+    ("hil.train", "CheckpointError"),
+)
+
+
+def _user_error_types() -> tuple[type, ...]:
+    import importlib
+
+    found = []
+    for module, name in USER_ERRORS:
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -106,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; instrument outputs were turned off", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if isinstance(exc, _user_error_types()):
+            print(f"hil {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,39 @@
+"""The ``hil`` command line: bench inspection, serving, and the README's demo path."""
+
+from __future__ import annotations
+
+import re
+
+from hil.cli import build_parser, main
+
+
+def test_bench_show_prints_wiring_and_true_parameters(capsys):
+    assert main(["bench", "show"]) == 0
+    out = capsys.readouterr().out
+    for address in ("GPIB0::10::INSTR", "GPIB0::18::INSTR", "GPIB0::24::INSTR",
+                    "GPIB0::16::INSTR", "GPIB0::6::INSTR"):
+        assert address in out
+    rows = re.findall(r"^\s+chip1/([SML])(\d)\s+sot_hall_bar\s+(\d{4})\s+(\d{4})", out, re.M)
+    assert len(rows) == 24
+    for size, index, pulse_channel, read_channel in rows:
+        slot = "SML".index(size) + 1
+        assert pulse_channel == f"{slot}1{int(index) + 1:02d}"
+        assert read_channel == f"{slot}2{int(index) + 1:02d}"
+    # the size effect is in the truth: S bars are macrospins, L bars hold hundreds of domains
+    domains = {m[0]: int(m[1]) for m in re.findall(r"chip1/([SML])0 .* (\d+)\s+\d+\s+[\d.]+$", out, re.M)}
+    assert domains["S"] == 1 and domains["L"] > 100
+
+
+def test_bench_show_reports_a_bad_bench_file(tmp_path, capsys):
+    bad = tmp_path / "bench.toml"
+    bad.write_text("name = 'x'\n[[instrument]]\naddress = 'GPIB0::1::INSTR'\nmodel = 'Nope'\nrole = 'pulse'\n")
+    assert main(["bench", "show", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"hil bench: error: .*bench.toml line 4: instrument\[0\].model 'Nope' "
+                     r"is not a supported model", err), err
+
+
+def test_every_documented_command_is_there():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"bench", "serve", "characterize", "train", "gui", "demo"}
