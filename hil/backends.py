@@ -65,13 +65,19 @@ class DeviceBackend(Protocol):
 # ---------------------------------------------------------------------------- chips
 def build_chips(bench: BenchFile | str | dict | None = None, seed: int | None = None,
                 variability: Mapping[str, float] | None = None) -> list[Chip]:
-    """Draw the chips of a bench: ``np.random.default_rng(seed)`` feeds every chip in order.
+    """Draw the chips of a bench; one generator feeds every chip in order.
 
-    ``seed`` None uses the bench file's seed; ``variability`` replaces the bench file's D2D
-    spreads (e.g. a high-variability study of the same bench).
+    ``seed`` None draws exactly the simulated bench's chips (``SimulatedBench`` seeds its
+    device-to-device generator with the first of four children of the bench file's seed), so a
+    calibration measured on the simulated bench fits them; an integer gives another chip
+    (``np.random.default_rng(seed)``). ``variability`` replaces the bench file's D2D spreads
+    (e.g. a high-variability study of the same bench).
     """
     bench = as_bench_file(bench)
-    rng = np.random.default_rng(bench.seed if seed is None else seed)
+    if seed is None:
+        rng = np.random.default_rng(np.random.SeedSequence(bench.seed).spawn(4)[0])
+    else:
+        rng = np.random.default_rng(seed)
     spreads = dict(bench.variability if variability is None else variability)
     chips, order = [], []
     for group in bench.groups:

@@ -164,3 +164,14 @@ def test_bench_backend_refuses_currents_over_the_limit_before_sending():
         with pytest.raises(CurrentLimitError):
             devices.sample(devices.index_of(["chip1/S0"]), np.array([[7e-5]]), WIDTH_S)
         assert devices.round_trips == before
+
+
+def test_from_bench_draws_the_simulated_benchs_own_chip():
+    from simulated_bench.bench import SimulatedBench
+
+    bench_chip = SimulatedBench.from_config(BENCH).chip
+    array_chip = SimulatedArrayBackend.from_bench(BENCH).chips[0]
+    np.testing.assert_array_equal(array_chip.ic0_A, bench_chip.ic0_A)
+    np.testing.assert_array_equal(array_chip.delta, bench_chip.delta)
+    other = SimulatedArrayBackend.from_bench(BENCH, chip_seed=1).chips[0]
+    assert not np.array_equal(other.ic0_A, bench_chip.ic0_A)
