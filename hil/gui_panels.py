@@ -470,6 +470,26 @@ def format_summary(summary: dict) -> str:
     return "Result: " + "; ".join(parts)
 
 
+def size_statistics(device_fits: dict[str, tuple], size_order: list[str]) -> list[str]:
+    """Device-to-device spread per size from the Neel-Brown fits of a survey."""
+    by_size: dict[str, list] = {}
+    for size, fit in device_fits.values():
+        by_size.setdefault(size, []).append(fit)
+    order = [s for s in size_order if s in by_size] + sorted(set(by_size) - set(size_order))
+    lines = []
+    for size in order:
+        group = by_size[size]
+        i50 = np.array([f.i50_A for f in group])
+        delta = np.array([f.delta for f in group])
+        rel = np.array([f.relative_width for f in group])
+        spread = (f" ± {_fmt_si(float(i50.std(ddof=1)), 'A', 3)} (D2D σ/mean "
+                  f"{100 * i50.std(ddof=1) / i50.mean():.1f} %)" if len(group) > 1 else "")
+        lines.append(f"size {size}: {len(group)} devices fitted, I50 = "
+                     f"{_fmt_si(float(i50.mean()), 'A', 4)}{spread}, Δ = {delta.mean():.1f}, "
+                     f"10-90 % width / I50 = {100 * rel.mean():.1f} %")
+    return lines
+
+
 def _binomial_error(p, n):
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
@@ -501,7 +521,7 @@ def _fit_rows(spec: PlotSpec, frame, procedure, x_range=None):
                 f"Ic0 = {_fmt_err(nb.ic0_A, nb.ic0_err_A, 'A')}, "
                 f"Δ = {nb.delta:.1f} ± {nb.delta_err:.1f}, "
                 f"10-90 % width = {_fmt_si(nb.width_10_90_A, 'A', 3)}")
-        return grid, nb.probability(grid), text, nb.i50_A
+        return grid, nb.probability(grid), text, nb
     if spec.fit == "tau":
         width = frame["Pulse width (s)"].to_numpy(dtype=float)
         switched = frame["Switched"].to_numpy(dtype=float)
@@ -512,7 +532,7 @@ def _fit_rows(spec: PlotSpec, frame, procedure, x_range=None):
         tau = fits.fit_tau(width, switched, trials, current)
         grid = np.geomspace(width.min(), width.max(), 200)
         text = f"τ = {_fmt_err(tau.tau_s, tau.tau_err_s, 's')}"
-        return grid, -np.expm1(-grid / tau.tau_s), text, float("nan")
+        return grid, -np.expm1(-grid / tau.tau_s), text, None
     raise fits.FitError("no fit for this procedure")
 
 
@@ -531,6 +551,7 @@ class LiveCurve:
         self._visible = False
         self.fine_range: tuple[float, float] | None = None   # |current| range of fine scans
         self._fits: dict[str, tuple] = {}      # trace -> ((name, rows, range), fit or error)
+        self._size_order: list[str] | None = None
 
     # ---------------------------------------------------------------- drawing
     def _clear_items(self):
@@ -554,6 +575,9 @@ class LiveCurve:
         self._clear_items()
         self.fit_text = []
         self.fine_range = None
+        self._seen_sizes: list[str] = []
+        self._legend_sizes: set[str] = set()
+        self._device_fits: dict[str, tuple] = {}
         spec = self.spec
         if spec.x not in frame or spec.y not in frame:
             return
@@ -572,26 +596,32 @@ class LiveCurve:
             if not ok.any():
                 continue
             x = np.abs(x) if spec.abs_x else x
-            color = self.color if n_groups == 1 else pg.intColor(gi, max(n_groups, 6), maxValue=200)
+            color = (self.color if n_groups == 1 else
+                     self._size_color(sub, gi, n_groups) if spec.group == "Device" else
+                     pg.intColor(gi, max(n_groups, 6), maxValue=200))
             if spec.fit == "switching" and "Phase" in sub:
+                if spec.log_x:
+                    ok &= x > 0
                 phase = sub["Phase"].to_numpy()
                 coarse = ok & (phase == "coarse")
                 fine = ok & (phase == "fine")
+                # symbols as PlotDataItems: they follow the plot's log-x mode themselves
                 if coarse.any():
-                    self._add(pg.ScatterPlotItem(x[coarse], y[coarse], symbol="o", size=6,
-                                                 pen=pg.mkPen(color, width=1),
-                                                 brush=pg.mkBrush(255, 255, 255, 0)))
+                    self._add(pg.PlotDataItem(x[coarse], y[coarse], pen=None, symbol="o",
+                                              symbolSize=6, symbolPen=pg.mkPen(color, width=1),
+                                              symbolBrush=pg.mkBrush(255, 255, 255, 0)))
                 if fine.any():
                     lo, hi = float(x[fine].min()), float(x[fine].max())
                     if self.fine_range is not None:
                         lo, hi = min(lo, self.fine_range[0]), max(hi, self.fine_range[1])
                     self.fine_range = (lo, hi)
                     err = _binomial_error(y[fine], sub["Trials"].to_numpy(dtype=float)[fine])
-                    self._add(pg.ErrorBarItem(x=x[fine], y=y[fine], height=2 * err,
+                    bar_x = np.log10(x[fine]) if spec.log_x else x[fine]   # drawn as given
+                    self._add(pg.ErrorBarItem(x=bar_x, y=y[fine], height=2 * err,
                                               beam=0, pen=pg.mkPen(color, width=1)))
-                    self._add(pg.ScatterPlotItem(x[fine], y[fine], symbol="o", size=8,
-                                                 pen=pg.mkPen("k", width=0.5),
-                                                 brush=pg.mkBrush(color)))
+                    self._add(pg.PlotDataItem(x[fine], y[fine], pen=None, symbol="o",
+                                              symbolSize=8, symbolPen=pg.mkPen("k", width=0.5),
+                                              symbolBrush=pg.mkBrush(color)))
             else:
                 if spec.log_x:
                     ok &= x > 0
@@ -609,6 +639,39 @@ class LiveCurve:
             summary = getattr(self.results.procedure, "summary", None)
             if summary:
                 self.fit_text.append(format_summary(summary))
+        if spec.group == "Device" and len(self._device_fits) > 1:
+            self.fit_text = size_statistics(self._device_fits, self._size_order or [])
+
+    # hues of device sizes in a survey, smallest first (blue, green, orange, red, violet...)
+    SIZE_HUES = (0.60, 0.33, 0.08, 0.0, 0.78, 0.5)
+
+    def _size_color(self, sub, index: int, count: int):
+        """Survey traces: one hue per device size (a legend entry each), shades within it."""
+        size = str(sub["Size"].iloc[0]) if "Size" in sub and len(sub) else ""
+        if self._size_order is None:
+            self._size_order = self._sizes()
+        sizes = self._size_order
+        k = sizes.index(size) if size in sizes else index % len(self.SIZE_HUES)
+        rank = sum(1 for s in self._seen_sizes if s == size)
+        self._seen_sizes.append(size)
+        color = pg.hsvColor(self.SIZE_HUES[k % len(self.SIZE_HUES)], sat=0.85,
+                            val=0.95 - 0.08 * (rank % 6))
+        if size and size not in self._legend_sizes:
+            self._legend_sizes.add(size)
+            key = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=4), name=f"size {size}")
+            key.legend_only = True
+            self._add(key)
+        return color
+
+    def _sizes(self) -> list[str]:
+        """Device sizes of the bench, smallest first (bench-file order of the groups)."""
+        try:
+            from procedures.session import load_bench
+
+            config = load_bench(getattr(self.results.procedure, "bench_file", None))
+            return list(dict.fromkeys(g.size for g in sorted(config.groups, key=lambda g: g.width_m)))
+        except Exception:                     # noqa: BLE001 - colours only
+            return []
 
     def _fit(self, spec, sub, color, name, x_range):
         from procedures.fits import FitError
@@ -628,11 +691,14 @@ class LiveCurve:
                 self.fit_text.append(f"{name}: fit waits for data across the transition "
                                      f"({str(outcome).split(';')[0][:90]})")
             return
-        grid, prob, text, i50 = outcome
+        grid, prob, text, fit = outcome
+        i50 = fit.i50_A if fit is not None else float("nan")
+        if fit is not None and "Size" in sub and len(sub):
+            self._device_fits[str(name)] = (str(sub["Size"].iloc[0]), fit)
         self._add(pg.PlotDataItem(grid, prob, pen=pg.mkPen(color, width=2.5,
                                                         style=QtCore.Qt.PenStyle.SolidLine)))
         if math.isfinite(i50):
-            self._add(pg.InfiniteLine(pos=i50, angle=90,
+            self._add(pg.InfiniteLine(pos=math.log10(i50) if spec.log_x else i50, angle=90,
                                       pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine)))
         self.fit_text.append((f"{name}: " if name is not None else "") + text)
 
@@ -655,6 +721,19 @@ class LiveCurve:
         self.update_data()
 
 
+class _LogLabelAxis(pg.AxisItem):
+    """A bottom axis whose log-mode labels stay readable: only 1, 2 and 5 x 10^k are
+    labelled (pyqtgraph labels every minor tick of a short log range, and they collide)."""
+
+    def logTickStrings(self, values, scale, spacing):
+        strings = super().logTickStrings(values, scale, spacing)
+        out = []
+        for value, text in zip(values, strings):
+            mantissa = 10 ** (float(value) % 1.0)
+            out.append(text if min(abs(mantissa - m) for m in (1, 2, 5, 10)) < 1e-6 else "")
+        return out
+
+
 class LivePlotWidget(TabWidget, QtWidgets.QWidget):
     """The switching curve (or loop) of the runs, with the fit overlay, redrawn as rows arrive.
 
@@ -669,7 +748,8 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         super().__init__(name, parent)
         self.curves: list[LiveCurve] = []
         self.spec: PlotSpec | None = None
-        self.graphics = pg.PlotWidget(self, background="#ffffff")
+        self.graphics = pg.PlotWidget(self, background="#ffffff",
+                                      axisItems={"bottom": _LogLabelAxis(orientation="bottom")})
         self.plot = self.graphics.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="#222",
@@ -793,6 +873,11 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
             self.plot.enableAutoRange(axis="x", enable=True)
             return
+        if self.spec.log_x:
+            lo, hi = math.log10(lo), math.log10(hi)
+            pad = 0.25 * (hi - lo) + 0.02
+            self.plot.setXRange(lo - pad, hi + pad, padding=0)
+            return
         pad = 0.6 * (hi - lo)
         self.plot.setXRange(max(lo - pad, 0.0), hi + pad, padding=0)
 
@@ -820,9 +905,8 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
             if not curve._visible:
                 continue
             for item in curve.items:
-                if isinstance(item, pg.ScatterPlotItem):
-                    count += len(item.data)
-                elif isinstance(item, pg.PlotDataItem) and item.opts.get("symbol"):
+                if isinstance(item, pg.PlotDataItem) and item.opts.get("symbol") \
+                        and not getattr(item, "legend_only", False):
                     x, _ = item.getData()
                     count += 0 if x is None else len(x)
         return count

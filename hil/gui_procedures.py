@@ -154,7 +154,7 @@ _PLOTS = {
     "RHLoopProcedure": PlotSpec("Field (T)", "Resistance (ohm)", "Branch"),
     "RILoopProcedure": PlotSpec("Write current (A)", "Resistance (ohm)", "Branch"),
     "VariabilitySurveyProcedure": PlotSpec("Write current (A)", "Switching probability",
-                                           "Device", "switching", abs_x=True),
+                                           "Device", "switching", log_x=True, abs_x=True),
     "EnduranceProcedure": PlotSpec("Cycles done", "Error rate", "Device", log_x=False),
 }
 
