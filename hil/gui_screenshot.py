@@ -1,6 +1,7 @@
 """Save a screenshot of the lab window after a switching-probability run (for the docs).
 
     QT_QPA_PLATFORM=offscreen python -m hil.gui_screenshot docs/gui.png [--device chip1/M2]
+    QT_QPA_PLATFORM=offscreen python -m hil.gui_screenshot docs/gui_survey.png --survey
 
 Runs on the simulated default bench (no hardware), headless; the run's results file goes
 to a temporary folder.
@@ -16,7 +17,9 @@ import time
 
 
 def take_screenshot(out: str, device: str = "chip1/M2", trials: int = 64, points: int = 16,
-                    width_px: int = 1500, height_px: int = 940, timeout_s: float = 60.0) -> str:
+                    width_px: int = 1500, height_px: int = 940, timeout_s: float = 120.0,
+                    survey: bool = False) -> str:
+    """One amplitude sweep of ``device`` (or, with ``survey``, the whole chip), then a PNG."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from pymeasure.display.Qt import QtWidgets
     from pymeasure.experiment import Procedure
@@ -29,7 +32,14 @@ def take_screenshot(out: str, device: str = "chip1/M2", trials: int = 64, points
     with tempfile.TemporaryDirectory(prefix="spin-hil-gui-") as folder:
         window = LabWindow(BenchSession(), directory=folder)
         window.show()
-        window.device_panel.set_device(device)
+        if survey:
+            from hil.gui_procedures import CATALOG
+
+            window.set_procedure(next(i for i, e in enumerate(CATALOG)
+                                      if e.base.__name__ == "VariabilitySurveyProcedure"))
+            trials, points = min(trials, 32), min(points, 10)
+        else:
+            window.device_panel.set_device(device)
         window.inputs.trials.setValue(trials)
         window.inputs.points.setValue(points)
         experiment = window.queue()
@@ -56,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", nargs="?", default="docs/gui.png", help="PNG to write")
     parser.add_argument("--device", default="chip1/M2", help="device to sweep (chip/sizeN)")
+    parser.add_argument("--survey", action="store_true",
+                        help="survey every device of the chip instead of one sweep")
     args = parser.parse_args(argv)
-    print(take_screenshot(args.out, args.device))
+    print(take_screenshot(args.out, args.device, survey=args.survey))
     return 0
 
 
