@@ -32,14 +32,19 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from pymeasure.display.curves import ResultsCurve
-from pymeasure.display.Qt import QtCore, QtGui, QtWidgets
+from pymeasure.display.Qt import QtCore, QtWidgets
 from pymeasure.display.widgets import InputsWidget
 from pymeasure.display.widgets.results_dialog import ResultsDialog
 from pymeasure.display.windows import ManagedWindow
 from pymeasure.experiment import Procedure, Results, unique_filename
 
-from hil.gui_panels import (BenchSession, BenchStatusPanel, DevicePanel, LivePlotWidget,
-                            probe_instruments)
+from hil.gui_panels import (
+    BenchSession,
+    BenchStatusPanel,
+    DevicePanel,
+    LivePlotWidget,
+    probe_instruments,
+)
 from hil.gui_procedures import CATALOG, CatalogEntry, catalog_entry, input_names
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pyqtgraph as pg
@@ -171,14 +172,14 @@ def probe_instruments(session: BenchSession) -> list[InstrumentState]:
             finally:
                 try:
                     resource.close()
-                except Exception:             # noqa: BLE001
-                    pass
+                except Exception as exc:      # noqa: BLE001
+                    log.debug("closing %s after the status query: %s", state.address, exc)
     finally:
         if not had_manager:
             try:
                 rm.close()
-            except Exception:                 # noqa: BLE001
-                pass
+            except Exception as exc:          # noqa: BLE001
+                log.debug("closing the status query's resource manager: %s", exc)
     return states
 
 
@@ -539,7 +540,7 @@ def _fit_rows(spec: PlotSpec, frame, procedure, x_range=None):
 class LiveCurve:
     """One experiment on the live plot: data traces per group, error bars, fit overlay."""
 
-    def __init__(self, results, wdg: "LivePlotWidget", color):
+    def __init__(self, results, wdg: LivePlotWidget, color):
         self.results = results
         self.wdg = wdg
         self.color = pg.mkColor(color)
@@ -742,7 +743,7 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
     experiments' results files.
     """
 
-    LABEL_STYLE = {"font-size": "11pt", "color": "#000"}
+    LABEL_STYLE: ClassVar[dict] = {"font-size": "11pt", "color": "#000"}
 
     def __init__(self, name="Live plot", refresh_time_s: float = 0.2, parent=None):
         super().__init__(name, parent)
@@ -785,7 +786,7 @@ class LivePlotWidget(TabWidget, QtWidgets.QWidget):
         self.timer.start(int(refresh_time_s * 1e3))
 
     # ---------------------------------------------------------------- axes
-    LEGENDS = {
+    LEGENDS: ClassVar[dict] = {
         "switching": "○ coarse scan    ● fine scan (bars: binomial 1σ)    ━ Néel-Brown fit    "
                      "┆ I50 (P = 0.5)",
         "tau": "● P vs pulse width at each write current    ━ fit P = 1 - exp(-t/τ)",

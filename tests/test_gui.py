@@ -18,12 +18,12 @@ pytest.importorskip("pymeasure.display.Qt", reason="the lab window needs a Qt bi
                                                     "(pip install 'spin-hil[gui]')")
 pyvisa = pytest.importorskip("pyvisa")
 
-from pymeasure.experiment import Procedure  # noqa: E402
+from pymeasure.experiment import Procedure
 
-from hil.gui import LabWindow  # noqa: E402
-from hil.gui_panels import BenchSession  # noqa: E402
-from hil.gui_procedures import CATALOG  # noqa: E402
-from procedures.runner import read_points  # noqa: E402
+from hil.gui import LabWindow
+from hil.gui_panels import BenchSession
+from hil.gui_procedures import CATALOG
+from procedures.runner import read_points
 
 pytestmark = pytest.mark.timeout(60)
 
