@@ -20,10 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+import tomllib
 
 KNOWN_MODELS = ("Keysight81160A", "Keithley2450", "Keithley2400", "Keithley2750", "KepcoBOP")
 ROLES = ("pulse", "read_smu", "aux_smu", "switch", "magnet")

@@ -9,10 +9,11 @@ import warnings
 import numpy as np
 import pytest
 from pymeasure.instruments.keithley import Keithley2400
-from simhelpers import AUX_SMU as SMU
-from simhelpers import SWITCH, bench_with
 
 from simulated_bench.server import serve
+
+from simhelpers import AUX_SMU as SMU
+from simhelpers import SWITCH, bench_with
 
 
 @pytest.fixture

@@ -3,21 +3,19 @@ the buffered trigger model (SimpleLoop) with the trigger link to the 81160A."""
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 import pytest
 import pyvisa
 from pymeasure.instruments.keithley import Keithley2450
 from pymeasure.instruments.keysight import Keysight81160A
-from simhelpers import GEN, MAGNET, SMU, connect_device, raw
 
 from drivers.benchfile import default_bench_text
 from simulated_bench.clock import BUS_QUERY_S
 from simulated_bench.visa import SimulatedVisaLibrary
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover
-    import tomli as tomllib
+from simhelpers import GEN, MAGNET, SMU, connect_device, raw
 
 READ_CURRENT_A = 10e-6
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from pymeasure.instruments.keithley import Keithley2750
-from simhelpers import SWITCH, bench_with
 
 from simulated_bench.clock import RELAY_SETTLE_S
 from simulated_bench.server import serve
+
+from simhelpers import SWITCH, bench_with
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from pymeasure.instruments.keithley import Keithley2450
 from pymeasure.instruments.keysight import Keysight81160A
-from simhelpers import GEN, SMU, connect_device
 
 from simulated_bench.visa import SimulatedVisaLibrary
+
+from simhelpers import GEN, SMU, connect_device
 
 READ_CURRENT_A = 10e-6
 

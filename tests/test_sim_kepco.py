@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from pymeasure.instruments.kepco import KepcoBOP3612
-from simhelpers import MAGNET, bench_with
 
 from simulated_bench.server import serve
+
+from simhelpers import MAGNET, bench_with
 
 
 @pytest.fixture
