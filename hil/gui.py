@@ -340,6 +340,17 @@ class LabWindow(ManagedWindow):
                              "turn their outputs off by hand", CLOSE_TIMEOUT_S)
         self._cost_timer.stop()
         self.live_plot.timer.stop()
+        self.plot_widget.plot_frame.timer.stop()
+        # ManagedWindow hooks the root logger and the application's quit; a closed window
+        # must not receive either (its widgets may be gone before the process ends)
+        logging.getLogger().removeHandler(self.log_widget.handler)
+        app = QtCore.QCoreApplication.instance()
+        if app is not None and not getattr(self, "_unhooked", False):
+            self._unhooked = True
+            try:
+                app.aboutToQuit.disconnect(self.quit)
+            except (RuntimeError, TypeError):
+                log.debug("aboutToQuit was not connected to this window")
         super().closeEvent(event)
 
     def wait_idle(self, timeout_s: float) -> bool:
