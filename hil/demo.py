@@ -14,21 +14,21 @@ from pathlib import Path
 
 # The demo's budget: enough trials and seeds for honest numbers, small enough for 2 cores.
 DEMO_SURVEY = {"trials": 64, "points": 16}
-DEMO_TRAINING = {"epochs": 12, "seeds": [0, 1, 2]}
 QUICK_SURVEY = {"trials": 24, "points": 10}
 QUICK_TRAINING = {"epochs": 2, "seeds": [0], "hidden": 32}
 
 
 def run_demo(args) -> int:
     from hil import report
-    from hil.experiment import run_experiment
+    from hil.experiment import DEMO_CONFIG, run_experiment
     from procedures.session import open_bench
     from procedures.variability import survey_chip
 
     # a fresh folder per run: a demo never overwrites (or refuses to overwrite) earlier results
     out = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     survey_settings = QUICK_SURVEY if args.quick else DEMO_SURVEY
-    training_settings = QUICK_TRAINING if args.quick else DEMO_TRAINING
+    training_settings = QUICK_TRAINING if args.quick else {
+        k: v for k, v in DEMO_CONFIG.items() if k != "out_dir"}
     started = time.perf_counter()
 
     print("== 1/2  characterizing the default simulated chip (3 sizes x 8 devices)")
