@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -39,7 +40,9 @@ class BenchSession:
     def __init__(self, bench=None, backend: str = "sim", visa_library=None):
         from procedures.session import load_bench, visa_library_for
 
-        self.bench_path = None if bench in (None, "", "default") else str(bench)
+        # absolute: the path is stored in every results file's header (resume from anywhere)
+        self.bench_path = (None if bench in (None, "", "default")
+                           else str(Path(bench).expanduser().resolve()))
         self.bench_file = load_bench(self.bench_path)
         self.backend = backend
         self.visa_library = visa_library_for(self.bench_file, backend, visa_library)
