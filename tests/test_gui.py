@@ -276,3 +276,24 @@ def test_queued_runs_run_one_after_the_other(qtbot, window):
     assert first.data_filename != second.data_filename
     assert {str(d) for d in second.results.data["Device"]} == {"chip1/L2"}
     assert "Result:" in window.live_plot.fit_label.text()
+
+
+def test_an_aborted_run_is_finished_by_the_runners_resume(qtbot, window):
+    """The window's results files are the procedures' files: `run_procedure(resume=True)`
+    (what `hil characterize --resume` uses) finishes an aborted run without repeating points."""
+    from procedures.runner import run_procedure
+
+    window.device_panel.set_device("chip1/M2")
+    experiment = window.queue()
+    qtbot.waitUntil(lambda: len(experiment.results.data) >= 1, timeout=RUN_TIMEOUT_MS)
+    window.abort()
+    wait_done(qtbot, window, experiment)
+    _, before = read_points(experiment.data_filename)
+    if experiment.procedure.status != Procedure.ABORTED or not before:
+        pytest.skip("the run ended before the abort reached it")
+    procedure = next(e.base for e in CATALOG if e.base.__name__ == "SwitchingAmplitudeProcedure")()
+    procedure.set_parameters(experiment.procedure.parameter_values())
+    outcome = run_procedure(procedure, experiment.data_filename, resume=True)
+    assert outcome.status == "finished" and outcome.reused == len(before)
+    keys = [(r["Device"], r["Phase"], r["Point"]) for r in outcome.rows]
+    assert len(keys) == len(set(keys))
