@@ -38,6 +38,7 @@ from pymeasure.display.widgets.results_dialog import ResultsDialog
 from pymeasure.display.windows import ManagedWindow
 from pymeasure.experiment import Procedure, Results, unique_filename
 
+from hil.gui_cli import BACKENDS, DEFAULT_DIRECTORY, add_gui_arguments
 from hil.gui_panels import (
     BenchSession,
     BenchStatusPanel,
@@ -49,7 +50,6 @@ from hil.gui_procedures import CATALOG, CatalogEntry, catalog_entry, input_names
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DIRECTORY = "runs/gui"
 AUTO_FILENAME = "auto"
 COST_REFRESH_MS = 500
 CLOSE_TIMEOUT_S = 60.0
@@ -502,21 +502,12 @@ def _display_problem() -> str:
     return ""
 
 
-def add_gui_arguments(parser) -> None:
-    """Options of ``hil gui`` beyond the BENCH.toml positional (for ``hil/cli.py``)."""
-    parser.add_argument("--backend", default="sim", choices=("sim", "visa"),
-                        help="sim: the simulated bench (default); visa: the instruments at the "
-                             "bench file's addresses, through the system VISA library")
-    parser.add_argument("--out", default=DEFAULT_DIRECTORY,
-                        help=f"folder for the results files (default {DEFAULT_DIRECTORY})")
-
-
 def main(args=None) -> int:
     """Entry of ``hil gui [BENCH.toml]``: ``args.bench`` (path or None), optional
     ``args.backend`` ("sim" default, "visa" for real instruments) and ``args.out``."""
     bench = getattr(args, "bench", None)
     backend = getattr(args, "backend", None) or "sim"
-    if backend not in ("sim", "visa"):
+    if backend not in BACKENDS:
         print(f"hil gui: backend {backend!r} is not 'sim' (simulated bench) or 'visa' (real "
               f"instruments)", file=sys.stderr)
         return 2
