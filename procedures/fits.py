@@ -246,6 +246,19 @@ def neel_brown_current(probability, width_s, ic0_A, delta, tau0_s=1e-9, exponent
     return ic0_A * (1.0 - reduced)
 
 
+def neel_brown_logistic_slope(width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0) -> float:
+    """k of the logistic that has the Neel-Brown curve's slope at I50: k = 4 dP/dI there.
+
+    At P = 1/2, t / tau = ln 2, so dP/dI = (1 - P) ln 2 d ln(t / tau) / dI
+    = ln 2 / 2 x Delta n u50^(n-1) / Ic0 with u50 = 1 - I50 / Ic0. 0 when I50 is at or
+    above Ic0 (no thermally activated transition at this width).
+    """
+    reduced = 1.0 - neel_brown_current(0.5, width_s, ic0_A, delta, tau0_s, exponent) / ic0_A
+    if not reduced > 0:
+        return 0.0
+    return 2.0 * LN2 * delta * exponent * reduced ** (exponent - 1.0) / ic0_A
+
+
 def _nb_jacobian(current, width, ic0, delta, tau0, n):
     """dP/d(Ic0, Delta) of the Neel-Brown law."""
     u = np.maximum(1.0 - current / ic0, 0.0)
@@ -450,4 +463,4 @@ def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.
 
 __all__ = ["FitError", "LogisticFit", "NeelBrownFit", "TauCurveFit", "TauFit", "fit_logistic",
            "fit_neel_brown", "fit_tau", "fit_tau_curve", "neel_brown_current",
-           "neel_brown_probability"]
+           "neel_brown_logistic_slope", "neel_brown_probability"]
