@@ -1,64 +1,48 @@
-"""Calibrated switching curves of devices: the JSON format, its loader/saver, and a small fitter.
+"""Calibrated switching curves of devices, as the learning code uses them.
 
 A calibration tells the learning code how each device answers a write pulse: the switching
 probability P(I) at one pulse width. The device-neuron layer uses it twice: to map its input
 onto a current that sits at the device's I50 (so x = 0 <-> P = 0.5), and as the surrogate
-gradient dP/dI of the backward pass. The characterization procedures write these files; the
-hil code can also fit one on the fly from a backend (:func:`calibrate_backend`).
+gradient dP/dI of the backward pass. The backends use it for how a device answers: 0/1
+(``readout`` ``binary``, a macrospin) or a switched fraction (``fraction``, a multi-domain bar).
 
-JSON format (version 1)
------------------------
-::
+The file format (``spin-hil-calibration`` JSON) belongs to :mod:`procedures.calibration`,
+which reads, validates and writes it; this module builds its view (:class:`Calibration` of
+:class:`DeviceCurve`) from what that parser returns, and writes through it. Curves come from
+a characterization survey's file, from a simulated chip's truth
+(:func:`calibration_from_chip`), or from a fit on the fly through a backend
+(:func:`calibrate_backend`, with the fits of :mod:`procedures.fits`).
 
-    {
-      "format": "spin-hil-calibration",
-      "version": 1,
-      "width_s": 1e-08,                    # pulse width every curve below was measured at
-      "source": "fit: simulated-array ...", # free text, optional
-      "devices": {
-        "chip1/S0": {
-          "model": "neel_brown",           # which curve the surrogate uses: neel_brown | logistic
-          "ic0_A": 2.38e-05,               # Neel-Brown critical current
-          "delta": 24.7,                   # energy barrier in kT
-          "tau0_s": 1e-09,                 # attempt time
-          "exponent": 1.0,                 # 1 = linear form, 2 = Taniguchi-Imamura
-          "width_s": 1e-08,                # pulse width of this curve (may override the top level)
-          "i50_A": 2.12e-05,               # current of P = 0.5 at width_s
-          "logistic_slope_per_A": 7.9e+05, # k of P ~ 1 / (1 + exp(-k (I - I50)))
-          "n_domains": 1                   # optional: independent regions (1 = macrospin)
-        },
-        ...
-      }
-    }
-
-Rules: ``model`` is required; a ``neel_brown`` entry needs ``ic0_A`` and ``delta``
-(``tau0_s`` defaults to 1 ns, ``exponent`` to 1); a ``logistic`` entry needs ``i50_A`` and
-``logistic_slope_per_A``. ``width_s`` comes from the entry or the top level. The derived
-fields (``i50_A``, ``logistic_slope_per_A`` of a Neel-Brown entry) are filled in on load when
-missing, so both forms of every curve are always available. All currents are magnitudes in
-amperes; a file is rejected with a message naming the device, the field and the value.
+A ``neel_brown`` curve's I50 and logistic slope are derived from (Ic0, Delta, tau0, n), so the
+mapping and the surrogate follow one curve. A device whose file says neither ``readout`` nor
+``n_domains`` is taken as a macrospin (1 domain, binary); a ``fraction`` device whose number
+of domains was not measured has ``n_domains`` None.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
-from scipy import optimize
 
-from simulated_bench import physics
+from procedures import calibration as calibration_file
+from procedures import fits
+from procedures.calibration import ChipCalibration, DeviceCalibration
 
-FORMAT_NAME = "spin-hil-calibration"
-FORMAT_VERSION = 1
-MODELS = ("neel_brown", "logistic")
+#: a calibration that cannot be used: the file format's own error (one type for both layers)
+CalibrationError = calibration_file.CalibrationFileError
+FORMAT_NAME = calibration_file.FORMAT_NAME
+FORMAT_VERSION = calibration_file.FORMAT_VERSION
+MODELS = calibration_file.MODELS
+READOUTS = calibration_file.READOUTS
 
 
-class CalibrationError(ValueError):
-    """A calibration file or dict that cannot be used."""
+def _readout(n_domains: int | None, readout: str | None) -> str:
+    if readout is not None:
+        return readout
+    return "binary" if n_domains in (None, 1) else "fraction"
 
 
 @dataclass(frozen=True)
@@ -73,42 +57,63 @@ class DeviceCurve:
     delta: float | None = None
     tau0_s: float = 1e-9
     exponent: float = 1.0
-    n_domains: int = 1
+    n_domains: int | None = 1          # None: a fraction device whose domains were not counted
+    readout: str = "binary"            # "binary" (0/1 answers) or "fraction" (switched fraction)
 
     def probability(self, current_A):
         """P_sw(I) of this curve (numpy, vectorized)."""
         current_A = np.abs(np.asarray(current_A, dtype=float))
         if self.model == "neel_brown":
-            return physics.switching_probability(current_A, self.width_s, self.ic0_A, self.delta,
-                                                 self.tau0_s, self.exponent)
+            return fits.neel_brown_probability(current_A, self.width_s, self.ic0_A, self.delta,
+                                               self.tau0_s, self.exponent)
         return 1.0 / (1.0 + np.exp(-self.logistic_slope_per_A * (current_A - self.i50_A)))
 
+    def to_device_calibration(self, file_width_s: float | None = None) -> DeviceCalibration:
+        """This curve as the file format's entry (its width only where the file's differs)."""
+        shape = {} if self.model == "logistic" else {"ic0_A": self.ic0_A, "delta": self.delta,
+                                                      "tau0_s": self.tau0_s,
+                                                      "exponent": self.exponent}
+        return DeviceCalibration(model=self.model, i50_A=self.i50_A,
+                                 logistic_slope_per_A=self.logistic_slope_per_A,
+                                 n_domains=self.n_domains, readout=self.readout,
+                                 width_s=None if self.width_s == file_width_s else self.width_s,
+                                 **shape)
+
     def to_dict(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if v is not None}
-        if self.model == "logistic":
-            for key in ("tau0_s", "exponent"):
-                out.pop(key, None)
-        return out
+        return self.to_device_calibration().to_dict()
+
+    @classmethod
+    def from_device_calibration(cls, device: DeviceCalibration, file_width_s: float) -> DeviceCurve:
+        width = device.width_s or file_width_s
+        n_domains = device.n_domains
+        if n_domains is None and _readout(None, device.readout) == "binary":
+            n_domains = 1
+        if device.model == "logistic":
+            return logistic_curve(device.i50_A, device.logistic_slope_per_A, width, n_domains,
+                                  device.readout)
+        return neel_brown_curve(device.ic0_A, device.delta, width, device.tau0_s, device.exponent,
+                                n_domains, device.readout)
 
 
-def neel_brown_curve(ic0_A, delta, width_s, tau0_s=1e-9, exponent=1.0, n_domains=1) -> DeviceCurve:
+def neel_brown_curve(ic0_A, delta, width_s, tau0_s=1e-9, exponent=1.0, n_domains=1,
+                     readout: str | None = None) -> DeviceCurve:
     """A Neel-Brown curve with its derived I50 and logistic slope (the slope at I50)."""
-    i50 = float(physics.current_for_probability(0.5, width_s, ic0_A, delta, tau0_s, exponent))
-    # dP/dI at I50: (1 - P) * r * dL/dI with r = ln 2 at P = 0.5; logistic k = 4 dP/dI.
-    reduced = max(1.0 - i50 / ic0_A, 0.0)
-    dlog_rate = delta * exponent * reduced ** (exponent - 1.0) / ic0_A if reduced > 0 else 0.0
-    slope = 4.0 * 0.5 * math.log(2.0) * dlog_rate
+    i50 = float(fits.neel_brown_current(0.5, width_s, ic0_A, delta, tau0_s, exponent))
+    slope = fits.neel_brown_logistic_slope(width_s, ic0_A, delta, tau0_s, exponent)
     if not slope > 0:
         raise CalibrationError(
             f"Neel-Brown curve ic0_A={ic0_A!r}, delta={delta!r} at width_s={width_s!r} has no "
             f"thermally activated transition (I50 {i50!r} A at or above Ic0); use a shorter pulse")
+    n_domains = None if n_domains is None else int(n_domains)
     return DeviceCurve("neel_brown", float(width_s), i50, float(slope), float(ic0_A),
-                       float(delta), float(tau0_s), float(exponent), int(n_domains))
+                       float(delta), float(tau0_s), float(exponent), n_domains,
+                       _readout(n_domains, readout))
 
 
-def logistic_curve(i50_A, slope_per_A, width_s, n_domains=1) -> DeviceCurve:
+def logistic_curve(i50_A, slope_per_A, width_s, n_domains=1, readout: str | None = None) -> DeviceCurve:
+    n_domains = None if n_domains is None else int(n_domains)
     return DeviceCurve("logistic", float(width_s), float(i50_A), float(slope_per_A),
-                       n_domains=int(n_domains))
+                       n_domains=n_domains, readout=_readout(n_domains, readout))
 
 
 @dataclass
@@ -135,99 +140,44 @@ class Calibration:
     def names(self) -> list[str]:
         return list(self.devices)
 
-    def subset(self, names: Iterable[str]) -> "Calibration":
+    def subset(self, names: Iterable[str]) -> Calibration:
         return Calibration(self.width_s, {n: self[n] for n in names}, self.source, dict(self.meta))
 
-    def to_dict(self) -> dict:
-        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "width_s": self.width_s,
-                "source": self.source, **({"meta": self.meta} if self.meta else {}),
-                "devices": {n: c.to_dict() for n, c in self.devices.items()}}
+    def to_chip_calibration(self, bench: str = "", chip: str = "") -> ChipCalibration:
+        """The file format's object of this calibration (what :func:`save_calibration` writes)."""
+        devices = {n: c.to_device_calibration(self.width_s) for n, c in self.devices.items()}
+        return ChipCalibration(bench, chip, float(self.width_s), devices, self.source,
+                               dict(self.meta))
 
     @classmethod
-    def from_dict(cls, data: Mapping, source: str = "<dict>") -> "Calibration":
+    def from_chip_calibration(cls, parsed: ChipCalibration) -> Calibration:
+        """The learning view of a parsed calibration file."""
+        devices = {name: DeviceCurve.from_device_calibration(dev, parsed.width_s)
+                   for name, dev in parsed.devices.items()}
+        return cls(float(parsed.width_s), devices, parsed.source, dict(parsed.meta))
+
+    def to_dict(self) -> dict:
+        return self.to_chip_calibration().to_dict()
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str = "<dict>") -> Calibration:
         return parse_calibration(data, source)
 
 
-def _number(entry: Mapping, key: str, where: str, positive=True, default=None) -> float | None:
-    value = entry.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CalibrationError(f"{where}: {key} must be a finite number, got {value!r}")
-    if positive and not value > 0:
-        raise CalibrationError(f"{where}: {key} must be > 0, got {value!r}")
-    return float(value)
-
-
 def parse_calibration(data: Mapping, source: str = "<dict>") -> Calibration:
-    """Validate a calibration dict (the parsed JSON) and fill in derived fields."""
-    if not isinstance(data, Mapping):
-        raise CalibrationError(f"{source}: a calibration is a JSON object, got {type(data).__name__}")
-    if data.get("format", FORMAT_NAME) != FORMAT_NAME:
-        raise CalibrationError(f"{source}: format is {data.get('format')!r}, expected {FORMAT_NAME!r}")
-    version = data.get("version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        raise CalibrationError(f"{source}: version {version!r} is not supported "
-                               f"(this spin-hil reads version {FORMAT_VERSION})")
-    top_width = _number(data, "width_s", source) if "width_s" in data else None
-    devices_in = data.get("devices")
-    if not isinstance(devices_in, Mapping) or not devices_in:
-        raise CalibrationError(f"{source}: 'devices' must be a non-empty object of "
-                               f"device name -> curve, got {devices_in!r:.80}")
-    devices = {}
-    for name, entry in devices_in.items():
-        where = f"{source}: devices[{name!r}]"
-        if not isinstance(entry, Mapping):
-            raise CalibrationError(f"{where} must be an object, got {entry!r:.80}")
-        model = entry.get("model")
-        if model not in MODELS:
-            raise CalibrationError(f"{where}: model {model!r} is not one of {MODELS}")
-        width = _number(entry, "width_s", where, default=top_width)
-        if width is None:
-            raise CalibrationError(f"{where}: no width_s (give it per device or at the top level)")
-        n_domains = entry.get("n_domains", 1)
-        if isinstance(n_domains, bool) or not isinstance(n_domains, int) or n_domains < 1:
-            raise CalibrationError(f"{where}: n_domains must be an integer >= 1, got {n_domains!r}")
-        if model == "neel_brown":
-            for key in ("ic0_A", "delta"):
-                if key not in entry:
-                    raise CalibrationError(f"{where}: a neel_brown curve needs {key!r}")
-            curve = neel_brown_curve(_number(entry, "ic0_A", where), _number(entry, "delta", where),
-                                     width, _number(entry, "tau0_s", where, default=1e-9),
-                                     _number(entry, "exponent", where, default=1.0), n_domains)
-        else:
-            for key in ("i50_A", "logistic_slope_per_A"):
-                if key not in entry:
-                    raise CalibrationError(f"{where}: a logistic curve needs {key!r}")
-            curve = logistic_curve(_number(entry, "i50_A", where),
-                                   _number(entry, "logistic_slope_per_A", where), width, n_domains)
-        devices[str(name)] = curve
-    width_s = top_width if top_width is not None else next(iter(devices.values())).width_s
-    return Calibration(width_s, devices, str(data.get("source", "")), dict(data.get("meta", {})))
+    """Validate a calibration dict (the parsed JSON, see :mod:`procedures.calibration`)."""
+    return Calibration.from_chip_calibration(calibration_file.parse_calibration(data, source))
 
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read a calibration JSON file; errors name the file and what is wrong."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise CalibrationError(f"calibration file {str(path)!r} does not exist; run the "
-                               f"characterization (or pass calibration='fit')") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CalibrationError(f"calibration file {str(path)!r} is not valid JSON: {exc}") from None
-    return parse_calibration(data, str(path))
+    return Calibration.from_chip_calibration(calibration_file.load_calibration(path))
 
 
-def save_calibration(calibration: Calibration, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(calibration.to_dict(), indent=2))
-    tmp.replace(path)
-    return path
+def save_calibration(calibration: Calibration | ChipCalibration, path: str | Path) -> Path:
+    if isinstance(calibration, Calibration):
+        calibration = calibration.to_chip_calibration()
+    return calibration_file.save_calibration(calibration, path)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -244,40 +194,18 @@ def calibration_from_chip(chip, width_s: float, names: Iterable[str] | None = No
 
 
 def fit_device_curve(current_A, switched, trials, width_s: float, tau0_s: float = 1e-9,
-                     exponent: float = 1.0, n_domains: int = 1) -> DeviceCurve:
+                     exponent: float = 1.0, n_domains: int | None = 1) -> DeviceCurve:
     """Fit a Neel-Brown curve (Ic0, Delta at fixed tau0 and exponent) to a switching sweep.
 
     ``switched`` is the number of switch events (may be fractional for multi-domain devices:
-    switched fraction x trials) out of ``trials`` at each amplitude. Binomial maximum
-    likelihood; the start point comes from the linear form, where ln(-ln(1 - P)) is affine in I.
+    switched fraction x trials) out of ``trials`` at each amplitude: the binomial
+    maximum-likelihood fit of :func:`procedures.fits.fit_neel_brown`.
     """
-    current_A = np.abs(np.asarray(current_A, dtype=float))
-    trials = np.broadcast_to(np.asarray(trials, dtype=float), current_A.shape)
-    switched = np.asarray(switched, dtype=float)
-    p = switched / trials
-    informative = (p > 0.02) & (p < 0.98)
-    if informative.sum() < 2:
-        raise CalibrationError(
-            f"the sweep has {int(informative.sum())} amplitudes with 0.02 < P < 0.98 "
-            f"(need >= 2 on the transition) over {current_A.min():.3g}..{current_A.max():.3g} A; "
-            f"sweep finer around the switching current")
-    y = np.log(-np.log1p(-p[informative]))
-    slope, intercept = np.polyfit(current_A[informative], y, 1)
-    log_t = math.log(width_s / tau0_s)
-    delta0 = max(log_t - intercept, 1.0)
-    ic0_0 = delta0 / slope if slope > 0 else current_A.max()
-    eps = 1e-12
-
-    def nll(theta):
-        ic0, delta = math.exp(theta[0]), math.exp(theta[1])
-        q = physics.switching_probability(current_A, width_s, ic0, delta, tau0_s, exponent)
-        q = np.clip(q, eps, 1 - eps)
-        return -float(np.sum(switched * np.log(q) + (trials - switched) * np.log1p(-q)))
-
-    result = optimize.minimize(nll, [math.log(ic0_0), math.log(delta0)], method="Nelder-Mead",
-                               options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000})
-    ic0, delta = (math.exp(v) for v in result.x)
-    return neel_brown_curve(ic0, delta, width_s, tau0_s, exponent, n_domains)
+    try:
+        fit = fits.fit_neel_brown(current_A, switched, trials, width_s, tau0_s, exponent)
+    except fits.FitError as exc:
+        raise CalibrationError(str(exc)) from exc
+    return neel_brown_curve(fit.ic0_A, fit.delta, width_s, tau0_s, exponent, n_domains)
 
 
 def calibrate_backend(backend, max_current_A: Mapping[str, float] | Callable[[str], float],

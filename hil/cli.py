@@ -107,8 +107,7 @@ USER_ERRORS = (
     ("drivers.transport", "InstrumentConnectionError"),
     ("drivers.faults", "FaultError"),
     ("procedures.session", "ParameterError"),
-    ("procedures.calibration", "CalibrationFileError"),
-    ("hil.calibration", "CalibrationError"),
+    ("procedures.calibration", "CalibrationFileError"),   # hil.calibration.CalibrationError too
     ("hil.data", "DatasetError"),
     ("hil.safety", "CurrentLimitError"),
     ("hil.train", "CheckpointError"),

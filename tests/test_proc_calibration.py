@@ -38,6 +38,8 @@ def test_round_trip(tmp_path):
     (lambda d: d["devices"]["chip1/S0"].__setitem__("model", "magic"), "'model'"),
     (lambda d: d["devices"]["chip1/S0"].__setitem__("n_domains", 0), "'n_domains'"),
     (lambda d: d.__setitem__("devices", {}), "'devices'"),
+    (lambda d: d["devices"]["chip1/S0"].__setitem__("readout", "analog"), "'readout'"),
+    (lambda d: d["devices"]["chip1/S0"].__setitem__("readout", "fraction"), "'readout'"),
 ])
 def test_malformed_file_names_the_key(tmp_path, mutate, key):
     data = example().to_dict()
