@@ -36,7 +36,7 @@ from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from drivers.benchfile import BenchFile, as_bench_file
-from hil.calibration import Calibration, DeviceCurve, load_calibration, parse_calibration
+from hil.calibration import READOUTS, Calibration, DeviceCurve, load_calibration, parse_calibration
 from hil.safety import CurrentLimitError, device_current_limits
 from simulated_bench.chip import Chip, build_chip
 
@@ -343,6 +343,9 @@ class CalibratedModelBackend(_ArrayBackendBase):
             if m == "neel_brown" and c.ic0_A is None:
                 raise ValueError(f"device {name!r} has a logistic calibration; it cannot be "
                                  f"sampled as neel_brown (use model='logistic')")
+            if c.n_domains is None:
+                raise ValueError(f"device {name!r} answers a switched fraction but its calibration "
+                                 f"has no n_domains to sample it with; add n_domains to the file")
         limits = [np.inf if max_current_A is None else max_current_A[n] for n in names]
         super().__init__(_CurveArray(
             names, models, [c.ic0_A or np.nan for c in curves], [c.delta or np.nan for c in curves],
@@ -374,16 +377,28 @@ class BenchBackend:
 
     ``round_trips`` and ``bench_time_s`` count from this backend's creation: bus transactions
     and the bench's projected time (the virtual clock on a simulated bench).
+
+    How a device answers: ``readout`` (a :class:`~hil.calibration.Calibration`, e.g. a
+    survey's file, or a mapping name -> ``"binary"`` | ``"fraction"``) says it; else
+    ``n_domains`` (1 = binary); a device named by neither answers its switched fraction.
+    Binary devices answer thresholded 0/1 per trial (the read noise removed).
     """
 
     def __init__(self, bench, nplc: float = 0.01, reset_V: float | None = None,
-                 bias_field_T: float = 0.01, n_domains: Mapping[str, int] | None = None):
+                 bias_field_T: float = 0.01, n_domains: Mapping[str, int] | None = None,
+                 readout: Calibration | Mapping[str, str] | None = None):
         self.bench = bench
         self.nplc = float(nplc)
         self.reset_V = reset_V
         self.bias_field_T = float(bias_field_T)
-        # macrospin devices (n_domains 1) answer thresholded 0/1, others the switched fraction
         self.n_domains = dict(n_domains or {})
+        if isinstance(readout, Calibration):
+            readout = {name: readout[name].readout for name in readout.names()}
+        self.readout = {name: "binary" if n == 1 else "fraction" for name, n in self.n_domains.items()}
+        self.readout.update(readout or {})
+        unknown = {n: r for n, r in self.readout.items() if r not in READOUTS}
+        if unknown:
+            raise ValueError(f"readout must be one of {READOUTS} per device, got {unknown}")
         self._field_set = False
         self.config = bench.config
         self.device_names = [d.name for d in self.config.devices()]
@@ -470,7 +485,7 @@ class BenchBackend:
             levels = wanted * (source_ohm + self.line_resistance_ohm(name)) / emf_V(1.0, source_ohm)
             batch = self.bench.trials(name, levels, width_s, int(repeats), reset_V=self.reset_V,
                                       nplc=self.nplc)
-            answer = batch.switched if self.n_domains.get(name, 0) == 1 else batch.switched_fraction
+            answer = batch.switched if self.readout.get(name) == "binary" else batch.switched_fraction
             fraction = np.asarray(answer, dtype=float).reshape(len(wanted), int(repeats)).mean(axis=1)
             out[:, cols] = fraction.reshape(len(current), len(cols))
         self.calls += 1

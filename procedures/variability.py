@@ -147,6 +147,12 @@ class SurveyResult:
     width_scans: dict = field(default_factory=dict)   # device -> (list[TauFit], TauCurveFit)
 
     def calibration(self, source: str = "") -> ChipCalibration:
+        """The calibration file's content: every fitted device's curves and its readout.
+
+        No ``n_domains``: a multi-domain bar's switched fractions carry read noise (a spread
+        of ~0.1 per trial on the simulated bench) above their binomial spread
+        sqrt(P (1 - P) / N) for N of tens and more, so N cannot be told from these data.
+        """
         devices = {}
         for name, dev in self.devices.items():
             if not dev.ok:
@@ -157,10 +163,9 @@ class SurveyResult:
                 exponent=nb.exponent, i50_A=nb.i50_A, logistic_slope_per_A=lg.slope_per_A,
                 line_resistance_ohm=dev.line_resistance_ohm, ic0_err_A=nb.ic0_err_A,
                 delta_err=nb.delta_err, i50_err_A=nb.i50_err_A,
-                logistic_slope_err_per_A=lg.slope_err_per_A,
+                logistic_slope_err_per_A=lg.slope_err_per_A, readout=dev.readout,
                 extra={"logistic_i50_A": lg.i50_A, "width_10_90_A": nb.width_10_90_A,
-                       "relative_width": nb.relative_width, "dispersion": nb.dispersion,
-                       "readout": dev.readout})
+                       "relative_width": nb.relative_width, "dispersion": nb.dispersion})
         if not devices:
             raise ParameterError("no device of the survey could be fitted; nothing to calibrate")
         return ChipCalibration(self.bench, self.chip, self.width_s, devices,

@@ -158,6 +158,32 @@ def test_one_tiny_batch_through_the_bench_backend():
     assert bench_time_s > 0
 
 
+def test_survey_readout_decides_how_the_bench_backend_answers(tmp_path):
+    """A survey's calibration file says which devices answer 0/1 (S) and which a switched
+    fraction (M, L); the bench backend built from it answers the same way."""
+    from procedures.session import open_bench
+    from procedures.variability import survey_chip
+
+    names = ["chip1/S0", "chip1/M0", "chip1/L0"]
+    with open_bench(BENCH) as bench:
+        survey = survey_chip(bench, tmp_path, trials=32, points=12, width_s=WIDTH_S,
+                             devices=",".join(names), width_scan=False, coarse_points=16,
+                             coarse_trials=6, reference_trials=96, report=False,
+                             print_summary=False)
+    cal = load_calibration(survey.paths["calibration"])
+    assert [cal[n].readout for n in names] == ["binary", "fraction", "fraction"]
+    assert [cal[n].n_domains for n in names] == [1, None, None]
+    with BenchBackend.open(BENCH, readout=cal) as devices:
+        assert devices.readout == dict(zip(names, ["binary", "fraction", "fraction"]))
+        idx = devices.index_of(names[:2])
+        current = np.array([[cal[n].i50_A for n in names[:2]]] * 24)
+        answer = devices.sample(idx, current, WIDTH_S, repeats=1)
+    assert set(np.unique(answer[:, 0])) <= {0.0, 1.0}
+    assert np.any((answer[:, 1] > 0.05) & (answer[:, 1] < 0.95))
+    with pytest.raises(ValueError, match="no n_domains"):
+        CalibratedModelBackend(cal)
+
+
 def test_bench_backend_refuses_currents_over_the_limit_before_sending():
     with BenchBackend.open(BENCH) as devices:
         before = devices.round_trips

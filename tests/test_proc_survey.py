@@ -29,6 +29,11 @@ def test_every_device_fitted_and_files_written(survey):
         assert survey.paths[key].stat().st_size > 0, key
     cal = load_calibration(survey.paths["calibration"])
     assert cal.chip == "chip1" and len(cal.devices) == 24
+    # the readout the survey measured: S (1 domain) answers 0/1, M (32) and L (796) bars
+    # a switched fraction; their domain count is not identifiable, so it is not written
+    for name, dev in cal.devices.items():
+        assert dev.readout == {"S": "binary", "M": "fraction", "L": "fraction"}[dev.size], name
+        assert dev.n_domains is None, name
     assert survey.round_trips > 0 and survey.projected_time_s > 0
 
 
