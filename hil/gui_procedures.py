@@ -2,13 +2,14 @@
 
 The window keeps *one* VISA library per bench (one simulated bench per window), so the
 status panel talks to the same simulated instruments that the runs drive. The procedures
-of ``procedures/`` open their own bench in ``startup`` from the bench-file parameter; the
-classes here add exactly one thing on top: when the window has handed a procedure its
+of ``procedures/`` open their own bench in ``startup`` from the bench-file parameter (the
+procedures offer no hook for a shared library there); the classes here add two things on
+top. First, when the window has handed a procedure its
 VISA library (``procedure.visa_library``), ``startup`` opens the bench through that library
 with :func:`procedures.session.open_bench` (the same context manager the CLI uses, so the
 outputs go off on exit, on error and on abort), and ``shutdown`` closes it.
 
-They also make an abort take effect between bench operations: pymeasure's ``Worker.stop``
+Second, they make an abort take effect between bench operations: pymeasure's ``Worker.stop``
 only sets a flag, and a sweep that is busy with its batches would otherwise run to its end.
 The bench handed to the procedure is a thin proxy that checks ``should_stop()`` before each
 bench method call and raises :class:`RunAborted` (a ``KeyboardInterrupt``, which the Worker
