@@ -10,7 +10,12 @@ a device directly; they ask the bench what is physically connected:
 - the aux SMU (Keithley 2400) reaches the device whose *aux row* crosspoint
   (``wiring.aux_row``, default row 3) is closed, and nothing while none is: a spare SMU on
   the matrix touches a device only where the user routes it;
-- the magnet supply's current times the calibration factor is the bias field.
+- the magnet supply's current times the calibration factor is the field, along
+  ``wiring.magnet_axis``: "x" (in plane) is the bias field SOT switching needs and tilts m
+  (hard-axis loop); "z" (out of plane) reverses the magnets by thermal activation over the
+  time it is applied (easy-axis loop; SOT pulses see no in-plane bias then). The devices
+  are brought up to date with the field history before every reading, pulse and magnet
+  setting (:meth:`SimulatedBench.update_field_exposure`).
 
 Seeds: one bench seed reproduces everything. Independent streams are spawned from it for
 the D2D draws, cycle-to-cycle switching, read noise and fault injection, so adding a read
@@ -56,7 +61,9 @@ class SimulatedBench:
         for chip_name in dict.fromkeys(g.chip for g in config.groups):
             groups = [g for g in config.groups if g.chip == chip_name]
             self.chips[chip_name] = build_chip(chip_name, groups, config.variability, d2d_rng)
+        self._hk_min_T = min((float(c.hk_T.min()) for c in self.chips.values()), default=1.0)
         self.pulse_log: list[PulseRecord] = []
+        self._field_updated_s = self.clock.now_s   # devices have lived through the field up to here
         self.instruments: dict = {}
         from simulated_bench.instruments import build_instrument  # after chips exist
         for entry in config.instruments:
@@ -123,12 +130,57 @@ class SimulatedBench:
         return True
 
     # ------------------------------------------------------------ physics through wiring
+    def _magnet(self):
+        for entry in self.config.instruments:
+            if entry.role == "magnet":
+                return self.instruments.get(entry.address)
+        return None
+
     def field_T(self) -> float:
-        address = self.config.address_of("magnet") if any(
-            i.role == "magnet" for i in self.config.instruments) else None
-        if address is None:
+        """The magnet's field now (T), along ``wiring.magnet_axis``."""
+        magnet = self._magnet()
+        if magnet is None:
             return 0.0
-        return self.instruments[address].output_current_A() * self.config.wiring.magnet_T_per_A
+        return magnet.output_current_A() * self.config.wiring.magnet_T_per_A
+
+    def in_plane_field_T(self) -> float:
+        """The in-plane (x) bias field that SOT switching needs: none from a z magnet."""
+        return self.field_T() if self.config.wiring.magnet_axis == "x" else 0.0
+
+    #: largest field change (in units of the smallest Hk of the bench) of one integration
+    #: step of a magnet ramp: tau(H) changes by exp(2 Delta x 0.005) ~ 1.5x across a step
+    FIELD_STEP_HK = 0.005
+
+    def update_field_exposure(self) -> None:
+        """Advance every device through the magnet field since the last update.
+
+        Called before every reading, pulse and magnet setting, so a field acts for the
+        virtual time it was applied (ramps integrated in steps of ``FIELD_STEP_HK`` Hk).
+        """
+        now_s = self.clock.now_s
+        since_s, self._field_updated_s = self._field_updated_s, max(now_s, self._field_updated_s)
+        magnet = self._magnet()
+        if magnet is None or now_s <= since_s or not self.chips:
+            return
+        axis = self.config.wiring.magnet_axis
+        T_per_A = self.config.wiring.magnet_T_per_A
+        # a ramp is monotonic, so the field's extremes over the interval are at its ends
+        ends_T = np.array([magnet.output_current_A(since_s), magnet.output_current_A(now_s)]) \
+            * T_per_A
+        if axis == "x":
+            # in plane only saturation at |H| >= Hk matters: the ends tell it all
+            if np.abs(ends_T).max() < self._hk_min_T and not any(
+                    chip.in_plane.any() for chip in self.chips.values()):
+                return
+            fields_T, dwells_s = ends_T, np.full(2, 0.5 * (now_s - since_s))
+        else:
+            if not ends_T.any():
+                return
+            currents_A, dwells_s = magnet.current_history_A(
+                since_s, now_s, self.FIELD_STEP_HK * self._hk_min_T / T_per_A)
+            fields_T = currents_A * T_per_A
+        for chip in self.chips.values():
+            chip.expose_to_field(fields_T, dwells_s, axis, self.switch_rng)
 
     def deliver_pulse(self, time_s: float, emf_V: float, width_s: float) -> None:
         """A pulse of open-circuit voltage ``emf_V`` leaves the generator at ``time_s``.
@@ -142,7 +194,8 @@ class SimulatedBench:
         source = self.config.wiring.source_impedance_ohm
         conductance = sum(1.0 / chip.write_path_resistance(idx) for chip, idx in targets)
         node_V = emf_V / (1.0 + source * conductance)
-        field = self.field_T()
+        self.update_field_exposure()
+        field = self.in_plane_field_T()
         for chip, idx in targets:
             resistance = chip.write_path_resistance(idx, abs(node_V))
             current = node_V / resistance
@@ -163,11 +216,13 @@ class SimulatedBench:
         conductance = sum(1.0 / chip.write_path_resistance(idx) for chip, idx in targets)
         node_V = emf_V / (1.0 + source * conductance)
         destroyed = []
+        self.update_field_exposure()
         for chip, idx in targets:
             if chip.broken[idx]:
                 continue
             current = node_V / chip.write_path_resistance(idx, abs(node_V))
-            chip.apply_pulse(idx, current, 0.0, self.field_T(), self.switch_rng, time_s, node_V)
+            chip.apply_pulse(idx, current, 0.0, self.in_plane_field_T(), self.switch_rng,
+                             time_s, node_V)
             if chip.broken[idx]:
                 append_bounded(self.pulse_log, PulseRecord(time_s, chip.names[idx], node_V, current, 0.0))
                 destroyed.append(chip.names[idx])
@@ -187,9 +242,11 @@ class SimulatedBench:
             # open terminals: a current source runs straight into its voltage compliance
             return float(np.sign(source_current_A) * compliance_V), 0.0, bool(source_current_A)
         chip, idx = targets[0]
+        self.update_field_exposure()
         field = self.field_T()
         if source_current_A:
-            chip.apply_pulse(idx, source_current_A, integration_s, field, self.switch_rng,
+            chip.apply_pulse(idx, source_current_A, integration_s, self.in_plane_field_T(),
+                             self.switch_rng,
                              self.clock.now_s, source_current_A * chip.write_path_resistance(idx))
         two_terminal = chip.write_path_resistance(idx)
         if abs(source_current_A) * two_terminal > compliance_V:
@@ -211,6 +268,7 @@ class SimulatedBench:
         if not targets:
             return source_V, 0.0, False
         chip, idx = targets[0]
+        self.update_field_exposure()
         resistance = chip.write_path_resistance(idx, abs(source_V))
         current = source_V / resistance
         if abs(current) > compliance_A:

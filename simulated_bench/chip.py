@@ -16,6 +16,18 @@ R_AHE * m_z, with m_z the mean over regions.
 area, R_AP = R_P (1 + TMR(V)), TMR(V) = TMR0 / (1 + (V / V_half)^2). The target state is set
 by the current sign alone (positive current -> parallel, m = +1). A voltage over the MgO
 breakdown shorts the junction.
+
+Magnet field (:meth:`Chip.expose_to_field`)
+-------------------------------------------
+Out of plane (``magnet_axis = "z"``, the easy axis): the field lowers the barrier toward
+sign(Hz), tau(H) = tau0 exp(Delta (1 - |H| / Hk)^2) (Stoner-Wohlfarth), and every
+nucleation region (the free layer of an MTJ) reverses toward sign(Hz) by thermal
+activation over the time it spends at that field. A swept field therefore gives a square
+R-H loop whose coercive field is a fraction of Hk, smaller for slower sweeps and for
+smaller Delta. In plane (``"x"``, the hard axis) the field only tilts m (the readout scales
+by sqrt(1 - (H/Hk)^2)); at |Hx| >= Hk the magnet lies in plane, and when the field comes
+back below Hk each region falls up or down at random (50/50). Thermal hopping over the
+barrier that a sub-Hk in-plane field lowers is not modelled.
 """
 
 from __future__ import annotations
@@ -101,6 +113,7 @@ class Chip:
     params: dict = field(default_factory=dict)
     up_regions: np.ndarray = None  # number of regions with m = +1
     broken: np.ndarray = None      # "" | "open" | "short"
+    in_plane: np.ndarray = None    # bool: pulled in plane by |Hx| >= Hk, falls at random below
     damage_log: list[DamageEvent] = field(default_factory=list)
 
     def __post_init__(self):
@@ -108,6 +121,8 @@ class Chip:
             self.up_regions = np.zeros(len(self.names), dtype=np.int64)  # start all down
         if self.broken is None:
             self.broken = np.array([""] * len(self.names), dtype=object)
+        if self.in_plane is None:
+            self.in_plane = np.zeros(len(self.names), dtype=bool)
 
     def __len__(self):
         return len(self.names)
@@ -150,6 +165,55 @@ class Chip:
             self.up_regions[idx] += rng.binomial(n - self.up_regions[idx], p)
         else:
             self.up_regions[idx] -= rng.binomial(self.up_regions[idx], p)
+
+    # ------------------------------------------------------------------ magnet field
+    def expose_to_field(self, fields_T, dwells_s, axis: str, rng: np.random.Generator) -> None:
+        """Let every device live through a field history: ``dwells_s[k]`` seconds at
+        ``fields_T[k]``, in order (a magnet ramp cut into short steps, then the hold).
+
+        ``axis`` "z": thermally activated reversal toward sign(H) per region, the
+        probabilities of consecutive steps of one sign combined (one binomial draw per
+        device and run of the same sign). ``axis`` "x": only the in-plane saturation at
+        |H| >= Hk and the random fall when the field drops below Hk again.
+        """
+        fields_T = np.atleast_1d(np.asarray(fields_T, dtype=float))
+        dwells_s = np.atleast_1d(np.asarray(dwells_s, dtype=float))
+        if fields_T.size == 0:
+            return
+        alive = self.broken == ""
+        if axis == "x":
+            self._in_plane_field(fields_T, alive, rng)
+            return
+        sign = np.sign(fields_T)
+        edges = np.flatnonzero(np.diff(sign)) + 1
+        for run in np.split(np.arange(fields_T.size), edges):
+            target = sign[run[0]]
+            if target == 0:
+                continue
+            # sum over the run of dwell / tau(H), per device: log-sum-exp keeps it exact
+            log_terms = (np.log(np.maximum(dwells_s[run], 1e-300))[None, :]
+                         + physics.field_log_rate(fields_T[run][None, :], self.hk_T[:, None],
+                                                  self.delta[:, None], self.tau0_s[:, None]))
+            top = log_terms.max(axis=1)
+            log_rate = top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1))
+            p = -np.expm1(-np.exp(log_rate))
+            if target > 0:
+                movable = np.where(alive, self.n_domains - self.up_regions, 0)
+                self.up_regions += rng.binomial(movable, p)
+            else:
+                movable = np.where(alive, self.up_regions, 0)
+                self.up_regions -= rng.binomial(movable, p)
+
+    def _in_plane_field(self, fields_T, alive, rng) -> None:
+        peak = np.abs(fields_T).max()
+        if not (self.in_plane.any() or np.any(peak >= self.hk_T)):
+            return
+        saturated = self.in_plane | (peak >= self.hk_T)
+        below_now = abs(fields_T[-1]) < self.hk_T
+        falls = saturated & below_now & alive
+        if falls.any():
+            self.up_regions[falls] = rng.binomial(self.n_domains[falls], 0.5)
+        self.in_plane = saturated & ~below_now
 
     def _damages(self, idx, current_A, voltage_V) -> bool:
         if self.kind[idx] == "sot_hall_bar":

@@ -13,7 +13,9 @@ The load is a magnet coil: resistance ``coil_resistance_ohm`` and inductance
 ``slew_A_per_s`` on the virtual clock (the BOP's current loop into an inductor, slowed
 further where the coil voltage L dI/dt + R I would exceed the 36 V limit). So
 ``MEAS:CURR?`` right after a setpoint change reads a value in between, and the field the
-devices feel (``SimulatedBench.field_T``) follows the same ramp.
+devices feel (``SimulatedBench.field_T``) follows the same ramp: the bench lets the devices
+live through that history (:meth:`KepcoBOP.current_history_A`) before every reading,
+pulse and setting, so a field acts for the virtual time it was applied.
 
 Mode semantics: in CURR mode the target current is the current setpoint, limited by the
 voltage setpoint acting as compliance (|I| <= |V_set| / R); in VOLT mode the target is
@@ -22,6 +24,8 @@ disconnected and reads 0 A (the energy of the coil is dumped in the BOP's protec
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from simulated_bench.scpi import (
     DATA_OUT_OF_RANGE,
@@ -75,11 +79,12 @@ class KepcoBOP(ScpiInstrument):
         self.add("SYSTem:BEEP", on_set=lambda *a: None)
 
     # ------------------------------------------------------------ the bench asks this
-    def output_current_A(self) -> float:
-        """Coil current now (A): the ramp evaluated at the virtual clock; 0 with output off."""
+    def output_current_A(self, time_s: float | None = None) -> float:
+        """Coil current (A) now, or at ``time_s`` of the present ramp; 0 with output off."""
         if not self.output_on:
             return 0.0
-        elapsed_s = max(self.lab.clock.now_s - self._start_s, 0.0)
+        time_s = self.lab.clock.now_s if time_s is None else time_s
+        elapsed_s = max(time_s - self._start_s, 0.0)
         step_A = self._slew_now_A_per_s() * elapsed_s
         gap_A = self._target_A - self._start_A
         if abs(gap_A) <= step_A:
@@ -98,6 +103,35 @@ class KepcoBOP(ScpiInstrument):
                 1.0 if self._target_A > current else -1.0)
         return float(current * self.coil_resistance_ohm + emf)
 
+    def current_history_A(self, from_s: float, to_s: float,
+                          max_step_A: float) -> tuple[np.ndarray, np.ndarray]:
+        """The coil current between two times of the present ramp, as steps for the physics.
+
+        Returns (currents_A, dwells_s): the ramping part cut into steps of at most
+        ``max_step_A`` (each at its midpoint current), then the hold at the end value.
+        The ramp state only changes through a setting, and the bench brings the devices up
+        to date before every setting (:meth:`_before_change`), so this is exact history.
+        """
+        if to_s <= from_s:
+            return np.zeros(0), np.zeros(0)
+        if not self.output_on:
+            return np.zeros(1), np.array([to_s - from_s])
+        ramp_end_s = min(max(self.ramp_done_s(), from_s), to_s)
+        currents, dwells = [], []
+        if ramp_end_s > from_s:
+            start_A = self.output_current_A(from_s)
+            end_A = self.output_current_A(ramp_end_s)
+            steps = int(min(max(np.ceil(abs(end_A - start_A) / max_step_A), 1), 4000))
+            edges = np.linspace(from_s, ramp_end_s, steps + 1)
+            middles = 0.5 * (edges[1:] + edges[:-1])
+            currents.append(start_A + (end_A - start_A) * (middles - from_s)
+                            / (ramp_end_s - from_s))
+            dwells.append(np.diff(edges))
+        if to_s > ramp_end_s:
+            currents.append([self.output_current_A(to_s)])
+            dwells.append([to_s - ramp_end_s])
+        return np.concatenate(currents).astype(float), np.concatenate(dwells).astype(float)
+
     def ramp_done_s(self) -> float:
         """Virtual time at which the present ramp ends (for tests and waits)."""
         if not self.output_on:
@@ -107,6 +141,7 @@ class KepcoBOP(ScpiInstrument):
 
     # ------------------------------------------------------------ behaviour
     def reset(self) -> None:
+        self._before_change()
         super().reset()
         self.mode = "VOLT"
         self.current_setpoint_A = 0.0
@@ -129,8 +164,15 @@ class KepcoBOP(ScpiInstrument):
         limit_A = abs(self.current_setpoint_A)
         return max(-limit_A, min(limit_A, wanted_A))
 
+    def _before_change(self) -> None:
+        """The devices live through the field so far before the ramp changes."""
+        update = getattr(self.lab, "update_field_exposure", None)
+        if update is not None:
+            update()
+
     def _retarget(self) -> None:
         """A setting changed: the ramp restarts from where the current is now."""
+        self._before_change()
         now_A = self.output_current_A()
         self._start_s = self.lab.clock.now_s
         self._start_A = now_A
@@ -164,6 +206,7 @@ class KepcoBOP(ScpiInstrument):
         on = parse_bool(args[-1])
         if on == self.output_on:
             return
+        self._before_change()
         if on:
             self.output_on = True
             self._start_s, self._start_A = self.lab.clock.now_s, 0.0
