@@ -30,9 +30,20 @@ from pymeasure.experiment import Procedure
 
 log = logging.getLogger(__name__)
 
-# modules of ``procedures/`` that hold characterization procedures, in menu order
+# modules of ``procedures/`` that hold characterization procedures, first in the menu; any
+# other module of the package with a BenchProcedure subclass is listed after them
 PROCEDURE_MODULES = ("procedures.switching", "procedures.loops", "procedures.variability",
                      "procedures.endurance")
+
+
+def _procedure_modules() -> list[str]:
+    import pkgutil
+
+    import procedures
+
+    others = sorted(f"procedures.{m.name}" for m in pkgutil.iter_modules(procedures.__path__)
+                    if not m.name.startswith("_"))
+    return list(PROCEDURE_MODULES) + [m for m in others if m not in PROCEDURE_MODULES]
 
 # parameters the window sets itself (bench selector, device selector): not in the inputs
 WINDOW_PARAMETERS = ("bench_file", "backend", "device")
@@ -178,13 +189,16 @@ def _discover() -> list[CatalogEntry]:
 
     entries: list[CatalogEntry] = []
     seen: set[type] = set()
-    for module_name in PROCEDURE_MODULES:
+    for module_name in _procedure_modules():
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             if getattr(exc, "name", "") == module_name:
                 continue                      # that module has not been written (yet)
-            raise
+            if module_name in PROCEDURE_MODULES:
+                raise
+            log.warning("lab window: skipped %s (%s)", module_name, exc)
+            continue
         names = getattr(module, "__all__", None) or dir(module)
         for name in names:
             obj = getattr(module, name, None)
