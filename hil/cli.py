@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = commands.add_parser("gui", help="the lab window (pymeasure ManagedWindow)")
     gui.add_argument("bench", nargs="?", default=None)
+    from hil.gui_cli import add_gui_arguments  # no Qt import until the window opens
+
+    add_gui_arguments(gui)
     gui.set_defaults(func=_gui)
 
     demo = commands.add_parser("demo", help="characterize the default chip, train, print results")

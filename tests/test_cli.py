@@ -20,7 +20,9 @@ def test_bench_show_prints_wiring_and_true_parameters(capsys):
         assert pulse_channel == f"{slot}1{int(index) + 1:02d}"
         assert read_channel == f"{slot}2{int(index) + 1:02d}"
     # the size effect is in the truth: S bars are macrospins, L bars hold hundreds of domains
-    domains = {m[0]: int(m[1]) for m in re.findall(r"chip1/([SML])0 .* (\d+)\s+\d+\s+[\d.]+$", out, re.M)}
+    # columns: device kind pulse-ch read-ch width Delta Ic0 I50 domains ...
+    domains = {m[0]: int(m[1]) for m in re.findall(
+        r"^\s+chip1/([SML])0(?:\s+\S+){7}\s+(\d+)\s", out, re.M)}
     assert domains["S"] == 1 and domains["L"] > 100
 
 
