@@ -32,8 +32,9 @@ def describe_bench(config=None) -> str:
         f"  variability: {bench_file.variability}",
         "",
         f"devices (true parameters; I50 at {REFERENCE_WIDTH_S * 1e9:g} ns):",
-        f"  {'device':<12} {'kind':<13} {'pulse ch':>8} {'read ch':>7} {'width':>8} "
-        f"{'Delta':>6} {'Ic0 uA':>8} {'I50 uA':>8} {'domains':>7} {'R_line':>8} {'R_AHE':>6}",
+        (f"  {'device':<12} {'kind':<13} {'pulse ch':>8} {'read ch':>7} {'width':>8} "
+         f"{'Delta':>6} {'Ic0 uA':>8} {'I50 uA':>8} {'domains':>7} {'R_line':>8} "
+         f"{'R_off|R_P':>9} {'R_AHE|TMR':>9} {'Hk mT':>6}"),
     ]
     for address in bench_file.devices():
         chip, i = bench.device(address.name)
@@ -43,7 +44,11 @@ def describe_bench(config=None) -> str:
             f"  {address.name:<12} {chip.kind[i]:<13} {address.channel(w.pulse_row):>8} "
             f"{address.channel(w.read_row):>7} {chip.width_m[i] * 1e9:>6.0f}nm {chip.delta[i]:>6.1f} "
             f"{chip.ic0_A[i] * 1e6:>8.2f} {float(i50) * 1e6:>8.2f} {int(chip.n_domains[i]):>7} "
-            f"{chip.line_resistance_ohm[i]:>8.0f} {chip.r_ahe_ohm[i]:>6.3f}")
+            f"{chip.line_resistance_ohm[i]:>8.0f} {chip.r_offset_ohm[i]:>9.6g} "
+            f"{chip.r_ahe_ohm[i]:>9.3f} {chip.hk_T[i] * 1e3:>6.1f}")
+    lines += [("  (R_line: write line, for an MTJ the leads in series with the junction; "
+               "R_off|R_P: Hall offset of a bar, R_P of a junction;"),
+              "   R_AHE|TMR: AHE step in ohm of a bar, zero-bias TMR of a junction; Hk = 2 Ku / Ms)"]
     lines += ["", "safety limits:"]
     for size, limits in bench_file.limits.items():
         lines.append(f"  {size}: " + ", ".join(f"{k}={v:g}" for k, v in vars(limits).items()))
