@@ -192,8 +192,17 @@ class SwitchingSweep:
         return out, getattr(bench, "round_trips", 0) - rt0, getattr(bench, "projected_time_s", 0.0) - t0
 
     def line_resistance(self, facts: DeviceFacts) -> float:
+        """Two-terminal write-path resistance, read in the reset state (after one reset
+        pulse): the state every write starts from. An MTJ's junction is in series with its
+        write path, so its line resistance depends on the state (R_P vs R_AP)."""
+        def reset_then_read() -> float:
+            bench = self.proc.bench
+            bench.select(facts.name)
+            bench.pulse.pulse(self.reset_level_V(facts), self.width_s)
+            return float(bench.line_resistance(facts.name))
+
         def measure():
-            value, rt, dt = self._costed(lambda: float(self.proc.bench.line_resistance(facts.name)))
+            value, rt, dt = self._costed(reset_then_read)
             return {"Device": facts.name, "Size": facts.size, "Phase": PHASE_LINE, "Point": 0,
                     "Line resistance (ohm)": value, "Round trips": rt, "Projected bench time (s)": dt}
         row = self.proc.point((facts.name, PHASE_LINE, 0), measure)
