@@ -9,7 +9,15 @@ On top of that a :class:`BenchProcedure`
   safety limit -> :class:`~procedures.session.ParameterError` naming the value, the limit and
   what to do;
 - opens the bench in ``startup`` (or uses one handed in as ``procedure.bench``) and closes
-  it in ``shutdown`` (the drivers turn the outputs off);
+  it in ``shutdown`` (the drivers turn the outputs off); ``visa_library`` (a constructor
+  argument or attribute, not a Parameter: a library object is no record) opens it through
+  a given VISA library, e.g. the lab window's one simulated bench, instead of the one the
+  ``backend`` parameter chooses;
+- stops promptly: while ``execute`` runs, ``self.bench`` is a
+  :class:`~procedures.stopping.StopCheckingBench`, so a stop requested through
+  ``should_stop()`` (Abort, the runner's stop event, Ctrl-C of the CLI) raises
+  :class:`~procedures.stopping.RunAborted` before the next bench operation, inside any
+  sweep; ``shutdown`` then turns the outputs off;
 - measures through :meth:`point`: a point already on disk (``self.done``, filled by the
   runner on resume) is returned as recorded instead of being measured again.
 """
@@ -31,6 +39,7 @@ from procedures.session import (
     load_bench,
     open_bench,
 )
+from procedures.stopping import StopCheckingBench, unwrap
 
 
 class BenchProcedure(Procedure):
@@ -39,13 +48,16 @@ class BenchProcedure(Procedure):
 
     KEY_COLUMNS: tuple[str, ...] = ()
 
-    def __init__(self, bench=None, **kwargs):
+    def __init__(self, bench=None, visa_library=None, **kwargs):
         known = self.parameter_names()
         unknown = sorted(set(kwargs) - known)
         if unknown:
             raise ParameterError(f"{type(self).__name__} has no parameter {', '.join(unknown)}; "
                                  f"its parameters are {', '.join(sorted(known))}")
         self.bench = bench              # an open drivers Bench, or None: opened in startup
+        # the VISA library startup opens the bench with (a pyvisa library name such as "@py"
+        # or a library object); None: the one ``backend`` chooses
+        self.visa_library = visa_library
         self.done: dict = {}
         self.summary: dict = {}
         self._bench_cm = None
@@ -121,10 +133,14 @@ class BenchProcedure(Procedure):
     def startup(self):
         self.validate()
         if self.bench is None:
-            self._bench_cm = open_bench(self.bench_file, self.backend)
+            self._bench_cm = open_bench(self.bench_file, self.backend,
+                                        visa_library=self.visa_library)
             self.bench = self._bench_cm.__enter__()
+        if not isinstance(self.bench, StopCheckingBench):
+            self.bench = StopCheckingBench(self.bench, self.stopped)
 
     def shutdown(self):
+        self.bench = unwrap(self.bench)     # a bench handed in goes back as it came
         if self._bench_cm is not None:
             cm, self._bench_cm = self._bench_cm, None
             try:

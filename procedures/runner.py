@@ -12,6 +12,10 @@ same parameters, reads its points, and hands them to the procedure as ``procedur
 the procedure re-uses them instead of measuring again and measures only what is missing.
 So a finished run contains every planned point exactly once.
 
+Stop: setting ``stop`` (a ``threading.Event``) ends the run before the procedure's next bench
+operation (:mod:`procedures.stopping`); the outcome's status is then "aborted" and every
+point measured so far is on disk, ready for ``resume=True``.
+
 The same procedures also run under a pymeasure ``Worker`` / ``ManagedWindow`` (GUI): there
 ``procedure.done`` is empty and ``emit`` / ``should_stop`` are the Worker's.
 """
@@ -29,6 +33,7 @@ from pathlib import Path
 from pymeasure.experiment import Procedure, Results
 
 from procedures.session import ParameterError
+from procedures.stopping import RunAborted
 
 
 @dataclass
@@ -169,6 +174,9 @@ def run_procedure(procedure: Procedure, data_path: str | Path, resume: bool = Fa
         procedure.execute()
         status = "aborted" if stop.is_set() else "finished"
         procedure.status = Procedure.ABORTED if stop.is_set() else Procedure.FINISHED
+    except RunAborted:
+        status = "aborted"              # the stop asked for: an outcome, not an error
+        procedure.status = Procedure.ABORTED
     except KeyboardInterrupt:
         status = "aborted"
         procedure.status = Procedure.ABORTED
