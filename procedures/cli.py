@@ -14,8 +14,10 @@
 Outputs in ``--out``: the Results CSV, for a survey ``calibration_<chip>.json``
 (what ``hil train`` reads), PNG plots and ``report.md``. Parameters are checked against the
 bench file's safety limits before anything is opened; a bad value exits with status 2 and a
-message naming the value and the limit. An interrupted run (Ctrl-C, kill -9, power loss)
-keeps every finished point; the same command with ``--resume`` completes it.
+message naming the value and the limit. Ctrl-C or SIGTERM stops the run before its next
+bench operation (no batch is cut), turns the outputs off and exits with status 130; a
+second Ctrl-C interrupts at once. An interrupted run (Ctrl-C, kill -9, power loss) keeps
+every finished point; the same command with ``--resume`` completes it.
 
 Also runnable as ``python -m procedures.cli ...`` (same arguments).
 """
@@ -114,36 +116,33 @@ def build_procedure(name: str, parameters: dict, bench=None):
 
 def run_characterization(name: str, parameters: dict, out_dir, resume: bool = False,
                          progress: bool = True, bench=None, visa_library=None,
-                         addresses: dict | None = None) -> dict:
+                         addresses: dict | None = None, stop=None) -> dict:
     """Validate, run, analyse, write the outputs. Returns a dict of paths and results.
 
-    ``bench``: an open bench to use; else the procedure opens one from its parameters, or,
-    with ``visa_library`` / ``addresses``, it is opened here through them.
+    ``bench``: an open bench to use; else it is opened here from the parameters (through
+    ``visa_library`` / ``addresses`` when given) and closed - outputs off - before the
+    analysis. While a bench opened here runs, Ctrl-C and SIGTERM ask the run to stop
+    (:func:`procedures.stopping.stop_on_signals`); ``stop`` (a ``threading.Event``) asks
+    it too. A stopped run ends before its next bench operation and raises
+    :class:`~procedures.stopping.RunAborted` (a ``KeyboardInterrupt``) with every finished
+    point on disk for ``resume``.
     """
+    from procedures.stopping import RunAborted
+
     out = Path(out_dir)
     proc = build_procedure(name, parameters, bench)
     proc.validate()                                   # before any file or instrument
-    if bench is None and (visa_library is not None or addresses):
+    if bench is None:
         from procedures.session import open_bench
-        with open_bench(proc.bench_file, proc.backend, visa_library, addresses) as opened:
-            return run_characterization(name, parameters, out_dir, resume, progress, opened)
-    from procedures.runner import run_procedure
-
-    bar = None
-    callback = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=100.0, desc=f"characterize {name}", unit="%",
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}<{remaining}]")
-
-        def callback(percent):
-            bar.n = min(float(percent), 100.0)
-            bar.refresh()
-    try:
-        outcome = run_procedure(proc, out / DATA_FILES[name], resume=resume, progress=callback)
-    finally:
-        if bar is not None:
-            bar.close()
+        from procedures.stopping import stop_on_signals
+        with open_bench(proc.bench_file, proc.backend, visa_library, addresses) as opened, \
+                stop_on_signals(stop) as requested:
+            proc.bench = opened
+            outcome = _run_with_progress(proc, name, out, resume, progress, requested)
+    else:
+        outcome = _run_with_progress(proc, name, out, resume, progress, stop)
+    if outcome.status == "aborted":
+        raise RunAborted(f"{name} stopped with {len(outcome.rows)} points in {outcome.path}")
     result = {"csv": outcome.path, "measured": outcome.measured, "reused": outcome.reused,
               "status": outcome.status}
     if name == "survey":
@@ -161,6 +160,27 @@ def run_characterization(name: str, parameters: dict, out_dir, resume: bool = Fa
         result.update(summary=summary, **write_procedure_report(name, outcome.rows, summary, out,
                                                                 round_trips, projected))
     return result
+
+
+def _run_with_progress(proc, name: str, out: Path, resume: bool, progress: bool, stop):
+    from procedures.runner import run_procedure
+
+    bar = None
+    callback = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=100.0, desc=f"characterize {name}", unit="%",
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}<{remaining}]")
+
+        def callback(percent):
+            bar.n = min(float(percent), 100.0)
+            bar.refresh()
+    try:
+        return run_procedure(proc, out / DATA_FILES[name], resume=resume, progress=callback,
+                             stop=stop)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _has_points(path: Path) -> bool:
