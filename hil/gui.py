@@ -15,7 +15,9 @@ pyqtgraph plots). What this window adds:
   VISA library (the simulated bench by default; real instruments with ``backend="visa"``),
   so the panel shows the instruments the runs drive.
 
-Abort stops the run at its next bench operation; the procedure's ``shutdown`` leaves the
+The window runs the classes of ``procedures/`` themselves (results files name them), with
+``procedure.visa_library`` set to the window's library. Abort stops the run before its
+next bench operation (:mod:`procedures.stopping`); the procedure's ``shutdown`` leaves the
 ``open_bench`` context and the drivers turn every output off (the status panel re-reads the
 instruments afterwards and shows it).
 """
@@ -46,7 +48,13 @@ from hil.gui_panels import (
     LivePlotWidget,
     probe_instruments,
 )
-from hil.gui_procedures import CATALOG, CatalogEntry, catalog_entry, input_names
+from hil.gui_procedures import (
+    CATALOG,
+    CatalogEntry,
+    catalog_entry,
+    input_names,
+    record_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +206,7 @@ class LabWindow(ManagedWindow):
             self.inputs = new
         self.entry = entry
         self.procedure_class = entry.cls
-        doc = (entry.base.__doc__ or "").strip().split("\n\n")[0]
+        doc = (entry.cls.__doc__ or "").strip().split("\n\n")[0]
         self.procedure_doc.setText(" ".join(doc.split()))
         self.device_panel.setEnabled(entry.has_device)
         self.device_panel.setTitle("Device" if entry.has_device
@@ -269,6 +277,7 @@ class LabWindow(ManagedWindow):
             procedure = self.make_procedure()
         if getattr(procedure, "visa_library", None) is None:
             procedure.visa_library = self.session.visa_library
+        record_failure(procedure)
         try:
             procedure.validate()
         except Exception as exc:              # noqa: BLE001 - ParameterError, BenchFileError...

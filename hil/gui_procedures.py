@@ -1,23 +1,18 @@
-"""The characterization procedures as the lab window runs them, and how each is plotted.
+"""The characterization procedures the lab window offers, and how each is plotted.
 
-The window keeps *one* VISA library per bench (one simulated bench per window), so the
-status panel talks to the same simulated instruments that the runs drive. The procedures
-of ``procedures/`` open their own bench in ``startup`` from the bench-file parameter (the
-procedures offer no hook for a shared library there); the classes here add two things on
-top. First, when the window has handed a procedure its
-VISA library (``procedure.visa_library``), ``startup`` opens the bench through that library
-with :func:`procedures.session.open_bench` (the same context manager the CLI uses, so the
-outputs go off on exit, on error and on abort), and ``shutdown`` closes it.
+The window runs the classes of ``procedures/`` as they are, so a results file it writes
+names the procedure (``procedures.switching.SwitchingAmplitudeProcedure``...) exactly as a
+file of ``hil characterize`` does: the browser's Open button and ``Results.load`` rebuild
+it, and ``procedures.runner.run_procedure(resume=True)`` finishes an aborted run. What the
+window needs from a procedure, the procedures offer themselves
+(:class:`procedures.base.BenchProcedure`): ``procedure.visa_library`` opens the bench through
+the window's one VISA library (so the status panel talks to the instruments the runs
+drive), and an abort takes effect before the run's next bench operation, after which the
+procedure's ``shutdown`` turns every output off.
 
-Second, they make an abort take effect between bench operations: pymeasure's ``Worker.stop``
-only sets a flag, and a sweep that is busy with its batches would otherwise run to its end.
-The bench handed to the procedure is a thin proxy that checks ``should_stop()`` before each
-bench method call and raises :class:`RunAborted` (a ``KeyboardInterrupt``, which the Worker
-records as *aborted*, not *failed*).
-
-The classes keep their parents' names and parameters and live in this module, so a results
-file written by the window names an importable procedure (``Results.load`` / the browser's
-Open button rebuild it) and the CLI's resume accepts it (same parameters, same columns).
+Here: the catalog (title, plot and device chooser of each procedure), the inputs the user
+edits, and :func:`record_failure`, which keeps the message of a failed run for the window's
+error box.
 """
 
 from __future__ import annotations
@@ -49,83 +44,24 @@ def _procedure_modules() -> list[str]:
 WINDOW_PARAMETERS = ("bench_file", "backend", "device")
 
 
-class RunAborted(KeyboardInterrupt):
-    """The user pressed Abort; raised at the next bench operation of the running procedure."""
+def record_failure(procedure) -> None:
+    """Keep what makes a run fail as ``procedure.error_message`` (the window's error box
+    shows it; pymeasure's Worker only logs the traceback). Wraps the instance's own
+    ``startup`` and ``execute``: the class, and so the results file, stays the procedure's."""
+    procedure.error_message = ""
+    for name in ("startup", "execute"):
+        method = getattr(procedure, name)
+        if getattr(method, "_records_failure", False):
+            continue
 
-
-class _StopAwareBench:
-    """Forwards everything to the bench; a method call first checks the procedure's abort flag."""
-
-    def __init__(self, bench, should_stop):
-        object.__setattr__(self, "_bench", bench)
-        object.__setattr__(self, "_should_stop", should_stop)
-
-    def __getattr__(self, name):
-        value = getattr(self._bench, name)
-        if callable(value) and not name.startswith("_"):
-            def checked(*args, **kwargs):
-                self._check()
-                return value(*args, **kwargs)
-            checked.__name__ = name
-            return checked
-        return value
-
-    def __setattr__(self, name, value):
-        setattr(self._bench, name, value)
-
-    def _check(self):
-        try:
-            stop = bool(self._should_stop())
-        except NotImplementedError:
-            stop = False
-        if stop:
-            raise RunAborted("aborted by the user; the bench outputs are being turned off")
-
-
-class WindowBench:
-    """Mixin: open the bench through the window's VISA library, abort between bench calls."""
-
-    def __init__(self, *args, **kwargs):
-        self.visa_library = None      # set by the window; None: behave exactly like the parent
-        self.error_message = ""       # what went wrong, for the window's error box
-        self._window_bench_cm = None
-        super().__init__(*args, **kwargs)
-
-    def startup(self):
-        if getattr(self, "bench", None) is None and self.visa_library is not None:
-            from procedures.session import open_bench
-
+        def recorded(method=method):
             try:
-                self.validate()
-                cm = open_bench(self.bench_file, self.backend, visa_library=self.visa_library)
-                bench = cm.__enter__()
+                return method()
             except Exception as exc:
-                self.error_message = f"{type(exc).__name__}: {exc}"
+                procedure.error_message = f"{type(exc).__name__}: {exc}"
                 raise
-            self._window_bench_cm = cm
-            self.bench = _StopAwareBench(bench, lambda: self.should_stop())
-        else:
-            super().startup()
-
-    def execute(self):
-        try:
-            super().execute()
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:
-            self.error_message = f"{type(exc).__name__}: {exc}"
-            raise
-
-    def shutdown(self):
-        try:
-            super().shutdown()
-        finally:
-            cm, self._window_bench_cm = self._window_bench_cm, None
-            if cm is not None:
-                try:
-                    cm.__exit__(None, None, None)      # drivers: every output off
-                finally:
-                    self.bench = None
+        recorded._records_failure = True
+        setattr(procedure, name, recorded)
 
 
 @dataclass(frozen=True)
@@ -143,8 +79,7 @@ class PlotSpec:
 @dataclass(frozen=True)
 class CatalogEntry:
     title: str                # what the procedure chooser shows
-    cls: type                 # the window class (WindowBench + the procedures class)
-    base: type                # the procedures class
+    cls: type                 # the procedures class (a BenchProcedure)
     plot: PlotSpec
     has_device: bool          # one device (the device panel sets it) vs a device list
 
@@ -175,15 +110,6 @@ def _default_plot(columns) -> PlotSpec:
     return PlotSpec(columns[0], columns[1] if len(columns) > 1 else columns[0])
 
 
-def _window_class(base: type) -> type:
-    cls = type(base.__name__, (WindowBench, base), {
-        "__module__": __name__,
-        "__qualname__": base.__name__,
-        "__doc__": base.__doc__,
-    })
-    return cls
-
-
 def _discover() -> list[CatalogEntry]:
     from procedures.base import BenchProcedure
 
@@ -207,14 +133,14 @@ def _discover() -> list[CatalogEntry]:
                     or not getattr(obj, "DATA_COLUMNS", None)):
                 continue
             seen.add(obj)
-            cls = _window_class(obj)
-            globals()[obj.__name__] = cls
-            params = cls().parameter_objects()
-            entries.append(CatalogEntry(_TITLES.get(obj.__name__, obj.__name__), cls, obj,
+            # results files of earlier versions name hil.gui_procedures.<Class>: they still load
+            globals()[obj.__name__] = obj
+            params = obj().parameter_objects()
+            entries.append(CatalogEntry(_TITLES.get(obj.__name__, obj.__name__), obj,
                                         _PLOTS.get(obj.__name__, _default_plot(obj.DATA_COLUMNS)),
                                         "device" in params))
     order = list(_TITLES)
-    entries.sort(key=lambda e: order.index(e.base.__name__) if e.base.__name__ in order else 99)
+    entries.sort(key=lambda e: order.index(e.cls.__name__) if e.cls.__name__ in order else 99)
     return entries
 
 
@@ -222,10 +148,12 @@ CATALOG: list[CatalogEntry] = _discover()
 
 
 def catalog_entry(cls) -> CatalogEntry | None:
-    """The catalog entry of a procedure class (a window class or its procedures parent)."""
+    """The catalog entry of a procedure class (or of a subclass of one)."""
     for entry in CATALOG:
-        if cls is entry.cls or cls is entry.base or (isinstance(cls, type)
-                                                      and issubclass(cls, entry.base)):
+        if cls is entry.cls:
+            return entry
+    for entry in CATALOG:
+        if isinstance(cls, type) and issubclass(cls, entry.cls):
             return entry
     return None
 
@@ -247,5 +175,5 @@ def is_running(procedure) -> bool:
     return getattr(procedure, "status", None) == Procedure.RUNNING
 
 
-__all__ = ["CATALOG", "CatalogEntry", "PlotSpec", "RunAborted", "WindowBench", "catalog_entry",
-           "input_names", "is_running"]
+__all__ = ["CATALOG", "CatalogEntry", "PlotSpec", "catalog_entry", "input_names", "is_running",
+           "record_failure"]

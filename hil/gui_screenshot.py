@@ -36,7 +36,7 @@ def take_screenshot(out: str, device: str = "chip1/M2", trials: int = 64, points
             from hil.gui_procedures import CATALOG
 
             window.set_procedure(next(i for i, e in enumerate(CATALOG)
-                                      if e.base.__name__ == "VariabilitySurveyProcedure"))
+                                      if e.cls.__name__ == "VariabilitySurveyProcedure"))
             trials, points = min(trials, 32), min(points, 10)
         else:
             window.device_panel.set_device(device)

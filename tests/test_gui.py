@@ -142,7 +142,7 @@ def test_short_switching_run_fills_file_and_plot(qtbot, window, tmp_path):
 
 
 def test_abort_stops_the_run_and_turns_outputs_off(qtbot, window):
-    survey = next(i for i, e in enumerate(CATALOG) if e.base.__name__ ==
+    survey = next(i for i, e in enumerate(CATALOG) if e.cls.__name__ ==
                   "VariabilitySurveyProcedure")
     window.set_procedure(survey)
     set_inputs(window, trials=200, points=24, coarse_points=24, coarse_trials=16)
@@ -226,7 +226,7 @@ def test_earlier_results_open_in_browser_and_plot(qtbot, window, tmp_path):
     qtbot.addWidget(other)
     other.set_procedure(2)                       # another view; opening switches back
     opened = other.open_results([filename])
-    assert len(opened) == 1 and other.entry.base.__name__ == "SwitchingAmplitudeProcedure"
+    assert len(opened) == 1 and other.entry.cls.__name__ == "SwitchingAmplitudeProcedure"
     assert other.browser.topLevelItemCount() == 1
     assert other.live_plot.visible_points() == window.live_plot.visible_points() > 0
     assert "I50" in other.live_plot.fit_label.text()
@@ -246,7 +246,7 @@ def test_closing_the_window_mid_run_aborts_and_turns_outputs_off(qtbot, tmp_path
     win = LabWindow(BenchSession(), directory=tmp_path / "runs")
     qtbot.addWidget(win)
     win.show()
-    survey = next(i for i, e in enumerate(CATALOG) if e.base.__name__ ==
+    survey = next(i for i, e in enumerate(CATALOG) if e.cls.__name__ ==
                   "VariabilitySurveyProcedure")
     win.set_procedure(survey)
     set_inputs(win, trials=200, points=24, coarse_points=24, coarse_trials=16)
@@ -263,7 +263,7 @@ def test_closing_the_window_mid_run_aborts_and_turns_outputs_off(qtbot, tmp_path
 
 
 def test_queued_runs_run_one_after_the_other(qtbot, window):
-    rh = next(i for i, e in enumerate(CATALOG) if e.base.__name__ == "RHLoopProcedure")
+    rh = next(i for i, e in enumerate(CATALOG) if e.cls.__name__ == "RHLoopProcedure")
     window.set_procedure(rh)
     set_inputs(window, points=5)
     first = window.queue()
@@ -291,9 +291,44 @@ def test_an_aborted_run_is_finished_by_the_runners_resume(qtbot, window):
     _, before = read_points(experiment.data_filename)
     if experiment.procedure.status != Procedure.ABORTED or not before:
         pytest.skip("the run ended before the abort reached it")
-    procedure = next(e.base for e in CATALOG if e.base.__name__ == "SwitchingAmplitudeProcedure")()
+    procedure = next(e.cls for e in CATALOG if e.cls.__name__ == "SwitchingAmplitudeProcedure")()
     procedure.set_parameters(experiment.procedure.parameter_values())
     outcome = run_procedure(procedure, experiment.data_filename, resume=True)
     assert outcome.status == "finished" and outcome.reused == len(before)
     keys = [(r["Device"], r["Phase"], r["Point"]) for r in outcome.rows]
     assert len(keys) == len(set(keys))
+
+
+def test_results_files_name_the_procedures_classes(qtbot, window):
+    """The window runs the classes of ``procedures/`` themselves: its results files name
+    them, as those of `hil characterize` do, and load back as them."""
+    from pathlib import Path
+
+    from pymeasure.experiment import Results
+
+    from procedures.loops import RHLoopProcedure
+
+    window.set_procedure(next(i for i, e in enumerate(CATALOG) if e.cls is RHLoopProcedure))
+    set_inputs(window, points=3)
+    experiment = window.queue()
+    assert experiment is not None, window.last_error
+    wait_done(qtbot, window, experiment)
+    assert experiment.procedure.status == Procedure.FINISHED, experiment.procedure.error_message
+    assert type(experiment.procedure) is RHLoopProcedure
+    header = Path(experiment.data_filename).read_text().splitlines()[0]
+    assert header == "#Procedure: <procedures.loops.RHLoopProcedure>"
+    assert type(Results.load(experiment.data_filename).procedure) is RHLoopProcedure
+    assert all(e.cls.__module__.startswith("procedures.") for e in CATALOG)
+
+
+def test_a_failed_run_keeps_its_message_for_the_error_box(tmp_path):
+    from hil.gui_procedures import record_failure
+    from procedures.loops import RHLoopProcedure
+    from procedures.session import ParameterError
+
+    procedure = RHLoopProcedure(device="chip1/L0", bench_file=str(tmp_path / "missing.toml"))
+    record_failure(procedure)
+    with pytest.raises(ParameterError):
+        procedure.startup()
+    assert procedure.error_message.startswith("ParameterError: bench file")
+    assert type(procedure) is RHLoopProcedure
