@@ -45,6 +45,9 @@ from simulated_bench.chip import Chip, build_chip
 #: exactly (one uniform draw per region and trial).
 NORMAL_APPROXIMATION_MIN_REGIONS = 16
 
+LN_2_POW_16 = np.float32(16 * np.log(2.0))
+_BOX_MULLER_SCALE = np.array([[-1.0], [2.0 * np.pi]], dtype=np.float32)
+
 
 @runtime_checkable
 class DeviceBackend(Protocol):
@@ -126,6 +129,7 @@ class _CurveArray:
                 "inv_ic0": (1.0 / np.where(self.is_logistic[idx], 1.0, self.ic0_A[idx])).astype(f32),
                 "delta": self.delta[idx].astype(f32),
                 "log_t": np.log(width_s / self.tau0_s[idx]).astype(f32),
+                "log_t64": np.log(width_s / self.tau0_s[idx]),
                 "exponent": self.exponent[idx].astype(f32),
                 "linear": bool(np.all(self.exponent[idx] == 1.0)),
                 # linear form below Ic0: ln(t/tau) = log_t - Delta + (Delta/Ic0) I, capped at log_t
@@ -169,16 +173,7 @@ class _CurveArray:
         """P_sw per (batch, bound neuron)."""
         return 1.0 - self.stay_probability(b, np.abs(current_A, dtype=np.float32))
 
-    def sample(self, device_index, current_A, width_s, repeats):
-        current_A = np.asarray(current_A, dtype=np.float32)
-        if current_A.ndim != 2 or current_A.shape[1] != len(device_index):
-            raise ValueError(f"current_A must be (batch, {len(device_index)}) for "
-                             f"{len(device_index)} device indices, got shape {current_A.shape}")
-        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-        b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
-        current = np.abs(current_A, dtype=np.float32)
-        peak = current.max(axis=0) if len(current) else np.zeros(len(device_index))
+    def _refuse_over_limit(self, b: dict, peak: np.ndarray) -> None:
         over = ~(peak <= b["max_current"])  # NaN counts as over: refuse what we cannot check
         if over.any():
             j = int(np.flatnonzero(over)[0])
@@ -186,49 +181,116 @@ class _CurveArray:
                 f"write current {peak[j]:.4g} A for device {self.names[b['idx'][j]]!r} (neuron "
                 f"{j}) exceeds its safe maximum {b['max_current'][j]:.4g} A; nothing was applied. "
                 f"Build the input->current mapping from the bench limits (hil.neuron.CurrentMapping)")
+
+    @staticmethod
+    def _check_repeats(repeats) -> None:
+        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+
+    def sample(self, device_index, current_A, width_s, repeats):
+        current_A = np.asarray(current_A, dtype=np.float32)
+        if current_A.ndim != 2 or current_A.shape[1] != len(device_index):
+            raise ValueError(f"current_A must be (batch, {len(device_index)}) for "
+                             f"{len(device_index)} device indices, got shape {current_A.shape}")
+        self._check_repeats(repeats)
+        b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
+        current = np.abs(current_A, dtype=np.float32)
+        if len(current):
+            self._refuse_over_limit(b, current.max(axis=0))
+        if b["linear"] and not b["logistic"]:
+            log_rate = np.multiply(current, b["log_rate_slope"], out=current)  # our own copy
+            log_rate += b["log_rate_at_0"]
+            return self._trials_from_log_rate(b, log_rate, repeats)
         q = self.stay_probability(b, current)
         if b["macrospin"]:
-            return self._bernoulli_mean(q, repeats)
-        p = np.subtract(1.0, q, out=q)
+            return self._bernoulli_mean(np.multiply(q, np.float32(65536.0), out=q), repeats)
+        return self._fraction(b, np.subtract(1.0, q), q)
+
+    def mapped_sampler(self, device_index, centre_A, span_A, width_s, repeats):
+        """A :class:`LinearMappedSampler` for the currents ``centre_A + span_A * t`` when every
+        bound device follows the linear law and the mapping stays >= 0; else None."""
+        self._check_repeats(repeats)
+        b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
+        centre, span = np.asarray(centre_A, dtype=float), np.asarray(span_A, dtype=float)
+        if (b["linear"] and not b["logistic"] and centre.shape == span.shape == b["idx"].shape
+                and np.all(span > 0) and np.all(centre >= span)):
+            return LinearMappedSampler(self, b, centre, span, int(repeats))
+        return None
+
+    def _trials_from_log_rate(self, b: dict, log_rate: np.ndarray, repeats: int) -> np.ndarray:
+        """Trials for ln(t/tau) below the cap (float32, consumed): P_sw = 1 - exp(-exp(.))."""
+        np.minimum(log_rate, b["log_t"], out=log_rate)       # tau >= tau0 above Ic0
+        rate = np.exp(log_rate, out=log_rate)
+        if b["macrospin"]:
+            # 2^16 (1 - P) = exp(ln 2^16 - t/tau): the trial threshold in one pass less
+            threshold = np.subtract(LN_2_POW_16, rate, out=rate)
+            return self._bernoulli_mean(np.exp(threshold, out=threshold), repeats)
+        q = np.exp(np.negative(rate, out=rate), out=rate)
+        return self._fraction(b, np.subtract(1.0, q), q)
+
+    def _fraction(self, b: dict, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Multi-domain answers k/N from P_sw = p and 1 - P_sw = q (both float32, consumed)."""
         normal = b["normal"]
         if normal.all():
-            return self._normal_fraction(p, b["regions"])
+            return self._normal_fraction(p, q, b["regions"])
         out = np.empty_like(p)
         exact = ~normal
         if normal.any():
-            out[:, normal] = self._normal_fraction(p[:, normal], b["regions"][normal])
+            out[:, normal] = self._normal_fraction(p[:, normal], q[:, normal], b["regions"][normal])
         if exact.any():
             out[:, exact] = self._exact_fraction(p[:, exact], b["regions"][exact].astype(np.int64))
         return out
 
-    def _bernoulli_mean(self, q, repeats):
-        """Mean of ``repeats`` macrospin trials. Each trial draws one 16-bit uniform integer
-        u (four per 64-bit word of the bit generator) and switches when u >= ceil(q 2^16),
-        q = 1 - P: P is resolved to 2^-16 (rounded down; P = 0 never and P = 1 always
-        switches), far below what any number of trials in a training run can resolve."""
-        threshold = np.multiply(q, np.float32(65536.0), out=q)
-        np.ceil(threshold, out=threshold)
-        threshold = threshold.astype(np.int32)
+    def _bernoulli_mean(self, threshold, repeats):
+        """Mean of ``repeats`` macrospin trials for ``threshold`` = 2^16 (1 - P). Each trial
+        draws one 16-bit uniform integer u (four per 64-bit word of the bit generator) and
+        switches when u >= threshold, i.e. u >= ceil(2^16 (1 - P)): P is resolved to 2^-16
+        (rounded down; P = 0 never and P = 1 always switches), far below what any number of
+        trials in a training run can resolve. (u is an integer, so no ceil pass is needed.)"""
         count = repeats * threshold.size
-        words = self.rng.bit_generator.random_raw((count + 3) // 4)
-        draws = words.view(np.uint16)[:count].reshape((repeats,) + threshold.shape)
+        draws = self.rng.bit_generator.random_raw((count + 3) // 4).view(np.uint16)
+        if len(draws) != count:
+            draws = draws[:count]
+        draws = draws.reshape((repeats,) + threshold.shape)
         if repeats == 1:
             return (draws[0] >= threshold).astype(np.float32)
         hits = (draws >= threshold).sum(axis=0, dtype=np.float32)
         hits *= np.float32(1.0 / repeats)
         return hits
 
-    def _normal_fraction(self, p, regions):
-        spread = p * (1.0 - p)
-        spread *= regions
-        np.sqrt(spread, out=spread)
-        spread *= self.rng.standard_normal(p.shape, dtype=np.float32)
+    def _normal_fraction(self, p, q, regions):
+        """k/N from the normal approximation of Binomial(N, p): round(N p + sqrt(N p q) z),
+        kept in [0, N].
+
+        z by Box-Muller, fused with the spread (numpy's float32 ziggurat costs ~3x more at
+        these sizes): a pair of float32 uniforms (u, v) serves the two outputs i and i + n/2
+        with the normal pair sqrt(-2 ln u) (cos 2 pi v, sin 2 pi v), u in (0, 1]. Tails are
+        cut at sqrt(2 ln 2^24) = 5.8 sigma (probability 7e-9), far beyond what the
+        approximation itself resolves.
+        """
+        n = p.size
+        half = (n + 1) // 2
+        pairs = np.empty((2, half), dtype=np.float32)   # outputs i and i + half share u, v
+        spread = pairs.reshape(-1)[:n].reshape(p.shape)
+        np.multiply(p, q, out=spread)
+        spread *= np.float32(-2.0) * regions            # -2 N p q
+        if n % 2:
+            pairs[1, -1] = 0.0
+        uniform = self.rng.random((2, half), dtype=np.float32)      # [0, 1)
+        uniform *= _BOX_MULLER_SCALE                    # rows: -u, 2 pi v
+        u, angle = uniform
+        np.log1p(u, out=u)                              # ln(1 - u), 1 - u in (0, 1]: finite
+        pairs *= u                                      # -2 N p q ln(1 - u) >= 0
+        np.sqrt(pairs, out=pairs)
+        np.cos(angle, out=u)
+        np.sin(angle, out=angle)
+        pairs *= uniform                                # (cos, sin) rows: the pair
         count = np.multiply(p, regions, out=p)
         count += spread
         np.rint(count, out=count)
-        np.clip(count, 0.0, regions, out=count)
         count /= regions
-        return count
+        # k/N in [0, 1] is k in [0, N]; np.clip with scalar bounds is the fast one
+        return np.clip(count, 0.0, 1.0, out=count)
 
     def _exact_fraction(self, p, regions):
         # one uniform per region and trial: exact, for the few-region case
@@ -237,6 +299,65 @@ class _CurveArray:
         active = np.arange(top)[:, None, None] < regions[None, None, :]
         hits = ((u < p) & active).sum(axis=0, dtype=np.float32)
         return hits / regions.astype(np.float32)
+
+
+class LinearMappedSampler:
+    """Trials for the currents I = centre + span t of a device layer, t in [-1, 1] (a tanh).
+
+    The same trials as ``sample(device_index, centre + span * t, ...)`` in fewer passes (each
+    numpy pass costs ~2 us at a layer's sizes whatever it does): under the linear law
+    ln(t/tau) = a + b I is affine in t too, with the constants folded once here in float64,
+    so no current array is formed. The limit check takes one pass over the batch: a mapping
+    sized from the limits keeps every t <= 1 within them, and only a larger t or a NaN (which
+    fails ``<=``) needs the per-neuron check, which refuses exactly as :meth:`sample` does.
+    """
+
+    def __init__(self, curves: _CurveArray, bound: dict, centre_A: np.ndarray,
+                 span_A: np.ndarray, repeats: int):
+        idx = bound["idx"]
+        slope = curves.delta[idx] / curves.ic0_A[idx]
+        self._curves, self._bound, self.repeats = curves, bound, repeats
+        self._centre, self._span = centre_A, span_A
+        self._log_rate_per_t = (slope * span_A).astype(np.float32)
+        self._log_rate_at_t0 = (bound["log_t64"] - curves.delta[idx] + slope * centre_A).astype(np.float32)
+        self._t_limit = (bound["max_current"] - centre_A) / span_A
+        self._t_limit_min = float(self._t_limit.min())
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        if t.dtype != np.float32 or t.ndim != 2 or t.shape[1] != len(self._t_limit):
+            raise ValueError(f"t must be float32 (batch, {len(self._t_limit)}), got "
+                             f"{t.dtype} {t.shape}")
+        if len(t) and not t.max() <= self._t_limit_min:
+            peak_t = t.max(axis=0)
+            if not (peak_t <= self._t_limit).all():
+                self._curves._refuse_over_limit(self._bound, self._centre + self._span * peak_t)
+        log_rate = np.multiply(t, self._log_rate_per_t)
+        log_rate += self._log_rate_at_t0
+        return self._curves._trials_from_log_rate(self._bound, log_rate, self.repeats)
+
+
+class CurrentSampler:
+    """The general form of a mapped sampler: form I = centre + span t, then ``sample()``."""
+
+    def __init__(self, backend, device_index, centre_A, span_A, width_s: float, repeats: int):
+        self.backend, self.device_index = backend, device_index
+        self.centre_A, self.span_A = centre_A, span_A
+        self.width_s, self.repeats = float(width_s), int(repeats)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        current = np.multiply(t, self.span_A)
+        current += self.centre_A
+        return self.backend.sample(self.device_index, current, self.width_s, self.repeats)
+
+
+def mapped_sampler(backend, device_index, centre_A, span_A, width_s: float, repeats: int):
+    """A callable t -> ``backend.sample(device_index, centre_A + span_A * t, width_s, repeats)``
+    for a device layer (t = tanh of its input): the backend's fused form when it has one
+    (``mapped_sampler``, e.g. the array backends under the linear law), else
+    :class:`CurrentSampler`."""
+    fused = getattr(backend, "mapped_sampler", None)
+    sampler = fused(device_index, centre_A, span_A, width_s, repeats) if fused else None
+    return sampler or CurrentSampler(backend, device_index, centre_A, span_A, width_s, repeats)
 
 
 class _ArrayBackendBase:
@@ -249,6 +370,10 @@ class _ArrayBackendBase:
 
     def sample(self, device_index, current_A, width_s, repeats=1):
         return self._curves.sample(device_index, current_A, width_s, repeats)
+
+    def mapped_sampler(self, device_index, centre_A, span_A, width_s, repeats=1):
+        """The fused sampler of a device layer's mapping, or None (see :func:`mapped_sampler`)."""
+        return self._curves.mapped_sampler(device_index, centre_A, span_A, width_s, repeats)
 
     def index_of(self, names: Iterable[str]) -> np.ndarray:
         lookup = {n: i for i, n in enumerate(self.device_names)}
