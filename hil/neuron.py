@@ -34,9 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from hil.backends import mapped_sampler
 from hil.calibration import Calibration, DeviceCurve
 from hil.safety import CurrentLimitError
-from hil.surrogate import SigmoidSurrogate, surrogate_for
+from hil.surrogate import SigmoidSurrogate, mapped_slope, surrogate_for
 
 #: relative margin kept below a ceiling so float32 arithmetic can never cross it
 FLOAT32_MARGIN = 1e-5
@@ -145,30 +146,29 @@ class DeviceSwitch(torch.autograd.Function):
     """Forward: the backend's switch events for I(x). Backward: surrogate dP/dI x dI/dx.
 
     Both run in float32 numpy: on small CPU batches torch's tanh / exp cost far more than
-    numpy's, and the backend answers in numpy anyway. The result equals autograd through
+    numpy's, and the backend answers in numpy anyway. At a layer's sizes each numpy pass
+    costs ~2 us whatever it does, so both work from t = tanh(x gain / span) with the mapping
+    folded into their constants (:meth:`DeviceNeuron.fast_path`): the backend samples
+    I = centre + span t without forming it, the surrogate gives dP/dx directly. The slope is
+    computed in the forward pass, while t is at hand, so backward is one multiply;
+    ``need_grad=False`` (no_grad / eval) skips it. The result equals autograd through
     ``surrogate.probability(mapping(x))`` (tests/test_hil_surrogate.py).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, layer: "DeviceNeuron"):
-        mapping = layer.mapping
-        t = np.tanh(x.detach().numpy() * mapping.np_inv_scale)
-        current = t * mapping.np_span_A
-        current += mapping.np_centre_A
-        repeats = layer.repeats if layer.training else layer.eval_repeats
-        answer = layer.backend.sample(layer.device_index, current, layer.width_s, repeats)
-        ctx.layer, ctx.current, ctx.t = layer, current, t
+    def forward(ctx, x: torch.Tensor, layer: "DeviceNeuron", need_grad: bool = True):
+        t = np.multiply(x.detach().numpy(), layer.mapping.np_inv_scale)
+        np.tanh(t, out=t)
+        sample, slope = layer.fast_path()
+        answer = sample(t)
+        if need_grad:
+            ctx.slope = torch.from_numpy(slope(t))
         return torch.from_numpy(np.asarray(answer, dtype=np.float32))
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        layer, t = ctx.layer, ctx.t
-        d_current = layer.surrogate.derivative_numpy(ctx.current, nonnegative=True)
-        d_mapping = np.multiply(t, t)          # dI/dx = gain (1 - tanh^2); t stays intact,
-        np.subtract(1.0, d_mapping, out=d_mapping)   # so backward may run twice (retain_graph)
-        d_mapping *= layer.mapping.np_gain_A
-        d_current *= d_mapping
-        return grad_out * torch.from_numpy(d_current), None
+        # ctx.slope is never written again: a second backward (retain_graph) sees the same
+        return grad_out * ctx.slope, None, None
 
 
 class DeviceNeuron(nn.Module):
@@ -193,6 +193,7 @@ class DeviceNeuron(nn.Module):
         self.width_s = float(width_s)
         self.repeats = int(repeats)
         self.eval_repeats = int(eval_repeats or repeats)
+        self._bound: dict = {}   # repeats -> the fast path's bound callables (see fast_path)
 
     @classmethod
     def from_calibration(cls, backend, calibration: Calibration, neuron_devices: Sequence[str],
@@ -218,7 +219,28 @@ class DeviceNeuron(nn.Module):
         if x.dim() != 2 or x.shape[1] != len(self.neuron_devices):
             raise ValueError(f"DeviceNeuron expects (batch, {len(self.neuron_devices)}) inputs, "
                              f"got {tuple(x.shape)}")
-        return DeviceSwitch.apply(x.float().contiguous(), self)
+        need_grad = torch.is_grad_enabled() and x.requires_grad
+        return DeviceSwitch.apply(x.float().contiguous(), self, need_grad)
+
+    def fast_path(self):
+        """(sample, slope): callables of t = tanh(x gain / span) for the current mode, bound to
+        this layer's backend, devices, mapping, surrogate and width, and rebound when any of
+        them is replaced. ``sample(t)`` is the backend's answer for I = centre + span t
+        (:func:`hil.backends.mapped_sampler`), ``slope(t)`` the surrogate's dP(I(x))/dx
+        (:func:`hil.surrogate.mapped_slope`)."""
+        repeats = self.repeats if self.training else self.eval_repeats
+        backend, mapping, surrogate = self.backend, self.mapping, self.surrogate
+        bound = self._bound.get(repeats)
+        if (bound is None or bound[0] is not backend or bound[1] is not mapping
+                or bound[2] is not surrogate or bound[3] is not self.device_index
+                or bound[4] != self.width_s):
+            m = mapping
+            bound = (backend, mapping, surrogate, self.device_index, self.width_s,
+                     mapped_sampler(backend, self.device_index, m.np_centre_A, m.np_span_A,
+                                    self.width_s, repeats),
+                     mapped_slope(surrogate, m.np_centre_A, m.np_span_A, m.np_gain_A))
+            self._bound[repeats] = bound
+        return bound[5], bound[6]
 
     def expected(self, x: torch.Tensor) -> torch.Tensor:
         """The calibrated curve P(I(x)): what the layer would answer on average (differentiable)."""
