@@ -72,8 +72,11 @@ def test_sampling_is_reproducible_with_a_seed():
 
 
 def test_on_the_fly_calibration_recovers_the_true_curves(backend, truth):
+    # 256 trials a point: the fitted slope's spread is ~3 %, so the worst of 24 devices stays
+    # well inside 12 % whatever the trial stream (at 64 trials it is ~6 %, and the worst of
+    # the 8 S devices lands near 12 % for many seeds)
     fitted = calibrate_backend(SimulatedArrayBackend(backend.chips, LIMITS, seed=1), LIMITS,
-                               WIDTH_S, trials=64)
+                               WIDTH_S, trials=256)
     for name in backend.device_names:
         assert fitted[name].i50_A == pytest.approx(truth[name].i50_A, rel=0.01)
         assert fitted[name].logistic_slope_per_A == pytest.approx(
