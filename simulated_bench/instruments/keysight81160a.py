@@ -322,6 +322,24 @@ class Keysight81160A(ScpiInstrument):
             setattr(channel, attribute, self._value(args, attribute, "", limits))
         return setter
 
+    @staticmethod
+    def _flag(args, command: str) -> bool:
+        """The ON|OFF|1|0 argument of ``command``."""
+        if not args:
+            raise ScpiError(MISSING_PARAMETER, f"{command} needs ON|OFF|1|0")
+        return parse_bool(args[-1])
+
+    @staticmethod
+    def _keyword(args, what: str, choices: tuple[str, ...], aliases: dict[str, str]) -> str:
+        """A keyword argument in its short form, long forms accepted through ``aliases``."""
+        if not args:
+            raise ScpiError(MISSING_PARAMETER, f"{what} needs one of {choices}")
+        text = args[-1].strip().upper()
+        value = aliases.get(text, text)
+        if value not in choices:
+            raise ScpiError(ILLEGAL_PARAMETER, f"{what} {args[-1]!r} is not one of {choices}")
+        return value
+
     def _choice_setter(self, attribute: str, choices: tuple[str, ...]):
         def setter(channel: Channel, *args):
             if not args:
@@ -390,9 +408,7 @@ class Keysight81160A(ScpiInstrument):
         self._set_levels(channel, channel.high_V, low, f"VOLT:LOW {low:g}")
 
     def _set_limit_state(self, channel: Channel, *args):
-        if not args:
-            raise ScpiError(MISSING_PARAMETER, "VOLT:LIM:STAT needs ON or OFF")
-        state = parse_bool(args[-1])
+        state = self._flag(args, "VOLT:LIM:STAT")
         if state and (channel.high_V > channel.limit_high_V or channel.low_V < channel.limit_low_V):
             raise ScpiError(SETTINGS_CONFLICT,
                             f"the present levels {channel.low_V:g} .. {channel.high_V:g} V are "
@@ -478,22 +494,14 @@ class Keysight81160A(ScpiInstrument):
 
     # ------------------------------------------------------------ output, shape, burst
     def _set_output(self, channel: Channel, *args):
-        if not args:
-            raise ScpiError(MISSING_PARAMETER, "OUTP needs ON|OFF|1|0")
-        state = parse_bool(args[-1])
+        state = self._flag(args, "OUTP")
         if not state:
             channel.generation += 1          # pulses not yet played never leave
         channel.output = state
 
     def _set_shape(self, channel: Channel, *args):
-        if not args:
-            raise ScpiError(MISSING_PARAMETER, f"FUNC needs one of {SHAPES}")
-        text = args[-1].strip().upper()
-        aliases = {"SQUARE": "SQU", "PULSE": "PULS", "SINUSOID": "SIN", "NOISE": "NOIS",
-                   "ARB": "USER"}
-        shape = aliases.get(text, text)
-        if shape not in SHAPES:
-            raise ScpiError(ILLEGAL_PARAMETER, f"shape {args[-1]!r} is not one of {SHAPES}")
+        shape = self._keyword(args, "FUNC shape", SHAPES, {
+            "SQUARE": "SQU", "PULSE": "PULS", "SINUSOID": "SIN", "NOISE": "NOIS", "ARB": "USER"})
         if shape == "PULS" and channel.pulse_width_s >= channel.period_s:
             channel.pulse_width_s = channel.period_s / 10.0
         if channel.frequency_Hz > FREQUENCY_MAX_HZ.get(shape, FREQUENCY_MAX_HZ["DEFAULT"]):
@@ -513,9 +521,7 @@ class Keysight81160A(ScpiInstrument):
                                                f"{sorted(channel.stored) or 'none'} (or VOLATILE)")
 
     def _set_burst_state(self, channel: Channel, *args):
-        if not args:
-            raise ScpiError(MISSING_PARAMETER, "BURS:STAT needs ON or OFF")
-        channel.burst_state = parse_bool(args[-1])
+        channel.burst_state = self._flag(args, "BURS:STAT")
 
     def _ncycles(self, args) -> int:
         value = self._value(args, "burst cycle count", "", BURST_NCYCLES_RANGE,
@@ -534,22 +540,15 @@ class Keysight81160A(ScpiInstrument):
         channel.burst_state = count > 1
 
     def _set_arm_source(self, channel: Channel, *args):
-        if not args:
-            raise ScpiError(MISSING_PARAMETER, f"ARM:SOUR needs one of {ARM_SOURCES}")
-        text = args[-1].strip().upper()
-        aliases = {"IMMEDIATE": "IMM", "EXTERNAL": "EXT", "MANUAL": "MAN", "BUS": "MAN",
-                   "INTERNAL2": "INT2"}
-        source = aliases.get(text, text)
-        if source not in ARM_SOURCES:
-            raise ScpiError(ILLEGAL_PARAMETER, f"arm source {args[-1]!r} is not one of {ARM_SOURCES}")
+        source = self._keyword(args, "ARM:SOUR", ARM_SOURCES, {
+            "IMMEDIATE": "IMM", "EXTERNAL": "EXT", "MANUAL": "MAN", "BUS": "MAN",
+            "INTERNAL2": "INT2"})
         if source != channel.arm_source:
             channel.generation += 1
         channel.arm_source = source
 
     def _set_coupling(self, channel: Channel, *args):
-        if not args:
-            raise ScpiError(MISSING_PARAMETER, "TRAC:CHAN needs ON or OFF")
-        channel.coupling = parse_bool(args[-1])
+        channel.coupling = self._flag(args, "TRAC:CHAN")
 
     def _apply(self, shape_node: str):
         shape = {"PULSe": "PULS", "SINusoid": "SIN", "SQUare": "SQU", "USER": "USER",
