@@ -24,6 +24,7 @@ instruments afterwards and shows it).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -100,6 +101,46 @@ def guard_pyside_singletons() -> bool:
     return True
 
 
+class GuiThreadGarbageCollector:
+    """Cyclic garbage collection in the GUI thread only, on a Qt timer, while windows are open.
+
+    pymeasure runs each procedure in a worker thread. If Python's collector fires there, it
+    may free Qt objects outside the GUI thread, which can deadlock PySide (seen as a rare
+    hang in the window's tests). So automatic collection is off while a window is open,
+    and this timer collects the generations that are due, from the GUI thread.
+    """
+
+    _open = 0                      # windows holding the collector off
+    _was_enabled = True
+
+    def __init__(self, interval_ms: int = 500):
+        if GuiThreadGarbageCollector._open == 0:
+            GuiThreadGarbageCollector._was_enabled = gc.isenabled()
+            gc.disable()
+        GuiThreadGarbageCollector._open += 1
+        self._stopped = False
+        self.timer = QtCore.QTimer()
+        self.timer.timeout.connect(self.collect_due)
+        self.timer.start(interval_ms)
+
+    @staticmethod
+    def collect_due() -> None:
+        thresholds, counts = gc.get_threshold(), gc.get_count()
+        for generation in (2, 1, 0):      # the oldest due generation includes the younger
+            if counts[generation] > thresholds[generation]:
+                gc.collect(generation)
+                return
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.timer.stop()
+        GuiThreadGarbageCollector._open -= 1
+        if GuiThreadGarbageCollector._open == 0 and GuiThreadGarbageCollector._was_enabled:
+            gc.enable()
+
+
 class _ResultsCurve(ResultsCurve):
     """pymeasure's results curve, drawn as symbols, empty where a run lacks the column."""
 
@@ -121,6 +162,7 @@ class LabWindow(ManagedWindow):
             raise RuntimeError("no characterization procedures found in procedures/: the lab "
                                "window needs procedures.switching; reinstall spin-hil")
         self.session = session or BenchSession()
+        self._garbage_collector = GuiThreadGarbageCollector()
         self.entry: CatalogEntry = CATALOG[0]
         self.last_error = ""
         self.live_plot = LivePlotWidget("Live plot")
@@ -348,6 +390,7 @@ class LabWindow(ManagedWindow):
                 log.critical("the run did not stop within %.0f s: check the instruments and "
                              "turn their outputs off by hand", CLOSE_TIMEOUT_S)
         self._cost_timer.stop()
+        self._garbage_collector.stop()
         self.live_plot.timer.stop()
         self.plot_widget.plot_frame.timer.stop()
         # ManagedWindow hooks the root logger and the application's quit; a closed window

@@ -332,3 +332,18 @@ def test_a_failed_run_keeps_its_message_for_the_error_box(tmp_path):
         procedure.startup()
     assert procedure.error_message.startswith("ParameterError: bench file")
     assert type(procedure) is RHLoopProcedure
+
+
+def test_garbage_is_collected_in_the_gui_thread_only_while_a_window_is_open(qtbot, tmp_path):
+    import gc
+
+    assert gc.isenabled()
+    first = LabWindow(BenchSession(), directory=tmp_path / "a", probe=False)
+    second = LabWindow(BenchSession(), directory=tmp_path / "b", probe=False)
+    qtbot.addWidget(first)
+    qtbot.addWidget(second)
+    assert not gc.isenabled()          # worker threads must not run the collector
+    first.close()
+    assert not gc.isenabled()          # the second window still needs it off
+    second.close()
+    assert gc.isenabled()
