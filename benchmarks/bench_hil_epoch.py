@@ -7,7 +7,8 @@ Each configuration is timed over ``--epochs`` epochs after one warm-up epoch, al
 configurations so drifts of the machine hit all of them alike. Reported: the median epoch of
 each, and the ratio as the median of the per-round ratios (each device epoch over the sigmoid
 epoch of the same round, measured seconds apart), which load on a shared machine moves far
-less than a ratio of medians.
+less than a ratio of medians. ``SPIN_HIL_NUMBA=0`` times the numpy path instead of the
+compiled kernels (hil/_fused.py).
 
 Then the bench path: ``--bench-batches`` small batches (``--bench-shape`` samples x neurons on
 the S devices) go through the BenchBackend (drivers + simulated VISA, in process) and through
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from drivers.benchfile import load_bench_file
+from hil import _fused
 from hil.backends import SimulatedArrayBackend
 from hil.calibration import calibrate_backend
 from hil.data import load_digits_split
@@ -85,7 +87,8 @@ def main(argv=None) -> int:
     base = statistics.median(times["sigmoid"])
     print(f"digits train split: {len(data.x_train)} samples, batch {args.batch_size} "
           f"({n_batches} batches), {args.hidden} hidden neurons, torch threads "
-          f"{torch.get_num_threads()}, {args.epochs} rounds")
+          f"{torch.get_num_threads()}, {args.epochs} rounds; device-layer kernels: "
+          f"{'numba' if _fused.ENABLED else 'numpy (numba missing or SPIN_HIL_NUMBA=0)'}")
     print(f"{'neurons':<34} {'epoch (ms)':>10} {'ratio':>7}")
     print(f"{'software sigmoid':<34} {base * 1e3:10.1f} {1.0:7.2f}")
     worst = 0.0

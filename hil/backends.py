@@ -36,6 +36,7 @@ from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from drivers.benchfile import BenchFile, as_bench_file
+from hil import _fused
 from hil.calibration import READOUTS, Calibration, DeviceCurve, load_calibration, parse_calibration
 from hil.safety import CurrentLimitError, device_current_limits
 from simulated_bench.chip import Chip, build_chip
@@ -331,9 +332,29 @@ class LinearMappedSampler:
             peak_t = t.max(axis=0)
             if not (peak_t <= self._t_limit).all():
                 self._curves._refuse_over_limit(self._bound, self._centre + self._span * peak_t)
+        if _fused.ENABLED:
+            answer = self._fused_trials(t)
+            if answer is not None:
+                return answer
         log_rate = np.multiply(t, self._log_rate_per_t)
         log_rate += self._log_rate_at_t0
         return self._curves._trials_from_log_rate(self._bound, log_rate, self.repeats)
+
+    def _fused_trials(self, t: np.ndarray) -> np.ndarray | None:
+        """The same trials from the compiled kernels (:mod:`hil._fused`), drawing the same
+        words from the backend's generator as the numpy form; None where they do not apply
+        (a mix of exact and normal-approximated multi-domain neurons)."""
+        b, rng, repeats = self._bound, self._curves.rng, self.repeats
+        if b["macrospin"]:
+            count = repeats * t.size
+            draws = rng.bit_generator.random_raw((count + 3) // 4).view(np.uint16)
+            return _fused.macrospin_trials(t, draws, self._log_rate_per_t, self._log_rate_at_t0,
+                                           b["log_t"], repeats)
+        if b["normal"].all():
+            uniform = rng.random((2, (t.size + 1) // 2), dtype=np.float32)   # as _normal_fraction
+            return _fused.normal_fraction(t, self._log_rate_per_t, self._log_rate_at_t0, b["log_t"],
+                                          b["regions"], uniform)
+        return None
 
 
 class CurrentSampler:

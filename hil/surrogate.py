@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hil import _fused
 from hil.calibration import DeviceCurve
 
 
@@ -78,6 +79,9 @@ class _LinearNeelBrownSlope:
         self._scale = (b * gain_A).astype(np.float32)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
+        if _fused.ENABLED and t.ndim == 2 and t.dtype == np.float32:
+            return _fused.neel_brown_slope(t, self._log_rate_per_t, self._log_rate_at_t0,
+                                           self._log_t, self._scale)
         log_rate = np.multiply(t, self._log_rate_per_t)
         log_rate += self._log_rate_at_t0
         below = log_rate < self._log_t            # I < Ic0: the curve is flat above
