@@ -31,6 +31,7 @@ import re
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -163,6 +164,8 @@ class LabWindow(ManagedWindow):
                                "window needs procedures.switching; reinstall spin-hil")
         self.session = session or BenchSession()
         self._garbage_collector = GuiThreadGarbageCollector()
+        # a window dropped without close() (a script, a test) releases it when collected
+        weakref.finalize(self, self._garbage_collector.stop)
         self.entry: CatalogEntry = CATALOG[0]
         self.last_error = ""
         self.live_plot = LivePlotWidget("Live plot")
@@ -382,6 +385,12 @@ class LabWindow(ManagedWindow):
     def closeEvent(self, event):
         """Closing the window (or Ctrl-C / SIGTERM from ``main``) aborts a run first and
         waits until the procedure's shutdown has turned the outputs off."""
+        try:
+            self._close(event)
+        finally:
+            self._garbage_collector.stop()
+
+    def _close(self, event):
         if self.manager.is_running():
             self.statusBar().showMessage("closing: aborting the run, turning the outputs off")
             log.warning("window closed during a run: aborting it and turning the outputs off")
@@ -390,7 +399,6 @@ class LabWindow(ManagedWindow):
                 log.critical("the run did not stop within %.0f s: check the instruments and "
                              "turn their outputs off by hand", CLOSE_TIMEOUT_S)
         self._cost_timer.stop()
-        self._garbage_collector.stop()
         self.live_plot.timer.stop()
         self.plot_widget.plot_frame.timer.stop()
         # ManagedWindow hooks the root logger and the application's quit; a closed window

@@ -337,6 +337,7 @@ def test_a_failed_run_keeps_its_message_for_the_error_box(tmp_path):
 def test_garbage_is_collected_in_the_gui_thread_only_while_a_window_is_open(qtbot, tmp_path):
     import gc
 
+    gc.collect()                       # windows dropped unclosed by earlier tests let go
     assert gc.isenabled()
     first = LabWindow(BenchSession(), directory=tmp_path / "a", probe=False)
     second = LabWindow(BenchSession(), directory=tmp_path / "b", probe=False)
@@ -346,4 +347,15 @@ def test_garbage_is_collected_in_the_gui_thread_only_while_a_window_is_open(qtbo
     first.close()
     assert not gc.isenabled()          # the second window still needs it off
     second.close()
+    assert gc.isenabled()
+
+
+def test_a_window_dropped_without_close_lets_the_collector_go(tmp_path):
+    import gc
+
+    gc.collect()
+    window = LabWindow(BenchSession(), directory=tmp_path / "a", probe=False)
+    assert not gc.isenabled()
+    del window
+    gc.collect()                       # explicit collections run even while disabled
     assert gc.isenabled()
