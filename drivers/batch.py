@@ -177,8 +177,9 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
     if not read_current_A or not np.isfinite(read_current_A):
         raise ValueError(f"read_current_A must be a non-zero current, got {read_current_A!r}; "
                          "nothing was sent")
-    reset_width_s = max(float(width_s), 20e-9) if reset_width_s is None else float(reset_width_s)
-    reset_width_s = min(reset_width_s, limits.max_pulse_width_s)
+    if reset_width_s is None:        # our default stays inside the limit; a request is checked
+        reset_width_s = min(max(float(width_s), 20e-9), limits.max_pulse_width_s)
+    reset_width_s = float(reset_width_s)
     compliance_V = limits.max_compliance_V
 
     # -------- everything is checked before the first write

@@ -190,6 +190,9 @@ def test_batch_out_of_limits_sends_nothing(bench_and_sim):
         bench.trials("S0", [0.1], 20e-9, read_current_A=1e-3)
     with pytest.raises(LimitViolation):
         bench.trial("S0", 0.1, 20e-9, reset_V=-3.0)
+    # a reset width over the limit is refused as asked, never shortened to fit
+    with pytest.raises(LimitViolation, match="max_pulse_width_s.*5e-06 s"):
+        bench.trials("S0", [0.1], 20e-9, reset_width_s=5e-6)
     assert {a: len(i.received) for a, i in sim.instruments.items()} == before
 
 
