@@ -38,7 +38,7 @@ import numpy as np
 from drivers.benchfile import BenchFile, as_bench_file
 from hil import _fused
 from hil.calibration import READOUTS, Calibration, DeviceCurve, load_calibration, parse_calibration
-from hil.safety import CurrentLimitError, device_current_limits
+from hil.safety import CurrentLimitError, device_current_limits, max_write_current_A
 from simulated_bench.chip import Chip, build_chip
 
 #: multi-domain trials with at least this many independent regions (x repeats) are drawn
@@ -587,7 +587,12 @@ class BenchBackend:
         return np.asarray([lookup[n] for n in names], dtype=np.int64)
 
     def max_current_of(self, name: str) -> float:
-        return self._max_current[name]
+        """The ceiling over this device's measured write path (what the drivers honour)."""
+        if name not in self._max_current:
+            raise KeyError(f"bench {self.config.name!r} has no device {name!r}")
+        limits = self.config.limits_for(name)
+        return max_write_current_A(limits, self.config.wiring.source_impedance_ohm,
+                                   self.line_resistance_ohm(name))
 
     def n_domains_of(self, name: str) -> int:
         return int(self.n_domains.get(name, 1))
@@ -611,10 +616,15 @@ class BenchBackend:
         names = [self.device_names[i] for i in index]
         peak = current.max(axis=0) if len(current) else np.zeros(len(index))
         for j, name in enumerate(names):
-            if not peak[j] <= self._max_current[name]:
+            # the size's bound needs no bus; the device's own needs its measured write path
+            ceiling = self._max_current[name]
+            if peak[j] <= ceiling:
+                ceiling = self.max_current_of(name)
+            if not peak[j] <= ceiling:
                 raise CurrentLimitError(
                     f"write current {peak[j]:.4g} A for device {name!r} (neuron {j}) exceeds "
-                    f"its safe maximum {self._max_current[name]:.4g} A; nothing was sent")
+                    f"its safe maximum {ceiling:.4g} A (over its write path); no pulse was "
+                    f"sent")
         source_ohm = self.config.wiring.source_impedance_ohm
         out = np.zeros(current.shape, dtype=np.float32)
         if current.size == 0:
