@@ -45,6 +45,26 @@ class FitError(ValueError):
 
 
 # ----------------------------------------------------------------------------- helpers
+def _check_counts(switched, trials):
+    """Refuse counts no binomial fit can use: trials finite and > 0, 0 <= switched <= trials."""
+    if not np.all(np.isfinite(trials)):
+        bad = trials[~np.isfinite(trials)][0]
+        raise FitError(f"trials must be a finite number at every point, got {bad!r}; "
+                       f"give the number of reset-then-write trials behind each count")
+    if np.any(trials <= 0):
+        raise FitError(f"trials must be > 0 at every point, got min {trials.min()!r}")
+    if not np.all(np.isfinite(switched)):
+        raise FitError("switched must be finite numbers at every point")
+    if np.any((switched < 0) | (switched > trials + 1e-9)):
+        raise FitError("switched must lie in [0, trials] at every point "
+                       f"(got {switched.min()!r}..{switched.max()!r} for up to {trials.max()!r} trials)")
+
+
+def _check_widths(width):
+    if not np.all(np.isfinite(width)) or np.any(width <= 0):
+        raise FitError(f"pulse widths must be finite and > 0 s, got {width.min()!r}..{width.max()!r} s")
+
+
 def _counts(current_A, switched, trials, width_s=None):
     current = np.abs(np.asarray(current_A, dtype=float)).ravel()
     switched = np.asarray(switched, dtype=float).ravel()
@@ -52,20 +72,22 @@ def _counts(current_A, switched, trials, width_s=None):
     if switched.shape != current.shape:
         raise FitError(f"switched has {switched.size} entries but current_A has {current.size}; "
                        f"give one count per amplitude")
-    if np.any(trials <= 0):
-        raise FitError(f"trials must be > 0 at every point, got min {trials.min()!r}")
-    if np.any((switched < 0) | (switched > trials + 1e-9)):
-        raise FitError("switched must lie in [0, trials] at every point "
-                       f"(got {switched.min()!r}..{switched.max()!r} for up to {trials.max()!r} trials)")
-    if not np.all(np.isfinite(current)) or not np.all(np.isfinite(switched)):
+    _check_counts(switched, trials)
+    if not np.all(np.isfinite(current)):
         raise FitError("current_A and switched must be finite numbers")
     out = [current, switched, trials]
     if width_s is not None:
         width = np.broadcast_to(np.asarray(width_s, dtype=float), current.shape).astype(float)
-        if np.any(width <= 0):
-            raise FitError(f"pulse widths must be > 0 s, got min {width.min()!r} s")
+        _check_widths(width)
         out.append(width)
     return out
+
+
+def _reference_width(width) -> float:
+    """The most common pulse width of the data (ties: the smallest), widths equal to 1e-9."""
+    values = np.unique(width)
+    counts = [int(np.count_nonzero(np.isclose(width, v, rtol=1e-9, atol=0.0))) for v in values]
+    return float(values[int(np.argmax(counts))])   # argmax: the first, i.e. smallest, of a tie
 
 
 def _is_fractional(switched) -> bool:
@@ -280,7 +302,7 @@ class NeelBrownFit:
     delta: float
     delta_err: float
     correlation: float           # between Ic0 and Delta
-    width_s: float               # the (first) pulse width of the data
+    width_s: float               # the most common pulse width of the data (ties: the smallest)
     tau0_s: float
     exponent: float
     i50_A: float                 # at width_s
@@ -314,7 +336,10 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
     """Binomial ML fit of (Ic0, Delta) to switching counts.
 
     ``width_s`` is one pulse width or one per point (a global fit over amplitudes and
-    widths). The start comes from the logistic fit, which fixes I50 and the slope there.
+    widths). The start comes from the logistic fit at one measured width, which fixes I50
+    and the slope there. That reference width, reported as ``width_s`` with ``i50_A`` at it,
+    is the most common width in the data; where several are equally common (an even split),
+    the smallest of them.
     ``std_err``: per-point standard errors of P -> weighted least squares (see
     :func:`fit_logistic`), for switched fractions whose noise is not binomial.
     """
@@ -325,8 +350,12 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
     p_obs = switched / trials
     _require_transition(p_obs, "Neel-Brown fit", current)
     # start: at one width the logistic gives I50 and k; solve the law for (Ic0, Delta)
-    w0 = float(np.median(width))
-    sel = np.isclose(width, w0)
+    # (the reference width w0 is a measured one: the most common, ties the smallest)
+    w0 = _reference_width(width)
+    sel = np.isclose(width, w0, rtol=1e-9, atol=0.0)
+    if not sel.any():
+        raise FitError(f"no point at the reference pulse width {w0!r} s; give one finite pulse "
+                       f"width per point (or one width for all points)")
     try:
         logi = fit_logistic(current[sel], switched[sel], trials[sel],
                             None if se is None else se[sel])
@@ -384,8 +413,10 @@ def fit_tau(width_s, switched, trials, current_A: float = float("nan")) -> TauFi
     """ML estimate of tau from switching counts at several pulse widths, one current."""
     width, switched, trials = (np.asarray(v, dtype=float).ravel() for v in
                                np.broadcast_arrays(width_s, switched, trials))
-    if np.any(width <= 0):
-        raise FitError(f"pulse widths must be > 0 s, got min {width.min()!r} s")
+    if width.size == 0:
+        raise FitError("fit_tau needs at least one pulse width")
+    _check_widths(width)
+    _check_counts(switched, trials)
     p_obs = switched / trials
     if not np.any((p_obs > 0) & (p_obs < 1)) and not (np.any(p_obs == 0) and np.any(p_obs == 1)):
         raise FitError(f"tau fit at {current_A:.4g} A: P is {p_obs.min():.2f}..{p_obs.max():.2f} at "

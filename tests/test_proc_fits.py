@@ -113,3 +113,89 @@ def test_i50_recovered_for_any_device(ic0, delta, exponent, width, seed):
     i50 = physics.current_for_probability(0.5, width, ic0, delta, 1e-9, exponent)
     assert abs(fit.i50_A / i50 - 1) < 0.01
     assert abs(fit.ic0_A / ic0 - 1) < 0.05
+
+
+def _two_width_sweep(seed, widths, ic0=23e-6, delta=28.9, trials=200, points=12):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for width in widths:
+        current, switched, _ = sweep(rng, ic0, delta, trials=trials, points=points, width=width)
+        rows += [(c, s, width) for c, s in zip(current, switched)]
+    return (np.array(v) for v in zip(*rows))
+
+
+@pytest.mark.parametrize("widths", [(10e-9, 20e-9), (10e-9, 100e-9), (100e-9, 10e-9)])
+def test_global_fit_on_an_even_split_of_widths_uses_a_measured_width(widths):
+    # the median of an even split lies between the two widths: it used to select every point
+    # (10/20 ns: width_s = 15 ns, a width not in the data) or none (10/100 ns: ValueError)
+    ic0, delta = 23e-6, 28.9
+    current, switched, width = _two_width_sweep(5, widths)
+    fit = fits.fit_neel_brown(current, switched, 200, width)
+    assert fit.width_s in set(width.tolist())
+    assert fit.width_s == min(widths)              # a tie goes to the smallest width
+    i50 = physics.current_for_probability(0.5, fit.width_s, ic0, delta)
+    assert abs(fit.i50_A / i50 - 1) < 0.01
+    assert abs(fit.ic0_A / ic0 - 1) < 0.015
+    assert abs(fit.delta / delta - 1) < 0.06
+
+
+def test_global_fit_reference_width_is_the_most_common_one():
+    current, switched, width = _two_width_sweep(6, (5e-9, 20e-9, 80e-9), points=10)
+    # three more points at 20 ns (rounding noise in the width is still 20 ns)
+    rng = np.random.default_rng(6)
+    c, s, _ = sweep(rng, 23e-6, 28.9, trials=200, points=3, width=20e-9)
+    current = np.concatenate([current, c])
+    switched = np.concatenate([switched, s])
+    width = np.concatenate([width, np.full(3, 20e-9 * (1 + 1e-13))])
+    fit = fits.fit_neel_brown(current, switched, 200, width)
+    assert fit.width_s == pytest.approx(20e-9, rel=1e-12)
+    i50 = physics.current_for_probability(0.5, 20e-9, 23e-6, 28.9)
+    assert abs(fit.i50_A / i50 - 1) < 0.01
+
+
+@pytest.mark.parametrize("trials, match", [
+    (np.nan, "trials must be a finite number.*nan"),
+    (np.inf, "trials must be a finite number.*inf"),
+    (0, "trials must be > 0"),
+    (-5, "trials must be > 0"),
+])
+def test_non_finite_or_non_positive_trials_are_refused(trials, match):
+    current = np.linspace(18e-6, 23e-6, 10)
+    switched = np.linspace(0, 10, 10)
+    with pytest.raises(fits.FitError, match=match):
+        fits.fit_logistic(current, switched, trials)
+    with pytest.raises(fits.FitError, match=match):
+        fits.fit_neel_brown(current, switched, trials, WIDTH_S)
+    per_point = np.full(10, 50.0)
+    per_point[3] = trials
+    with pytest.raises(fits.FitError, match=match):
+        fits.fit_logistic(current, switched, per_point)
+
+
+@pytest.mark.parametrize("switched, trials, match", [
+    ([5, 10, 20], [0, 40, 40], "trials must be > 0"),
+    ([5, 10, 20], [-40, 40, 40], "trials must be > 0"),
+    ([5, 10, 20], [40, np.nan, 40], "trials must be a finite number.*nan"),
+    ([5, 10, 20], np.inf, "trials must be a finite number.*inf"),
+    ([5, 50, 20], 40, "switched must lie"),
+    ([5, -1, 20], 40, "switched must lie"),
+    ([5, np.nan, 20], 40, "switched must be finite"),
+])
+def test_fit_tau_checks_its_counts(switched, trials, match):
+    widths = [2e-9, 10e-9, 50e-9]
+    with pytest.raises(fits.FitError, match=match):
+        fits.fit_tau(widths, switched, trials, 20e-6)
+
+
+@pytest.mark.parametrize("widths", [[0.0, 10e-9, 50e-9], [2e-9, np.nan, 50e-9], [2e-9, 10e-9, np.inf]])
+def test_non_finite_or_non_positive_widths_are_refused(widths):
+    with pytest.raises(fits.FitError, match="pulse widths must be finite and > 0"):
+        fits.fit_tau(widths, [5, 10, 20], 40, 20e-6)
+    with pytest.raises(fits.FitError, match="pulse widths must be finite and > 0"):
+        fits.fit_neel_brown([19e-6, 20e-6, 21e-6], [5, 10, 20], 40, widths)
+
+
+def test_fit_tau_accepts_valid_fractional_counts():
+    # a multi-domain bar's switched fraction x trials need not be an integer
+    fit = fits.fit_tau([2e-9, 10e-9, 50e-9], [4.5, 15.25, 36.75], 40, 20e-6)
+    assert fit.tau_s > 0 and np.isfinite(fit.tau_err_s)
