@@ -6,12 +6,17 @@ Two ways to make pulses:
 trigger (``*TRG``). A positive pulse is polarity ``NORM`` with ``VOLT:LOW 0`` and
 ``VOLT:HIGH = amplitude``; a negative one is polarity ``INV`` with ``VOLT:HIGH 0`` and
 ``VOLT:LOW = amplitude``, so the idle level stays 0 V. The output is switched off while the
-polarity changes (else the old idle level would be the new pulse level for a moment).
+shape or the polarity changes (else the old idle level would be the new pulse level for a
+moment, or, coming from a batch's waveform, ``offset - amplitude / 2 = -full_scale_V`` would
+sit on the line as DC until ``VOLT:LOW 0`` arrives).
 
 *Arbitrary mode* (batches): a volatile ``USER`` waveform whose runs of equal non-zero samples
 are the pulses, played from the external trigger input (the read SMU's trigger link). The
 sample voltage is ``full_scale_V * dac / 8191`` (offset 0, amplitude ``2 * full_scale_V``
-Vpp), so pulses of many amplitudes and both signs share one waveform.
+Vpp), so pulses of many amplitudes and both signs share one waveform. The output is switched
+off before every load (shape, levels, DAC data and sample rate change together; with the
+output on, a trigger between two of those writes would play a mix nothing checked) and on
+again once all of them are written; the levels go before the DAC data.
 
 Levels and load. The 81160A scales its levels to the expected load (``:OUTP:LOAD``). The device
 line is not a 50 ohm load, so the role sets the load to 1 MOhm: the programmed level is then
@@ -162,6 +167,14 @@ class Keysight81160APulseSource:
         self._state.clear()
         self._output_on = None
 
+    def _holds(self, **settings) -> bool:
+        """Whether the channel is known to hold the load setting and ``settings``: then a
+        level change keeps the idle level at 0 V (pulse mode: NORM writes HIGH then LOW 0, INV
+        LOW then HIGH 0)."""
+        if self._state.get("output_load") != self.load_ohm:
+            return False
+        return all(self._state.get(name) == value for name, value in settings.items())
+
     def _output(self, on: bool) -> None:
         if self._output_on is not on:
             self._output_on = None
@@ -218,8 +231,11 @@ class Keysight81160APulseSource:
             self.load_waveform(level, count, trigger="MAN")
             return
         polarity = "INV" if amplitude_V < 0 else "NORM"
-        if self._state.get("polarity") != polarity and self._output_on is not False:
-            self._output(False)           # idle level must not jump to the pulse level
+        if self._output_on is not False and not self._holds(shape="PULS", polarity=polarity):
+            # the idle level must not jump to the pulse level (a polarity change) nor to a
+            # waveform's low level (``:FUNC PULS`` after a batch: LOW = -full scale until
+            # ``VOLT:LOW 0`` arrives)
+            self._output(False)
         self._set("output_load", self.load_ohm)
         self._set("shape", "PULS")
         self._set("trigger_mode", "MAN")
@@ -298,19 +314,25 @@ class Keysight81160APulseSource:
         self.check_waveform(waveform)
         if cycles < 1:
             raise ValueError(f"cycles must be >= 1, got {cycles}")
-        if self._state.get("polarity") != "NORM":
+        # Output off first, whatever the shape: from pulse mode, ``:FUNC USER`` with the output
+        # on would play the old waveform at the pulse levels; from an earlier batch (USER,
+        # armed), a trigger between the writes below would play the old data at the new
+        # levels or the new data at the old ones, neither of them checked.
+        if self._output_on is not False:
             self._output(False)
         self._set("output_load", self.load_ohm)
         self._set("polarity", "NORM")
         self._set("trigger_mode", trigger)
         self._set("shape", "USER")
         self._write_once("user_volatile", ":FUNC{ch}:USER VOLATILE")
-        self.channel.dac_full_scale_V = MAX_DAC_VALUE  # the DAC values are sent as they are
-        self.channel.waveform_volatile = waveform.dac.astype(float)
-        self.channel.dac_full_scale_V = None
-        self._state.pop("offset", None)
+        # levels before the data: the idle level (offset) is 0 V before the data can play
         self.channel.offset = 0.0
         self.channel.amplitude = 2 * waveform.full_scale_V
+        self.channel.dac_full_scale_V = MAX_DAC_VALUE  # the DAC values are sent as they are
+        try:
+            self.channel.waveform_volatile = waveform.dac.astype(float)
+        finally:
+            self.channel.dac_full_scale_V = None
         self.channel.frequency = waveform.frequency_Hz
         self._set("trigger_count", int(cycles))
         self._output(True)

@@ -275,9 +275,9 @@ def test_81160a_level_below_pulse_mode_minimum_uses_a_one_pulse_waveform():
         (":ARM:SOUR1 MAN", None),
         (":FUNC1 USER", None),
         (":FUNC1:USER VOLATILE", None),
-        (b":DATA1:DAC VOLATILE," + block + b"\n", None),  # block + terminator
-        (":VOLT1:OFFS 0.000000", None),
+        (":VOLT1:OFFS 0.000000", None),      # levels before the data
         (":VOLT1 0.099996", None),
+        (b":DATA1:DAC VOLATILE," + block + b"\n", None),  # block + terminator
         (":FREQ1 10000000.000000", None),
         (":TRIG1:COUN 1", None),
         ("OUTP1 1", None),
@@ -294,9 +294,9 @@ def test_81160a_arbitrary_waveform_for_a_batch():
         (":ARM:SOUR1 EXT", None),            # played from the SMU's trigger link
         (":FUNC1 USER", None),
         (":FUNC1:USER VOLATILE", None),
-        (b":DATA1:DAC VOLATILE,#212\x00\x00\xe0\x01\x00\x00\x10\x00\x00\x00\x00\x00\n", None),
-        (":VOLT1:OFFS 0.000000", None),
+        (":VOLT1:OFFS 0.000000", None),      # levels before the data
         (":VOLT1 0.400000", None),
+        (b":DATA1:DAC VOLATILE,#212\x00\x00\xe0\x01\x00\x00\x10\x00\x00\x00\x00\x00\n", None),
         (":FREQ1 16666666.666667", None),
         (":TRIG1:COUN 3", None),
         ("OUTP1 1", None),
