@@ -110,6 +110,30 @@ def neel_brown_curve(ic0_A, delta, width_s, tau0_s=1e-9, exponent=1.0, n_domains
                        _readout(n_domains, readout))
 
 
+def _same_width(a: float, b: float) -> bool:
+    return abs(float(a) - float(b)) <= 1e-9 * max(abs(float(a)), abs(float(b)))
+
+
+def curve_at_width(curve: DeviceCurve, width_s: float, name: str = "", source: str = "") -> DeviceCurve:
+    """``curve`` at the pulse width ``width_s``: itself when its width is that one, a Neel-Brown
+    curve rebuilt at the new width, a :class:`CalibrationError` for a logistic curve (its I50
+    and slope hold at its own width only)."""
+    if not (isinstance(width_s, (int, float)) and np.isfinite(width_s) and width_s > 0):
+        raise CalibrationError(f"pulse width_s must be a finite number > 0, got {width_s!r}")
+    if _same_width(curve.width_s, width_s):
+        return curve
+    if curve.model == "neel_brown":
+        return neel_brown_curve(curve.ic0_A, curve.delta, width_s, curve.tau0_s, curve.exponent,
+                                curve.n_domains, curve.readout)
+    where = f" of device {name!r}" if name else ""
+    src = f" ({source})" if source else ""
+    raise CalibrationError(
+        f"the logistic curve{where}{src} was fitted at width_s={curve.width_s:g} s, but the pulses "
+        f"are {float(width_s):g} s wide: a logistic fit holds at its own width only. Pulse at "
+        f"{curve.width_s:g} s (--width-s {curve.width_s:g}), or calibrate at {float(width_s):g} s "
+        f"(or with the neel_brown model, which can be moved to another width)")
+
+
 def logistic_curve(i50_A, slope_per_A, width_s, n_domains=1, readout: str | None = None) -> DeviceCurve:
     n_domains = None if n_domains is None else int(n_domains)
     return DeviceCurve("logistic", float(width_s), float(i50_A), float(slope_per_A),
@@ -129,13 +153,26 @@ class Calibration:
         try:
             return self.devices[name]
         except KeyError:
-            raise KeyError(f"the calibration ({self.source or 'no source'}) has no device "
+            raise CalibrationError(f"the calibration ({self.source or 'no source'}) has no device "
                            f"{name!r}; it holds {sorted(self.devices)[:6]}"
                            f"{' ...' if len(self.devices) > 6 else ''}: calibrate that device "
                            f"or map the neurons to calibrated devices") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self.devices
+
+    def at_width(self, width_s: float) -> Calibration:
+        """These curves at the pulse width ``width_s`` (the one a layer actually plays).
+
+        A ``neel_brown`` curve is rebuilt at that width from its (Ic0, Delta, tau0, n); a
+        ``logistic`` curve only describes the width it was fitted at, so a different width is a
+        :class:`CalibrationError`. Returns ``self`` when every curve is already at ``width_s``.
+        """
+        devices = {name: curve_at_width(curve, width_s, name, self.source)
+                   for name, curve in self.devices.items()}
+        if all(devices[n] is c for n, c in self.devices.items()) and _same_width(self.width_s, width_s):
+            return self
+        return Calibration(float(width_s), devices, self.source, dict(self.meta))
 
     def names(self) -> list[str]:
         return list(self.devices)
@@ -247,5 +284,5 @@ def calibrate_backend(backend, max_current_A: Mapping[str, float] | Callable[[st
 
 
 __all__ = ["Calibration", "CalibrationError", "DeviceCurve", "calibrate_backend",
-           "calibration_from_chip", "fit_device_curve", "load_calibration", "logistic_curve",
+           "calibration_from_chip", "curve_at_width", "fit_device_curve", "load_calibration", "logistic_curve",
            "neel_brown_curve", "parse_calibration", "save_calibration"]

@@ -114,6 +114,7 @@ USER_ERRORS = (
     ("hil.data", "DatasetError"),
     ("hil.safety", "CurrentLimitError"),
     ("hil.train", "CheckpointError"),
+    ("hil.experiment", "ExperimentConfigError"),
 )
 
 

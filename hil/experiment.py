@@ -35,7 +35,11 @@ included).
 ``run_experiment(config)`` takes a plain dict (see ``DEFAULT_CONFIG``), returns an
 :class:`ExperimentResult` and writes ``runs.csv``, ``summary.csv``, ``results.json``,
 ``learning_curves.png`` and ``accuracy_vs_size.png`` into ``out_dir``. Every run checkpoints
-each epoch under ``out_dir/checkpoints``; ``resume: True`` continues from there.
+each epoch under ``out_dir/checkpoints``; ``resume: True`` continues from there, with the same
+settings only (:func:`run_identity`; ``epochs`` may grow). Settings are checked up front
+(:func:`validate_config`, :class:`ExperimentConfigError`). A calibration file's curves are
+moved to the pulse width played (``width_s``): a ``neel_brown`` curve is rebuilt there, a
+``logistic`` one fitted at another width is refused.
 """
 
 from __future__ import annotations
@@ -127,18 +131,129 @@ class ExperimentResult:
         return out
 
 
+class ExperimentConfigError(ValueError):
+    """An experiment setting out of its range: the message names the setting, the value given
+    and what is allowed (``hil train`` prints it as one line and exits 2)."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value)))
+
+
+def _option(key: str) -> str:
+    return f"{key!r} (--{key.replace('_', '-')})"
+
+
+def _check_int(merged: dict, key: str, low: int = 1) -> None:
+    value = merged[key]
+    if not _is_int(value) or value < low:
+        raise ExperimentConfigError(f"experiment setting {_option(key)} must be an integer "
+                                    f">= {low}, got {value!r}")
+
+
+def _check_positive(merged: dict, key: str, high: float | None = None) -> None:
+    value = merged[key]
+    if not _is_real(value) or not value > 0 or (high is not None and value > high):
+        allowed = f"in (0, {high:g}]" if high is not None else "> 0"
+        raise ExperimentConfigError(f"experiment setting {_option(key)} must be a finite number "
+                                    f"{allowed}, got {value!r}")
+
+
+def validate_config(merged: dict) -> dict:
+    """Check every setting of a merged experiment config; raise :class:`ExperimentConfigError`
+    naming the setting, the value and the allowed range. Returns ``merged``."""
+    modes = merged["modes"]
+    if isinstance(modes, str) or not isinstance(modes, (list, tuple)) or not modes:
+        raise ExperimentConfigError(f"experiment setting 'modes' must list at least one of "
+                                    f"{MODES}, got {modes!r}")
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        raise ExperimentConfigError(f"unknown modes {sorted(unknown)}; choose from {MODES}")
+    seeds = merged["seeds"]
+    if isinstance(seeds, str) or not isinstance(seeds, (list, tuple)) or not seeds:
+        raise ExperimentConfigError(f"seeds must list at least one seed, got {seeds!r}")
+    bad = [s for s in seeds if not _is_int(s) or s < 0]
+    if bad:
+        raise ExperimentConfigError(f"experiment setting 'seeds' (--seeds) must be integers >= 0, "
+                                    f"got {bad[0]!r}")
+    for key in ("epochs", "batch_size", "hidden", "repeats", "calibration_trials"):
+        _check_int(merged, key)
+    if merged["eval_repeats"] is not None:
+        _check_int(merged, "eval_repeats")
+    _check_int(merged, "split_seed", 0)
+    _check_positive(merged, "lr")
+    _check_positive(merged, "width_s")
+    _check_positive(merged, "saturation")
+    _check_positive(merged, "headroom", 1.0)
+    if merged["torch_threads"] is not None and not (_is_int(merged["torch_threads"])
+                                                    and merged["torch_threads"] >= 0):
+        raise ExperimentConfigError(f"experiment setting 'torch_threads' must be an integer >= 0 "
+                                    f"or None, got {merged['torch_threads']!r}")
+    sizes = merged["sizes"]
+    if sizes is not None and (isinstance(sizes, str) or not isinstance(sizes, (list, tuple))
+                              or not sizes):
+        raise ExperimentConfigError(f"experiment setting 'sizes' (--sizes) must list at least one "
+                                    f"device size (or be None: every size), got {sizes!r}")
+    variability = merged["variability"]
+    if not isinstance(variability, dict) or not variability:
+        raise ExperimentConfigError(f"experiment setting 'variability' must map at least one level "
+                                    f"name to D2D spreads (or None), got {variability!r}")
+    for name, spreads in variability.items():
+        if spreads is None:
+            continue
+        if not isinstance(spreads, dict):
+            raise ExperimentConfigError(f"variability level {name!r} must be None or a dict of "
+                                        f"D2D spreads, got {spreads!r}")
+        for key, value in spreads.items():
+            if not _is_real(value) or value < 0:
+                raise ExperimentConfigError(f"variability level {name!r}: spread {key!r} must be a "
+                                            f"finite number >= 0, got {value!r}")
+    calibration = merged["calibration"]
+    if not isinstance(calibration, (str, Path)) or not str(calibration):
+        raise ExperimentConfigError(f"experiment setting 'calibration' (--calibration) must be "
+                                    f"'fit', 'truth' or a calibration JSON path, got {calibration!r}")
+    return merged
+
+
 def _merge_config(config: dict | None) -> dict:
     merged = copy.deepcopy(DEFAULT_CONFIG)
     for key, value in (config or {}).items():
         if key not in DEFAULT_CONFIG:
-            raise ValueError(f"unknown experiment setting {key!r}; known: {sorted(DEFAULT_CONFIG)}")
+            raise ExperimentConfigError(f"unknown experiment setting {key!r}; known: "
+                                        f"{sorted(DEFAULT_CONFIG)}")
         merged[key] = value
-    unknown = set(merged["modes"]) - set(MODES)
-    if unknown:
-        raise ValueError(f"unknown modes {sorted(unknown)}; choose from {MODES}")
-    if not merged["seeds"]:
-        raise ValueError("seeds must list at least one seed")
-    return merged
+    return validate_config(merged)
+
+
+#: settings that do not change what a run computes: a resume may change them freely
+#: (``epochs`` is checked by the training loop itself; the run id carries mode, size, level, seed)
+_NOT_IDENTITY = ("epochs", "out_dir", "resume", "checkpoints", "progress", "torch_threads",
+                 "bench_projection", "modes", "seeds", "sizes")
+
+
+def _file_digest(path) -> str | None:
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def run_identity(config: dict) -> dict:
+    """The settings a run's checkpoint must match to be resumed (plain data: JSON-normalised).
+    A calibration file is identified by its content too."""
+    import json
+
+    identity = {k: v for k, v in config.items() if k not in _NOT_IDENTITY}
+    if identity.get("calibration") not in ("fit", "truth"):
+        identity["calibration_sha256"] = _file_digest(identity["calibration"])
+    return json.loads(json.dumps(identity, default=str))
 
 
 def _stable_seed(*parts) -> int:
@@ -168,9 +283,11 @@ class _Runner:
         self.sizes = list(config["sizes"] or all_sizes)
         missing = set(self.sizes) - set(all_sizes)
         if missing:
-            raise ValueError(f"sizes {sorted(missing)} are not on chip {first_chip!r} "
-                             f"(it has {all_sizes})")
+            raise ExperimentConfigError(
+                f"experiment setting 'sizes' (--sizes): {sorted(missing)} not on chip {first_chip!r} "
+                f"(allowed: {all_sizes})")
         self.result = ExperimentResult(config)
+        self.identity = run_identity(config)
 
     # ------------------------------------------------------------------ pieces
     def _net(self, neurons: nn.Module, seed: int) -> HiddenLayerNet:
@@ -185,7 +302,8 @@ class _Runner:
         history = train(net, self.data, TrainConfig(
             epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
             seed=_stable_seed("shuffle", seed), checkpoint=checkpoint,
-            resume=bool(cfg["resume"] and checkpoint), progress=cfg["progress"], desc=run_id))
+            resume=bool(cfg["resume"] and checkpoint), progress=cfg["progress"], desc=run_id,
+            run=self.identity))
         elapsed = time.perf_counter() - started
         self.result.curves[run_id] = list(history.test_acc)
         return history, elapsed / max(cfg["epochs"], 1)
@@ -238,7 +356,8 @@ class _Runner:
         source = self.config["calibration"]
         width = self.config["width_s"]
         if self._uses_file(var):
-            return load_calibration(source)
+            # the file's curves at the width the layers play (a logistic one must match it)
+            return load_calibration(source).at_width(width)
         if source == "truth":
             return calibration_from_chip(backend.chips[0], width)
         # "fit", and a file's fallback for the variability levels it did not measure

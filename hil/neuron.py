@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from hil.backends import mapped_sampler
-from hil.calibration import Calibration, DeviceCurve
+from hil.calibration import Calibration, DeviceCurve, curve_at_width
 from hil.safety import CurrentLimitError
 from hil.surrogate import SigmoidSurrogate, mapped_slope, surrogate_for
 
@@ -207,13 +207,18 @@ class DeviceNeuron(nn.Module):
         ``gain_calibration`` (e.g. the nominal, variability-free curves) sets the gain instead
         of each device's own slope: then only I50 is compensated per device.
         """
-        curves = [calibration[name] for name in neuron_devices]
-        gain_curves = None if gain_calibration is None else [gain_calibration[n] for n in neuron_devices]
+        width_s = float(calibration.width_s if width_s is None else width_s)
+        # the curves at the width actually played: a Neel-Brown curve is rebuilt there, a
+        # logistic one fitted at another width is refused (CalibrationError)
+        curves = [curve_at_width(calibration[n], width_s, n, calibration.source)
+                  for n in neuron_devices]
+        gain_curves = None if gain_calibration is None else [
+            curve_at_width(gain_calibration[n], width_s, n, gain_calibration.source)
+            for n in neuron_devices]
         mapping = CurrentMapping.from_curves(curves, [max_current_A[n] for n in neuron_devices],
                                              neuron_devices, gain_curves, saturation, headroom)
         surrogate = surrogate_for(curves, surrogate_model, dtype=torch.float32)
-        return cls(backend, neuron_devices, mapping, surrogate,
-                   calibration.width_s if width_s is None else width_s, repeats, eval_repeats)
+        return cls(backend, neuron_devices, mapping, surrogate, width_s, repeats, eval_repeats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != len(self.neuron_devices):
@@ -301,6 +306,10 @@ class StochasticSigmoidNeuron(nn.Module):
 
     def __init__(self, repeats: int = 1, eval_repeats: int | None = None, seed: int = 0):
         super().__init__()
+        for label, k in (("repeats", repeats), ("eval_repeats", repeats if eval_repeats is None
+                                                 else eval_repeats)):
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+                raise ValueError(f"{label} must be an integer >= 1, got {k!r}")
         self.repeats = int(repeats)
         self.eval_repeats = int(eval_repeats or repeats)
         self.generator = torch.Generator().manual_seed(int(seed))

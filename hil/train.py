@@ -4,7 +4,10 @@ A checkpoint is one file written atomically (temporary file, then rename) at the
 epoch. It holds plain data only, so it loads with ``torch.load(weights_only=True)``: the model
 and optimizer states, the epoch, the history, and every random-generator state the run uses
 (batch shuffling, the neurons' trial sampler). Resuming from it continues the run exactly as
-if it had not stopped: same batches, same device trials, same numbers.
+if it had not stopped: same batches, same device trials, same numbers. The checkpoint also
+holds the settings it was written with (``TrainConfig`` and its ``run`` dict): a resume with
+other settings, or one asking for fewer epochs than the checkpoint has done, is refused
+(:class:`CheckpointError` naming what differs); only the epoch count may grow.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class TrainConfig:
     resume: bool = False               # continue from ``checkpoint`` when it exists
     progress: bool = True              # tqdm bar with loss / accuracy
     desc: str = "train"
+    run: dict | None = None            # what else defines the run (e.g. the experiment's
+                                       # settings): a resume must find the same in the checkpoint
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 0:
@@ -108,6 +113,42 @@ def load_checkpoint(path: str | Path) -> dict:
     return state
 
 
+#: TrainConfig fields a resume may change: the target epoch count (checked on its own) and the
+#: cosmetic ones
+RESUMABLE_CHANGES = frozenset({"epochs", "progress", "desc", "checkpoint", "resume"})
+
+
+def check_resume(state: dict, config: TrainConfig, path) -> None:
+    """Refuse to resume from a checkpoint written with other settings than ``config``'s (any
+    field but ``epochs`` and the cosmetic ones, and ``config.run``), or one already past
+    ``config.epochs``; the :class:`CheckpointError` names the settings that differ."""
+    stored = state.get("config") or {}
+    requested = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
+    differ = []
+    for key, value in requested.items():
+        if key == "run":
+            continue
+        if key in stored and stored[key] != value:
+            differ.append(f"{key}: checkpoint {stored[key]!r}, now {value!r}")
+    if config.run is not None or stored.get("run") is not None:
+        old, new = stored.get("run") or {}, config.run or {}
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, "<unset>") != new.get(key, "<unset>"):
+                differ.append(f"{key}: checkpoint {old.get(key, '<unset>')!r}, "
+                              f"now {new.get(key, '<unset>')!r}")
+    if differ:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was written with other settings than this run's "
+            f"({'; '.join(differ)}); a resume may change only the number of epochs. Resume with "
+            f"the same settings, or write this run somewhere else (another --out / --checkpoint)")
+    done = int(state["epoch"]) + 1
+    if done > config.epochs:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has already trained {done} epochs, more than the "
+            f"{config.epochs} asked for; resume with --epochs {done} or more, or write this run "
+            f"somewhere else (another --out / --checkpoint)")
+
+
 def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
     """Train ``model`` (logits out) with Adam + cross-entropy; returns the per-epoch history."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -116,6 +157,7 @@ def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
     start_epoch = 0
     if config.resume and config.checkpoint and Path(config.checkpoint).exists():
         state = load_checkpoint(config.checkpoint)
+        check_resume(state, config, config.checkpoint)
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
