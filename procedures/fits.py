@@ -13,6 +13,18 @@ switched fractions carry read noise too), pass ``std_err`` (each point's standar
 P, e.g. the spread of its trials / sqrt(trials)): the fit becomes weighted least squares
 and ``dispersion`` its chi^2 per degree of freedom.
 
+The Pearson dispersion measures everything the model does not explain: noise *and* lack of
+fit. The Neel-Brown law is the data's own law, so its dispersion is the noise. The logistic
+is only an approximation of it (the Neel-Brown curve is asymmetric), and on a well-sampled
+sweep its lack of fit dominates: its dispersion is ~2 where the noise alone gives ~1
+(macrospin) or ~0.001-0.03 (bars of ~800-30 regions). The logistic's default errors therefore
+bound how well a logistic describes the data, not how much its I50 and slope would scatter on
+a repeated measurement: in the simulator (24 points over P = 0.02-0.98, 200 trials each) they
+exceed that scatter ~1.5x for a macrospin and ~7-35x for bars of 32-800 regions. For the
+statistical errors pass the noise dispersion of a correctly specified fit of the same data,
+``fit_logistic(..., noise_dispersion=nb.dispersion)`` with ``nb = fit_neel_brown(...)``
+(same ``std_err``, if any): they then match the scatter (within ~15 % in the simulator).
+
 Models (the simulated bench's contract, ``DESIGN.md``)::
 
     Neel-Brown  P(I, t) = 1 - exp(-t / tau),  tau = tau0 exp(Delta (1 - I / Ic0)^n)
@@ -136,14 +148,17 @@ def _std_err(std_err, shape, trials):
     return np.maximum(se, 0.5 / trials)
 
 
-def _wls(residual_model, jacobian, start, p_obs, se, n_params):
-    """Weighted least squares in the model's parameters; (theta, covariance, chi2/dof)."""
+def _wls(residual_model, jacobian, start, p_obs, se, n_params, scale=None):
+    """Weighted least squares in the model's parameters; (theta, covariance, chi2/dof).
+
+    The covariance is scaled by chi2/dof, or by ``scale`` where given.
+    """
     res = optimize.least_squares(lambda th: (residual_model(th) - p_obs) / se, start,
                                  method="lm", xtol=1e-12, ftol=1e-12, max_nfev=4000)
     chi2 = float(np.sum(res.fun ** 2) / max(len(p_obs) - n_params, 1))
     jac = jacobian(res.x) / se[:, None]
     try:
-        cov = np.linalg.inv(jac.T @ jac) * chi2
+        cov = np.linalg.inv(jac.T @ jac) * (chi2 if scale is None else scale)
     except np.linalg.LinAlgError:
         cov = np.full((n_params, n_params), np.nan)
     return res.x, cov, chi2
@@ -171,7 +186,13 @@ def _require_transition(p, what: str, current):
 # ----------------------------------------------------------------------------- logistic
 @dataclass(frozen=True)
 class LogisticFit:
-    """P = 1 / (1 + exp(-k (I - I50))), the stochastic neuron's activation."""
+    """P = 1 / (1 + exp(-k (I - I50))), the stochastic neuron's activation.
+
+    ``dispersion`` is the logistic's own Pearson chi^2 per degree of freedom (or weighted
+    chi^2 per dof with ``std_err``): noise plus the logistic's lack of fit. ``i50_err_A`` and
+    ``slope_err_per_A`` are scaled by it, unless the fit was given ``noise_dispersion``; see
+    :func:`fit_logistic`.
+    """
 
     i50_A: float
     i50_err_A: float
@@ -206,13 +227,27 @@ def _logistic(current, i50, k):
     return 0.5 * (1.0 + np.tanh(0.5 * k * (current - i50)))
 
 
-def fit_logistic(current_A, switched, trials, std_err=None) -> LogisticFit:
+def fit_logistic(current_A, switched, trials, std_err=None,
+                 noise_dispersion: float | None = None) -> LogisticFit:
     """Binomial ML fit of a logistic to a switching curve.
 
     With ``std_err`` (the standard error of each point's P, e.g. the spread of a
     multi-domain bar's switched fractions over its trials / sqrt(trials)), the fit is a
     weighted least-squares fit instead, and ``dispersion`` is its chi^2 per degree of freedom.
+
+    Errors: by default the covariance is scaled by the logistic's own ``dispersion``, which
+    includes its lack of fit to Neel-Brown data; the errors are then a conservative bound
+    (several to tens of times the real scatter of I50 and k for multi-domain bars, see the
+    module docstring), and that is what a calibration's ``logistic_slope_err_per_A`` means
+    when it is taken from this default fit. ``noise_dispersion`` (> 0), typically
+    ``fit_neel_brown(...).dispersion`` of the same data and ``std_err``, scales the
+    covariance by the noise alone (for binomial counts of binary events never below 1, as
+    the default), giving the statistical errors; ``dispersion`` still reports the
+    logistic's own value, a lack-of-fit indicator.
     """
+    if noise_dispersion is not None and not (np.isfinite(noise_dispersion) and noise_dispersion > 0):
+        raise FitError(f"noise_dispersion must be a finite number > 0, got {noise_dispersion!r}; "
+                       f"pass e.g. the dispersion of a Neel-Brown fit of the same data")
     current, switched, trials = _counts(current_A, switched, trials)
     se = _std_err(std_err, current.shape, trials)
     p_obs = switched / trials
@@ -243,11 +278,14 @@ def fit_logistic(current_A, switched, trials, std_err=None) -> LogisticFit:
 
     if se is not None:
         theta, cov, disp = _wls(lambda th: _logistic(current, th[0], th[1]),
-                                lambda th: jacobian(th[0], th[1]), [i50, k], p_obs, se, 2)
+                                lambda th: jacobian(th[0], th[1]), [i50, k], p_obs, se, 2,
+                                scale=noise_dispersion)
         i50, k = float(theta[0]), float(theta[1])
     else:
         p = _logistic(current, i50, k)
         disp, scale = _scale(p, switched, trials, 2)
+        if noise_dispersion is not None:
+            scale = noise_dispersion if _is_fractional(switched) else max(1.0, noise_dispersion)
         cov = _covariance(jacobian(i50, k), p, trials, scale)
     return LogisticFit(float(i50), float(math.sqrt(max(cov[0, 0], 0.0))), float(k),
                        float(math.sqrt(max(cov[1, 1], 0.0))), disp, int(current.size))

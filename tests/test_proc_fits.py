@@ -199,3 +199,49 @@ def test_fit_tau_accepts_valid_fractional_counts():
     # a multi-domain bar's switched fraction x trials need not be an integer
     fit = fits.fit_tau([2e-9, 10e-9, 50e-9], [4.5, 15.25, 36.75], 40, 20e-6)
     assert fit.tau_s > 0 and np.isfinite(fit.tau_err_s)
+
+
+@pytest.mark.parametrize("ic0, delta, n_domains", [(23e-6, 28.9, None), (160e-6, 40.0, 32)])
+def test_logistic_errors_with_the_noise_dispersion_match_the_scatter(ic0, delta, n_domains):
+    # the logistic's own dispersion holds its lack of fit to Neel-Brown data, so its default
+    # errors overstate the scatter of repeated measurements (documented); scaled by the
+    # Neel-Brown fit's dispersion (the noise alone) they match it
+    i50s, slopes, err_default, err_noise, slope_err_noise = [], [], [], [], []
+    for seed in range(30):
+        rng = np.random.default_rng(100 + seed)
+        current, switched, trials = sweep(rng, ic0, delta, 1.0, n_domains)
+        nb = fits.fit_neel_brown(current, switched, trials, WIDTH_S)
+        default = fits.fit_logistic(current, switched, trials)
+        noise = fits.fit_logistic(current, switched, trials, noise_dispersion=nb.dispersion)
+        # same estimates, same reported dispersion: only the errors change
+        assert noise.i50_A == default.i50_A and noise.slope_per_A == default.slope_per_A
+        assert noise.dispersion == default.dispersion
+        i50s.append(noise.i50_A)
+        slopes.append(noise.slope_per_A)
+        err_default.append(default.i50_err_A)
+        err_noise.append(noise.i50_err_A)
+        slope_err_noise.append(noise.slope_err_per_A)
+    scatter = np.std(i50s, ddof=1)
+    assert 0.6 < np.median(err_noise) / scatter < 1.6
+    assert 0.6 < np.median(slope_err_noise) / np.std(slopes, ddof=1) < 1.6
+    assert np.median(err_default) / scatter > (1.2 if n_domains is None else 3.0)
+
+
+def test_logistic_noise_dispersion_is_checked_and_floored_for_binary_data():
+    rng = np.random.default_rng(8)
+    current, switched, trials = sweep(rng, 23e-6, 28.9)
+    low = fits.fit_logistic(current, switched, trials, noise_dispersion=0.25)
+    one = fits.fit_logistic(current, switched, trials, noise_dispersion=1.0)
+    assert low.i50_err_A == one.i50_err_A          # binary events: never less noise than binomial
+    frac = fits.fit_logistic(current, switched + 0.5 * (switched < trials), trials,
+                             noise_dispersion=0.25)
+    frac_one = fits.fit_logistic(current, switched + 0.5 * (switched < trials), trials,
+                                 noise_dispersion=1.0)
+    assert frac.i50_err_A == pytest.approx(0.5 * frac_one.i50_err_A, rel=1e-9)
+    se = np.full(current.size, 0.02)
+    wls = fits.fit_logistic(current, switched, trials, std_err=se)
+    wls_noise = fits.fit_logistic(current, switched, trials, std_err=se, noise_dispersion=1.0)
+    assert wls_noise.i50_err_A == pytest.approx(wls.i50_err_A / np.sqrt(wls.dispersion), rel=1e-9)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(fits.FitError, match="noise_dispersion must be"):
+            fits.fit_logistic(current, switched, trials, noise_dispersion=bad)
