@@ -20,7 +20,9 @@ matrix connects to their row (the tightest limits of the bench while that is unk
 source is disarmed (output off, settings kept) before the matrix changes, and re-checked
 against the new device before it is turned on again; every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
 leaving the ``with`` block normally, on an exception, on Ctrl-C and on SIGTERM (a handler is
-installed while the bench is open, and the previous one restored after).
+installed while the bench is open, and the previous one restored after). While the outputs
+go off, a further SIGINT / SIGTERM is only recorded and delivered once they are off, and an
+interruption of one role does not stop the others (:meth:`Bench.safe_off`).
 
 Faults: the bench's operations (``select``, ``read_resistance``, ``line_resistance``,
 ``trial``, ``trials``) and the idempotent methods of the roles are retried whole, a bounded
@@ -35,6 +37,7 @@ simulated bench (the time a real bench would have taken) or else the wall time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -188,12 +191,16 @@ class Bench:
             self._opened = True
             for role in self._adapters:
                 self._adapters[role].write("*CLS")
+            for obj in self._roles.values():  # left by whoever used them last: unknown
+                if hasattr(obj, "forget_state"):
+                    obj.forget_state()
             self.safe_off(strict=True)        # confirmed by every instrument
         except BaseException:
-            try:                              # what did open goes to its safe state
-                self.safe_off()
-            finally:
-                self.close()
+            with self._signals_deferred():    # a Ctrl-C / SIGTERM now must not cut it short
+                try:                          # what did open goes to its safe state
+                    self.safe_off()
+                finally:
+                    self.close()
             raise
 
     def _make_role(self, role: str, instrument):
@@ -427,35 +434,79 @@ class Bench:
         return next(e.model for e in self.config.instruments if e.role == role)
 
     def recover(self, kind: str, exc: BaseException | None = None) -> None:
-        """Bring the bus back to a known state after a fault (before a retry)."""
-        for role, adapter in self._adapters.items():
-            try:
-                if kind in ("dropped", "io"):
-                    adapter.reopen()
-                    self.retry.counters.reconnects += 1
-                else:
-                    adapter.clear_device()
-            except Exception as rexc:  # noqa: BLE001 - try the others, then reopen below
-                log.warning("recovering %s after %s: %s; reopening", role, kind, rexc)
+        """Bring the bus back to a known state after a fault (before a retry).
+
+        Whatever fails below, the cached instrument state of every role and the selected
+        device are forgotten first (the next attempt writes everything again: a power-cycled
+        instrument is back at its defaults), and the pulse output is always turned off. The
+        read SMU's trigger model is aborted (``:ABOR``) as the first message after its bus is
+        back: a model left running refuses the retried ``:INIT``. Each instrument is
+        recovered on its own; the first failure is raised at the end (the retry policy
+        reports it)."""
+        self._selected = None
+        for obj in self._roles.values():
+            if hasattr(obj, "forget_state"):
+                obj.forget_state()
+        first_error: BaseException | None = None
+        try:
+            # the read SMU first: its trigger model may still run (and fire the pulses)
+            order = sorted(self._adapters.items(), key=lambda item: item[0] != "read_smu")
+            for role, adapter in order:
+                try:
+                    self._recover_adapter(role, adapter, kind)
+                except Exception as rexc:  # noqa: BLE001 - recover the others, raise below
+                    log.warning("recovering %s after %s failed: %s", role, kind, rexc)
+                    if first_error is None:
+                        first_error = rexc
+        finally:
+            pulse = self._roles.get("pulse")
+            if pulse is not None:
+                pulse.output_off()
+        if first_error is not None:
+            raise first_error
+
+    def _recover_adapter(self, role: str, adapter, kind: str) -> None:
+        """Device clear (or reopen) one instrument, abort a 2450 trigger model, ``*CLS``.
+        (An ``:ABOR`` written before the device clear would wait behind a pending ``*WAI``
+        and then be discarded by the clear: it is the first message after it.)"""
+        try:
+            if kind in ("dropped", "io"):
                 adapter.reopen()
                 self.retry.counters.reconnects += 1
+            else:
+                adapter.clear_device()
+        except Exception as rexc:  # noqa: BLE001 - a reopen may still bring it back
+            log.warning("recovering %s after %s: %s; reopening", role, kind, rexc)
+            adapter.reopen()
+            self.retry.counters.reconnects += 1
+        error: Exception | None = None
+        if role == "read_smu":
+            try:
+                adapter.write(":ABOR")
+            except Exception as aexc:  # noqa: BLE001 - *CLS is still worth a try
+                log.warning("aborting the %s trigger model: %s", role, aexc)
+                error = aexc
+        try:
             adapter.write("*CLS")
-        for role in ("pulse", "read_smu"):
-            obj = self._roles.get(role)
-            if obj is not None and hasattr(obj, "forget_state"):
-                obj.forget_state()
-        pulse = self._roles.get("pulse")
-        if pulse is not None:
-            pulse.output_off()
-        self._selected = None
+        except Exception as cexc:  # noqa: BLE001
+            log.warning("clearing the status of %s: %s", role, cexc)
+            error = error or cexc
+        if error is not None:
+            raise error
 
     # ------------------------------------------------------------ safe state
     def safe_off(self, strict: bool = False, clear: bool = False) -> list[str]:
         """Every output off, the matrix open. Tries each role (with a reconnect if needed)
         even when another fails; returns the roles that could not be turned off.
         ``clear``: device-clear each instrument first (after an interruption, a reply may be
-        half read)."""
+        half read).
+
+        An interruption (``KeyboardInterrupt``, :class:`BenchTerminated`, any other
+        ``BaseException``) while a role goes off does not stop the others: that role is tried
+        again, the remaining roles go off, and the first interruption is raised at the end.
+        (The bench's own cleanup paths also defer SIGINT / SIGTERM while this runs.)"""
         failed = []
+        interruption: BaseException | None = None
         for role in SAFE_OFF_ORDER:
             obj = self._roles.get(role)
             if obj is None:
@@ -472,8 +523,17 @@ class Bench:
                     break
                 except Exception as exc:  # noqa: BLE001 - keep going with the other roles
                     log.error("turning off %s (attempt %d): %s", role, attempt + 1, exc)
+                except BaseException as exc:  # noqa: BLE001 - raised once every output is off
+                    log.error("turning off %s (attempt %d) interrupted: %r; going on with "
+                              "the outputs", role, attempt + 1, exc)
+                    if interruption is None:
+                        interruption = exc
             else:
                 failed.append(role)
+        if interruption is not None:
+            if failed:
+                log.critical("outputs of %s may still be on: turn them off by hand", failed)
+            raise interruption
         if failed and strict:
             raise OutputsNotOffError(
                 f"could not turn off {failed}: turn those outputs off on the instruments' "
@@ -491,18 +551,54 @@ class Bench:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            failed = self.safe_off(clear=exc_type is not None)
-            if failed and exc_type is None:
-                raise OutputsNotOffError(
-                    f"could not turn off {failed}: turn those outputs off on the instruments' "
-                    "front panels and check their connections")
-            if failed:
-                log.critical("outputs of %s may still be on: turn them off by hand", failed)
+            with self._signals_deferred():    # a second SIGTERM / a Ctrl-C waits for this
+                try:
+                    failed = self.safe_off(clear=exc_type is not None)
+                    if failed and exc_type is None:
+                        raise OutputsNotOffError(
+                            f"could not turn off {failed}: turn those outputs off on the "
+                            "instruments' front panels and check their connections")
+                    if failed:
+                        log.critical("outputs of %s may still be on: turn them off by hand",
+                                     failed)
+                finally:
+                    self.close()
         finally:
-            self.close()
             if self._previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, self._previous_sigterm)
                 self._previous_sigterm = None
+
+    @contextlib.contextmanager
+    def _signals_deferred(self):
+        """While the outputs go off, SIGINT and SIGTERM are only recorded; once the block is
+        done the handlers in place before are restored and each recorded signal is delivered
+        to them (the bench's SIGTERM handler raises :class:`BenchTerminated`, the default
+        SIGINT handler ``KeyboardInterrupt``). Main thread only: elsewhere Python delivers no
+        signal to the block anyway."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        received: list[int] = []
+
+        def record(signum, frame):
+            log.warning("signal %d while the outputs go off: deferred until they are off",
+                        signum)
+            received.append(signum)
+
+        previous = {}
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, record)
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            for signum in dict.fromkeys(received):
+                handler = previous.get(signum)
+                if callable(handler):
+                    handler(signum, None)
+                elif handler == signal.SIG_DFL:
+                    signal.raise_signal(signum)
 
     def close(self) -> None:
         """Close every resource (without touching the outputs; see :meth:`safe_off`)."""

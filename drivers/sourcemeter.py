@@ -162,8 +162,13 @@ class _SourceMeterRole:
             raise ValueError("the source level is 0: no resistance can be read")
         return voltage_V / current_A
 
+    def _abort_trigger_model(self) -> None:
+        """Stop the instrument's own trigger model, if it has one that may be running."""
+
     def output_off(self) -> None:
-        """Level to zero, output off (the order matters for an inductive load)."""
+        """Level to zero, output off (the order matters for an inductive load). A trigger
+        model that may still run is aborted first: it would go on sourcing and reading."""
+        self._abort_trigger_model()
         if self._mode == "voltage":
             self.instrument.write(self._zero_voltage_command)
         elif self._mode == "current":
@@ -186,9 +191,24 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     def __init__(self, instrument: Keithley2450Buffered, limits: SafetyLimits, device: str = ""):
         super().__init__(instrument, limits, device)
+        # whether a trigger model started here may still run: False (none started, or it
+        # ended / was aborted), True (started, its end not seen), None (unknown: after a
+        # fault or a reconnect)
+        self._trigger_model: bool | None = False
 
     def _read_once(self) -> float:
         return parse_floats(self.instrument.ask(":READ?"), 1, "2450 :READ?")[0]
+
+    def forget_state(self) -> None:
+        super().forget_state()
+        self._trigger_model = None
+
+    def _abort_trigger_model(self) -> None:
+        """``:ABOR`` unless no trigger model can be running (a model left running after a
+        timeout keeps sourcing, and refuses the next ``:INIT``)."""
+        if self._trigger_model is not False:
+            self.instrument.abort()
+            self._trigger_model = False
 
     # ------------------------------------------------------------ buffered
     def start_buffered(self, count: int, delay_s: float = 0.0) -> None:
@@ -200,6 +220,7 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         inst.clear_buffer()
         inst.buffer_capacity = max(count, 10)
         inst.load_simple_loop(count, delay_s)
+        self._trigger_model = True
         inst.initiate()
 
     def wait_buffered(self) -> None:
@@ -207,6 +228,7 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         reply = self.instrument.ask("*OPC?").strip()
         if reply != "1":
             raise GarbledReply(f"2450 *OPC? answered {reply!r}")
+        self._trigger_model = False
 
     def fetch_buffered(self, count: int) -> list[float]:
         return self.instrument.buffer_readings(count)
@@ -238,7 +260,9 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         if saved is not None and saved < needed_ms:
             connection.timeout = needed_ms
         try:
+            self._trigger_model = True
             reply = inst.ask(f":TRAC:CLE;:INIT;*WAI;{fetch}")
+            self._trigger_model = False     # a reply came after *WAI: the model has ended
             for attempt in range(garbled_retries + 1):
                 try:
                     return parse_floats(reply, count, "2450 :TRAC:DATA?")
