@@ -248,7 +248,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
     applied = []
     p = timing.samples_per_trial
     write_offset = 1 + timing.reset_samples + timing.gap_samples
-    for first, wave in waveforms.items():
+    for wave in waveforms.values():
         levels = wave.levels_V
         applied.extend(levels[write_offset::p].tolist())
     applied = np.asarray(applied)

@@ -33,7 +33,7 @@ def run_demo(args) -> int:
 
     print("== 1/2  characterizing the default simulated chip (3 sizes x 8 devices)")
     with open_bench(None) as bench:
-        survey = survey_chip(bench, out / "characterization", **survey_settings)
+        survey_chip(bench, out / "characterization", **survey_settings)
     print(f"   files in {out / 'characterization'}")
 
     print("\n== 2/2  training with the devices in the loop (8x8 digits)")

@@ -17,8 +17,6 @@ below it (with headroom), and a configuration that cannot is refused with
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from drivers.benchfile import BenchFile, SafetyLimits
 from drivers.limits import emf_V, max_pulse_level_V
 
@@ -37,11 +35,8 @@ def max_write_current_A(limits: SafetyLimits, source_impedance_ohm: float,
     return float(emf_max / (source_impedance_ohm + path))
 
 
-def device_current_limits(bench: BenchFile,
-                          write_path_ohm: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Safe maximum write current (A) of every device of a bench, by device name; devices
-    whose write path is given in ``write_path_ohm`` get their own (lower) ceiling."""
-    paths = write_path_ohm or {}
-    return {dev.name: max_write_current_A(bench.limits_for(dev), bench.wiring.source_impedance_ohm,
-                                          paths.get(dev.name))
+def device_current_limits(bench: BenchFile) -> dict[str, float]:
+    """Safe maximum write current (A) of every device of a bench, by device name: the bound
+    of its size (a bench backend narrows it with each device's measured write path)."""
+    return {dev.name: max_write_current_A(bench.limits_for(dev), bench.wiring.source_impedance_ohm)
             for dev in bench.devices()}

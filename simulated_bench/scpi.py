@@ -63,7 +63,7 @@ def _node_regex(node: str) -> str:
 
 def compile_pattern(pattern: str) -> re.Pattern:
     """Turn ``[:SOURce]:CURRent[:LEVel]`` into an anchored, case-insensitive regex."""
-    out, i = [], 0
+    out = []
     pattern = pattern if pattern.startswith(("[", ":", "*")) else ":" + pattern
     for optional, node in re.findall(r"(\[?):?([A-Za-z*][A-Za-z0-9#?]*)\]?", pattern):
         piece = ":" + _node_regex(node)

@@ -148,7 +148,7 @@ class Keithley2450(ScpiInstrument):
         # ------------------------------------------------------------ source
         self.add("[SOURce]:FUNCtion[:MODE]", on_set=self._set_source_function,
                  on_query=lambda: self.source_function)
-        for f, unit in (("CURRent", "A"), ("VOLTage", "V")):
+        for f in ("CURRent", "VOLTage"):
             key = f[:4].upper()
             self.add(f"[SOURce]:{f}[:LEVel][:IMMediate][:AMPLitude]",
                      on_set=self._setter(self._set_level, key), on_query=lambda k=key: self.level[k])
