@@ -67,6 +67,19 @@ class DeviceBackend(Protocol):
 
 
 # ---------------------------------------------------------------------------- chips
+def check_repeats(repeats) -> None:
+    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+
+
+def check_sample_inputs(current_A: np.ndarray, n_devices: int, repeats) -> None:
+    """What every backend's ``sample`` takes: (batch, devices) currents, repeats >= 1."""
+    if current_A.ndim != 2 or current_A.shape[1] != n_devices:
+        raise ValueError(f"current_A must be (batch, {n_devices}) for {n_devices} device "
+                         f"indices, got shape {current_A.shape}")
+    check_repeats(repeats)
+
+
 def build_chips(bench: BenchFile | str | dict | None = None, seed: int | None = None,
                 variability: Mapping[str, float] | None = None) -> list[Chip]:
     """Draw the chips of a bench; one generator feeds every chip in order.
@@ -183,17 +196,9 @@ class _CurveArray:
                 f"{j}) exceeds its safe maximum {b['max_current'][j]:.4g} A; nothing was applied. "
                 f"Build the input->current mapping from the bench limits (hil.neuron.CurrentMapping)")
 
-    @staticmethod
-    def _check_repeats(repeats) -> None:
-        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-
     def sample(self, device_index, current_A, width_s, repeats):
         current_A = np.asarray(current_A, dtype=np.float32)
-        if current_A.ndim != 2 or current_A.shape[1] != len(device_index):
-            raise ValueError(f"current_A must be (batch, {len(device_index)}) for "
-                             f"{len(device_index)} device indices, got shape {current_A.shape}")
-        self._check_repeats(repeats)
+        check_sample_inputs(current_A, len(device_index), repeats)
         b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
         current = np.abs(current_A, dtype=np.float32)
         if len(current):
@@ -210,7 +215,7 @@ class _CurveArray:
     def mapped_sampler(self, device_index, centre_A, span_A, width_s, repeats):
         """A :class:`LinearMappedSampler` for the currents ``centre_A + span_A * t`` when every
         bound device follows the linear law and the mapping stays >= 0; else None."""
-        self._check_repeats(repeats)
+        check_repeats(repeats)
         b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
         centre, span = np.asarray(centre_A, dtype=float), np.asarray(span_A, dtype=float)
         if (b["linear"] and not b["logistic"] and centre.shape == span.shape == b["idx"].shape
@@ -608,11 +613,7 @@ class BenchBackend:
 
         current = np.abs(np.asarray(current_A, dtype=float))
         index = np.asarray(device_index, dtype=np.int64)
-        if current.ndim != 2 or current.shape[1] != len(index):
-            raise ValueError(f"current_A must be (batch, {len(index)}) for {len(index)} device "
-                             f"indices, got shape {current.shape}")
-        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+        check_sample_inputs(current, len(index), repeats)
         names = [self.device_names[i] for i in index]
         peak = current.max(axis=0) if len(current) else np.zeros(len(index))
         for j, name in enumerate(names):
