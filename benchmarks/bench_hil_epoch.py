@@ -25,7 +25,7 @@ import time
 import torch
 from torch import nn
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil import _fused
 from hil.backends import SimulatedArrayBackend
 from hil.calibration import calibrate_backend

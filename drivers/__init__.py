@@ -1,7 +1,6 @@
 """Instrument roles over pymeasure drivers, with safety limits checked before any write.
 
 =================  ===========================================================
-``benchfile``      the bench file format (instruments, wiring, devices, limits)
 ``roles``          ``PulseSource``, ``SourceMeter``, ``SwitchMatrix``,
                    ``FieldSource`` protocols
 ``limits``         ``LimitViolation``: refuse, never clip

@@ -50,7 +50,7 @@ from pymeasure.instruments.keithley import Keithley2400, Keithley2750
 from pymeasure.instruments.kepco import KepcoBOP3612
 
 from drivers import batch as batching
-from drivers.benchfile import BenchFile, BenchFileError, DeviceAddress, as_bench_file
+from devices.benchfile import BenchFile, BenchFileError, DeviceAddress, as_bench_file
 from drivers.faults import FaultCounters, InstrumentError, RetryPolicy, parse_error_reply
 from drivers.field import KepcoBOPField
 from drivers.limits import (

@@ -1,6 +1,6 @@
 """Safety checks: is a value allowed on a device of a given size? Checked before any write.
 
-Every role calls one of these checks with the :class:`~drivers.benchfile.SafetyLimits` of
+Every role calls one of these checks with the :class:`~devices.benchfile.SafetyLimits` of
 the device it drives *before* it writes anything to the bus. A value out of its limit
 raises :class:`LimitViolation` (a ``ValueError``) that names the limit, the value, the
 ceiling and what to do. Nothing is ever clipped: a clipped amplitude is a different
@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from drivers.benchfile import SafetyLimits
+from devices.benchfile import SafetyLimits
 
 HIGH_Z_LOAD_OHM = 1e6
 

@@ -41,7 +41,7 @@ from pymeasure.instruments.keysight import Keysight81160A
 from pymeasure.instruments.keysight.keysight81160A import MAX_DAC_VALUE, Keysight81160AChannel
 from pymeasure.instruments.validators import strict_discrete_set
 
-from drivers.benchfile import SafetyLimits
+from devices.benchfile import SafetyLimits
 from drivers.faults import GarbledReply, confirm_off
 from drivers.limits import HIGH_Z_LOAD_OHM, check_pulse, check_pulses
 

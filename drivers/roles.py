@@ -6,7 +6,7 @@ is a ``PulseSource`` because it has the methods, not because it inherits from a 
 
 Every role can be put in a safe state with ``output_off()``; the :class:`~drivers.bench.Bench`
 calls it on exit, on error, on Ctrl-C and on SIGTERM. Every method that could drive a
-device checks the value against the device's :class:`~drivers.benchfile.SafetyLimits`
+device checks the value against the device's :class:`~devices.benchfile.SafetyLimits`
 before anything is written (see :mod:`drivers.limits`).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
-from drivers.benchfile import SafetyLimits
+from devices.benchfile import SafetyLimits
 
 
 @runtime_checkable

@@ -2,7 +2,7 @@
 
 The read SMU sources a small current through the device on its matrix row and measures the
 voltage: resistance = V / I. Every source setting is checked against the device's
-:class:`~drivers.benchfile.SafetyLimits` (read current, voltage compliance) before anything
+:class:`~devices.benchfile.SafetyLimits` (read current, voltage compliance) before anything
 is written; the compliance is always written before the level, so the level never applies
 with a stale, larger compliance.
 
@@ -17,7 +17,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400, Keithley2450
 from pymeasure.instruments.validators import strict_range
 
-from drivers.benchfile import SafetyLimits
+from devices.benchfile import SafetyLimits
 from drivers.faults import GarbledReply, confirm_off, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
 

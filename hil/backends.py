@@ -35,7 +35,7 @@ from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from drivers.benchfile import BenchFile, as_bench_file
+from devices.benchfile import BenchFile, as_bench_file
 from hil import _fused
 from hil.calibration import READOUTS, Calibration, DeviceCurve, load_calibration, parse_calibration
 from hil.safety import CurrentLimitError, device_current_limits, max_write_current_A

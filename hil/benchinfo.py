@@ -6,7 +6,7 @@ made by the characterization procedures are checked against them.
 
 from __future__ import annotations
 
-from drivers.benchfile import as_bench_file
+from devices.benchfile import as_bench_file
 from simulated_bench import physics
 from simulated_bench.bench import SimulatedBench
 

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Errors that are the user's to fix (a bench file, a limit, a parameter, a file on disk):
 # shown as one clear message, not a traceback. (module, class) pairs, imported on demand.
 USER_ERRORS = (
-    ("drivers.benchfile", "BenchFileError"),
+    ("devices.benchfile", "BenchFileError"),
     ("drivers.limits", "LimitViolation"),
     ("drivers.transport", "InstrumentConnectionError"),
     ("drivers.faults", "FaultError"),

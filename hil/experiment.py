@@ -56,7 +56,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drivers.benchfile import as_bench_file
+from devices.benchfile import as_bench_file
 from hil.backends import CalibratedModelBackend, SimulatedArrayBackend
 from hil.calibration import (Calibration, calibrate_backend, calibration_from_chip,
                              load_calibration, neel_brown_curve)

@@ -17,7 +17,7 @@ below it (with headroom), and a configuration that cannot is refused with
 
 from __future__ import annotations
 
-from drivers.benchfile import BenchFile, SafetyLimits
+from devices.benchfile import BenchFile, SafetyLimits
 from drivers.limits import emf_V, max_pulse_level_V
 
 

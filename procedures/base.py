@@ -29,7 +29,7 @@ import math
 from pymeasure.experiment import ListParameter, Parameter, Procedure
 from pymeasure.experiment.parameters import Parameter as PymeasureParameter
 
-from drivers.benchfile import BenchFile, BenchFileError
+from devices.benchfile import BenchFile, BenchFileError
 from procedures.runner import normalize
 from procedures.session import (
     BACKENDS,

@@ -205,7 +205,7 @@ def _bench_errors() -> tuple[type, ...]:
 
 
 def characterize_main(args) -> int:
-    from drivers.benchfile import BenchFileError
+    from devices.benchfile import BenchFileError
     from procedures.calibration import CalibrationFileError
     from procedures.fits import FitError
     from procedures.session import ParameterError

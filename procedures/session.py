@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers import limits as limits_mod
-from drivers.benchfile import BenchFile, DeviceAddress, SafetyLimits, as_bench_file
+from devices.benchfile import BenchFile, DeviceAddress, SafetyLimits, as_bench_file
 
 BACKENDS = ("sim", "visa")
 

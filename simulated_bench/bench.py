@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers.benchfile import BenchFile, as_bench_file
+from devices.benchfile import BenchFile, as_bench_file
 from simulated_bench.chip import OPEN_OHM, Chip, build_chip
 from simulated_bench.clock import VirtualClock
 from simulated_bench.scpi import append_bounded

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivers.benchfile import DeviceGroup
+from devices.benchfile import DeviceGroup
 from simulated_bench import physics
 
 # Material defaults, overridable per [[chip.group]] in the bench file.

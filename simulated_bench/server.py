@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="must be 127.0.0.1 (or localhost): the server is loopback-only")
     args = parser.parse_args(argv)
 
-    from drivers.benchfile import BenchFileError
+    from devices.benchfile import BenchFileError
     from simulated_bench.bench import SimulatedBench
 
     try:

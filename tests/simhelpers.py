@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyvisa
 import tomllib
 
-from drivers.benchfile import default_bench_text
+from devices.benchfile import default_bench_text
 from simulated_bench.bench import SimulatedBench
 
 GEN = "GPIB0::10::INSTR"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from drivers.benchfile import BenchFileError, default_bench_text, load_bench_file
+from devices.benchfile import BenchFileError, default_bench_text, load_bench_file
 
 
 def write(tmp_path, text):
@@ -81,6 +81,6 @@ def test_dict_config_round_trip():
 
     data = tomllib.loads(default_bench_text())
     data["seed"] = 7
-    from drivers.benchfile import as_bench_file
+    from devices.benchfile import as_bench_file
 
     assert as_bench_file(data).seed == 7

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from drivers.bench import Bench, BenchTerminated, MissingRoleError
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from drivers.limits import LimitViolation
 from drivers.roles import BufferedSourceMeter, FieldSource, PulseSource, SourceMeter, SwitchMatrix
 from drivers.transport import InstrumentConnectionError

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from drivers.limits import (
     LimitViolation,
     check_compliance_V,

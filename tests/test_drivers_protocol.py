@@ -102,7 +102,7 @@ def test_field_beyond_the_supply_range_is_refused_not_clipped():
 # ---------------------------------------------------------------- source meters
 from pymeasure.instruments.keithley import Keithley2400  # noqa: E402
 
-from drivers.benchfile import load_bench_file  # noqa: E402
+from devices.benchfile import load_bench_file  # noqa: E402
 from drivers.roles import BufferedSourceMeter, PulseSource, SourceMeter  # noqa: E402
 from drivers.sourcemeter import (  # noqa: E402
     Keithley2400SourceMeter,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.bench import Bench
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from drivers.limits import LimitViolation, max_pulse_level_V, tightest
 from simulated_bench.visa import SimulatedVisaLibrary
 

@@ -20,7 +20,7 @@ from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
 from drivers.bench import Bench, BenchTerminated
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from simulated_bench.visa import SimulatedVisaLibrary
 
 DEFAULT = load_bench_file()
@@ -309,7 +309,7 @@ def test_2450_output_off_aborts_a_running_trigger_model():
 
 
 def _limits():
-    from drivers.benchfile import load_bench_file as load
+    from devices.benchfile import load_bench_file as load
     return load().limits["S"]
 
 

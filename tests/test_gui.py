@@ -183,7 +183,7 @@ def test_plot_updates_do_not_exhaust_none_and_bool(window):
 def test_a_bench_file_switches_the_window_to_visa_instruments(qtbot, tmp_path):
     """The same window on a "real" bench: a bench file whose addresses are LAN sockets,
     opened with the system VISA library (pyvisa-py), served by `hil serve`'s server."""
-    from drivers.benchfile import default_bench_text
+    from devices.benchfile import default_bench_text
     from simulated_bench.bench import SimulatedBench
     from simulated_bench.server import serve
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil.backends import (BenchBackend, CalibratedModelBackend, DeviceBackend,
                           SimulatedArrayBackend)
 from hil.calibration import (CalibrationError, calibrate_backend, calibration_from_chip,

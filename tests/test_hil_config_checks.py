@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil import cli
 from hil.backends import SimulatedArrayBackend
 from hil.calibration import (Calibration, CalibrationError, calibration_from_chip,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil.backends import (
     CalibratedModelBackend,
     CurrentSampler,

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil.backends import SimulatedArrayBackend
 from hil.calibration import calibration_from_chip, neel_brown_curve
 from hil.neuron import CurrentMapping, DeviceNeuron, round_robin

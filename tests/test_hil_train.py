@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil.backends import SimulatedArrayBackend
 from hil.calibration import calibrate_backend
 from hil.data import load_digits_split

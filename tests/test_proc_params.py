@@ -2,7 +2,7 @@
 
 import pytest
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from procedures.cli import main as cli_main
 from procedures.cli import run_characterization
 from procedures.session import ParameterError

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.benchfile import load_bench_file
+from devices.benchfile import load_bench_file
 from hil.benchinfo import describe_bench
 from procedures.loops import RHLoopProcedure, RILoopProcedure, analyze_rh, hard_axis_model
 from procedures.runner import run_procedure

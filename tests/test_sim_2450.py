@@ -11,7 +11,7 @@ import pyvisa
 from pymeasure.instruments.keithley import Keithley2450
 from pymeasure.instruments.keysight import Keysight81160A
 
-from drivers.benchfile import default_bench_text
+from devices.benchfile import default_bench_text
 from simulated_bench.clock import BUS_QUERY_S
 from simulated_bench.visa import SimulatedVisaLibrary
 

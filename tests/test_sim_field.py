@@ -16,7 +16,7 @@ HK_T = 0.06          # default-bench SOT anisotropy field 2 Ku / Ms
 def z_bench(T_per_A=0.005, **wiring):
     import tomllib
 
-    from drivers.benchfile import default_bench_text
+    from devices.benchfile import default_bench_text
     data = tomllib.loads(default_bench_text())
     return bench_with(models=("KepcoBOP",), wiring={**data["wiring"], "magnet_axis": "z",
                                                      "magnet_T_per_A": T_per_A, **wiring})

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from drivers.benchfile import DeviceGroup, default_bench_text
+from devices.benchfile import DeviceGroup, default_bench_text
 from simulated_bench import physics
 from simulated_bench.bench import SimulatedBench
 from simulated_bench.chip import OPEN_OHM, SOT_DEFAULTS, build_chip, nominal_parameters

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import pyvisa
 
-from drivers.benchfile import default_bench_text
+from devices.benchfile import default_bench_text
 from simulated_bench.bench import SimulatedBench
 from simulated_bench.instruments import MODELS
 from simulated_bench.server import MAX_LINE_BYTES, ServerError, main, serve

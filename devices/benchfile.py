@@ -4,8 +4,9 @@ It names the instruments (VISA address -> model and role), the chips and their d
 groups (size label, count, which 7709 card/slot), the wiring, the per-size safety limits,
 and, for the simulated bench, the physics (variability, material overrides, seed).
 
-The file format belongs to the drivers because a real lab with no simulation uses it too;
-the simulated bench reads the same file (``simulated_bench.benchfile``) for the physics.
+The format sits in ``devices``, under both the drivers and the simulator: a real lab with no
+simulation reads it through the drivers, the simulated bench reads the same file for the
+physics, and neither reaches into the other.
 
 Errors name the key and the line: ``BenchFileError: bench.toml line 42: [limits.S]
 max_pulse_voltage_V must be a positive number, got -1``.
@@ -319,7 +320,7 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
 
 
 def default_bench_text() -> str:
-    return resources.files("drivers").joinpath("default_bench.toml").read_text()
+    return resources.files("devices").joinpath("default_bench.toml").read_text()
 
 
 def load_bench_file(path: str | Path | None = None) -> BenchFile:
