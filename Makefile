@@ -21,7 +21,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hil demo
 
+# The layer contracts of DESIGN.md (pyproject.toml [tool.importlinter]) first: a broken layer
+# fails the run before the tests.
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 clean:
