@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from simulated_bench import physics
+    from devices.laws import neel_brown
+from simulated_bench import physics
 except ModuleNotFoundError:  # run from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from simulated_bench import physics
@@ -50,10 +51,10 @@ def run(devices: int = 1024, amplitudes: int = 1024, repeats: int = 15, seed: in
     delta = (28.7 * rng.lognormal(0.0, 0.08, devices))[:, None]
     ic0_A = (2.4e-5 * rng.lognormal(0.0, 0.06, devices))[:, None]
     width_s = 10e-9
-    lo = physics.current_for_probability(0.01, width_s, 2.4e-5, 28.7)
-    hi = physics.current_for_probability(0.99, width_s, 2.4e-5, 28.7)
+    lo = neel_brown.current_for_probability(0.01, width_s, 2.4e-5, 28.7)
+    hi = neel_brown.current_for_probability(0.99, width_s, 2.4e-5, 28.7)
     current_A = np.linspace(lo, hi, amplitudes)[None, :]
-    p_given = physics.switching_probability(current_A, width_s, ic0_A, delta)
+    p_given = neel_brown.probability(current_A, width_s, ic0_A, delta)
     shape = p_given.shape
     samples = shape[0] * shape[1]
 

@@ -23,9 +23,10 @@ from typing import Any
 
 import tomllib
 
+from devices import kinds
+
 KNOWN_MODELS = ("Keysight81160A", "Keithley2450", "Keithley2400", "Keithley2750", "KepcoBOP")
 ROLES = ("pulse", "read_smu", "aux_smu", "switch", "magnet")
-DEVICE_KINDS = ("sot_hall_bar", "mtj")
 
 
 class BenchFileError(ValueError):
@@ -269,8 +270,9 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
             for key in ("size", "kind", "count", "slot", "width_m"):
                 if key not in group:
                     raise err(gpath, f"is missing {key!r}")
-            if group["kind"] not in DEVICE_KINDS:
-                raise err(f"{gpath}.kind", f"{group['kind']!r} is not one of {DEVICE_KINDS}")
+            if group["kind"] not in kinds.names():
+                raise err(f"{gpath}.kind", f"{group['kind']!r} is not one of {kinds.names()} "
+                                           f"(the device kinds of devices/kinds/)")
             count, slot = group["count"], group["slot"]
             if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 8:
                 raise err(f"{gpath}.count", f"must be an integer 1..8 (a 7709 card has 8 columns), got {count!r}")

@@ -37,7 +37,8 @@ import numpy as np
 
 from devices.benchfile import BenchFile, as_bench_file
 from hil import _fused
-from hil.calibration import READOUTS, Calibration, DeviceCurve, load_calibration, parse_calibration
+from procedures.calibration import (READOUTS, ChipCalibration, DeviceCalibration, load_calibration,
+                                    parse_calibration)
 from hil.safety import CurrentLimitError, device_current_limits, max_write_current_A
 from simulated_bench.chip import Chip, build_chip
 
@@ -473,22 +474,22 @@ class SimulatedArrayBackend(_ArrayBackendBase):
 
 
 class CalibratedModelBackend(_ArrayBackendBase):
-    """Software neurons following calibrated curves (a :class:`Calibration`, dict or path).
+    """Software neurons following calibrated curves (a :class:`~procedures.calibration.ChipCalibration`, dict or path).
 
     ``model`` None samples each curve by its own model; ``"logistic"`` forces the logistic
     form. ``max_current_A`` (device name -> A) adds the same refusal as a real device;
     without it the ceiling is infinite (a model cannot be damaged).
     """
 
-    def __init__(self, calibration: Calibration | Mapping | str, seed: int = 0,
+    def __init__(self, calibration: ChipCalibration | Mapping | str, seed: int = 0,
                  model: str | None = None, max_current_A: Mapping[str, float] | None = None):
         if isinstance(calibration, Mapping):
             calibration = parse_calibration(calibration)
-        elif not isinstance(calibration, Calibration):
+        elif not isinstance(calibration, ChipCalibration):
             calibration = load_calibration(calibration)
         self.calibration = calibration
         names = calibration.names()
-        curves: list[DeviceCurve] = [calibration[n] for n in names]
+        curves: list[DeviceCalibration] = [calibration[n] for n in names]
         models = [model or c.model for c in curves]
         for name, c, m in zip(names, curves, models):
             if m == "neel_brown" and c.ic0_A is None:
@@ -521,7 +522,7 @@ class BenchBackend:
     generator's memory may split a very long batch into a few runs; the drivers decide).
 
     Currents become programmed levels through the device's measured line resistance:
-    ``level = I (R_source + R_line) / emf(1 V)`` (see ``procedures.session``). The drivers
+    ``level = I (R_source + R_line) / emf(1 V)`` (:func:`drivers.limits.level_for_current_V`). The drivers
     check every level against the bench file's limits before anything is sent and refuse
     (never clip) one that fails; this backend refuses currents over
     :func:`hil.safety.max_write_current_A` first.
@@ -529,7 +530,7 @@ class BenchBackend:
     ``round_trips`` and ``bench_time_s`` count from this backend's creation: bus transactions
     and the bench's projected time (the virtual clock on a simulated bench).
 
-    How a device answers: ``readout`` (a :class:`~hil.calibration.Calibration`, e.g. a
+    How a device answers: ``readout`` (a :class:`~procedures.calibration.ChipCalibration`, e.g. a
     survey's file, or a mapping name -> ``"binary"`` | ``"fraction"``) says it; else
     ``n_domains`` (1 = binary); a device named by neither answers its switched fraction.
     Binary devices answer thresholded 0/1 per trial (the read noise removed).
@@ -537,13 +538,13 @@ class BenchBackend:
 
     def __init__(self, bench, nplc: float = 0.01, reset_V: float | None = None,
                  bias_field_T: float = 0.01, n_domains: Mapping[str, int] | None = None,
-                 readout: Calibration | Mapping[str, str] | None = None):
+                 readout: ChipCalibration | Mapping[str, str] | None = None):
         self.bench = bench
         self.nplc = float(nplc)
         self.reset_V = reset_V
         self.bias_field_T = float(bias_field_T)
         self.n_domains = dict(n_domains or {})
-        if isinstance(readout, Calibration):
+        if isinstance(readout, ChipCalibration):
             readout = {name: readout[name].readout for name in readout.names()}
         self.readout = {name: "binary" if n == 1 else "fraction" for name, n in self.n_domains.items()}
         self.readout.update(readout or {})
@@ -609,7 +610,7 @@ class BenchBackend:
         return self._line_ohm[name]
 
     def sample(self, device_index, current_A, width_s, repeats=1):
-        from drivers.limits import emf_V
+        from drivers.limits import level_for_current_V
 
         current = np.abs(np.asarray(current_A, dtype=float))
         index = np.asarray(device_index, dtype=np.int64)
@@ -639,7 +640,7 @@ class BenchBackend:
             name = self.device_names[device]
             cols = np.flatnonzero(index == device)
             wanted = current[:, cols].ravel()
-            levels = wanted * (source_ohm + self.line_resistance_ohm(name)) / emf_V(1.0, source_ohm)
+            levels = level_for_current_V(wanted, source_ohm, self.line_resistance_ohm(name))
             batch = self.bench.trials(name, levels, width_s, int(repeats), reset_V=self.reset_V,
                                       nplc=self.nplc)
             answer = batch.switched if self.readout.get(name) == "binary" else batch.switched_fraction

@@ -7,7 +7,7 @@ made by the characterization procedures are checked against them.
 from __future__ import annotations
 
 from devices.benchfile import as_bench_file
-from simulated_bench import physics
+from devices.laws import neel_brown
 from simulated_bench.bench import SimulatedBench
 
 REFERENCE_WIDTH_S = 10e-9
@@ -38,7 +38,7 @@ def describe_bench(config=None) -> str:
     ]
     for address in bench_file.devices():
         chip, i = bench.device(address.name)
-        i50 = physics.current_for_probability(0.5, REFERENCE_WIDTH_S, chip.ic0_A[i], chip.delta[i],
+        i50 = neel_brown.current_for_probability(0.5, REFERENCE_WIDTH_S, chip.ic0_A[i], chip.delta[i],
                                               chip.tau0_s[i], chip.exponent[i])
         lines.append(
             f"  {address.name:<12} {chip.kind[i]:<13} {address.channel(w.pulse_row):>8} "

@@ -21,7 +21,7 @@ The device modes run for every device size of the bench's first chip and for eac
 variability level (default: the bench's own D2D spread as "low" and a wider "high" one);
 every seed draws its own chip. The calibration is fitted on the fly through the simulated
 array (``calibration: "fit"``), taken from the simulated truth (``"truth"``), or read from a
-calibration JSON file (a path; see :mod:`hil.calibration`). A file describes the bench's own
+calibration JSON file (a path; see :mod:`procedures.calibration`). A file describes the bench's own
 chip (``simulated_bench.bench.SimulatedBench``'s draw, what a characterization survey of the
 simulated bench measured): it serves the variability level whose spreads are ``None`` (the
 bench file's), on that one chip for every seed; the other levels are fitted on the fly.
@@ -32,12 +32,12 @@ the simulated bench's VISA library, in process): its bus round trips and virtual
 scaled to the run's training batches (``bench_projection``; the evaluation passes are not
 included).
 
-``run_experiment(config)`` takes a plain dict (see ``DEFAULT_CONFIG``), returns an
-:class:`ExperimentResult` and writes ``runs.csv``, ``summary.csv``, ``results.json``,
-``learning_curves.png`` and ``accuracy_vs_size.png`` into ``out_dir``. Every run checkpoints
-each epoch under ``out_dir/checkpoints``; ``resume: True`` continues from there, with the same
-settings only (:func:`run_identity`; ``epochs`` may grow). Settings are checked up front
-(:func:`validate_config`, :class:`ExperimentConfigError`). A calibration file's curves are
+``run_experiment(config)`` takes an :class:`~hil.config.ExperimentConfig` (or a plain dict of
+its settings), returns an :class:`ExperimentResult` and writes ``runs.csv``, ``summary.csv``,
+``results.json``, ``learning_curves.png`` and ``accuracy_vs_size.png`` into ``out_dir``. Every
+run checkpoints each epoch under ``out_dir/checkpoints``; ``resume: True`` continues from
+there, with the same settings only (:func:`run_identity`; ``epochs`` may grow). Settings are
+checked when the config is built (:class:`~hil.config.ExperimentConfigError`). A calibration file's curves are
 moved to the pulse width played (``width_s``): a ``neel_brown`` curve is rebuilt there, a
 ``logistic`` one fitted at another width is refused.
 """
@@ -45,12 +45,11 @@ moved to the pulse width played (``width_s``): a ``neel_brown`` curve is rebuilt
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -58,55 +57,19 @@ from torch import nn
 
 from devices.benchfile import as_bench_file
 from hil.backends import CalibratedModelBackend, SimulatedArrayBackend
-from hil.calibration import (Calibration, calibrate_backend, calibration_from_chip,
-                             load_calibration, neel_brown_curve)
+from hil.calibration import calibrate_backend, calibration_from_chip
+from procedures.calibration import ChipCalibration, load_calibration, neel_brown_curve
+from hil.config import (MODES, ExperimentConfig, ExperimentConfigError,  # noqa: F401 (re-exported)
+                        add_train_arguments, config_from_args)
 from hil.data import load_dataset
 from hil.network import HiddenLayerNet
 from hil.neuron import DeviceNeuron, StochasticSigmoidNeuron, round_robin
 from hil.safety import device_current_limits
 from hil.train import TrainConfig, evaluate, train
 
-MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu")
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "bench": None,                 # bench file path / dict / None = the built-in default bench
-    "dataset": "digits",           # "digits" (embedded) or "mnist" (needs mnist_path)
-    "mnist_path": None,
-    "split_seed": 0,               # the train/test split is the same for every seed
-    "sizes": None,                 # device sizes to use; None = every size of the first chip
-    "variability": {               # name -> D2D spreads (None = the bench file's own)
-        "low": None,
-        "high": {"delta_rel": 0.25, "ic0_rel": 0.20, "resistance_rel": 0.05},
-    },
-    "seeds": [0, 1, 2],
-    "epochs": 20,
-    "batch_size": 32,
-    "lr": 3e-3,
-    "hidden": 128,
-    "repeats": 4,                  # device trials averaged per answer while training
-    "eval_repeats": 16,            # ... while evaluating
-    "width_s": 10e-9,              # write pulse width
-    "calibration": "fit",          # "fit" | "truth" | path of a calibration JSON
-    "calibration_trials": 64,
-    "saturation": 8.0,             # mapping span in curve widths (see hil.neuron.CurrentMapping)
-    "headroom": 0.9,               # top of the span at most this fraction of the safe maximum
-    "modes": list(MODES),
-    "out_dir": "runs/hil",
-    "resume": False,
-    "checkpoints": True,
-    "progress": True,
-    "torch_threads": 1,            # small batches run fastest on one thread; None = torch's choice
-    "bench_projection": True,      # measure one in-situ batch per size through the BenchBackend
-}
-
-
-#: the short version for ``hil demo`` (about a minute on 2 cores): fewer epochs, same design
-DEMO_CONFIG: dict[str, Any] = {"epochs": 6, "seeds": [0, 1, 2], "out_dir": "runs/hil-demo"}
-
-
 @dataclass
 class ExperimentResult:
-    config: dict
+    config: ExperimentConfig
     runs: list[dict] = field(default_factory=list)        # one row per (mode, size, var, seed)
     curves: dict[str, list[float]] = field(default_factory=dict)  # run id -> test acc per epoch
     mappings: dict[str, str] = field(default_factory=dict)        # run id -> neuron map report
@@ -131,105 +94,6 @@ class ExperimentResult:
         return out
 
 
-class ExperimentConfigError(ValueError):
-    """An experiment setting out of its range: the message names the setting, the value given
-    and what is allowed (``hil train`` prints it as one line and exits 2)."""
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_real(value) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value)))
-
-
-def _option(key: str) -> str:
-    return f"{key!r} (--{key.replace('_', '-')})"
-
-
-def _check_int(merged: dict, key: str, low: int = 1) -> None:
-    value = merged[key]
-    if not _is_int(value) or value < low:
-        raise ExperimentConfigError(f"experiment setting {_option(key)} must be an integer "
-                                    f">= {low}, got {value!r}")
-
-
-def _check_positive(merged: dict, key: str, high: float | None = None) -> None:
-    value = merged[key]
-    if not _is_real(value) or not value > 0 or (high is not None and value > high):
-        allowed = f"in (0, {high:g}]" if high is not None else "> 0"
-        raise ExperimentConfigError(f"experiment setting {_option(key)} must be a finite number "
-                                    f"{allowed}, got {value!r}")
-
-
-def validate_config(merged: dict) -> dict:
-    """Check every setting of a merged experiment config; raise :class:`ExperimentConfigError`
-    naming the setting, the value and the allowed range. Returns ``merged``."""
-    modes = merged["modes"]
-    if isinstance(modes, str) or not isinstance(modes, (list, tuple)) or not modes:
-        raise ExperimentConfigError(f"experiment setting 'modes' must list at least one of "
-                                    f"{MODES}, got {modes!r}")
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        raise ExperimentConfigError(f"unknown modes {sorted(unknown)}; choose from {MODES}")
-    seeds = merged["seeds"]
-    if isinstance(seeds, str) or not isinstance(seeds, (list, tuple)) or not seeds:
-        raise ExperimentConfigError(f"seeds must list at least one seed, got {seeds!r}")
-    bad = [s for s in seeds if not _is_int(s) or s < 0]
-    if bad:
-        raise ExperimentConfigError(f"experiment setting 'seeds' (--seeds) must be integers >= 0, "
-                                    f"got {bad[0]!r}")
-    for key in ("epochs", "batch_size", "hidden", "repeats", "calibration_trials"):
-        _check_int(merged, key)
-    if merged["eval_repeats"] is not None:
-        _check_int(merged, "eval_repeats")
-    _check_int(merged, "split_seed", 0)
-    _check_positive(merged, "lr")
-    _check_positive(merged, "width_s")
-    _check_positive(merged, "saturation")
-    _check_positive(merged, "headroom", 1.0)
-    if merged["torch_threads"] is not None and not (_is_int(merged["torch_threads"])
-                                                    and merged["torch_threads"] >= 0):
-        raise ExperimentConfigError(f"experiment setting 'torch_threads' must be an integer >= 0 "
-                                    f"or None, got {merged['torch_threads']!r}")
-    sizes = merged["sizes"]
-    if sizes is not None and (isinstance(sizes, str) or not isinstance(sizes, (list, tuple))
-                              or not sizes):
-        raise ExperimentConfigError(f"experiment setting 'sizes' (--sizes) must list at least one "
-                                    f"device size (or be None: every size), got {sizes!r}")
-    variability = merged["variability"]
-    if not isinstance(variability, dict) or not variability:
-        raise ExperimentConfigError(f"experiment setting 'variability' must map at least one level "
-                                    f"name to D2D spreads (or None), got {variability!r}")
-    for name, spreads in variability.items():
-        if spreads is None:
-            continue
-        if not isinstance(spreads, dict):
-            raise ExperimentConfigError(f"variability level {name!r} must be None or a dict of "
-                                        f"D2D spreads, got {spreads!r}")
-        for key, value in spreads.items():
-            if not _is_real(value) or value < 0:
-                raise ExperimentConfigError(f"variability level {name!r}: spread {key!r} must be a "
-                                            f"finite number >= 0, got {value!r}")
-    calibration = merged["calibration"]
-    if not isinstance(calibration, (str, Path)) or not str(calibration):
-        raise ExperimentConfigError(f"experiment setting 'calibration' (--calibration) must be "
-                                    f"'fit', 'truth' or a calibration JSON path, got {calibration!r}")
-    return merged
-
-
-def _merge_config(config: dict | None) -> dict:
-    merged = copy.deepcopy(DEFAULT_CONFIG)
-    for key, value in (config or {}).items():
-        if key not in DEFAULT_CONFIG:
-            raise ExperimentConfigError(f"unknown experiment setting {key!r}; known: "
-                                        f"{sorted(DEFAULT_CONFIG)}")
-        merged[key] = value
-    return validate_config(merged)
-
-
 #: settings that do not change what a run computes: a resume may change them freely
 #: (``epochs`` is checked by the training loop itself; the run id carries mode, size, level, seed)
 _NOT_IDENTITY = ("epochs", "out_dir", "resume", "checkpoints", "progress", "torch_threads",
@@ -245,12 +109,12 @@ def _file_digest(path) -> str | None:
         return None
 
 
-def run_identity(config: dict) -> dict:
-    """The settings a run's checkpoint must match to be resumed (plain data: JSON-normalised).
-    A calibration file is identified by its content too."""
+def run_identity(config: ExperimentConfig) -> dict:
+    """The settings a run's checkpoint must match to be resumed (plain data: JSON-normalised,
+    keyed as :meth:`ExperimentConfig.to_dict`). A calibration file is identified by its content too."""
     import json
 
-    identity = {k: v for k, v in config.items() if k not in _NOT_IDENTITY}
+    identity = {k: v for k, v in config.to_dict().items() if k not in _NOT_IDENTITY}
     if identity.get("calibration") not in ("fit", "truth"):
         identity["calibration_sha256"] = _file_digest(identity["calibration"])
     return json.loads(json.dumps(identity, default=str))
@@ -261,26 +125,28 @@ def _stable_seed(*parts) -> int:
     return zlib.crc32("/".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
 
 
-def typical_calibration(calibration: Calibration, names: list[str], n_domains: int) -> Calibration:
+def typical_calibration(calibration: ChipCalibration, names: list[str],
+                        n_domains: int) -> ChipCalibration:
     """Every device of ``names`` replaced by the size's typical device: median fitted Ic0, Delta."""
     curves = [calibration[n] for n in names]
     typical = neel_brown_curve(float(np.median([c.ic0_A for c in curves])),
                                float(np.median([c.delta for c in curves])), calibration.width_s,
                                curves[0].tau0_s, curves[0].exponent, n_domains)
-    return Calibration(calibration.width_s, {n: typical for n in names},
-                       f"typical device of {len(names)} (median of {calibration.source})")
+    return ChipCalibration(calibration.bench, calibration.chip, calibration.width_s,
+                           {n: typical for n in names},
+                           f"typical device of {len(names)} (median of {calibration.source})")
 
 
 class _Runner:
-    def __init__(self, config: dict):
+    def __init__(self, config: ExperimentConfig):
         self.config = config
-        self.bench = as_bench_file(config["bench"])
+        self.bench = as_bench_file(config.bench)
         self.limits = device_current_limits(self.bench)
-        self.data = load_dataset(config["dataset"], config["mnist_path"], config["split_seed"])
-        self.out_dir = Path(config["out_dir"])
+        self.data = load_dataset(config.dataset, config.mnist_path, config.split_seed)
+        self.out_dir = Path(config.out_dir)
         first_chip = self.bench.groups[0].chip
         all_sizes = [g.size for g in self.bench.groups if g.chip == first_chip]
-        self.sizes = list(config["sizes"] or all_sizes)
+        self.sizes = list(config.sizes or all_sizes)
         missing = set(self.sizes) - set(all_sizes)
         if missing:
             raise ExperimentConfigError(
@@ -291,22 +157,22 @@ class _Runner:
 
     # ------------------------------------------------------------------ pieces
     def _net(self, neurons: nn.Module, seed: int) -> HiddenLayerNet:
-        return HiddenLayerNet(self.data.n_features, self.config["hidden"], self.data.n_classes,
+        return HiddenLayerNet(self.data.n_features, self.config.hidden, self.data.n_classes,
                               neurons, torch.Generator().manual_seed(_stable_seed("init", seed)))
 
     def _train(self, run_id: str, net: HiddenLayerNet, seed: int):
         cfg = self.config
         checkpoint = str(self.out_dir / "checkpoints" / f"{run_id.replace('/', '_')}.pt") \
-            if cfg["checkpoints"] else None
+            if cfg.checkpoints else None
         started = time.perf_counter()
         history = train(net, self.data, TrainConfig(
-            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
             seed=_stable_seed("shuffle", seed), checkpoint=checkpoint,
-            resume=bool(cfg["resume"] and checkpoint), progress=cfg["progress"], desc=run_id,
+            resume=bool(cfg.resume and checkpoint), progress=cfg.progress, desc=run_id,
             run=self.identity))
         elapsed = time.perf_counter() - started
         self.result.curves[run_id] = list(history.test_acc)
-        return history, elapsed / max(cfg["epochs"], 1)
+        return history, elapsed / max(cfg.epochs, 1)
 
     def _record(self, run_id, mode, size, var, seed, acc, epoch_time_s, backend=None, batches=1):
         trips = getattr(backend, "round_trips", 0) if backend is not None else 0
@@ -333,8 +199,8 @@ class _Runner:
 
         cfg = self.config
         chip = SimulatedBench.from_config(self.bench).chip
-        truth = calibration_from_chip(chip, cfg["width_s"])
-        x = self.data.x_train[:cfg["batch_size"]]
+        truth = calibration_from_chip(chip, cfg.width_s)
+        x = self.data.x_train[:cfg.batch_size]
         with torch.no_grad():
             pre = self._net(nn.Identity(), 0).hidden(x)
         domains = {n: truth[n].n_domains for n in truth.names()}
@@ -346,15 +212,15 @@ class _Runner:
                 trips0, time0, started = devices.round_trips, devices.bench_time_s, time.perf_counter()
                 layer(pre)
                 self.result.bench_projection[size] = {
-                    "batch": [int(pre.shape[0]), int(pre.shape[1])], "repeats": cfg["repeats"],
+                    "batch": [int(pre.shape[0]), int(pre.shape[1])], "repeats": cfg.repeats,
                     "round_trips_per_batch": devices.round_trips - trips0,
                     "bench_time_s_per_batch": devices.bench_time_s - time0,
                     "wall_s_per_batch": time.perf_counter() - started,
                     "devices": len(set(layer.neuron_devices))}
 
-    def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str) -> Calibration:
-        source = self.config["calibration"]
-        width = self.config["width_s"]
+    def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str) -> ChipCalibration:
+        source = self.config.calibration
+        width = self.config.width_s
         if self._uses_file(var):
             # the file's curves at the width the layers play (a logistic one must match it)
             return load_calibration(source).at_width(width)
@@ -363,13 +229,13 @@ class _Runner:
         # "fit", and a file's fallback for the variability levels it did not measure
         meter = SimulatedArrayBackend(backend.chips, self.limits,
                                       seed=_stable_seed("calibrate", seed, var))
-        return calibrate_backend(meter, self.limits, width, trials=self.config["calibration_trials"])
+        return calibrate_backend(meter, self.limits, width, trials=self.config.calibration_trials)
 
     def _uses_file(self, var: str) -> bool:
         """A calibration file describes the bench's own chip: it serves the variability level
         that keeps the bench file's spreads (None); other levels are fitted on the fly."""
-        return (self.config["calibration"] not in ("fit", "truth")
-                and self.config["variability"][var] is None)
+        return (self.config.calibration not in ("fit", "truth")
+                and self.config.variability[var] is None)
 
     def _devices_under_test(self, seed: int, var: str, spreads) -> SimulatedArrayBackend:
         if self._uses_file(var):
@@ -384,16 +250,16 @@ class _Runner:
     def _device_layer(self, backend, calibration, names, gain_cal=None, seed=0) -> DeviceNeuron:
         cfg = self.config
         return DeviceNeuron.from_calibration(
-            backend, calibration, round_robin(cfg["hidden"], names), self.limits,
-            width_s=cfg["width_s"], repeats=cfg["repeats"], eval_repeats=cfg["eval_repeats"],
-            gain_calibration=gain_cal, saturation=cfg["saturation"], headroom=cfg["headroom"])
+            backend, calibration, round_robin(cfg.hidden, names), self.limits,
+            width_s=cfg.width_s, repeats=cfg.repeats, eval_repeats=cfg.eval_repeats,
+            gain_calibration=gain_cal, saturation=cfg.saturation, headroom=cfg.headroom)
 
     # ------------------------------------------------------------------ the runs
     def run(self) -> ExperimentResult:
         cfg = self.config
-        modes = set(cfg["modes"])
-        n_batches = int(np.ceil(len(self.data.x_train) / cfg["batch_size"]))
-        for seed in cfg["seeds"]:
+        modes = set(cfg.modes)
+        n_batches = int(np.ceil(len(self.data.x_train) / cfg.batch_size))
+        for seed in cfg.seeds:
             if "software" in modes:
                 run_id = f"software/seed{seed}"
                 net = self._net(nn.Sigmoid(), seed)
@@ -401,16 +267,16 @@ class _Runner:
                 self._record(run_id, "software", "-", "-", seed, history.test_acc[-1], t_epoch)
             if "ideal_stochastic" in modes:
                 run_id = f"ideal_stochastic/seed{seed}"
-                neurons = StochasticSigmoidNeuron(cfg["repeats"], cfg["eval_repeats"],
+                neurons = StochasticSigmoidNeuron(cfg.repeats, cfg.eval_repeats,
                                                   seed=_stable_seed("ideal", seed))
                 history, t_epoch = self._train(run_id, self._net(neurons, seed), seed)
                 self._record(run_id, "ideal_stochastic", "-", "-", seed, history.test_acc[-1], t_epoch)
             device_modes = modes & {"exsitu", "exsitu_uncalibrated", "insitu"}
-            if "insitu" in modes and cfg["bench_projection"] and not self.result.bench_projection:
+            if "insitu" in modes and cfg.bench_projection and not self.result.bench_projection:
                 self._project_bench()
             if not device_modes:
                 continue
-            for var, spreads in cfg["variability"].items():
+            for var, spreads in cfg.variability.items():
                 truth = self._devices_under_test(seed, var, spreads)
                 calibration = self._calibration(truth, seed, var)
                 for size in self.sizes:
@@ -452,86 +318,37 @@ class _Runner:
             net = self._net(layer, seed)
             history, t_epoch = self._train(run_id, net, seed)
             self._record(run_id, "insitu", size, var, seed, history.test_acc[-1], t_epoch,
-                         backend, n_batches * self.config["epochs"])
+                         backend, n_batches * self.config.epochs)
             self.result.mappings[run_id] = layer.report()
 
 
-def run_experiment(config: dict | None = None) -> ExperimentResult:
-    """Run the experiment described by ``config`` (a plain dict; see ``DEFAULT_CONFIG``),
-    write its CSV / JSON / PNG files into ``out_dir`` and return the results."""
+def run_experiment(config: ExperimentConfig | Mapping | None = None) -> ExperimentResult:
+    """Run the experiment described by ``config`` (an :class:`~hil.config.ExperimentConfig`, or
+    a plain dict of its settings), write its CSV / JSON / PNG files into ``out_dir`` and return
+    the results."""
     from hil import report
 
-    merged = _merge_config(config)
+    if not isinstance(config, ExperimentConfig):
+        config = ExperimentConfig.from_dict(config)
     threads = torch.get_num_threads()
-    if merged["torch_threads"]:
-        torch.set_num_threads(int(merged["torch_threads"]))
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
     try:
-        result = _Runner(merged).run()
+        result = _Runner(config).run()
     finally:
         torch.set_num_threads(threads)
-    report.write_outputs(result, Path(merged["out_dir"]))
+    report.write_outputs(result, Path(config.out_dir))
     return result
-
-
-# ---------------------------------------------------------------------------- CLI pieces
-def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options of ``hil train`` (the lead wires them into hil/cli.py)."""
-    d = DEFAULT_CONFIG
-    parser.add_argument("--bench", default=None, help="bench file (TOML); default: built-in bench")
-    parser.add_argument("--dataset", choices=["digits", "mnist"], default=d["dataset"])
-    parser.add_argument("--mnist", dest="mnist_path", default=None,
-                        help="folder with MNIST IDX files (implies --dataset mnist)")
-    parser.add_argument("--epochs", type=int, default=d["epochs"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=d["seeds"], help="e.g. 0 1 2")
-    parser.add_argument("--sizes", nargs="+", default=None, help="device sizes (default: all)")
-    parser.add_argument("--hidden", type=int, default=d["hidden"])
-    parser.add_argument("--repeats", type=int, default=d["repeats"],
-                        help="device trials averaged per answer while training")
-    parser.add_argument("--eval-repeats", type=int, default=d["eval_repeats"])
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--lr", type=float, default=d["lr"])
-    parser.add_argument("--width-s", type=float, default=d["width_s"], help="write pulse width")
-    parser.add_argument("--calibration", default=d["calibration"],
-                        help="'fit' (on the fly), 'truth' (simulated), or a calibration JSON path")
-    parser.add_argument("--high-variability", type=float, nargs=2, default=None,
-                        metavar=("DELTA_REL", "IC0_REL"),
-                        help="D2D spreads of the 'high' level (default 0.25 0.20)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--out", dest="out_dir", default=d["out_dir"], help="output folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--demo", action="store_true",
-                        help=f"the short demo run ({DEMO_CONFIG['epochs']} epochs, "
-                             f"{len(DEMO_CONFIG['seeds'])} seeds) unless --epochs/--seeds say otherwise")
-    return parser
-
-
-def config_from_args(args: argparse.Namespace) -> dict:
-    config = {key: getattr(args, key) for key in (
-        "bench", "mnist_path", "epochs", "seeds", "sizes", "hidden", "repeats", "eval_repeats",
-        "batch_size", "lr", "width_s", "calibration", "modes", "out_dir", "resume")}
-    config["dataset"] = "mnist" if args.mnist_path else args.dataset
-    config["progress"] = not args.no_progress
-    if getattr(args, "demo", False):
-        defaults = DEFAULT_CONFIG
-        for key, value in DEMO_CONFIG.items():
-            if config.get(key) == defaults[key]:  # an explicit option wins over the demo's
-                config[key] = value
-    if args.high_variability:
-        variability = copy.deepcopy(DEFAULT_CONFIG["variability"])
-        variability["high"].update(delta_rel=args.high_variability[0],
-                                   ic0_rel=args.high_variability[1])
-        config["variability"] = variability
-    return config
 
 
 def train_main(args: argparse.Namespace) -> int:
     """``hil train``: run the experiment, print the results table; 0 on success."""
     from hil import report
 
-    result = run_experiment(config_from_args(args))
+    config = config_from_args(args)
+    result = run_experiment(config)
     print(report.format_table(result))
-    print(f"results in {Path(args.out_dir).resolve()}")
+    print(f"results in {Path(config.out_dir).resolve()}")
     return 0
 
 

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from hil.backends import mapped_sampler
-from hil.calibration import Calibration, DeviceCurve, curve_at_width
+from procedures.calibration import ChipCalibration, DeviceCalibration
 from hil.safety import CurrentLimitError
 from hil.surrogate import SigmoidSurrogate, mapped_slope, surrogate_for
 
@@ -98,8 +98,8 @@ class CurrentMapping(nn.Module):
         self.narrowed: list[str] = []
 
     @classmethod
-    def from_curves(cls, curves: Sequence[DeviceCurve], max_current_A: Sequence[float],
-                    device_names: Sequence[str], gain_curves: Sequence[DeviceCurve] | None = None,
+    def from_curves(cls, curves: Sequence[DeviceCalibration], max_current_A: Sequence[float],
+                    device_names: Sequence[str], gain_curves: Sequence[DeviceCalibration] | None = None,
                     saturation: float = 8.0, headroom: float = 0.9) -> "CurrentMapping":
         """Centre each neuron on its device's I50; gain 1/k of ``gain_curves`` (default: the same
         curves); span = ``saturation`` x gain, narrowed where the safe window is smaller.
@@ -196,10 +196,10 @@ class DeviceNeuron(nn.Module):
         self._bound: dict = {}   # repeats -> the fast path's bound callables (see fast_path)
 
     @classmethod
-    def from_calibration(cls, backend, calibration: Calibration, neuron_devices: Sequence[str],
+    def from_calibration(cls, backend, calibration: ChipCalibration, neuron_devices: Sequence[str],
                          max_current_A: Mapping[str, float], width_s: float | None = None,
                          repeats: int = 1, eval_repeats: int | None = None,
-                         gain_calibration: Calibration | None = None,
+                         gain_calibration: ChipCalibration | None = None,
                          surrogate_model: str | None = None, saturation: float = 8.0,
                          headroom: float = 0.9) -> "DeviceNeuron":
         """A layer whose mapping and surrogate come from ``calibration`` (per neuron's device).
@@ -210,10 +210,10 @@ class DeviceNeuron(nn.Module):
         width_s = float(calibration.width_s if width_s is None else width_s)
         # the curves at the width actually played: a Neel-Brown curve is rebuilt there, a
         # logistic one fitted at another width is refused (CalibrationError)
-        curves = [curve_at_width(calibration[n], width_s, n, calibration.source)
+        curves = [calibration[n].at_width(width_s, n, calibration.source)
                   for n in neuron_devices]
         gain_curves = None if gain_calibration is None else [
-            curve_at_width(gain_calibration[n], width_s, n, gain_calibration.source)
+            gain_calibration[n].at_width(width_s, n, gain_calibration.source)
             for n in neuron_devices]
         mapping = CurrentMapping.from_curves(curves, [max_current_A[n] for n in neuron_devices],
                                              neuron_devices, gain_curves, saturation, headroom)

@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from devices.laws import neel_brown
 from hil import _fused
-from hil.calibration import DeviceCurve
+from procedures.calibration import DeviceCalibration
 
 
 def _buffer(values, dtype) -> torch.Tensor:
@@ -70,13 +71,12 @@ class _LinearNeelBrownSlope:
     """d P(I(x)) / dx under the linear law with the mapping folded in (see
     :meth:`NeelBrownSurrogate.mapped_derivative`)."""
 
-    def __init__(self, surrogate: NeelBrownSurrogate, centre_A, span_A, gain_A):
-        b = surrogate.delta.double().numpy() / surrogate.ic0_A.double().numpy()
-        log_t = surrogate.log_width_over_tau0.double().numpy()
-        self._log_rate_per_t = (b * span_A).astype(np.float32)
-        self._log_rate_at_t0 = (log_t - surrogate.delta.double().numpy() + b * centre_A).astype(np.float32)
-        self._log_t = log_t.astype(np.float32)
-        self._scale = (b * gain_A).astype(np.float32)
+    def __init__(self, form: neel_brown.LinearForm, centre_A, span_A, gain_A):
+        per_t, at_t0 = form.folded(centre_A, span_A)
+        self._log_rate_per_t = per_t.astype(np.float32)
+        self._log_rate_at_t0 = at_t0.astype(np.float32)
+        self._log_t = form.ceiling.astype(np.float32)
+        self._scale = (form.per_A * gain_A).astype(np.float32)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         if _fused.ENABLED and t.ndim == 2 and t.dtype == np.float32:
@@ -96,7 +96,7 @@ class _LinearNeelBrownSlope:
 
 
 class NeelBrownSurrogate(nn.Module):
-    """P(I) = 1 - exp(-(t/tau0) exp(-Delta (1 - |I|/Ic0)^n)) and its derivative, per neuron."""
+    """The Neel-Brown curve P(I) of :mod:`devices.laws.neel_brown` and its derivative, per neuron."""
 
     def __init__(self, ic0_A, delta, width_s, tau0_s, exponent, dtype=torch.float64):
         super().__init__()
@@ -106,18 +106,14 @@ class NeelBrownSurrogate(nn.Module):
                              _buffer([math.log(w / t) for w, t in zip(width_s, tau0_s)], dtype),
                              persistent=False)
         self.register_buffer("exponent", _buffer(exponent, dtype), persistent=False)
-        # the same curve as float32 numpy constants, for the layer's fast backward path
-        f32 = np.float32
-        self._inv_ic0 = (1.0 / self.ic0_A.double().numpy()).astype(f32)
-        self._delta = self.delta.double().numpy().astype(f32)
-        self._log_t = self.log_width_over_tau0.double().numpy().astype(f32)
-        self._exponent = self.exponent.double().numpy().astype(f32)
-        self._linear = bool(np.all(self._exponent == 1.0))
-        self._dlog_scale = (self._delta * self._exponent * self._inv_ic0).astype(f32)
-        self._log_rate_at_0 = (self._log_t - self._delta).astype(f32)
+        # the same curve as float64 numpy parameters, for the layer's fast backward path
+        self._curve = tuple(np.array([float(v) for v in values])
+                            for values in (width_s, ic0_A, delta, tau0_s, exponent))
+        self._linear = bool(np.all(self._curve[4] == 1.0))
+        self._form = neel_brown.LinearForm.of(*self._curve[:4])
 
     @classmethod
-    def from_curves(cls, curves: Sequence[DeviceCurve], dtype=torch.float64):
+    def from_curves(cls, curves: Sequence[DeviceCalibration], dtype=torch.float64):
         for curve in curves:
             if curve.ic0_A is None or curve.delta is None:
                 raise ValueError(f"a Neel-Brown surrogate needs ic0_A and delta; the curve "
@@ -126,53 +122,38 @@ class NeelBrownSurrogate(nn.Module):
                    [c.width_s for c in curves], [c.tau0_s for c in curves],
                    [c.exponent for c in curves], dtype)
 
-    def _reduced(self, current_A):
-        return torch.clamp(1.0 - current_A.abs() / self.ic0_A, min=0.0)
+    def _log_rate(self, current_A):
+        return neel_brown.log_rate_at(self.log_width_over_tau0,
+                                      neel_brown.reduced_barrier(current_A, self.ic0_A),
+                                      self.delta, self.exponent)
 
     def probability(self, current_A: torch.Tensor) -> torch.Tensor:
-        rate = torch.exp(self.log_width_over_tau0 - self.delta * self._reduced(current_A) ** self.exponent)
-        return -torch.expm1(-rate)
+        return -torch.expm1(-torch.exp(self._log_rate(current_A)))
 
     def forward(self, current_A: torch.Tensor) -> torch.Tensor:
         """dP/dI in 1/A (zero above Ic0, where the curve is flat at its ceiling)."""
-        reduced = self._reduced(current_A)
-        rate = torch.exp(self.log_width_over_tau0 - self.delta * reduced ** self.exponent)
-        dlog_rate = (self.delta * self.exponent / self.ic0_A) * reduced ** (self.exponent - 1.0)
-        dlog_rate = torch.where(reduced > 0, dlog_rate, torch.zeros_like(dlog_rate))
-        return torch.exp(-rate) * rate * dlog_rate * torch.sign(current_A)
+        rate = torch.exp(self._log_rate(current_A))
+        slope = neel_brown.log_rate_slope(current_A, self.ic0_A, self.delta, self.exponent)
+        return torch.exp(-rate) * rate * slope * torch.sign(current_A)
 
     def derivative_numpy(self, current_A: np.ndarray, nonnegative: bool = False) -> np.ndarray:
         """dP/dI as :meth:`forward`, in float32 numpy (small-array CPU fast path).
 
         ``nonnegative=True`` promises every current is >= 0 (the device layer's mapping
-        guarantees it) and skips the sign handling.
+        guarantees it): under the linear law the law's affine form then gives dP/dI =
+        (Delta/Ic0) exp(ln r - r) below Ic0 and 0 above in a few float32 passes.
         """
         if self._linear and nonnegative:
-            # ln(t/tau) = a + b I below Ic0 (b = Delta/Ic0), capped at ln(t/tau0) above it;
-            # dP/dI = b r exp(-r) = b exp(ln r - r) below Ic0, 0 above
-            log_rate = current_A * self._dlog_scale
-            log_rate += self._log_rate_at_0
-            below = log_rate < self._log_t
+            form = self._form
+            log_rate = form.log_rate(np.asarray(current_A, dtype=np.float32))
+            below = log_rate < form.ceiling.astype(np.float32)
             out = np.subtract(log_rate, np.exp(log_rate), out=log_rate)
             np.exp(out, out=out)
-            out *= self._dlog_scale
+            out *= form.per_A.astype(np.float32)
             out *= below                  # a multiply by the mask: np.where costs 5x more
             return out
-        reduced = 1.0 - np.abs(current_A) * self._inv_ic0
-        np.maximum(reduced, 0.0, out=reduced)
-        if self._linear:
-            dlog_rate = np.where(reduced > 0, self._dlog_scale, np.float32(0.0))
-            barrier = reduced * self._delta
-        else:
-            power = np.power(reduced, self._exponent - 1.0)
-            dlog_rate = np.where(reduced > 0, power * self._dlog_scale, np.float32(0.0))
-            barrier = power * reduced * self._delta
-        rate = np.exp(np.subtract(self._log_t, barrier, out=barrier), out=barrier)
-        out = np.exp(-rate)
-        out *= rate
-        out *= dlog_rate
-        out *= np.sign(current_A)
-        return out
+        width, ic0, delta, tau0, n = self._curve
+        return neel_brown.probability_slope(current_A, width, ic0, delta, tau0, n).astype(np.float32)
 
     def mapped_derivative(self, centre_A, span_A, gain_A):
         """t -> d P(I(x)) / dx for I = centre + span t, t = tanh(x gain / span), in fewer passes
@@ -181,8 +162,8 @@ class NeelBrownSurrogate(nn.Module):
         in float64) and d P/dx = b gain (1 - t^2) exp(ln r - r) below Ic0, 0 above. None (the
         general form) for other exponents or a mapping that can go negative."""
         centre, span = np.asarray(centre_A, dtype=float), np.asarray(span_A, dtype=float)
-        if self._linear and centre.shape == span.shape == self._delta.shape and np.all(centre >= span):
-            return _LinearNeelBrownSlope(self, centre, span, np.asarray(gain_A, dtype=float))
+        if self._linear and centre.shape == span.shape == self._curve[1].shape and np.all(centre >= span):
+            return _LinearNeelBrownSlope(self._form, centre, span, np.asarray(gain_A, dtype=float))
         return None
 
 
@@ -197,7 +178,7 @@ class LogisticSurrogate(nn.Module):
         self._slope = self.slope_per_A.double().numpy().astype(np.float32)
 
     @classmethod
-    def from_curves(cls, curves: Sequence[DeviceCurve], dtype=torch.float64):
+    def from_curves(cls, curves: Sequence[DeviceCalibration], dtype=torch.float64):
         return cls([c.i50_A for c in curves], [c.logistic_slope_per_A for c in curves], dtype)
 
     def probability(self, current_A: torch.Tensor) -> torch.Tensor:
@@ -233,7 +214,7 @@ class SigmoidSurrogate(nn.Module):
 SURROGATES = {"neel_brown": NeelBrownSurrogate, "logistic": LogisticSurrogate}
 
 
-def surrogate_for(curves: Sequence[DeviceCurve], model: str | None = None, dtype=torch.float64):
+def surrogate_for(curves: Sequence[DeviceCalibration], model: str | None = None, dtype=torch.float64):
     """The surrogate of a list of per-neuron curves; ``model`` None = the curves' own model."""
     model = model or curves[0].model
     if model not in SURROGATES:

@@ -1,7 +1,9 @@
-"""The calibration file: each device's fitted switching curve, for the learning side.
+"""The calibration: each device's fitted switching curve, written by procedures, read by hil.
 
-This module owns the format: it writes, reads and validates it; ``hil.calibration`` builds
-its learning view from what :func:`parse_calibration` returns. One JSON object::
+This module owns the one calibrated model (:class:`DeviceCalibration` per device,
+:class:`ChipCalibration` per chip) and its file format: it writes, reads and validates it.
+``hil.calibration`` adds the sources the learning side needs (a simulated chip's truth, a fit
+through a backend) and nothing else. One JSON object::
 
     {
       "format": "spin-hil-calibration", "version": 1,
@@ -24,9 +26,12 @@ its learning view from what :func:`parse_calibration` returns. One JSON object::
 
 Per device, ``model`` says which curve it is:
 
-- ``neel_brown`` needs ``ic0_A`` and ``delta``; ``tau0_s`` defaults to 1 ns, ``exponent`` to 1,
-  and the derived ``i50_A`` (P = 1/2) and ``logistic_slope_per_A`` (the logistic with the
-  curve's slope at I50) are filled in when missing. A given ``i50_A`` must lie below ``ic0_A``.
+- ``neel_brown`` needs ``ic0_A`` and ``delta``; ``tau0_s`` defaults to 1 ns, ``exponent`` to 1.
+  Its ``i50_A`` (P = 1/2) and ``logistic_slope_per_A`` (the logistic with the curve's slope
+  at I50) are derived from the law at the curve's width: written for readers, recomputed on
+  reading (a given ``i50_A`` must still lie below ``ic0_A``: one above is a corrupt entry). A
+  survey's separate logistic fit is kept as extras (``logistic_i50_A``,
+  ``logistic_fit_slope_per_A``), its slope's standard error as ``logistic_slope_err_per_A``.
 - ``logistic`` (P = 1 / (1 + exp(-k (I - I50)))) needs ``i50_A`` and ``logistic_slope_per_A``.
 
 ``width_s`` (the pulse width of the curves) is given at the top level, per device, or both
@@ -40,14 +45,17 @@ malformed file raises :class:`CalibrationFileError` naming the file, the device 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from procedures.fits import neel_brown_current, neel_brown_logistic_slope
+import numpy as np
+
+from devices.laws import neel_brown
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
@@ -66,15 +74,31 @@ class CalibrationFileError(ValueError):
     """A calibration file that cannot be used; the message names the key that is wrong."""
 
 
-@dataclass
+#: one error type for every layer that reads a calibration
+CalibrationError = CalibrationFileError
+
+
+def _same_width(a: float, b: float) -> bool:
+    return abs(float(a) - float(b)) <= 1e-9 * max(abs(float(a)), abs(float(b)))
+
+
+@dataclass(frozen=True)
 class DeviceCalibration:
-    """The fitted switching curve of one device (currents in A, at ``width_s`` or the file's)."""
+    """The calibrated switching curve of one device: the one model that procedures write and
+    the learning side reads (currents in A, at ``width_s``; None there: the chip's width).
+
+    A ``neel_brown`` curve *is* (Ic0, Delta, tau0, n) at a pulse width: its ``i50_A`` (P = 1/2)
+    and ``logistic_slope_per_A`` (the logistic with the curve's slope at I50) are derived
+    from the law (:mod:`devices.laws.neel_brown`) whenever the width is known, so the mapping
+    and the surrogate of a layer follow one curve. A ``logistic`` curve is its (I50, k) at its
+    own width. ``readout`` follows ``n_domains`` when not given (1 or unknown: ``binary``).
+    """
 
     size: str | None = None
     ic0_A: float | None = None
     delta: float | None = None
-    tau0_s: float | None = None
-    exponent: float | None = None
+    tau0_s: float = NEEL_BROWN_DEFAULTS["tau0_s"]
+    exponent: float = NEEL_BROWN_DEFAULTS["exponent"]
     i50_A: float | None = None
     logistic_slope_per_A: float | None = None
     line_resistance_ohm: float | None = None
@@ -85,26 +109,92 @@ class DeviceCalibration:
     logistic_slope_err_per_A: float | None = None
     n_domains: int | None = None
     readout: str | None = None
-    width_s: float | None = None       # None: the file's width_s
+    width_s: float | None = None       # None: the chip's width_s
     extra: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def __post_init__(self):
+        readout = self.readout or ("binary" if self.n_domains in (None, 1) else "fraction")
+        object.__setattr__(self, "readout", readout)
+        if readout == "binary" and self.n_domains is None:
+            object.__setattr__(self, "n_domains", 1)
+        if self.model == "neel_brown" and self.width_s is not None:
+            curve = (self.width_s, self.ic0_A, self.delta, self.tau0_s, self.exponent)
+            object.__setattr__(self, "i50_A", float(neel_brown.current_for_probability(0.5, *curve)))
+            object.__setattr__(self, "logistic_slope_per_A",
+                               float(neel_brown.logistic_slope_at_i50(*curve)))
+
+    def probability(self, current_A):
+        """P_sw(I) of this curve (numpy, vectorized)."""
+        current_A = np.abs(np.asarray(current_A, dtype=float))
+        if self.model == "neel_brown":
+            return neel_brown.probability(current_A, self.width_s, self.ic0_A, self.delta,
+                                          self.tau0_s, self.exponent)
+        return 1.0 / (1.0 + np.exp(-self.logistic_slope_per_A * (current_A - self.i50_A)))
+
+    def at_width(self, width_s: float, name: str = "", source: str = "") -> DeviceCalibration:
+        """This curve at the pulse width ``width_s``: itself when it is at that width, a
+        Neel-Brown curve moved to the new width, a :class:`CalibrationFileError` for a
+        logistic curve (its I50 and slope hold at its own width only)."""
+        if not (isinstance(width_s, (int, float)) and math.isfinite(width_s) and width_s > 0):
+            raise CalibrationFileError(f"pulse width_s must be a finite number > 0, got {width_s!r}")
+        if _same_width(self.width_s, width_s):
+            return self
+        if self.model == "neel_brown":
+            return neel_brown_curve(self.ic0_A, self.delta, width_s, self.tau0_s, self.exponent,
+                                    self.n_domains, self.readout)
+        where = f" of device {name!r}" if name else ""
+        src = f" ({source})" if source else ""
+        raise CalibrationFileError(
+            f"the logistic curve{where}{src} was fitted at width_s={self.width_s:g} s, but the "
+            f"pulses are {float(width_s):g} s wide: a logistic fit holds at its own width only. "
+            f"Pulse at {self.width_s:g} s (--width-s {self.width_s:g}), or calibrate at "
+            f"{float(width_s):g} s (or with the neel_brown model, which can be moved to another width)")
+
+    def to_dict(self, chip_width_s: float | None = None) -> dict:
+        """The file entry (``width_s`` only where it differs from the chip's)."""
         out = {"size": self.size} if self.size is not None else {}
         out["model"] = self.model
+        shape = ("ic0_A", "delta", "tau0_s", "exponent")
         for key in NUMBERS + UNCERTAINTIES:
             value = getattr(self, key)
+            if key == "width_s" and chip_width_s is not None and _same_width(value, chip_width_s):
+                continue
+            if key in shape and self.model != "neel_brown":
+                continue
             if value is not None:
                 out[key] = float(value)
-        if self.readout is not None:
-            out["readout"] = self.readout
+        out["readout"] = self.readout
         if self.n_domains is not None:
             out["n_domains"] = int(self.n_domains)
         out.update(self.extra)
         return out
 
 
+def neel_brown_curve(ic0_A, delta, width_s, tau0_s=1e-9, exponent=1.0, n_domains=1,
+                     readout: str | None = None, **fields) -> DeviceCalibration:
+    """A Neel-Brown curve; refused when it has no thermally activated transition at ``width_s``."""
+    if not neel_brown.logistic_slope_at_i50(width_s, ic0_A, delta, tau0_s, exponent) > 0:
+        raise CalibrationFileError(
+            f"Neel-Brown curve ic0_A={ic0_A!r}, delta={delta!r} has no thermally activated "
+            f"transition at width_s={width_s!r} s (I50 at or above Ic0); use a shorter pulse")
+    return DeviceCalibration(ic0_A=float(ic0_A), delta=float(delta), tau0_s=float(tau0_s),
+                             exponent=float(exponent), width_s=float(width_s), model="neel_brown",
+                             n_domains=None if n_domains is None else int(n_domains),
+                             readout=readout, **fields)
+
+
+def logistic_curve(i50_A, slope_per_A, width_s, n_domains=1, readout: str | None = None,
+                   **fields) -> DeviceCalibration:
+    return DeviceCalibration(i50_A=float(i50_A), logistic_slope_per_A=float(slope_per_A),
+                             width_s=float(width_s), model="logistic",
+                             n_domains=None if n_domains is None else int(n_domains),
+                             readout=readout, **fields)
+
+
 @dataclass
 class ChipCalibration:
+    """Calibrated curves of named devices, all at ``width_s`` unless an entry says otherwise."""
+
     bench: str
     chip: str
     width_s: float
@@ -112,13 +202,47 @@ class ChipCalibration:
     source: str = ""
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        self.devices = {name: dev if dev.width_s is not None
+                        else dataclasses.replace(dev, width_s=float(self.width_s))
+                        for name, dev in self.devices.items()}
+
+    def __getitem__(self, name: str) -> DeviceCalibration:
+        try:
+            return self.devices[name]
+        except KeyError:
+            raise CalibrationFileError(
+                f"the calibration ({self.source or 'no source'}) has no device {name!r}; it holds "
+                f"{sorted(self.devices)[:6]}{' ...' if len(self.devices) > 6 else ''}: calibrate "
+                f"that device or map the neurons to calibrated devices") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.devices
+
+    def names(self) -> list[str]:
+        return list(self.devices)
+
+    def subset(self, names: Iterable[str]) -> ChipCalibration:
+        return ChipCalibration(self.bench, self.chip, self.width_s, {n: self[n] for n in names},
+                               self.source, dict(self.meta))
+
+    def at_width(self, width_s: float) -> ChipCalibration:
+        """These curves at the pulse width ``width_s`` (the one a layer actually plays): Neel-Brown
+        curves moved there, a logistic curve at another width refused; ``self`` when every
+        curve already is at ``width_s``."""
+        devices = {name: dev.at_width(width_s, name, self.source) for name, dev in self.devices.items()}
+        if all(devices[n] is d for n, d in self.devices.items()) and _same_width(self.width_s, width_s):
+            return self
+        return ChipCalibration(self.bench, self.chip, float(width_s), devices, self.source,
+                               dict(self.meta))
+
     def to_dict(self) -> dict:
         out = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
         out.update({key: value for key in ("bench", "chip") if (value := getattr(self, key))})
         out.update({"width_s": float(self.width_s), "source": self.source})
         if self.meta:
             out["meta"] = dict(self.meta)
-        out["devices"] = {name: dev.to_dict() for name, dev in self.devices.items()}
+        out["devices"] = {name: dev.to_dict(self.width_s) for name, dev in self.devices.items()}
         return out
 
     def by_size(self) -> dict[str, dict[str, DeviceCalibration]]:
@@ -184,22 +308,19 @@ def _device(name, entry, where: str, top_width: float | None) -> DeviceCalibrati
     if model == "neel_brown":
         for key, default in NEEL_BROWN_DEFAULTS.items():
             numbers[key] = numbers[key] or default
-        curve = (width, numbers["ic0_A"], numbers["delta"], numbers["tau0_s"], numbers["exponent"])
         if numbers["i50_A"] is not None and numbers["i50_A"] >= numbers["ic0_A"]:
             raise CalibrationFileError(
                 f"{where}['i50_A']: i50_A = {numbers['i50_A']!r} A is not below ic0_A = "
                 f"{numbers['ic0_A']!r} A; a thermally activated curve switches below Ic0: refit "
                 f"the device")
-        slope = neel_brown_logistic_slope(*curve)
-        if not slope > 0:
+        if not neel_brown.logistic_slope_at_i50(width, numbers["ic0_A"], numbers["delta"],
+                                                numbers["tau0_s"], numbers["exponent"]) > 0:
             raise CalibrationFileError(
                 f"{where}: the neel_brown curve ic0_A={numbers['ic0_A']!r}, delta="
                 f"{numbers['delta']!r} has no thermally activated transition at width_s="
                 f"{width!r} s (I50 at or above Ic0); use a shorter pulse")
-        if numbers["i50_A"] is None:
-            numbers["i50_A"] = float(neel_brown_current(0.5, *curve))
-        if numbers["logistic_slope_per_A"] is None:
-            numbers["logistic_slope_per_A"] = float(slope)
+    numbers = {k: v for k, v in numbers.items() if v is not None or k not in NEEL_BROWN_DEFAULTS}
+    numbers["width_s"] = width
     known = {"size", "model", "n_domains", "readout", *NUMBERS, *UNCERTAINTIES}
     extra = {k: v for k, v in entry.items() if k not in known}
     return DeviceCalibration(size=_label(entry, "size", where, "S"), model=model,

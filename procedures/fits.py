@@ -25,7 +25,7 @@ statistical errors pass the noise dispersion of a correctly specified fit of the
 ``fit_logistic(..., noise_dispersion=nb.dispersion)`` with ``nb = fit_neel_brown(...)``
 (same ``std_err``, if any): they then match the scatter (within ~15 % in the simulator).
 
-Models (the simulated bench's contract, ``DESIGN.md``)::
+Models (the Neel-Brown law is :mod:`devices.laws.neel_brown`, the one the simulator samples)::
 
     Neel-Brown  P(I, t) = 1 - exp(-t / tau),  tau = tau0 exp(Delta (1 - I / Ic0)^n)
     logistic    P(I)    = 1 / (1 + exp(-k (I - I50)))
@@ -47,7 +47,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import optimize
 
-LN2 = math.log(2.0)
+from devices.laws import neel_brown
+
+LN2 = neel_brown.LN2
 WIDTH_10_90 = 2.0 * math.log(9.0)   # logistic: I(P=0.9) - I(P=0.1) = 2 ln 9 / k
 _EPS = 1e-12
 
@@ -292,45 +294,6 @@ def fit_logistic(current_A, switched, trials, std_err=None,
 
 
 # ----------------------------------------------------------------------------- Neel-Brown
-def neel_brown_probability(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
-    """P_sw = 1 - exp(-t / tau) (log-space, exact for tiny and huge tau)."""
-    reduced = np.maximum(1.0 - np.abs(np.asarray(current_A, dtype=float)) / ic0_A, 0.0)
-    log_rate = np.log(np.asarray(width_s, dtype=float) / tau0_s) - delta * reduced ** exponent
-    return -np.expm1(-np.exp(log_rate))
-
-
-def neel_brown_current(probability, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
-    """Inverse in the current: the amplitude of switching probability ``probability``."""
-    barrier = math.log(width_s / tau0_s) - math.log(-math.log1p(-probability))
-    reduced = max(barrier / delta, 0.0) ** (1.0 / exponent)
-    return ic0_A * (1.0 - reduced)
-
-
-def neel_brown_logistic_slope(width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0) -> float:
-    """k of the logistic that has the Neel-Brown curve's slope at I50: k = 4 dP/dI there.
-
-    At P = 1/2, t / tau = ln 2, so dP/dI = (1 - P) ln 2 d ln(t / tau) / dI
-    = ln 2 / 2 x Delta n u50^(n-1) / Ic0 with u50 = 1 - I50 / Ic0. 0 when I50 is at or
-    above Ic0 (no thermally activated transition at this width).
-    """
-    reduced = 1.0 - neel_brown_current(0.5, width_s, ic0_A, delta, tau0_s, exponent) / ic0_A
-    if not reduced > 0:
-        return 0.0
-    return 2.0 * LN2 * delta * exponent * reduced ** (exponent - 1.0) / ic0_A
-
-
-def _nb_jacobian(current, width, ic0, delta, tau0, n):
-    """dP/d(Ic0, Delta) of the Neel-Brown law."""
-    u = np.maximum(1.0 - current / ic0, 0.0)
-    rate = np.exp(np.log(width / tau0) - delta * u ** n)
-    dp_dlog = np.exp(-rate) * rate
-    with np.errstate(divide="ignore", invalid="ignore"):
-        du_n1 = np.where(u > 0, u ** (n - 1.0), 0.0)
-    d_delta = -u ** n
-    d_ic0 = -delta * n * du_n1 * current / ic0 ** 2
-    return np.column_stack([dp_dlog * d_ic0, dp_dlog * d_delta])
-
-
 @dataclass(frozen=True)
 class NeelBrownFit:
     """Ic0 and Delta of the Neel-Brown law at a known tau0 and exponent."""
@@ -349,12 +312,13 @@ class NeelBrownFit:
     n_points: int
 
     def probability(self, current_A, width_s=None):
-        return neel_brown_probability(current_A, self.width_s if width_s is None else width_s,
+        return neel_brown.probability(current_A, self.width_s if width_s is None else width_s,
                                       self.ic0_A, self.delta, self.tau0_s, self.exponent)
 
     def current_for(self, probability, width_s=None) -> float:
-        return neel_brown_current(probability, self.width_s if width_s is None else width_s,
-                                  self.ic0_A, self.delta, self.tau0_s, self.exponent)
+        return float(neel_brown.current_for_probability(
+            probability, self.width_s if width_s is None else width_s, self.ic0_A, self.delta,
+            self.tau0_s, self.exponent))
 
     @property
     def width_10_90_A(self) -> float:
@@ -407,26 +371,26 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
 
     def nll(theta):
         ic0, delta = ic0_0 * math.exp(theta[0]), delta_0 * math.exp(theta[1])
-        return _binomial_nll(neel_brown_probability(current, width, ic0, delta, tau0_s, exponent),
+        return _binomial_nll(neel_brown.probability(current, width, ic0, delta, tau0_s, exponent),
                              switched, trials)
 
     best = _nelder_mead(nll, [0.0, 0.0])
     ic0, delta = ic0_0 * math.exp(best.x[0]), delta_0 * math.exp(best.x[1])
     if se is not None:
         theta, cov, disp = _wls(
-            lambda th: neel_brown_probability(current, width, th[0], th[1], tau0_s, exponent),
-            lambda th: _nb_jacobian(current, width, th[0], th[1], tau0_s, exponent),
+            lambda th: neel_brown.probability(current, width, th[0], th[1], tau0_s, exponent),
+            lambda th: neel_brown.parameter_jacobian(current, width, th[0], th[1], tau0_s, exponent),
             [ic0, delta], p_obs, se, 2)
         ic0, delta = float(theta[0]), float(theta[1])
     else:
-        p = neel_brown_probability(current, width, ic0, delta, tau0_s, exponent)
+        p = neel_brown.probability(current, width, ic0, delta, tau0_s, exponent)
         disp, scale = _scale(p, switched, trials, 2)
-        cov = _covariance(_nb_jacobian(current, width, ic0, delta, tau0_s, exponent), p, trials,
-                          scale)
+        cov = _covariance(neel_brown.parameter_jacobian(current, width, ic0, delta, tau0_s, exponent),
+                          p, trials, scale)
     ic0_err, delta_err = (math.sqrt(max(v, 0.0)) for v in np.diag(cov))
     corr = float(cov[0, 1] / (ic0_err * delta_err)) if ic0_err > 0 and delta_err > 0 else float("nan")
     # I50 and its error by the delta method: dI50/dIc0 = 1 - u50, dI50/dDelta = Ic0 u50 / (n Delta)
-    i50 = neel_brown_current(0.5, w0, ic0, delta, tau0_s, exponent)
+    i50 = float(neel_brown.current_for_probability(0.5, w0, ic0, delta, tau0_s, exponent))
     u50 = 1.0 - i50 / ic0
     grad = np.array([1.0 - u50, ic0 * u50 / (exponent * delta)])
     i50_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
@@ -491,8 +455,8 @@ class TauCurveFit:
     chi2_per_dof: float
 
     def tau_s(self, current_A):
-        u = np.maximum(1.0 - np.abs(np.asarray(current_A, dtype=float)) / self.ic0_A, 0.0)
-        return self.tau0_s * np.exp(self.delta * u ** self.exponent)
+        return neel_brown.relaxation_time(current_A, self.ic0_A, self.delta, self.tau0_s,
+                                          self.exponent)
 
 
 def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.0) -> TauCurveFit:
@@ -513,8 +477,8 @@ def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.
 
     def residuals(theta):
         ic0, delta = ic0_0 * math.exp(theta[0]), delta_0 * math.exp(theta[1])
-        u = np.maximum(1.0 - current / ic0, 0.0)
-        return (delta * u ** exponent - y) / sigma
+        # ln(tau / tau0) = -ln(t / tau) + ln(t / tau0) = Delta u^n
+        return (delta * neel_brown.reduced_barrier(current, ic0) ** exponent - y) / sigma
 
     res = optimize.least_squares(residuals, [0.0, 0.0], method="lm", xtol=1e-12, ftol=1e-12)
     ic0, delta = ic0_0 * math.exp(res.x[0]), delta_0 * math.exp(res.x[1])
@@ -531,5 +495,4 @@ def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.
 
 
 __all__ = ["FitError", "LogisticFit", "NeelBrownFit", "TauCurveFit", "TauFit", "fit_logistic",
-           "fit_neel_brown", "fit_tau", "fit_tau_curve", "neel_brown_current",
-           "neel_brown_logistic_slope", "neel_brown_probability"]
+           "fit_neel_brown", "fit_tau", "fit_tau_curve"]

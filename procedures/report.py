@@ -223,9 +223,9 @@ def plot_sweep(rows, summary, path: Path) -> Path:
     ax.plot(current * 1e6, [r["Switching probability"] for r in fine], "o", label="measured")
     nb = summary.get("neel_brown")
     if nb and current.size:
-        from procedures.fits import neel_brown_probability
+        from devices.laws import neel_brown
         grid = np.linspace(current.min(), current.max(), 200)
-        ax.plot(grid * 1e6, neel_brown_probability(grid, nb["width_s"], nb["ic0_A"], nb["delta"],
+        ax.plot(grid * 1e6, neel_brown.probability(grid, nb["width_s"], nb["ic0_A"], nb["delta"],
                                                    nb["tau0_s"], nb["exponent"]), "-",
                 label=f"Neel-Brown: Delta {nb['delta']:.1f}, Ic0 {nb['ic0_A'] * 1e6:.2f} uA")
     ax.set_xlabel("write current (uA)")

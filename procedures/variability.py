@@ -160,11 +160,12 @@ class SurveyResult:
             nb, lg = dev.neel_brown, dev.logistic
             devices[name] = DeviceCalibration(
                 size=dev.size, ic0_A=nb.ic0_A, delta=nb.delta, tau0_s=nb.tau0_s,
-                exponent=nb.exponent, i50_A=nb.i50_A, logistic_slope_per_A=lg.slope_per_A,
+                exponent=nb.exponent,
                 line_resistance_ohm=dev.line_resistance_ohm, ic0_err_A=nb.ic0_err_A,
                 delta_err=nb.delta_err, i50_err_A=nb.i50_err_A,
                 logistic_slope_err_per_A=lg.slope_err_per_A, readout=dev.readout,
-                extra={"logistic_i50_A": lg.i50_A, "width_10_90_A": nb.width_10_90_A,
+                extra={"logistic_i50_A": lg.i50_A, "logistic_fit_slope_per_A": lg.slope_per_A,
+                       "width_10_90_A": nb.width_10_90_A,
                        "relative_width": nb.relative_width, "dispersion": nb.dispersion})
         if not devices:
             raise ParameterError("no device of the survey could be fitted; nothing to calibrate")
@@ -194,32 +195,34 @@ def _sd(values) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float = 1e-9,
-                   exponent: float = 1.0, trials: int = 0, points: int = 0) -> SurveyResult:
-    """Fits per device and the per-size summary from the survey's rows."""
-    by_device: dict[str, list[dict]] = {}
-    for row in rows:
-        by_device.setdefault(str(row["Device"]), []).append(row)
-    devices: dict[str, DeviceResult] = {}
-    for name, dev_rows in by_device.items():
-        size = str(dev_rows[0]["Size"])
-        line = [r for r in dev_rows if r["Phase"] == "line"]
-        line_ohm = float(line[0]["Line resistance (ohm)"]) if line else float("nan")
-        try:
-            cross = bench_file.limits_for(name).line_cross_section_m2
-        except (KeyError, AttributeError):
-            cross = None
-        fine = [r for r in dev_rows if r["Phase"] == "fine"]
-        readout = "binary" if std_errors(fine) is None else "fraction"
-        try:
-            nb, lg = fit_sweep(dev_rows, tau0_s, exponent)
-            devices[name] = DeviceResult(name, size, line_ohm, nb, lg, cross, readout=readout)
-        except fits.FitError as exc:
-            devices[name] = DeviceResult(name, size, line_ohm, None, None, cross, str(exc), readout)
+def device_result(name: str, rows: list[dict], bench_file, tau0_s: float = 1e-9,
+                  exponent: float = 1.0) -> DeviceResult:
+    """One device's fits from its survey rows (a failed fit is kept as ``error``)."""
+    size = str(rows[0]["Size"])
+    line = [r for r in rows if r["Phase"] == "line"]
+    line_ohm = float(line[0]["Line resistance (ohm)"]) if line else float("nan")
+    try:
+        cross = bench_file.limits_for(name).line_cross_section_m2
+    except (KeyError, AttributeError):
+        cross = None
+    fine = [r for r in rows if r["Phase"] == "fine"]
+    readout = "binary" if std_errors(fine) is None else "fraction"
+    try:
+        nb, lg = fit_sweep(rows, tau0_s, exponent)
+        return DeviceResult(name, size, line_ohm, nb, lg, cross, readout=readout)
+    except fits.FitError as exc:
+        return DeviceResult(name, size, line_ohm, None, None, cross, str(exc), readout)
+
+
+def size_summaries(devices, bench_file) -> list[SizeSummary]:
+    """Per size (bench-file order of the groups, then any other), the mean and spread of
+    the fitted devices' I50, 10-90 % width and Delta; sizes with no fitted device are left
+    out. ``devices``: :class:`DeviceResult` objects (of a survey, or of one in progress)."""
+    devices = list(devices)
     sizes = []
     order = list(dict.fromkeys(g.size for g in bench_file.groups))
-    for size in order + sorted({d.size for d in devices.values()} - set(order)):
-        ok = [d for d in devices.values() if d.size == size and d.ok]
+    for size in order + sorted({d.size for d in devices} - set(order)):
+        ok = [d for d in devices if d.size == size and d.ok]
         if not ok:
             continue
         i50 = np.array([d.neel_brown.i50_A for d in ok])
@@ -231,6 +234,18 @@ def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float =
                                  float(width.mean()), float(rel.mean()), _sd(rel),
                                  float(width.mean()) / cross, float(delta.mean()), _sd(delta),
                                  float(np.mean([d.neel_brown.ic0_A for d in ok]))))
+    return sizes
+
+
+def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float = 1e-9,
+                   exponent: float = 1.0, trials: int = 0, points: int = 0) -> SurveyResult:
+    """Fits per device and the per-size summary from the survey's rows."""
+    by_device: dict[str, list[dict]] = {}
+    for row in rows:
+        by_device.setdefault(str(row["Device"]), []).append(row)
+    devices = {name: device_result(name, dev_rows, bench_file, tau0_s, exponent)
+               for name, dev_rows in by_device.items()}
+    sizes = size_summaries(devices.values(), bench_file)
     width_scans = {}
     for name, dev_rows in by_device.items():
         scan = [r for r in dev_rows if str(r["Phase"]).startswith("width")]
@@ -301,4 +316,4 @@ def finish_survey(proc: VariabilitySurveyProcedure, rows, out: Path, report: boo
 
 
 __all__ = ["DeviceResult", "SizeSummary", "SurveyResult", "VariabilitySurveyProcedure",
-           "analyze_survey", "finish_survey", "survey_chip"]
+           "analyze_survey", "device_result", "finish_survey", "size_summaries", "survey_chip"]

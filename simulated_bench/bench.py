@@ -253,7 +253,7 @@ class SimulatedBench:
             current = np.sign(source_current_A) * compliance_V / two_terminal
             return float(np.sign(source_current_A) * compliance_V), float(current), True
         resistance = chip.read_resistance(idx, self.noise_rng, nplc, abs(source_current_A) * two_terminal)
-        if self.config.wiring.magnet_axis == "x" and chip.kind[idx] == "sot_hall_bar":
+        if self.config.wiring.magnet_axis == "x" and chip.truth(idx).READS_HARD_AXIS_TILT:
             # an in-plane field tilts m out of plane: the hard-axis loop shows in R_xy
             mz_scale = chip.hard_axis_mz(idx, field)
             resistance = chip.r_offset_ohm[idx] + (resistance - chip.r_offset_ohm[idx]) * mz_scale

@@ -5,17 +5,10 @@ device and a sampled batch over all devices go through the same vectorized physi
 
 Device kinds
 ------------
-``sot_hall_bar``: heavy metal (Ta) / perpendicular ferromagnet (CoFeB) Hall cross of width
-w. The w x w cross holds N = max(1, w^2 / a_nuc) independent nucleation regions (multi-domain
-reversal for big bars, macrospin for small ones); each region's barrier is
-Delta = Ku V / kT with V = min(w^2, a_nuc) t_FM. Ic0 = Jc0 w t_HM. Switching needs the
-in-plane bias field; the target state is sign(I) * sign(Hx). Readout: R_xy = R_off +
-R_AHE * m_z, with m_z the mean over regions.
-
-``mtj``: circular STT magnetic tunnel junction of diameter d, always macrospin. R_P = RA /
-area, R_AP = R_P (1 + TMR(V)), TMR(V) = TMR0 / (1 + (V / V_half)^2). The target state is set
-by the current sign alone (positive current -> parallel, m = +1). A voltage over the MgO
-breakdown shorts the junction.
+Each device's kind (the bench file's ``kind``) has its truth in ``simulated_bench.kinds``:
+material defaults, per-size physics from geometry, pulse target, damage, write path and
+readout (``sot_hall_bar``: AHE Hall cross; ``mtj``: STT tunnel junction). The chip keeps the
+parameters every kind shares in flat arrays and asks the kind's module for the rest.
 
 Magnet field (:meth:`Chip.expose_to_field`)
 -------------------------------------------
@@ -37,46 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from devices.benchfile import DeviceGroup
+from devices.laws import neel_brown
 from simulated_bench import physics
+from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, truth as kind_truth
 
-# Material defaults, overridable per [[chip.group]] in the bench file.
-SOT_DEFAULTS = {
-    "hm_thickness_m": 5e-9,
-    "fm_thickness_m": 1.1e-9,
-    "anisotropy_J_m3": 3.0e4,          # effective Ku of CoFeB near the reorientation
-    "saturation_A_m": 1.0e6,           # Ms, for the anisotropy field Hk = 2 Ku / (mu0 Ms)
-    "nucleation_diameter_m": 80e-9,    # size of one independently reversing region
-    "critical_current_density_A_m2": 8e10,
-    "resistivity_ohm_m": 2.0e-6,       # beta-Ta
-    "squares": 4.0,                    # write-line length / width
-    "series_resistance_ohm": 0.0,      # leads and contacts in series with the channel
-    "r_offset_ohm": 5.0,
-    "r_ahe_ohm": 1.0,
-    "read_noise_ohm": 0.02,            # rms at 1 NPLC; scales as 1/sqrt(NPLC)
-    "tau0_s": 1e-9,
-    "exponent": 1.0,
-    "temperature_K": 300.0,
-    "min_bias_field_T": 1e-3,          # below this |Hx| SOT switching is not deterministic
-    "electromigration_A_m2": 3e11,     # the line opens above this current density
-}
-MTJ_DEFAULTS = {
-    "fm_thickness_m": 1.3e-9,
-    "anisotropy_J_m3": 2.0e5,
-    "saturation_A_m": 1.0e6,
-    "critical_current_density_A_m2": 3e10,
-    "ra_ohm_m2": 10e-12,               # 10 ohm um^2
-    "tmr": 1.2,
-    "tmr_half_bias_V": 0.5,
-    "series_resistance_ohm": 100.0,
-    "read_noise_ohm": 2.0,
-    "tau0_s": 1e-9,
-    "exponent": 2.0,
-    "temperature_K": 300.0,
-    "breakdown_V": 1.3,
-}
 MU0 = 4e-7 * np.pi
-SHORT_OHM = 2.0          # a broken-down barrier
-OPEN_OHM = 1e12          # an electromigrated line
 
 
 @dataclass
@@ -147,19 +105,18 @@ class Chip:
         """One current pulse through device ``idx``: damage check, then thermal switching."""
         if self.broken[idx]:
             return
-        if self._damages(idx, current_A, voltage_V):
-            self._break(idx, time_s, current_A, voltage_V)
+        kind = self.truth(idx)
+        if broken := kind.damage(self, idx, current_A, voltage_V):
+            self.broken[idx], cause = broken
+            self.damage_log.append(DamageEvent(idx, self.names[idx], time_s, cause))
             return
         if current_A == 0.0 or width_s <= 0.0:
             return
-        if self.kind[idx] == "sot_hall_bar":
-            if abs(field_T) < self.params[idx]["min_bias_field_T"]:
-                return
-            target = np.sign(current_A) * np.sign(field_T)
-        else:
-            target = np.sign(current_A)
-        p = physics.switching_probability(abs(current_A), width_s, self.ic0_A[idx],
-                                          self.delta[idx], self.tau0_s[idx], self.exponent[idx])
+        target = kind.switch_target(self, idx, current_A, field_T)
+        if target == 0:
+            return
+        p = neel_brown.probability(abs(current_A), width_s, self.ic0_A[idx], self.delta[idx],
+                                   self.tau0_s[idx], self.exponent[idx])
         n = self.n_domains[idx]
         if target > 0:
             self.up_regions[idx] += rng.binomial(n - self.up_regions[idx], p)
@@ -215,30 +172,10 @@ class Chip:
             self.up_regions[falls] = rng.binomial(self.n_domains[falls], 0.5)
         self.in_plane = saturated & ~below_now
 
-    def _damages(self, idx, current_A, voltage_V) -> bool:
-        if self.kind[idx] == "sot_hall_bar":
-            return abs(current_A) / self.cross_section_m2[idx] > self.damage_limit[idx]
-        barrier_V = abs(current_A) * self.junction_resistance(idx, abs(voltage_V))
-        return barrier_V > self.damage_limit[idx]
-
-    def _break(self, idx, time_s, current_A, voltage_V):
-        if self.kind[idx] == "sot_hall_bar":
-            density = abs(current_A) / self.cross_section_m2[idx]
-            self.broken[idx] = "open"
-            cause = (f"electromigration: {density:.3g} A/m^2 over the "
-                     f"{self.damage_limit[idx]:.3g} A/m^2 limit ({current_A:.3g} A)")
-        else:
-            self.broken[idx] = "short"
-            cause = (f"MgO breakdown: {abs(current_A) * self.junction_resistance(idx, abs(voltage_V)):.3g} V "
-                     f"over the barrier, limit {self.damage_limit[idx]:.3g} V")
-        self.damage_log.append(DamageEvent(idx, self.names[idx], time_s, cause))
-
     # ------------------------------------------------------------------ read
-    def junction_resistance(self, idx, bias_V=0.0):
-        """MTJ barrier resistance at a bias (P: r_offset; AP: r_offset (1 + TMR(V)))."""
-        tmr = self.r_ahe_ohm[idx] / (1.0 + (bias_V / self.params[idx]["tmr_half_bias_V"]) ** 2)
-        ap_fraction = 1.0 - self.up_regions[idx] / self.n_domains[idx]
-        return self.r_offset_ohm[idx] * (1.0 + tmr * ap_fraction)
+    def truth(self, idx):
+        """The simulator's module for this device's kind (:mod:`simulated_bench.kinds`)."""
+        return kind_truth(self.kind[idx])
 
     def write_path_resistance(self, idx, bias_V=0.0) -> float:
         """Two-terminal resistance the pulse generator sees through the device."""
@@ -246,9 +183,7 @@ class Chip:
             return OPEN_OHM
         if self.broken[idx] == "short":
             return SHORT_OHM + self.line_resistance_ohm[idx]
-        if self.kind[idx] == "sot_hall_bar":
-            return self.line_resistance_ohm[idx]
-        return self.line_resistance_ohm[idx] + self.junction_resistance(idx, bias_V)
+        return self.truth(idx).write_path_resistance(self, idx, bias_V)
 
     def read_resistance(self, idx, rng: np.random.Generator, nplc: float = 1.0,
                         bias_V: float = 0.0) -> float:
@@ -258,10 +193,7 @@ class Chip:
             return OPEN_OHM
         if self.broken[idx] == "short":
             return SHORT_OHM + noise
-        if self.kind[idx] == "sot_hall_bar":
-            mz = self.magnetization(idx)
-            return self.r_offset_ohm[idx] + self.r_ahe_ohm[idx] * mz + noise
-        return self.junction_resistance(idx, bias_V) + noise
+        return self.truth(idx).read_resistance(self, idx, noise, bias_V)
 
     def hard_axis_mz(self, idx, field_T: float) -> float:
         """|m_z| under an in-plane field (Stoner-Wohlfarth hard-axis loop)."""
@@ -278,42 +210,8 @@ def _lognormal_spread(rng, nominal, rel, count):
 
 
 def nominal_parameters(group: DeviceGroup) -> dict:
-    """Per-size physics before D2D variability: Delta, Ic0, N, resistances."""
-    if group.kind == "sot_hall_bar":
-        p = {**SOT_DEFAULTS, **group.params}
-        w = group.width_m
-        a_nuc = np.pi / 4 * p["nucleation_diameter_m"] ** 2
-        area = w * w
-        n_domains = max(1, int(round(area / a_nuc)))
-        volume = min(area, a_nuc) * p["fm_thickness_m"]
-        cross = w * p["hm_thickness_m"]
-        return {
-            **p,
-            "delta": float(physics.thermal_stability(p["anisotropy_J_m3"], volume, p["temperature_K"])),
-            "ic0_A": p["critical_current_density_A_m2"] * cross,
-            "n_domains": n_domains,
-            "cross_section_m2": cross,
-            "line_resistance_ohm": (p["resistivity_ohm_m"] * p["squares"] / p["hm_thickness_m"]
-                                    + p["series_resistance_ohm"]),
-            "r_offset_ohm": p["r_offset_ohm"],
-            "r_ahe_ohm": p["r_ahe_ohm"],
-            "damage_limit": p["electromigration_A_m2"],
-        }
-    p = {**MTJ_DEFAULTS, **group.params}
-    d = group.width_m
-    area = np.pi / 4 * d * d
-    return {
-        **p,
-        "delta": float(physics.thermal_stability(p["anisotropy_J_m3"], area * p["fm_thickness_m"],
-                                                 p["temperature_K"])),
-        "ic0_A": p["critical_current_density_A_m2"] * area,
-        "n_domains": 1,
-        "cross_section_m2": area,
-        "line_resistance_ohm": p["series_resistance_ohm"],
-        "r_offset_ohm": p["ra_ohm_m2"] / area,
-        "r_ahe_ohm": p["tmr"],
-        "damage_limit": p["breakdown_V"],
-    }
+    """Per-size physics before D2D variability (Delta, Ic0, N, resistances), by the group's kind."""
+    return kind_truth(group.kind).nominal_parameters(group)
 
 
 def build_chip(name: str, groups: list[DeviceGroup], variability: dict,

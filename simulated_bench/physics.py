@@ -1,96 +1,28 @@
-"""Thermally activated switching of a nanomagnet under a current pulse (Neel-Brown).
+"""The simulator's sampling of its truth: switch events under the Neel-Brown law, field reversal.
 
-The contract of the whole simulated bench is this behavioural law:
-
-    P_sw(I, t) = 1 - exp(-t / tau)
-    tau        = tau0 * exp(Delta * (1 - |I| / Ic0) ** n)
-
-with the bracket clamped at zero above the critical current (tau -> tau0: the pulse
-switches as fast as the attempt time allows). ``n = 1`` is the linear (Slonczewski /
-SOT thermal-activation) form, ``n = 2`` the Taniguchi-Imamura form.
-
-Everything here is vectorized and broadcasts: pass arrays of shape (devices, 1) for the
-device parameters and (devices, amplitudes) or (1, amplitudes) for the currents.
+The law itself (P_sw = 1 - exp(-t / tau), tau = tau0 exp(Delta (1 - |I| / Ic0)^n)) is written
+once in :mod:`devices.laws.neel_brown`, shared with the fits and the surrogate gradients; this
+module draws trials from it, fast. Everything broadcasts: pass arrays of shape (devices, 1)
+for the device parameters and (devices, amplitudes) or (1, amplitudes) for the currents.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-BOLTZMANN_J_PER_K = 1.380649e-23
-
-
-def thermal_stability(anisotropy_J_m3, volume_m3, temperature_K=300.0):
-    """Energy barrier in units of kT: Delta = Ku V / (kB T)."""
-    return np.asarray(anisotropy_J_m3) * np.asarray(volume_m3) / (BOLTZMANN_J_PER_K * temperature_K)
-
-
-def log_rate(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
-    """ln(t / tau): the log of the expected number of reversal events during the pulse.
-
-    Working in log space keeps the probability exact for both tiny and huge tau.
-    """
-    reduced = 1.0 - np.abs(current_A) / ic0_A
-    reduced = np.maximum(reduced, 0.0)
-    return np.log(width_s / tau0_s) - delta * reduced**exponent
-
-
-def switching_probability(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
-    """P_sw = 1 - exp(-t/tau) for a pulse of amplitude ``current_A`` and width ``width_s``."""
-    rate = np.exp(log_rate(current_A, width_s, ic0_A, delta, tau0_s, exponent))
-    return -np.expm1(-rate)
-
-
-def relaxation_time(current_A, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
-    """tau(I) in seconds."""
-    reduced = np.maximum(1.0 - np.abs(current_A) / ic0_A, 0.0)
-    return tau0_s * np.exp(delta * reduced**exponent)
-
-
-def current_for_probability(probability, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
-    """Inverse of :func:`switching_probability` in the current (e.g. I50 for p = 0.5).
-
-    Valid while the answer lies below Ic0 (the thermally activated regime).
-    """
-    p = np.asarray(probability, dtype=float)
-    if np.any((p <= 0) | (p >= 1)):
-        raise ValueError(f"probability must lie strictly between 0 and 1, got {probability!r}")
-    # t/tau = -ln(1-p)  ->  Delta (1 - I/Ic0)^n = ln(t/tau0) - ln(-ln(1-p))
-    barrier = np.log(width_s / tau0_s) - np.log(-np.log1p(-p))
-    reduced = np.clip(barrier / delta, 0.0, None) ** (1.0 / exponent)
-    return ic0_A * (1.0 - reduced)
+from devices.laws import neel_brown
 
 
 def _log_rate_float32(current_A, width_s, ic0_A, delta, tau0_s, exponent, shape):
-    """ln(t/tau) as a fresh float32 array of ``shape``, in as few passes as possible.
-
-    Linear form (n = 1): ln(t/tau) = min(ln(t/tau0) - Delta + (Delta/Ic0)|I|, ln(t/tau0)):
-    one broadcast multiply, one add, one minimum. Other scalar n: the reduced barrier
-    max(1 - |I|/Ic0, 0) raised to n. Per-element exponents take the float64 formula.
-    """
+    """ln(t/tau) as a fresh float32 array of ``shape``: the law's affine form in float32 for
+    n = 1 (one multiply, one add, one minimum), its general form in float64 otherwise."""
     n = np.asarray(exponent, dtype=float)
-    delta64 = np.asarray(delta, dtype=float)
-    ceiling = np.log(np.asarray(width_s, dtype=float) / np.asarray(tau0_s, dtype=float))
-    magnitude = np.abs(np.asarray(current_A, dtype=np.float32))
-    out = np.empty(shape, dtype=np.float32)
     if n.ndim == 0 and float(n) == 1.0:
-        np.multiply(magnitude, (delta64 / np.asarray(ic0_A, dtype=float)).astype(np.float32),
-                    out=out)
-        out += (ceiling - delta64).astype(np.float32)
-        np.minimum(out, ceiling.astype(np.float32), out=out)
-        return out
-    if n.ndim == 0:
-        np.multiply(magnitude, (1.0 / np.asarray(ic0_A, dtype=float)).astype(np.float32), out=out)
-        np.subtract(np.float32(1.0), out, out=out)
-        np.maximum(out, np.float32(0.0), out=out)
-        if float(n) == 2.0:
-            np.multiply(out, out, out=out)
-        elif float(n) != 1.0:
-            np.power(out, np.float32(n), out=out)
-        out *= -delta64.astype(np.float32)
-        out += ceiling.astype(np.float32)
-        return out
-    out[...] = log_rate(current_A, width_s, ic0_A, delta, tau0_s, exponent)
+        magnitude = np.abs(np.asarray(current_A, dtype=np.float32))
+        out = neel_brown.LinearForm.of(width_s, ic0_A, delta, tau0_s).log_rate(magnitude)
+        return np.broadcast_to(out, shape).copy() if out.shape != shape else out
+    out = np.empty(shape, dtype=np.float32)
+    out[...] = neel_brown.log_rate(current_A, width_s, ic0_A, delta, tau0_s, exponent)
     return out
 
 
@@ -107,7 +39,7 @@ def sample_switch_events(rng: np.random.Generator, current_A, width_s, ic0_A, de
     the sampler computes r = exp(ln(t/tau)) and ln U in float32 and compares, with no
     probability array and no expm1. Resolution: float32 uniforms are multiples of 2^-24,
     so a per-trial probability is resolved to ~6e-8 (a probability below that draws as 0);
-    ln(t/tau) is accurate to ~1e-6 relative. Use :func:`switching_probability` for exact
+    ln(t/tau) is accurate to ~1e-6 relative. Use :func:`devices.laws.neel_brown.probability` for exact
     tail probabilities.
     """
     shape = np.broadcast_shapes(np.shape(current_A), np.shape(width_s), np.shape(ic0_A),
@@ -115,7 +47,7 @@ def sample_switch_events(rng: np.random.Generator, current_A, width_s, ic0_A, de
     if n_domains is not None:
         n = np.broadcast_to(np.asarray(n_domains), shape)
         if not np.all(n == 1):
-            p = switching_probability(current_A, width_s, ic0_A, delta, tau0_s, exponent)
+            p = neel_brown.probability(current_A, width_s, ic0_A, delta, tau0_s, exponent)
             return (rng.binomial(n, np.broadcast_to(p, shape)) / n).astype(np.float32)
     rate = _log_rate_float32(current_A, width_s, ic0_A, delta, tau0_s, exponent, shape)
     np.exp(rate, out=rate)                              # r = t / tau

@@ -8,8 +8,9 @@ import pytest
 from devices.benchfile import load_bench_file
 from hil.backends import (BenchBackend, CalibratedModelBackend, DeviceBackend,
                           SimulatedArrayBackend)
-from hil.calibration import (CalibrationError, calibrate_backend, calibration_from_chip,
-                             load_calibration, parse_calibration, save_calibration)
+from hil.calibration import calibrate_backend, calibration_from_chip
+from procedures.calibration import (CalibrationError, load_calibration, parse_calibration,
+                                    save_calibration)
 from hil.safety import CurrentLimitError, device_current_limits
 
 BENCH = load_bench_file(None)

@@ -8,8 +8,9 @@ import torch
 from devices.benchfile import load_bench_file
 from hil import cli
 from hil.backends import SimulatedArrayBackend
-from hil.calibration import (Calibration, CalibrationError, calibration_from_chip,
-                             logistic_curve, save_calibration)
+from hil.calibration import calibration_from_chip
+from procedures.calibration import (CalibrationError, ChipCalibration, logistic_curve,
+                                    save_calibration)
 from hil.data import load_digits_split
 from hil.experiment import ExperimentConfigError, run_experiment
 from hil.network import HiddenLayerNet
@@ -44,7 +45,7 @@ def test_layer_rebuilds_neel_brown_curves_at_the_width_it_plays():
 
 
 def test_a_logistic_curve_at_another_width_is_refused():
-    cal = Calibration(20e-9, {"d": logistic_curve(40e-6, 1e6, 20e-9)}, "survey.json")
+    cal = ChipCalibration("", "", 20e-9, {"d": logistic_curve(40e-6, 1e6, 20e-9)}, "survey.json")
     backend = type("B", (), {"device_names": ["d"]})()
     with pytest.raises(CalibrationError, match=r"logistic curve of device 'd'.*20 ns|fitted at "
                                                r"width_s=2e-08 s.*1e-08 s wide"):
@@ -65,7 +66,7 @@ def test_experiment_moves_a_calibration_file_to_the_width_played(tmp_path, capsy
                              "width_s": 10e-9, "bench_projection": False, "checkpoints": False})
     assert "width 1e-08 s" in result.mappings["insitu/M/low/seed0"]
     # a logistic survey only holds at its own width: refused, one line, exit 2
-    logistic = Calibration(20e-9, {n: logistic_curve(40e-6, 1e6, 20e-9) for n in chip.names},
+    logistic = ChipCalibration("", "", 20e-9, {n: logistic_curve(40e-6, 1e6, 20e-9) for n in chip.names},
                            "logistic survey")
     path = save_calibration(logistic, tmp_path / "logistic.json")
     rc = cli.main(["train", "--modes", "insitu", "--seeds", "0", "--epochs", "1", "--sizes", "M",
@@ -76,7 +77,8 @@ def test_experiment_moves_a_calibration_file_to_the_width_played(tmp_path, capsy
 
 
 def test_a_calibration_missing_a_device_names_it_and_the_devices_it_has():
-    cal = Calibration(10e-9, {"chip1/S0": logistic_curve(40e-6, 1e6, 10e-9)}, "survey.json")
+    cal = ChipCalibration("", "", 10e-9, {"chip1/S0": logistic_curve(40e-6, 1e6, 10e-9)},
+                          "survey.json")
     with pytest.raises(CalibrationError, match=r"survey.json.*'chip1/M3'.*\['chip1/S0'\]"):
         cal["chip1/M3"]
 

@@ -19,7 +19,8 @@ from hil.backends import (
     SimulatedArrayBackend,
     mapped_sampler,
 )
-from hil.calibration import calibration_from_chip, neel_brown_curve, parse_calibration
+from hil.calibration import calibration_from_chip
+from procedures.calibration import neel_brown_curve, parse_calibration
 from hil.neuron import DeviceNeuron, DeviceSwitch
 from hil.safety import CurrentLimitError, device_current_limits
 from hil.surrogate import ChainedSlope, chain_through_mapping, mapped_slope

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from devices.benchfile import load_bench_file
 from hil.backends import SimulatedArrayBackend
-from hil.calibration import calibration_from_chip, neel_brown_curve
+from hil.calibration import calibration_from_chip
+from procedures.calibration import neel_brown_curve
 from hil.neuron import CurrentMapping, DeviceNeuron, round_robin
 from hil.safety import CurrentLimitError, device_current_limits, max_write_current_A
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from hil.backends import CalibratedModelBackend
-from hil.calibration import logistic_curve, neel_brown_curve
+from procedures.calibration import logistic_curve, neel_brown_curve
 from hil.neuron import DeviceNeuron, DeviceSwitch
 from hil.surrogate import LogisticSurrogate, NeelBrownSurrogate, SigmoidSurrogate
-from simulated_bench import physics
+from devices.laws import neel_brown
 
 WIDTH_S = 10e-9
 CURVES = [neel_brown_curve(2.4e-5, 28.7, WIDTH_S), neel_brown_curve(1.6e-4, 40.0, WIDTH_S),
@@ -25,7 +25,7 @@ def _currents(curves, n=40):
 def test_neel_brown_probability_matches_simulated_physics():
     surrogate = NeelBrownSurrogate.from_curves(CURVES)
     current = _currents(CURVES)
-    expected = np.stack([physics.switching_probability(current[:, j].numpy(), WIDTH_S, c.ic0_A,
+    expected = np.stack([neel_brown.probability(current[:, j].numpy(), WIDTH_S, c.ic0_A,
                                                        c.delta, c.tau0_s, c.exponent)
                          for j, c in enumerate(CURVES)], axis=1)
     np.testing.assert_allclose(surrogate.probability(current).numpy(), expected, rtol=1e-12)
@@ -62,7 +62,7 @@ def _layer(curves, model="neel_brown"):
     names = [f"d{j}" for j in range(len(curves))]
     calibration = {"width_s": WIDTH_S, "devices": {n: c.to_dict() for n, c in zip(names, curves)}}
     backend = CalibratedModelBackend(calibration, seed=3)
-    from hil.calibration import parse_calibration
+    from procedures.calibration import parse_calibration
     cal = parse_calibration(calibration)
     limits = {n: 3 * c.ic0_A if c.ic0_A else 3 * c.i50_A for n, c in zip(names, curves)}
     return DeviceNeuron.from_calibration(backend, cal, names, limits, surrogate_model=model)

@@ -136,7 +136,8 @@ def test_tiny_experiment_writes_table_csv_and_png_and_resumes(tmp_path):
 
 
 def test_experiment_reads_a_characterization_file_for_the_benchs_own_chip(tmp_path):
-    from hil.calibration import calibration_from_chip, save_calibration
+    from hil.calibration import calibration_from_chip
+    from procedures.calibration import save_calibration
     from simulated_bench.bench import SimulatedBench
 
     chip = SimulatedBench.from_config(BENCH).chip
@@ -153,15 +154,20 @@ def test_experiment_reads_a_characterization_file_for_the_benchs_own_chip(tmp_pa
 def test_cli_options_become_an_experiment_config(tmp_path):
     import argparse
 
-    from hil.experiment import DEMO_CONFIG, add_train_arguments, config_from_args
+    from hil.config import DEMO_CONFIG, add_train_arguments, config_from_args
 
     parser = add_train_arguments(argparse.ArgumentParser())
     config = config_from_args(parser.parse_args(
         ["--epochs", "3", "--seeds", "4", "5", "--sizes", "S", "--modes", "insitu",
          "--high-variability", "0.3", "0.2", "--out", str(tmp_path), "--no-progress"]))
-    assert config["epochs"] == 3 and config["seeds"] == [4, 5] and config["sizes"] == ["S"]
-    assert config["variability"]["high"]["delta_rel"] == 0.3
-    assert config["variability"]["high"]["ic0_rel"] == 0.2 and config["variability"]["low"] is None
-    assert config["progress"] is False and config["out_dir"] == str(tmp_path)
+    assert config.epochs == 3 and config.seeds == (4, 5) and config.sizes == ("S",)
+    assert config.modes == ("insitu",)
+    assert dict(config.variability["high"]) == {"delta_rel": 0.3, "ic0_rel": 0.2,
+                                                "resistance_rel": 0.05}
+    assert config.variability["low"] is None
+    assert config.progress is False and config.out_dir == str(tmp_path)
     demo = config_from_args(parser.parse_args(["--demo", "--seeds", "7"]))
-    assert demo["epochs"] == DEMO_CONFIG["epochs"] and demo["seeds"] == [7]
+    assert demo.epochs == DEMO_CONFIG["epochs"] == 6 and demo.seeds == (7,)
+    assert demo.out_dir == DEMO_CONFIG["out_dir"]
+    # an explicit option wins over the demo's, even when it equals the default
+    assert config_from_args(parser.parse_args(["--demo", "--epochs", "20"])).epochs == 20

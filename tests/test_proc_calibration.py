@@ -101,7 +101,7 @@ def test_not_json_and_missing_file(tmp_path):
 def test_hil_reader_accepts_the_file(tmp_path):
     """hil's view of the same file: every curve field, a Neel-Brown curve's I50 and slope
     derived from its (Ic0, Delta, tau0, n) at its own width, a logistic curve as written."""
-    from hil.calibration import load_calibration as hil_load
+    hil_load = load_calibration
 
     loaded = hil_load(save_calibration(full_example(), tmp_path / "cal.json"))
     assert loaded.names() == ["chip2/S0", "chip2/L3"]

@@ -6,14 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from procedures import fits
+from devices.laws import neel_brown
 from simulated_bench import physics
 
 WIDTH_S = 10e-9
 
 
 def sweep(rng, ic0, delta, exponent=1.0, n_domains=None, trials=200, points=24, width=WIDTH_S):
-    lo = physics.current_for_probability(0.02, width, ic0, delta, 1e-9, exponent)
-    hi = physics.current_for_probability(0.98, width, ic0, delta, 1e-9, exponent)
+    lo = neel_brown.current_for_probability(0.02, width, ic0, delta, 1e-9, exponent)
+    hi = neel_brown.current_for_probability(0.98, width, ic0, delta, 1e-9, exponent)
     current = np.linspace(lo, hi, points)
     events = physics.sample_switch_events(rng, np.repeat(current[:, None], trials, 1), width,
                                           ic0, delta, 1e-9, exponent, n_domains)
@@ -35,7 +36,7 @@ def test_neel_brown_fit_recovers_truth(ic0, delta, exponent, n_domains, delta_to
     rng = np.random.default_rng(seed)
     current, switched, trials = sweep(rng, ic0, delta, exponent, n_domains)
     fit = fits.fit_neel_brown(current, switched, trials, WIDTH_S, 1e-9, exponent)
-    i50 = physics.current_for_probability(0.5, WIDTH_S, ic0, delta, 1e-9, exponent)
+    i50 = neel_brown.current_for_probability(0.5, WIDTH_S, ic0, delta, 1e-9, exponent)
     # stated tolerances: Ic0 within 1.5 %, Delta within delta_tol, I50 within 0.5 %
     assert abs(fit.ic0_A / ic0 - 1) < 0.015
     assert abs(fit.delta / delta - 1) < delta_tol
@@ -52,11 +53,11 @@ def test_logistic_fit_gives_i50_and_slope(seed):
     ic0, delta = 23e-6, 28.9
     current, switched, trials = sweep(rng, ic0, delta)
     fit = fits.fit_logistic(current, switched, trials)
-    i50 = physics.current_for_probability(0.5, WIDTH_S, ic0, delta)
+    i50 = neel_brown.current_for_probability(0.5, WIDTH_S, ic0, delta)
     # the Neel-Brown curve is slightly asymmetric: the logistic offset lies within 1 % of I50
     assert abs(fit.i50_A / i50 - 1) < 0.01
-    true_width = (physics.current_for_probability(0.9, WIDTH_S, ic0, delta)
-                  - physics.current_for_probability(0.1, WIDTH_S, ic0, delta))
+    true_width = (neel_brown.current_for_probability(0.9, WIDTH_S, ic0, delta)
+                  - neel_brown.current_for_probability(0.1, WIDTH_S, ic0, delta))
     assert abs(fit.width_10_90_A / true_width - 1) < 0.12
     assert fit.i50_err_A > 0 and fit.slope_err_per_A > 0
     np.testing.assert_allclose(fit.probability(fit.i50_A), 0.5)
@@ -68,12 +69,12 @@ def test_tau_from_p_vs_width_and_tau_curve():
     widths = np.geomspace(1e-9, 1e-7, 12)
     taus = []
     for p_target in (0.2, 0.5, 0.8):
-        current = physics.current_for_probability(p_target, WIDTH_S, ic0, delta)
+        current = neel_brown.current_for_probability(p_target, WIDTH_S, ic0, delta)
         events = physics.sample_switch_events(
             rng, np.full((widths.size, trials), current), np.repeat(widths[:, None], trials, 1),
             ic0, delta)
         tau = fits.fit_tau(widths, events.sum(1), trials, current)
-        truth = physics.relaxation_time(current, ic0, delta)
+        truth = neel_brown.relaxation_time(current, ic0, delta)
         assert abs(tau.tau_s / truth - 1) < 0.12
         assert abs(tau.tau_s - truth) < 4 * tau.tau_err_s
         taus.append(tau)
@@ -110,7 +111,7 @@ def test_i50_recovered_for_any_device(ic0, delta, exponent, width, seed):
     rng = np.random.default_rng(seed)
     current, switched, trials = sweep(rng, ic0, delta, exponent, trials=400, width=width)
     fit = fits.fit_neel_brown(current, switched, trials, width, 1e-9, exponent)
-    i50 = physics.current_for_probability(0.5, width, ic0, delta, 1e-9, exponent)
+    i50 = neel_brown.current_for_probability(0.5, width, ic0, delta, 1e-9, exponent)
     assert abs(fit.i50_A / i50 - 1) < 0.01
     assert abs(fit.ic0_A / ic0 - 1) < 0.05
 
@@ -133,7 +134,7 @@ def test_global_fit_on_an_even_split_of_widths_uses_a_measured_width(widths):
     fit = fits.fit_neel_brown(current, switched, 200, width)
     assert fit.width_s in set(width.tolist())
     assert fit.width_s == min(widths)              # a tie goes to the smallest width
-    i50 = physics.current_for_probability(0.5, fit.width_s, ic0, delta)
+    i50 = neel_brown.current_for_probability(0.5, fit.width_s, ic0, delta)
     assert abs(fit.i50_A / i50 - 1) < 0.01
     assert abs(fit.ic0_A / ic0 - 1) < 0.015
     assert abs(fit.delta / delta - 1) < 0.06
@@ -149,7 +150,7 @@ def test_global_fit_reference_width_is_the_most_common_one():
     width = np.concatenate([width, np.full(3, 20e-9 * (1 + 1e-13))])
     fit = fits.fit_neel_brown(current, switched, 200, width)
     assert fit.width_s == pytest.approx(20e-9, rel=1e-12)
-    i50 = physics.current_for_probability(0.5, 20e-9, 23e-6, 28.9)
+    i50 = neel_brown.current_for_probability(0.5, 20e-9, 23e-6, 28.9)
     assert abs(fit.i50_A / i50 - 1) < 0.01
 
 

@@ -8,7 +8,7 @@ from procedures.endurance import EnduranceProcedure, classify
 from procedures.loops import RILoopProcedure, analyze_rh
 from procedures.runner import run_procedure
 from procedures.session import open_bench
-from simulated_bench import physics
+from devices.laws import neel_brown
 from simulated_bench.bench import SimulatedBench
 
 
@@ -23,7 +23,7 @@ def test_ri_loop_critical_currents_both_polarities(bench, tmp_path):
     out = run_procedure(proc, tmp_path / "ri.csv")
     chip = SimulatedBench.from_config(None).chip
     i = chip.index("chip1/S2")
-    i50 = physics.current_for_probability(0.5, 10e-9, chip.ic0_A[i], chip.delta[i])
+    i50 = neel_brown.current_for_probability(0.5, 10e-9, chip.ic0_A[i], chip.delta[i])
     s = out.extra
     # one pulse per step: the loop switches within the thermally activated range below Ic0
     assert 0.85 * i50 < s["critical_current_plus_A"] < chip.ic0_A[i] * 1.05

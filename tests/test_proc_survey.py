@@ -5,7 +5,7 @@ import pytest
 from procedures.calibration import load_calibration
 from procedures.session import open_bench
 from procedures.variability import survey_chip
-from simulated_bench import physics
+from devices.laws import neel_brown
 from simulated_bench.bench import SimulatedBench
 
 WIDTH_S = 10e-9
@@ -30,10 +30,11 @@ def test_every_device_fitted_and_files_written(survey):
     cal = load_calibration(survey.paths["calibration"])
     assert cal.chip == "chip1" and len(cal.devices) == 24
     # the readout the survey measured: S (1 domain) answers 0/1, M (32) and L (796) bars
-    # a switched fraction; their domain count is not identifiable, so it is not written
+    # a switched fraction; their domain count is not identifiable, so it stays unknown (a
+    # binary device is one domain by the format's rule)
     for name, dev in cal.devices.items():
         assert dev.readout == {"S": "binary", "M": "fraction", "L": "fraction"}[dev.size], name
-        assert dev.n_domains is None, name
+        assert dev.n_domains == {"S": 1, "M": None, "L": None}[dev.size], name
     assert survey.round_trips > 0 and survey.projected_time_s > 0
 
 
@@ -41,7 +42,7 @@ def test_fits_recover_the_simulated_truth(survey):
     chip = SimulatedBench.from_config(None).chip
     for name, dev in survey.devices.items():
         i = chip.index(name)
-        true_i50 = physics.current_for_probability(0.5, WIDTH_S, chip.ic0_A[i], chip.delta[i],
+        true_i50 = neel_brown.current_for_probability(0.5, WIDTH_S, chip.ic0_A[i], chip.delta[i],
                                                    chip.tau0_s[i], chip.exponent[i])
         # stated tolerances on the bench: I50 within 3 %, Ic0 within 5 %, Delta within 30 %
         assert abs(dev.neel_brown.i50_A / true_i50 - 1) < 0.03, name
@@ -57,7 +58,7 @@ def test_p_vs_width_gives_tau_and_the_barrier(survey):
     for name, (taus, curve) in survey.width_scans.items():
         i = chip.index(name)
         for tau in taus:
-            truth = physics.relaxation_time(tau.current_A, chip.ic0_A[i], chip.delta[i])
+            truth = neel_brown.relaxation_time(tau.current_A, chip.ic0_A[i], chip.delta[i])
             assert abs(tau.tau_s / truth - 1) < 0.5, (name, tau)
         assert abs(curve.ic0_A / chip.ic0_A[i] - 1) < 0.05, name
         assert abs(curve.delta / chip.delta[i] - 1) < 0.30, name

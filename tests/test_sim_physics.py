@@ -15,9 +15,11 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from devices.benchfile import DeviceGroup, default_bench_text
+from devices.laws import neel_brown
 from simulated_bench import physics
 from simulated_bench.bench import SimulatedBench
-from simulated_bench.chip import OPEN_OHM, SOT_DEFAULTS, build_chip, nominal_parameters
+from simulated_bench.chip import OPEN_OHM, build_chip, nominal_parameters
+from simulated_bench.kinds.sot_hall_bar import DEFAULTS as SOT_DEFAULTS
 
 SWITCH, SMU = "GPIB0::16::INSTR", "GPIB0::24::INSTR"
 
@@ -54,7 +56,7 @@ def fit_tau_from_widths(widths_s, switched, trials):
 
 def tau_vs_current(rng, params, n_domains, currents_A, trials):
     """tau estimated at each current, each with a width near its own tau (p ~ 0.6)."""
-    true_tau = physics.relaxation_time(currents_A, params["ic0_A"], params["delta"],
+    true_tau = neel_brown.relaxation_time(currents_A, params["ic0_A"], params["delta"],
                                        params["tau0_s"], params["exponent"])
     widths = true_tau.copy()
     fraction = physics.sample_switch_events(
@@ -69,7 +71,7 @@ def tau_vs_current(rng, params, n_domains, currents_A, trials):
 def test_switching_probability_vs_width_follows_one_minus_exp(chip):
     params, _ = device_params(chip, "chip1/S0")
     current = 0.75 * params["ic0_A"]
-    tau = physics.relaxation_time(current, **params)
+    tau = neel_brown.relaxation_time(current, **params)
     widths = tau * np.array([0.05, 0.2, 0.5, 1.0, 2.0, 4.0])
     trials = 4000
     rng = np.random.default_rng(11)
@@ -90,7 +92,7 @@ def test_a_device_on_the_chip_follows_the_same_law(chip):
     idx = work.index("chip1/S1")
     params, _ = device_params(work, "chip1/S1")
     current = 0.8 * params["ic0_A"]
-    width = physics.relaxation_time(current, **params)          # p = 1 - 1/e
+    width = neel_brown.relaxation_time(current, **params)          # p = 1 - 1/e
     rng = np.random.default_rng(5)
     trials, switched = 3000, 0
     for _ in range(trials):
@@ -150,7 +152,7 @@ def test_fitted_delta_tracks_device_area(chip):
 
 def test_multi_domain_bars_switch_gradually(chip):
     params, n_domains = device_params(chip, "chip1/L0")
-    current = physics.current_for_probability(0.5, 10e-9, **params)
+    current = neel_brown.current_for_probability(0.5, 10e-9, **params)
     fraction = physics.sample_switch_events(np.random.default_rng(2), np.full(400, current),
                                             10e-9, n_domains=n_domains, **params)
     assert 0.4 < fraction.mean() < 0.6
@@ -180,7 +182,7 @@ def test_measured_d2d_spread_matches_the_configured_sigma():
         width, chip.ic0_A[:, None, None], chip.delta[:, None, None])
     p_hat = events.mean(axis=2, dtype=np.float64)
     i50_measured = np.array([np.interp(0.5, p, currents) for p in np.maximum.accumulate(p_hat, 1)])
-    i50_truth = physics.current_for_probability(0.5, width, chip.ic0_A, chip.delta)
+    i50_truth = neel_brown.current_for_probability(0.5, width, chip.ic0_A, chip.delta)
     assert np.max(np.abs(i50_measured / i50_truth - 1)) < 0.03
     spread_measured = np.std(i50_measured, ddof=1) / np.mean(i50_measured)
     spread_truth = np.std(i50_truth, ddof=1) / np.mean(i50_truth)
