@@ -60,11 +60,28 @@ def emf_V(level_V: float, source_impedance_ohm: float, load_ohm: float = HIGH_Z_
     return level_V * (load_ohm + source_impedance_ohm) / load_ohm
 
 
+def write_current_A(level_V, source_impedance_ohm: float, line_resistance_ohm: float,
+                    load_ohm: float = HIGH_Z_LOAD_OHM):
+    """Current (signed, A; arrays welcome) of a pulse of programmed level ``level_V`` through
+    a device line of ``line_resistance_ohm``: ``EMF / (R_source + R_line)``."""
+    return emf_V(level_V, source_impedance_ohm, load_ohm) / (
+        source_impedance_ohm + line_resistance_ohm)
+
+
+def level_for_current_V(current_A, source_impedance_ohm: float, line_resistance_ohm: float,
+                        load_ohm: float = HIGH_Z_LOAD_OHM):
+    """The programmed level (signed, V; arrays welcome) that drives ``current_A`` through a
+    device line of ``line_resistance_ohm``: the inverse of :func:`write_current_A`. Not a
+    safety check: the roles check the level before it is written."""
+    return (current_A * (source_impedance_ohm + line_resistance_ohm)
+            / emf_V(1.0, source_impedance_ohm, load_ohm))
+
+
 def worst_case_current_A(level_V: float, limits: SafetyLimits, source_impedance_ohm: float,
                          load_ohm: float = HIGH_Z_LOAD_OHM) -> float:
     """Largest current a pulse of programmed level ``level_V`` can drive in a device line."""
-    return abs(emf_V(level_V, source_impedance_ohm, load_ohm)) / (
-        source_impedance_ohm + limits.min_line_resistance_ohm)
+    return abs(write_current_A(level_V, source_impedance_ohm, limits.min_line_resistance_ohm,
+                               load_ohm))
 
 
 def max_pulse_level_V(limits: SafetyLimits, source_impedance_ohm: float,

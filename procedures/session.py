@@ -7,7 +7,8 @@ else in ``procedures`` talks to :class:`drivers.bench.Bench` only, so the simula
 real bench run the same code path.
 
 Write current: the pulse generator's open-circuit EMF over the 50 ohm source impedance plus
-the device's two-terminal line resistance, ``I = EMF / (R_source + R_line)``; the current
+the device's two-terminal line resistance, ``I = EMF / (R_source + R_line)``
+(:func:`drivers.limits.write_current_A`, and its inverse ``level_for_current_V``); the current
 density divides by the write line's cross-section (from the bench file's safety limits).
 """
 
@@ -102,11 +103,12 @@ class DeviceFacts:
 
     def current_A(self, level_V, line_resistance_ohm: float):
         """Write current of a pulse of programmed level ``level_V`` (signed, A)."""
-        return self.emf_V(level_V) / (self.source_impedance_ohm + line_resistance_ohm)
+        return limits_mod.write_current_A(level_V, self.source_impedance_ohm, line_resistance_ohm)
 
     def level_for_current_V(self, current_A, line_resistance_ohm: float):
-        return (current_A * (self.source_impedance_ohm + line_resistance_ohm)
-                / limits_mod.emf_V(1.0, self.source_impedance_ohm))
+        """Programmed level (signed, V) for a write current ``current_A``."""
+        return limits_mod.level_for_current_V(current_A, self.source_impedance_ohm,
+                                              line_resistance_ohm)
 
     def current_density_A_m2(self, current_A):
         return current_A / self.limits.line_cross_section_m2
