@@ -20,7 +20,8 @@ QUICK_TRAINING = {"epochs": 2, "seeds": [0], "hidden": 32}
 
 def run_demo(args) -> int:
     from hil import report
-    from hil.experiment import DEMO_CONFIG, run_experiment
+    from hil.config import DEMO_CONFIG
+    from hil.experiment import run_experiment
     from procedures.session import open_bench
     from procedures.variability import survey_chip
 

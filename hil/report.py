@@ -27,11 +27,11 @@ def format_table(result) -> str:
     summary = _index(result)
     software = summary.get(("software", "-", "-"))
     ideal = summary.get(("ideal_stochastic", "-", "-"))
-    seeds = result.config["seeds"]
+    seeds = result.config.seeds
     lines = [f"test accuracy (%), mean ± std over {len(seeds)} seed(s) {list(seeds)}; "
-             f"{result.config['epochs']} epochs, {result.config['hidden']} hidden neurons, "
-             f"{result.config['repeats']} trial(s)/answer in training, "
-             f"{result.config['eval_repeats']} in test",
+             f"{result.config.epochs} epochs, {result.config.hidden} hidden neurons, "
+             f"{result.config.repeats} trial(s)/answer in training, "
+             f"{result.config.eval_repeats} in test",
              f"software baseline (sigmoid):   {_cell(summary, ('software', '-', '-'))}",
              f"ideal stochastic binary:       {_cell(summary, ('ideal_stochastic', '-', '-'))}",
              ""]
@@ -39,7 +39,7 @@ def format_table(result) -> str:
               f"{'in-situ':>12} {'in-situ - sw':>12} {'target':>7} {'trips/batch':>11} "
               f"{'bench time':>10}")
     lines += [header, "-" * len(header)]
-    variabilities = list(result.config["variability"])
+    variabilities = list(result.config.variability)
     sizes = sorted({r["size"] for r in result.runs if r["size"] != "-"},
                    key=lambda s: [r["size"] for r in result.runs].index(s))
     for var in variabilities:
@@ -92,7 +92,8 @@ def write_outputs(result, out_dir: Path) -> dict[str, Path]:
     _write_csv(paths["runs"], result.runs)
     _write_csv(paths["summary"], result.summary())
     paths["json"].write_text(json.dumps({
-        "config": {k: v for k, v in result.config.items() if k != "bench" or v is None or isinstance(v, str)},
+        "config": {k: v for k, v in result.config.to_dict().items()
+                   if k != "bench" or v is None or isinstance(v, str)},
         "runs": result.runs, "summary": result.summary(), "learning_curves": result.curves,
         "bench_projection": getattr(result, "bench_projection", {}),
         "neuron_maps": result.mappings}, indent=1, default=str))
@@ -131,7 +132,7 @@ def plot_learning_curves(result, path: Path) -> None:
         if label.startswith("exsitu"):
             label = label.replace("/model", "") + " (typical-device model)"
         groups.setdefault(label, []).append(curve)
-    variabilities = list(result.config["variability"]) or ["-"]
+    variabilities = list(result.config.variability) or ["-"]
     fig, axes = plt.subplots(1, len(variabilities), figsize=(6 * len(variabilities), 4.5),
                              squeeze=False)
     for ax, var in zip(axes[0], variabilities):
@@ -159,7 +160,7 @@ def plot_accuracy_vs_size(result, path: Path) -> None:
     plt = _pyplot()
     summary = _index(result)
     sizes = [s for s in dict.fromkeys(r["size"] for r in result.runs) if s != "-"]
-    variabilities = list(result.config["variability"])
+    variabilities = list(result.config.variability)
     fig, axes = plt.subplots(1, max(len(variabilities), 1), figsize=(5.5 * max(len(variabilities), 1), 4.2),
                              squeeze=False)
     for ax, var in zip(axes[0], variabilities):

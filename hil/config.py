@@ -1,0 +1,366 @@
+"""The experiment's settings as one typed, validated, frozen :class:`ExperimentConfig`.
+
+Built from keyword arguments, a plain dict (:meth:`ExperimentConfig.from_dict`), a TOML file
+(:meth:`ExperimentConfig.from_toml`, ``hil train --config FILE``) or the ``hil train`` options
+(:func:`config_from_args`). Every value is checked when the config is built: a bad one raises
+:class:`ExperimentConfigError`, one line naming the setting, the value and what is allowed
+(``hil train`` prints it and exits 2); an unknown key is refused with the accepted ones.
+
+Each setting has one name everywhere: the field, the dict / TOML key, the checkpoint's
+identity key (:meth:`ExperimentConfig.to_dict`, so checkpoints written before this module
+existed still compare) and, where there is one, the option (``width_s`` -> ``--width-s``).
+TOML has no null: a variability level that keeps the bench file's own spreads is written
+``low = "bench"``; ``torch_threads = 0`` leaves torch's thread count alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from devices.benchfile import BenchFile
+
+MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu")
+
+#: how a variability level that keeps the bench file's spreads (None) is spelled in TOML
+BENCH_SPREADS = "bench"
+
+
+class ExperimentConfigError(ValueError):
+    """An experiment setting out of its range: the message names the setting, the value given
+    and what is allowed (``hil train`` prints it as one line and exits 2)."""
+
+
+def _default_variability() -> Mapping:
+    return {"low": None, "high": {"delta_rel": 0.25, "ic0_rel": 0.20, "resistance_rel": 0.05}}
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Every setting of :func:`hil.experiment.run_experiment` (see that module for the design)."""
+
+    bench: Any = None                 # bench file path / dict / BenchFile / None = the built-in bench
+    dataset: str = "digits"           # "digits" (embedded) or "mnist" (needs mnist_path)
+    mnist_path: str | None = None     # folder with the MNIST IDX files
+    split_seed: int = 0               # the train/test split is the same for every seed
+    sizes: tuple[str, ...] | None = None  # device sizes to use; None = every size of the first chip
+    #: level name -> D2D relative spreads (None = the bench file's own); read-only mappings
+    variability: Mapping[str, Mapping[str, float] | None] = field(default_factory=_default_variability)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 3e-3                  # Adam learning rate
+    hidden: int = 128                 # hidden neurons
+    repeats: int = 4                  # device trials averaged per answer while training
+    eval_repeats: int | None = 16     # ... while evaluating (None = repeats)
+    width_s: float = 10e-9            # write pulse width
+    calibration: str = "fit"          # "fit" | "truth" | path of a calibration JSON
+    calibration_trials: int = 64      # trials per current point of an on-the-fly fit
+    saturation: float = 8.0           # mapping span in curve widths (hil.neuron.CurrentMapping)
+    headroom: float = 0.9             # top of the span at most this fraction of the safe maximum
+    modes: tuple[str, ...] = MODES
+    out_dir: str = "runs/hil"
+    resume: bool = False              # continue from the checkpoints in out_dir
+    checkpoints: bool = True          # write one per run and epoch
+    progress: bool = True             # progress bars
+    torch_threads: int | None = 1     # small batches run fastest on one thread; None/0 = torch's choice
+    bench_projection: bool = True     # measure one in-situ batch per size through the BenchBackend
+
+    def __post_init__(self):
+        for name, check in _CHECKS.items():
+            object.__setattr__(self, name, check(getattr(self, name)))
+        _check_dataset(self)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, settings: Mapping[str, Any] | None) -> "ExperimentConfig":
+        """A config from a plain mapping of settings (missing ones keep their defaults)."""
+        settings = dict(settings or {})
+        unknown = sorted(set(settings) - set(FIELDS))
+        if unknown:
+            key = unknown[0]
+            close = difflib.get_close_matches(str(key), FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ExperimentConfigError(f"unknown experiment setting {key!r}{hint}; accepted: "
+                                        f"{', '.join(FIELDS)}")
+        return cls(**settings)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike) -> "ExperimentConfig":
+        """A config from a TOML file of top-level settings (``[variability.high]`` a table)."""
+        return cls.from_dict(read_toml(path))
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        """A copy with ``changes`` applied (checked like any other config)."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    # ------------------------------------------------------------------ plain data
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data (lists, dicts), keyed by the field names: what results.json
+        and a checkpoint's run identity hold; ``from_dict(to_dict())`` gives the config back."""
+        out = {}
+        for name in FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif name == "variability":
+                value = {k: None if v is None else dict(v) for k, v in value.items()}
+            out[name] = value
+        return out
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(ExperimentConfig))
+
+#: the ``hil train`` option of a setting, where it has one (the error names it)
+_OPTIONS = {"bench": "--bench", "dataset": "--dataset", "mnist_path": "--mnist",
+            "epochs": "--epochs", "seeds": "--seeds", "sizes": "--sizes", "hidden": "--hidden",
+            "repeats": "--repeats", "eval_repeats": "--eval-repeats", "batch_size": "--batch-size",
+            "lr": "--lr", "width_s": "--width-s", "calibration": "--calibration",
+            "modes": "--modes", "out_dir": "--out", "resume": "--resume",
+            "progress": "--no-progress", "variability": "--high-variability"}
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings of an experiment TOML file, ``"bench"`` variability levels as None."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ExperimentConfigError(f"experiment config file {str(path)!r} cannot be read "
+                                    f"({exc.strerror}); give the path of a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ExperimentConfigError(f"experiment config file {str(path)!r} is not valid TOML "
+                                    f"({exc}); fix the file") from None
+    levels = data.get("variability")
+    if isinstance(levels, dict):
+        data["variability"] = {k: None if v == BENCH_SPREADS else v for k, v in levels.items()}
+    return data
+
+
+# ---------------------------------------------------------------------------- checks
+def _fail(name: str, rule: str, value) -> None:
+    option = f" ({_OPTIONS[name]})" if name in _OPTIONS else ""
+    raise ExperimentConfigError(f"experiment setting {name!r}{option} must be {rule}, got {value!r}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value)))
+
+
+def _int(name, value, low=1, optional=False):
+    if optional and value is None:
+        return None
+    if not _is_int(value) or value < low:
+        _fail(name, ("None or " if optional else "") + f"an integer >= {low}", value)
+    return int(value)
+
+
+def _positive(name, value, high=None):
+    if not _is_real(value) or not value > 0 or (high is not None and value > high):
+        _fail(name, f"a finite number {'> 0' if high is None else f'in (0, {high:g}]'}", value)
+    return float(value)
+
+
+def _bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        _fail(name, "true or false", value)
+    return bool(value)
+
+
+def _path(name, value, optional=False, what="a path"):
+    if optional and value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        _fail(name, what, value)
+    return str(value)
+
+
+def _list(name, value, rule, optional=False):
+    if optional and value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+        _fail(name, rule, value)
+    return tuple(value)
+
+
+def _modes(value):
+    modes = _list("modes", value, f"a list of at least one of {MODES}")
+    unknown = sorted(set(modes) - set(MODES), key=str)
+    if unknown:
+        raise ExperimentConfigError(f"unknown modes {unknown}; choose from {MODES}")
+    return modes
+
+
+def _seeds(value):
+    seeds = _list("seeds", value, "a list of at least one seed")
+    bad = [s for s in seeds if not _is_int(s) or s < 0]
+    if bad:
+        _fail("seeds", "integers >= 0", bad[0])
+    return tuple(int(s) for s in seeds)
+
+
+def _sizes(value):
+    rule = "a list of at least one device size (or None: every size)"
+    sizes = _list("sizes", value, rule, optional=True)
+    if sizes is not None and not all(isinstance(s, str) and s for s in sizes):
+        _fail("sizes", rule, value)
+    return sizes
+
+
+def _variability(value):
+    if not isinstance(value, Mapping) or not value:
+        _fail("variability", "a mapping of at least one level name to D2D spreads (or None)", value)
+    levels = {}
+    for name, spreads in value.items():
+        if not isinstance(name, str) or not name:
+            _fail("variability", "keyed by non-empty level names", name)
+        if spreads is not None and not isinstance(spreads, Mapping):
+            raise ExperimentConfigError(
+                f"variability level {name!r} must be None (the bench file's spreads; "
+                f"{BENCH_SPREADS!r} in TOML) or a dict of D2D spreads, got {spreads!r}")
+        for key, sigma in (spreads or {}).items():
+            if not _is_real(sigma) or sigma < 0:
+                raise ExperimentConfigError(f"variability level {name!r}: spread {key!r} must be "
+                                            f"a finite number >= 0, got {sigma!r}")
+        levels[name] = None if spreads is None else MappingProxyType(
+            {str(k): float(v) for k, v in spreads.items()})
+    return MappingProxyType(levels)
+
+
+def _calibration(value):
+    source = _path("calibration", value, what="'fit', 'truth' or a calibration JSON path")
+    if source not in ("fit", "truth") and not Path(source).is_file():
+        raise ExperimentConfigError(f"experiment setting 'calibration' (--calibration): no file "
+                                    f"{source!r}; give 'fit', 'truth' or the path of a "
+                                    f"calibration JSON (hil characterize writes one)")
+    return source
+
+
+def _bench(value):
+    if value is not None and not isinstance(value, (str, os.PathLike, dict, BenchFile)):
+        _fail("bench", "a bench file path, a dict, a BenchFile or None (the built-in bench)", value)
+    return str(value) if isinstance(value, os.PathLike) else value
+
+
+def _check_dataset(config: ExperimentConfig) -> None:
+    if config.dataset not in ("digits", "mnist"):
+        _fail("dataset", "'digits' or 'mnist'", config.dataset)
+    if config.dataset == "mnist" and config.mnist_path is None:
+        raise ExperimentConfigError("experiment setting 'dataset' is 'mnist' but 'mnist_path' "
+                                    "is not set; give the folder of the IDX files (--mnist PATH)")
+
+
+#: one check per field: takes the value given, raises ExperimentConfigError or returns the
+#: stored (immutable, plain-typed) form; run in field order
+_CHECKS = {
+    "bench": _bench,
+    "dataset": lambda v: v,                      # with mnist_path, in _check_dataset
+    "mnist_path": lambda v: _path("mnist_path", v, optional=True),
+    "split_seed": lambda v: _int("split_seed", v, 0),
+    "sizes": _sizes,
+    "variability": _variability,
+    "seeds": _seeds,
+    "epochs": lambda v: _int("epochs", v),
+    "batch_size": lambda v: _int("batch_size", v),
+    "lr": lambda v: _positive("lr", v),
+    "hidden": lambda v: _int("hidden", v),
+    "repeats": lambda v: _int("repeats", v),
+    "eval_repeats": lambda v: _int("eval_repeats", v, optional=True),
+    "width_s": lambda v: _positive("width_s", v),
+    "calibration": _calibration,
+    "calibration_trials": lambda v: _int("calibration_trials", v),
+    "saturation": lambda v: _positive("saturation", v),
+    "headroom": lambda v: _positive("headroom", v, 1.0),
+    "modes": _modes,
+    "out_dir": lambda v: _path("out_dir", v, what="a folder path"),
+    "resume": lambda v: _bool("resume", v),
+    "checkpoints": lambda v: _bool("checkpoints", v),
+    "progress": lambda v: _bool("progress", v),
+    "torch_threads": lambda v: _int("torch_threads", v, 0, optional=True),
+    "bench_projection": lambda v: _bool("bench_projection", v),
+}
+assert tuple(_CHECKS) == FIELDS, "every ExperimentConfig field needs its check, in field order"
+
+
+# ---------------------------------------------------------------------------- hil train options
+#: the short version for ``hil demo`` / ``hil train --demo`` (about a minute on 2 cores)
+DEMO_CONFIG: Mapping[str, Any] = MappingProxyType(
+    {"epochs": 6, "seeds": (0, 1, 2), "out_dir": "runs/hil-demo"})
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``hil train``. An option left out is absent from the parsed namespace (not
+    set to its default), so :func:`config_from_args` knows what was asked for explicitly."""
+    d = ExperimentConfig()
+    off = argparse.SUPPRESS
+    add = parser.add_argument
+    add("--config", dest="config_file", default=off, metavar="FILE.toml",
+        help="experiment settings (TOML, keys as in hil.config.ExperimentConfig); options win")
+    add("--bench", default=off, help="bench file (TOML); default: built-in bench")
+    add("--dataset", choices=["digits", "mnist"], default=off, help=f"default {d.dataset}")
+    add("--mnist", dest="mnist_path", default=off,
+        help="folder with MNIST IDX files (implies --dataset mnist)")
+    add("--epochs", type=int, default=off, help=f"default {d.epochs}")
+    add("--seeds", type=int, nargs="+", default=off, help=f"e.g. 0 1 2 (default {list(d.seeds)})")
+    add("--sizes", nargs="+", default=off, help="device sizes (default: all)")
+    add("--hidden", type=int, default=off, help=f"hidden neurons (default {d.hidden})")
+    add("--repeats", type=int, default=off,
+        help=f"device trials averaged per answer while training (default {d.repeats})")
+    add("--eval-repeats", type=int, default=off, help=f"... while testing (default {d.eval_repeats})")
+    add("--batch-size", type=int, default=off, help=f"default {d.batch_size}")
+    add("--lr", type=float, default=off, help=f"default {d.lr:g}")
+    add("--width-s", type=float, default=off, help=f"write pulse width (default {d.width_s:g} s)")
+    add("--calibration", default=off,
+        help="'fit' (on the fly, default), 'truth' (simulated), or a calibration JSON path")
+    add("--high-variability", type=float, nargs=2, default=off, metavar=("DELTA_REL", "IC0_REL"),
+        help="D2D spreads of the 'high' level (default 0.25 0.20)")
+    add("--modes", nargs="+", choices=MODES, default=off, help="default: all")
+    add("--out", dest="out_dir", default=off, help=f"output folder (default {d.out_dir})")
+    add("--resume", action="store_true", default=off,
+        help="continue from the checkpoints in --out")
+    add("--no-progress", action="store_true", default=off)
+    add("--demo", action="store_true", default=off,
+        help=f"the short demo run ({DEMO_CONFIG['epochs']} epochs, {len(DEMO_CONFIG['seeds'])} "
+             f"seeds) unless --epochs/--seeds say otherwise")
+    return parser
+
+
+#: options whose namespace name is the setting's name
+_SAME_NAME = ("bench", "dataset", "mnist_path", "epochs", "seeds", "sizes", "hidden", "repeats",
+              "eval_repeats", "batch_size", "lr", "width_s", "calibration", "modes", "out_dir",
+              "resume")
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The config ``hil train`` asked for: defaults, then ``--config FILE``, then ``--demo``'s
+    settings, then each option given explicitly."""
+    given = vars(args)
+    settings = read_toml(given["config_file"]) if "config_file" in given else {}
+    if given.get("demo"):
+        settings.update(DEMO_CONFIG)
+    settings.update({k: given[k] for k in _SAME_NAME if k in given})
+    if "mnist_path" in given:
+        settings["dataset"] = "mnist"
+    if given.get("no_progress"):
+        settings["progress"] = False
+    if "high_variability" in given:
+        levels = dict(settings.get("variability", ExperimentConfig().variability))
+        delta_rel, ic0_rel = given["high_variability"]
+        levels["high"] = {**(levels.get("high") or {}), "delta_rel": delta_rel, "ic0_rel": ic0_rel}
+        settings["variability"] = levels
+    return ExperimentConfig.from_dict(settings)
