@@ -20,35 +20,32 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
-# Standard SCPI error codes (SCPI-99, vol. 2, ch. 21) that the simulators produce.
-NO_ERROR = (0, "No error")
-COMMAND_ERROR = (-100, "Command error")
-SYNTAX_ERROR = (-102, "Syntax error")
-DATA_TYPE_ERROR = (-104, "Data type error")
-PARAMETER_NOT_ALLOWED = (-108, "Parameter not allowed")
-MISSING_PARAMETER = (-109, "Missing parameter")
-UNDEFINED_HEADER = (-113, "Undefined header")
-EXECUTION_ERROR = (-200, "Execution error")
-SETTINGS_CONFLICT = (-221, "Settings conflict")
-DATA_OUT_OF_RANGE = (-222, "Data out of range")
-ILLEGAL_PARAMETER = (-224, "Illegal parameter value")
-QUEUE_OVERFLOW = (-350, "Queue overflow")
-QUERY_INTERRUPTED = (-410, "Query INTERRUPTED")
-QUERY_UNTERMINATED = (-420, "Query UNTERMINATED")
-INPUT_BUFFER_OVERRUN = (-363, "Input buffer overrun")
-INVALID_BLOCK_DATA = (-161, "Invalid block data")
-HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
+from simulated_bench.framing import block_ranges, split_outside, split_units
+# the error codes and ScpiError live in scpi_errors (the framer raises them too); the
+# instruments import them from here
+from simulated_bench.scpi_errors import (  # noqa: F401
+    COMMAND_ERROR,
+    DATA_OUT_OF_RANGE,
+    DATA_TYPE_ERROR,
+    EXECUTION_ERROR,
+    HEADER_SUFFIX_OUT_OF_RANGE,
+    ILLEGAL_PARAMETER,
+    INPUT_BUFFER_OVERRUN,
+    INVALID_BLOCK_DATA,
+    INVALID_CHARACTER,
+    MISSING_PARAMETER,
+    NO_ERROR,
+    PARAMETER_NOT_ALLOWED,
+    QUERY_INTERRUPTED,
+    QUERY_UNTERMINATED,
+    QUEUE_OVERFLOW,
+    SETTINGS_CONFLICT,
+    SYNTAX_ERROR,
+    UNDEFINED_HEADER,
+    ScpiError,
+)
 
 ERROR_QUEUE_DEPTH = 10
-
-
-class ScpiError(Exception):
-    """Raised by a handler; becomes an entry in the instrument's error queue."""
-
-    def __init__(self, error: tuple[int, str], detail: str = ""):
-        super().__init__(f"{error[0]},{error[1]}{'; ' + detail if detail else ''}")
-        self.code, self.message = error
-        self.detail = detail
 
 
 def _node_regex(node: str) -> str:
@@ -99,108 +96,6 @@ def parse_bool(text: str) -> bool:
     raise ScpiError(ILLEGAL_PARAMETER, f"{text.strip()!r} is not a boolean")
 
 
-def _block_span(text: str, start: int) -> int:
-    """Length of the IEEE 488.2 block starting at ``text[start] == '#'`` (0 if none).
-
-    ``#<n><n digits: length><data>`` is a definite-length block; ``#0<data>`` runs to the end
-    of the message. A declared length longer than the text is cut at the end of the text
-    (the instrument then reports the block as invalid when it decodes it).
-    """
-    if start + 1 >= len(text) or not text[start + 1].isdigit():
-        return 0
-    digits = int(text[start + 1])
-    if digits == 0:
-        return len(text) - start
-    header_end = start + 2 + digits
-    length_text = text[start + 2:header_end]
-    if len(length_text) < digits or not length_text.isdigit():
-        return len(text) - start
-    return min(len(text), header_end + int(length_text)) - start
-
-
-def _split_top_level(text: str, separator: str, track_parentheses: bool) -> list[str]:
-    """Split on ``separator`` outside quotes, parentheses and binary blocks.
-
-    Whitespace around each piece is dropped, but never inside a binary block: a block's
-    data bytes (latin-1 characters) may be anything, including blanks, ``;`` and ``,``.
-    """
-    pieces: list[str] = []
-    depth, quote, start, protected_end, i = 0, None, 0, 0, 0
-    while i < len(text):
-        char = text[i]
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char == "#" and (span := _block_span(text, i)):
-            i += span
-            protected_end = i
-            continue
-        elif track_parentheses and char == "(":
-            depth += 1
-        elif track_parentheses and char == ")":
-            depth -= 1
-        elif char == separator and depth <= 0:
-            pieces.append(_strip_outside_block(text[start:i], protected_end - start))
-            start = i + 1
-        i += 1
-    pieces.append(_strip_outside_block(text[start:], protected_end - start))
-    return pieces
-
-
-def _strip_outside_block(piece: str, protected_upto: int) -> str:
-    keep = max(0, protected_upto)
-    return (piece[:keep] + piece[keep:].rstrip()).lstrip()
-
-
-def split_units(message: str) -> list[str]:
-    """The ``;``-separated units of a program message, empty ones dropped."""
-    return [unit for unit in _split_top_level(message, ";", False) if unit]
-
-
-def split_program_messages(data: bytes) -> list[str]:
-    """Raw bytes from a bus or socket -> program messages (one per ``\\n`` terminator).
-
-    A ``\\n`` inside a binary block is data, not a terminator. Messages are decoded as
-    latin-1 so that every byte of a block survives as one character (see
-    :func:`parse_block`).
-    """
-    text = data.decode("latin-1")
-    messages, start, i, protected_end = [], 0, 0, 0
-    while i < len(text):
-        if text[i] == "#" and (span := _block_span(text, i)):
-            i += span
-            protected_end = i
-            continue
-        if text[i] == "\n":
-            keep = max(start, protected_end)          # a block's last byte may be \r
-            messages.append(text[start:keep] + text[keep:i].rstrip("\r"))
-            start = i + 1
-        i += 1
-    if text[start:].strip():
-        messages.append(text[start:])
-    return [m for m in messages if m.strip()]
-
-
-def parse_block(argument: str) -> bytes:
-    """An IEEE 488.2 definite-length block argument (latin-1 text) -> its data bytes."""
-    if not argument.startswith("#") or len(argument) < 2 or not argument[1].isdigit():
-        raise ScpiError(DATA_TYPE_ERROR, f"expected a binary block #<n><length><data>, "
-                                         f"got {argument[:12]!r}")
-    digits = int(argument[1])
-    if digits == 0:
-        return argument[2:].encode("latin-1")
-    length_text = argument[2:2 + digits]
-    if len(length_text) != digits or not length_text.isdigit():
-        raise ScpiError(INVALID_BLOCK_DATA, f"block header {argument[:2 + digits]!r} is malformed")
-    data = argument[2 + digits:].encode("latin-1")
-    if len(data) != int(length_text):
-        raise ScpiError(INVALID_BLOCK_DATA, f"block declares {int(length_text)} bytes but "
-                                            f"{len(data)} arrived; resend the whole block")
-    return data
-
-
 #: the newest entries a command or pulse log keeps: a long in-the-loop run must not grow
 #: memory without bound, and tests look at far fewer than this
 LOG_CAPACITY = 200_000
@@ -223,15 +118,12 @@ def abbreviate_blocks(message: str, keep: int = 64) -> str:
     otherwise fill the command log with megabytes)."""
     if len(message) <= LOGGED_BLOCK_BYTES:
         return message
-    pieces, start, i = [], 0, 0
-    while i < len(message):
-        if message[i] == "#" and (span := _block_span(message, i)) > LOGGED_BLOCK_BYTES:
-            pieces.append(message[start:i + keep])
-            pieces.append(f"...<{span} bytes of block>")
-            i += span
-            start = i
-            continue
-        i += 1
+    pieces, start = [], 0
+    for a, b in block_ranges(message):
+        if b - a > LOGGED_BLOCK_BYTES:
+            pieces.append(message[start:a + keep])
+            pieces.append(f"...<{b - a} bytes of block>")
+            start = b
     pieces.append(message[start:])
     return "".join(pieces)
 
@@ -239,7 +131,7 @@ def abbreviate_blocks(message: str, keep: int = 64) -> str:
 def split_arguments(text: str) -> list[str]:
     """Split ``1, "a,b", (@101,102), #14abcd`` on top-level commas, keeping quotes, lists
     and binary blocks intact."""
-    args = _split_top_level(text, ",", True)
+    args = split_outside(text, ",", parentheses=True)
     if len(args) == 1 and args[0] == "":
         return []
     return args

@@ -18,8 +18,10 @@ poll) and
 
 Message handling, as a GPIB instrument does it
 ----------------------------------------------
-- A write is one or more program messages (``\\n``-terminated; binary blocks
-  ``#<n><len><data>`` may contain any byte). Set-only messages execute on arrival.
+- A write is one or more program messages, ended by its END, framed by
+  :mod:`simulated_bench.framing` exactly as the TCP server frames them (``\\n``-terminated;
+  binary blocks ``#<n><len><data>`` may contain any byte; over-long or non-ASCII messages
+  are dropped with ``-363`` / ``-101``). Set-only messages execute on arrival.
 - A message containing a query executes when its reply is read (or when another message
   reaches any instrument of the bench first), so a fault can strike before the instrument
   saw it (see :mod:`simulated_bench.faults`). A new message arriving while a reply is unread
@@ -49,9 +51,9 @@ from pyvisa.util import LibraryPath
 from simulated_bench.bench import SimulatedBench
 from simulated_bench.clock import bus_read_s, bus_write_s
 from simulated_bench.faults import FaultInjector, FaultKind
-from simulated_bench.scpi import QUERY_INTERRUPTED, ScpiInstrument, split_program_messages, split_units
+from simulated_bench.framing import FramingError, MessageFramer, split_units, terminate_reply
+from simulated_bench.scpi import QUERY_INTERRUPTED, ScpiInstrument
 
-TERMINATION = b"\n"
 DEFAULT_TIMEOUT_MS = 2000
 #: an infinite VISA timeout still ends on the virtual clock after this long
 INFINITE_TIMEOUT_S = 3600.0
@@ -243,7 +245,7 @@ class SimulatedVisaLibrary(VisaLibraryBase):
         if reply is None:
             state.silent_query = message
             return
-        data = reply.encode("latin-1") + TERMINATION
+        data = terminate_reply(reply)
         if fault is FaultKind.GARBLED:
             data = self.faults.garble(data)
         state.output.extend(data)
@@ -271,9 +273,11 @@ class SimulatedVisaLibrary(VisaLibraryBase):
         self._count(state)
         self.bench.clock.advance(bus_write_s(len(data)) + state.instrument.PROCESSING_S)
         self._discard_unread(state)
-        messages = split_program_messages(bytes(data))
+        messages = MessageFramer().messages(bytes(data), end=True)
         for index, message in enumerate(messages):
-            if self._has_query(message):
+            if isinstance(message, FramingError):
+                state.instrument.push_error(message.error, message.detail)
+            elif self._has_query(message):
                 if index == len(messages) - 1:
                     state.pending = message
                     continue

@@ -79,6 +79,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulated_bench.framing import parse_block
 from simulated_bench.scpi import (
     DATA_OUT_OF_RANGE,
     HEADER_SUFFIX_OUT_OF_RANGE,
@@ -89,7 +90,6 @@ from simulated_bench.scpi import (
     ScpiError,
     ScpiInstrument,
     format_number,
-    parse_block,
     parse_bool,
     parse_number,
 )
