@@ -467,7 +467,7 @@ def test_a_simulator_fault_becomes_an_execution_error(server, bench):
 # ---------------------------------------------------------------- framing, property-based
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from simulated_bench.server import _Framer  # noqa: E402
+from simulated_bench.framing import MessageFramer as _Framer  # noqa: E402
 
 _text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E,
                                        blacklist_characters="#\"'"), max_size=40)
