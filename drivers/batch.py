@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drivers.roles import BufferedSourceMeter, WaveformPulseSource
+
 
 @dataclass
 class TrialBatch:
@@ -111,10 +113,18 @@ class TrialTiming:
 
 
 def plan_timing(width_s: float, reset_width_s: float, nplc: float,
-                line_frequency_Hz: float = LINE_FREQUENCY_HZ, max_points: int = 262_144) -> TrialTiming:
-    """The sample grid for write pulses of ``width_s`` (one sample) and reads of ``nplc``."""
+                line_frequency_Hz: float = LINE_FREQUENCY_HZ, *, max_points: int,
+                max_sample_rate_Hz: float) -> TrialTiming:
+    """The sample grid for write pulses of ``width_s`` (one sample) and reads of ``nplc``,
+    on a generator of ``max_points`` waveform points and ``max_sample_rate_Hz`` (the
+    :class:`~drivers.roles.WaveformPulseSource`'s own figures)."""
     from drivers.pulse import samples_for
     dt = float(width_s)
+    if not (dt > 0 and dt * max_sample_rate_Hz >= 1.0):   # one sample per write pulse
+        raise ValueError(
+            f"a write pulse of {dt:g} s is one waveform sample, and the pulse generator plays "
+            f"at most {max_sample_rate_Hz:g} Sa/s: use pulses of at least "
+            f"{1.0 / max_sample_rate_Hz:g} s. Nothing was sent.")
     measure_s = float(nplc) / line_frequency_Hz
     reset_samples = max(1, int(round(reset_width_s / dt)))
     gap_samples = samples_for(RESET_GAP_S, dt)
@@ -126,7 +136,7 @@ def plan_timing(width_s: float, reset_width_s: float, nplc: float,
         longest = (max_points * dt - busy * dt) * line_frequency_Hz
         raise ValueError(
             f"a trial of {per_trial} samples of {dt:g} s (pulse width) does not fit the "
-            f"81160A's {max_points}-point memory: lower nplc to <= {max(longest, 0):.3g} or "
+            f"pulse generator's {max_points}-point memory: lower nplc to <= {max(longest, 0):.3g} or "
             f"use wider pulses. Nothing was sent.")
     return TrialTiming(dt, per_trial, reset_samples, gap_samples, measure_s, slots)
 
@@ -183,25 +193,23 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
     compliance_V = limits.max_compliance_V
 
     # -------- everything is checked before the first write
-    pulse, read = bench._raw("pulse"), bench._raw("read_smu")
+    pulse = bench.role_for_step("pulse", WaveformPulseSource)
+    read = bench.role_for_step("read_smu", BufferedSourceMeter)
     slots = np.concatenate(([0.0, -reset_V], amplitudes))
     check_pulses(np.concatenate(([reset_V], slots)), width_s, limits,
                  bench.config.wiring.source_impedance_ohm, HIGH_Z_LOAD_OHM, dev.name)
     check_pulse(reset_V, reset_width_s, limits, bench.config.wiring.source_impedance_ohm,
                 HIGH_Z_LOAD_OHM, dev.name)
-    timing = plan_timing(width_s, reset_width_s, nplc, bench.line_frequency_Hz)
+    timing = plan_timing(width_s, reset_width_s, nplc, bench.line_frequency_Hz,
+                         max_points=pulse.max_waveform_points,
+                         max_sample_rate_Hz=pulse.max_sample_rate_Hz)
     runs = list(_chunks(len(slots), timing.max_slots_per_cycle, repeats))
     waveforms = {}
     for first, count, _ in runs:
         if first not in waveforms:
             wave = pulse.build_waveform(
                 timing.waveform_levels(slots[first:first + count], reset_V), width_s)
-            saved = pulse.limits, pulse.device
-            pulse.limits, pulse.device = limits, dev.name
-            try:
-                pulse.check_waveform(wave)
-            finally:
-                pulse.limits, pulse.device = saved
+            pulse.check_waveform(wave, limits, dev.name)   # the device about to be selected
             waveforms[first] = wave
     check_read_current(read_current_A, limits, dev.name)
     check_compliance_V(compliance_V, limits, dev.name)
@@ -215,10 +223,11 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
         attempts += 1
         readings = np.full((len(slots), repeats), np.nan)
         filled = np.zeros(len(slots), dtype=int)
-        bench._select(dev)
+        bench.select_for_step(dev)
         read.source_current(read_current_A, compliance_V, nplc)
         read.enable()
-        read.set_buffer_capacity(min(max(count * cycles for _, count, cycles in runs), 6_875_000))
+        read.set_buffer_capacity(min(max(count * cycles for _, count, cycles in runs),
+                                     read.max_buffer_points))
         loaded = None
         for first, count, cycles in runs:
             wave = waveforms[first]
@@ -243,7 +252,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
     resistance = readings / read_current_A
     reset_state = float(np.median(resistance[0]))
     set_state = float(np.median(resistance[1]))
-    ids = bench._take_trial_ids(amplitudes.size * repeats)
+    ids = bench.reserve_trial_ids(amplitudes.size * repeats)
     # per slot, the write level as the generator plays it (after the DAC quantization)
     applied = []
     p = timing.samples_per_trial

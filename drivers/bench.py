@@ -89,6 +89,10 @@ class MissingRoleError(BenchFileError):
     """A role was asked for whose instrument the bench file does not list."""
 
 
+class MissingCapabilityError(MissingRoleError):
+    """A role's instrument lacks a capability that an operation needs (a role protocol)."""
+
+
 class OutputsNotOffError(RuntimeError):
     """Some output could not be turned off: turn it off by hand."""
 
@@ -295,6 +299,20 @@ class Bench:
         self._role(role)
         return self._roles[role]
 
+    def role_for_step(self, role: str, capability: type | None = None):
+        """The role object of bench-file role ``role`` without retries of its own, for a step
+        that the bench retries whole (``bench.retry.run(step, bench.recover, ...)``).
+        ``capability``: the role protocol the step needs (e.g.
+        :class:`~drivers.roles.WaveformPulseSource`); a role without it raises
+        :class:`MissingCapabilityError` before anything is sent."""
+        obj = self._raw(role)
+        if capability is not None and not isinstance(obj, capability):
+            raise MissingCapabilityError(
+                f"{self.config.source}: the {role} instrument ({self._model(role)}) has no "
+                f"{capability.__name__} capability; use an instrument model that has it, or "
+                "the one-at-a-time path (bench.trial). Nothing was sent.")
+        return obj
+
     def _run(self, step, what: str):
         return self.retry.run(step, self.recover, what)
 
@@ -302,6 +320,10 @@ class Bench:
         """Open every crosspoint, then close the device's pulse-row and read-row crosspoints."""
         dev = self.config.device(device)
         return self._run(lambda: self._select(dev), f"select {dev.name}")
+
+    def select_for_step(self, device) -> DeviceAddress:
+        """:meth:`select` without retries of its own, for a step retried whole."""
+        return self._select(self.config.device(device))
 
     def _select(self, dev: DeviceAddress) -> DeviceAddress:
         wiring = self.config.wiring
@@ -408,7 +430,12 @@ class Bench:
         self.retry.counters.garbled += 1
         self.retry.counters.retries += 1
 
-    def _take_trial_ids(self, count: int) -> np.ndarray:
+    def reserve_trial_ids(self, count: int) -> np.ndarray:
+        """``count`` trial ids, unique over the bench's lifetime (call once per completed
+        batch: a retried attempt must not use up ids)."""
+        count = int(count)
+        if count < 0:
+            raise ValueError(f"a trial-id count must be >= 0, got {count}")
         ids = np.arange(self._next_trial_id, self._next_trial_id + count)
         self._next_trial_id += count
         return ids

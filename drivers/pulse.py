@@ -134,7 +134,11 @@ class ArbWaveform:
 
 
 class Keysight81160APulseSource:
-    """Role ``PulseSource`` on one channel of an 81160A."""
+    """Roles ``PulseSource`` and ``WaveformPulseSource`` on one channel of an 81160A."""
+
+    #: the instrument's figures, read by batching through the role
+    max_waveform_points = MAX_ARB_POINTS
+    max_sample_rate_Hz = MAX_SAMPLE_RATE_HZ
 
     def __init__(self, instrument: Keysight81160APulser, limits: SafetyLimits,
                  source_impedance_ohm: float = 50.0, channel: int = 1, device: str = ""):
@@ -301,12 +305,16 @@ class Keysight81160APulseSource:
                              f"{MAX_SAMPLE_RATE_HZ:g} Sa/s; use longer pulses")
         return ArbWaveform(dac, full_scale, 1.0 / (frequency * points), frequency)
 
-    def check_waveform(self, waveform: ArbWaveform) -> None:
+    def check_waveform(self, waveform: ArbWaveform, limits: SafetyLimits | None = None,
+                       device: str | None = None) -> None:
         """Check every pulse of a waveform as it will be played (each distinct
-        (level, width) once: a batch repeats a few of them many times)."""
+        (level, width) once: a batch repeats a few of them many times). ``limits`` /
+        ``device`` default to the role's (those of the device on the row); a batch checks
+        against the device it is about to select."""
+        limits = self.limits if limits is None else limits
+        device = self.device if device is None else device
         for level, width in sorted({(lvl, w) for _, lvl, w in waveform.pulses()}):
-            check_pulse(level, width, self.limits, self.source_impedance_ohm, self.load_ohm,
-                        self.device)
+            check_pulse(level, width, limits, self.source_impedance_ohm, self.load_ohm, device)
 
     def load_waveform(self, waveform: ArbWaveform, cycles: int, trigger: str = "EXT") -> None:
         """Load ``waveform`` to play ``cycles`` times on the next trigger (``EXT``: the

@@ -39,14 +39,52 @@ class PulseSource(Protocol):
 
 
 @runtime_checkable
+class PlayedWaveform(Protocol):
+    """A waveform as the generator will play it (after its DAC quantization)."""
+
+    sample_interval_s: float
+
+    @property
+    def levels_V(self) -> Sequence[float]:
+        """The level of every sample, as played."""
+
+
+@runtime_checkable
+class WaveformPulseSource(PulseSource, Protocol):
+    """A pulse source that plays a stored waveform of many pulses from an external trigger
+    (batched trials: the read SMU's trigger link starts it). Its memory and sample rate are
+    the instrument's own figures; batching reads them here, never from a constant of its own."""
+
+    max_waveform_points: int
+    max_sample_rate_Hz: float
+
+    def build_waveform(self, levels_V, sample_interval_s: float) -> PlayedWaveform:
+        """Quantize one level per sample as the instrument will play them (nothing is sent)."""
+
+    def check_waveform(self, waveform, limits: SafetyLimits | None = None,
+                       device: str | None = None) -> None:
+        """Check every pulse of ``waveform`` as played against ``limits`` (default: the
+        role's own, those of the device on its row); raises before anything is sent."""
+
+    def load_waveform(self, waveform, cycles: int) -> None:
+        """Load ``waveform`` to play ``cycles`` times on the next external trigger."""
+
+    def sync(self) -> None:
+        """Hold until the instrument has executed everything sent to it."""
+
+
+@runtime_checkable
 class SourceMeter(Protocol):
     """Source a small read current (or voltage) and measure the other quantity."""
 
     limits: SafetyLimits
 
-    def source_current(self, current_A: float, compliance_V: float) -> None: ...
+    def source_current(self, current_A: float, compliance_V: float, nplc: float = 1.0) -> None: ...
 
-    def source_voltage(self, voltage_V: float, compliance_A: float) -> None: ...
+    def source_voltage(self, voltage_V: float, compliance_A: float, nplc: float = 1.0) -> None: ...
+
+    def enable(self) -> None:
+        """Output on (the configured source is checked again against the limits first)."""
 
     def measure(self) -> tuple[float, float]:
         """One reading: (voltage_V, current_A)."""
@@ -56,11 +94,23 @@ class SourceMeter(Protocol):
 
 @runtime_checkable
 class BufferedSourceMeter(SourceMeter, Protocol):
-    """A source meter that takes ``count`` readings on its own trigger model."""
+    """A source meter that takes ``count`` readings on its own trigger model (its trigger
+    out can start a :class:`WaveformPulseSource`); ``max_buffer_points`` is the instrument's
+    reading buffer."""
+
+    max_buffer_points: int
 
     def start_buffered(self, count: int, delay_s: float) -> None: ...
 
     def fetch_buffered(self, count: int) -> Sequence[float]: ...
+
+    def set_buffer_capacity(self, count: int) -> None:
+        """Size the reading buffer (at most ``max_buffer_points``)."""
+
+    def run_buffered(self, count: int, delay_s: float, timeout_s: float = 0.0,
+                     on_garbled=None) -> Sequence[float]:
+        """Run ``count`` readings (``delay_s`` before each) to the end and return them;
+        ``on_garbled()`` is called each time a garbled reply's pure query is asked again."""
 
 
 @runtime_checkable

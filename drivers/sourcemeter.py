@@ -182,7 +182,10 @@ class _SourceMeterRole:
 
 
 class Keithley2450SourceMeter(_SourceMeterRole):
-    """Role ``SourceMeter`` (buffered) on a Keithley 2450."""
+    """Roles ``SourceMeter`` and ``BufferedSourceMeter`` on a Keithley 2450."""
+
+    #: the instrument's reading buffer, read by batching through the role
+    max_buffer_points = MAX_BUFFER_POINTS
 
     _zero_current_command = ":SOUR:CURR:LEV 0"
     _zero_voltage_command = ":SOUR:VOLT:LEV 0"
