@@ -27,7 +27,7 @@ from torch import nn
 
 from devices.benchfile import load_bench_file
 from hil import _fused
-from hil.backends import SimulatedArrayBackend
+from hil.simulated import SimulatedArrayBackend
 from hil.calibration import calibrate_backend
 from hil.data import load_digits_split
 from hil.network import HiddenLayerNet

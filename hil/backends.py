@@ -30,17 +30,17 @@ that never touches a bus reports 0 and ``None`` (not applicable).
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from devices.benchfile import BenchFile, as_bench_file
+from devices.laws import neel_brown
 from hil import _fused
 from procedures.calibration import (READOUTS, ChipCalibration, DeviceCalibration, load_calibration,
                                     parse_calibration)
 from hil.safety import CurrentLimitError, device_current_limits, max_write_current_A
-from simulated_bench.chip import Chip, build_chip
 
 #: multi-domain trials with at least this many independent regions (x repeats) are drawn
 #: from the normal approximation of the binomial (one normal draw per output); below it,
@@ -81,38 +81,50 @@ def check_sample_inputs(current_A: np.ndarray, n_devices: int, repeats) -> None:
     check_repeats(repeats)
 
 
-def build_chips(bench: BenchFile | str | dict | None = None, seed: int | None = None,
-                variability: Mapping[str, float] | None = None) -> list[Chip]:
-    """Draw the chips of a bench; one generator feeds every chip in order.
-
-    ``seed`` None draws exactly the simulated bench's chips (``SimulatedBench`` seeds its
-    device-to-device generator with the first of four children of the bench file's seed), so a
-    calibration measured on the simulated bench fits them; an integer gives another chip
-    (``np.random.default_rng(seed)``). ``variability`` replaces the bench file's D2D spreads
-    (e.g. a high-variability study of the same bench).
-    """
-    bench = as_bench_file(bench)
-    if seed is None:
-        rng = np.random.default_rng(np.random.SeedSequence(bench.seed).spawn(4)[0])
-    else:
-        rng = np.random.default_rng(seed)
-    spreads = dict(bench.variability if variability is None else variability)
-    chips, order = [], []
-    for group in bench.groups:
-        if group.chip not in order:
-            order.append(group.chip)
-    for name in order:
-        groups = [g for g in bench.groups if g.chip == name]
-        chips.append(build_chip(name, groups, spreads, rng))
-    return chips
-
-
-def with_variability(bench: BenchFile, variability: Mapping[str, float]) -> BenchFile:
-    return dataclasses.replace(bench, variability=dict(variability))
-
-
 # ---------------------------------------------------------------------------- sampling
-class _CurveArray:
+@dataclass(frozen=True)
+class BoundNeurons:
+    """The constants of one binding of neurons to devices at one width and repeat count, in the
+    float32 form the sampling loops read (each array has one entry per bound neuron)."""
+
+    idx: np.ndarray               # device index of each neuron
+    is_logistic: np.ndarray       # bool: the neuron's curve is logistic
+    logistic: bool                # any neuron logistic
+    linear: bool                  # every neuron under the linear law (n = 1)
+    macrospin: bool               # every neuron a single-domain (0/1) device
+    inv_ic0: np.ndarray
+    delta: np.ndarray
+    exponent: np.ndarray
+    log_t: np.ndarray             # ln(t / tau0): the law's ceiling
+    log_rate_at_0: np.ndarray     # the linear form: ln(t/tau) = log_rate_at_0 + log_rate_slope |I|
+    log_rate_slope: np.ndarray
+    form: neel_brown.LinearForm   # that form in float64 (for folding with a current mapping)
+    i50: np.ndarray
+    slope: np.ndarray
+    max_current: np.ndarray       # float64 A
+    regions: np.ndarray           # N x repeats per neuron
+    normal: np.ndarray            # bool: drawn from the normal approximation
+
+    @classmethod
+    def of(cls, curves: CurveArray, idx: np.ndarray, width_s: float, repeats: int) -> BoundNeurons:
+        f32 = np.float32
+        regions = curves.n_domains[idx] * repeats
+        form = neel_brown.LinearForm.of(width_s, curves.ic0_A[idx], curves.delta[idx],
+                                        curves.tau0_s[idx])
+        return cls(
+            idx=idx, is_logistic=curves.is_logistic[idx], logistic=bool(curves.is_logistic[idx].any()),
+            linear=bool(np.all(curves.exponent[idx] == 1.0)),
+            macrospin=bool(np.all(curves.n_domains[idx] == 1)),
+            inv_ic0=(1.0 / np.where(curves.is_logistic[idx], 1.0, curves.ic0_A[idx])).astype(f32),
+            delta=curves.delta[idx].astype(f32), exponent=curves.exponent[idx].astype(f32),
+            log_t=form.ceiling.astype(f32),
+            log_rate_at_0=form.at_zero.astype(f32), log_rate_slope=form.per_A.astype(f32), form=form,
+            i50=curves.i50_A[idx].astype(f32), slope=curves.slope_per_A[idx].astype(f32),
+            max_current=curves.max_current_A[idx], regions=regions.astype(f32),
+            normal=regions >= NORMAL_APPROXIMATION_MIN_REGIONS)
+
+
+class CurveArray:
     """Per-device switching curves as flat arrays, and the vectorized trial sampler."""
 
     def __init__(self, names: Sequence[str], model: Sequence[str], ic0_A, delta, tau0_s, exponent,
@@ -130,71 +142,50 @@ class _CurveArray:
         self.rng = rng
         self._bound: dict = {}
 
-    def _bind(self, device_index: np.ndarray, width_s: float, repeats: int):
+    def _bind(self, device_index: np.ndarray, width_s: float, repeats: int) -> BoundNeurons:
         key = (device_index.tobytes(), float(width_s), int(repeats))
         bound = self._bound.get(key)
         if bound is None:
             idx = np.asarray(device_index, dtype=np.int64)
             if idx.min(initial=0) < 0 or idx.max(initial=0) >= len(self.names):
                 raise IndexError(f"device index out of range 0..{len(self.names) - 1}: {idx}")
-            f32 = np.float32
-            regions = self.n_domains[idx] * repeats
-            bound = {
-                "logistic": bool(self.is_logistic[idx].any()),
-                "inv_ic0": (1.0 / np.where(self.is_logistic[idx], 1.0, self.ic0_A[idx])).astype(f32),
-                "delta": self.delta[idx].astype(f32),
-                "log_t": np.log(width_s / self.tau0_s[idx]).astype(f32),
-                "log_t64": np.log(width_s / self.tau0_s[idx]),
-                "exponent": self.exponent[idx].astype(f32),
-                "linear": bool(np.all(self.exponent[idx] == 1.0)),
-                # linear form below Ic0: ln(t/tau) = log_t - Delta + (Delta/Ic0) I, capped at log_t
-                "log_rate_at_0": (np.log(width_s / self.tau0_s[idx]) - self.delta[idx]).astype(f32),
-                "log_rate_slope": (self.delta[idx] / self.ic0_A[idx]).astype(f32),
-                "i50": self.i50_A[idx].astype(f32),
-                "slope": self.slope_per_A[idx].astype(f32),
-                "is_logistic": self.is_logistic[idx],
-                "max_current": self.max_current_A[idx],
-                "macrospin": bool(np.all(self.n_domains[idx] == 1)),
-                "regions": regions.astype(f32),
-                "normal": regions >= NORMAL_APPROXIMATION_MIN_REGIONS,
-                "idx": idx,
-            }
+            bound = BoundNeurons.of(self, idx, width_s, repeats)
             if len(self._bound) > 64:
                 self._bound.clear()
             self._bound[key] = bound
         return bound
 
-    def stay_probability(self, b: dict, current: np.ndarray) -> np.ndarray:
+    def stay_probability(self, b: BoundNeurons, current: np.ndarray) -> np.ndarray:
         """1 - P_sw for current magnitudes ``current`` (float32, >= 0), per bound neuron."""
-        if b["linear"]:
-            log_rate = current * b["log_rate_slope"]
-            log_rate += b["log_rate_at_0"]
-            np.minimum(log_rate, b["log_t"], out=log_rate)
+        if b.linear:
+            log_rate = current * b.log_rate_slope
+            log_rate += b.log_rate_at_0
+            np.minimum(log_rate, b.log_t, out=log_rate)
         else:
-            reduced = 1.0 - current * b["inv_ic0"]
+            reduced = 1.0 - current * b.inv_ic0
             np.maximum(reduced, 0.0, out=reduced)
-            np.power(reduced, b["exponent"], out=reduced)
-            reduced *= b["delta"]
-            log_rate = np.subtract(b["log_t"], reduced, out=reduced)
+            np.power(reduced, b.exponent, out=reduced)
+            reduced *= b.delta
+            log_rate = np.subtract(b.log_t, reduced, out=reduced)
         q = np.exp(log_rate, out=log_rate)
         np.negative(q, out=q)
         np.exp(q, out=q)
-        if b["logistic"]:
-            logistic = 1.0 / (1.0 + np.exp(b["slope"] * (current - b["i50"])))
-            q = np.where(b["is_logistic"], logistic, q).astype(np.float32)
+        if b.logistic:
+            logistic = 1.0 / (1.0 + np.exp(b.slope * (current - b.i50)))
+            q = np.where(b.is_logistic, logistic, q).astype(np.float32)
         return q
 
-    def probability(self, b: dict, current_A: np.ndarray) -> np.ndarray:
+    def probability(self, b: BoundNeurons, current_A: np.ndarray) -> np.ndarray:
         """P_sw per (batch, bound neuron)."""
         return 1.0 - self.stay_probability(b, np.abs(current_A, dtype=np.float32))
 
-    def _refuse_over_limit(self, b: dict, peak: np.ndarray) -> None:
-        over = ~(peak <= b["max_current"])  # NaN counts as over: refuse what we cannot check
+    def _refuse_over_limit(self, b: BoundNeurons, peak: np.ndarray) -> None:
+        over = ~(peak <= b.max_current)  # NaN counts as over: refuse what we cannot check
         if over.any():
             j = int(np.flatnonzero(over)[0])
             raise CurrentLimitError(
-                f"write current {peak[j]:.4g} A for device {self.names[b['idx'][j]]!r} (neuron "
-                f"{j}) exceeds its safe maximum {b['max_current'][j]:.4g} A; nothing was applied. "
+                f"write current {peak[j]:.4g} A for device {self.names[b.idx[j]]!r} (neuron "
+                f"{j}) exceeds its safe maximum {b.max_current[j]:.4g} A; nothing was applied. "
                 f"Build the input->current mapping from the bench limits (hil.neuron.CurrentMapping)")
 
     def sample(self, device_index, current_A, width_s, repeats):
@@ -204,12 +195,12 @@ class _CurveArray:
         current = np.abs(current_A, dtype=np.float32)
         if len(current):
             self._refuse_over_limit(b, current.max(axis=0))
-        if b["linear"] and not b["logistic"]:
-            log_rate = np.multiply(current, b["log_rate_slope"], out=current)  # our own copy
-            log_rate += b["log_rate_at_0"]
+        if b.linear and not b.logistic:
+            log_rate = np.multiply(current, b.log_rate_slope, out=current)  # our own copy
+            log_rate += b.log_rate_at_0
             return self._trials_from_log_rate(b, log_rate, repeats)
         q = self.stay_probability(b, current)
-        if b["macrospin"]:
+        if b.macrospin:
             return self._bernoulli_mean(np.multiply(q, np.float32(65536.0), out=q), repeats)
         return self._fraction(b, np.subtract(1.0, q), q)
 
@@ -219,33 +210,33 @@ class _CurveArray:
         check_repeats(repeats)
         b = self._bind(np.asarray(device_index, dtype=np.int64), width_s, int(repeats))
         centre, span = np.asarray(centre_A, dtype=float), np.asarray(span_A, dtype=float)
-        if (b["linear"] and not b["logistic"] and centre.shape == span.shape == b["idx"].shape
+        if (b.linear and not b.logistic and centre.shape == span.shape == b.idx.shape
                 and np.all(span > 0) and np.all(centre >= span)):
             return LinearMappedSampler(self, b, centre, span, int(repeats))
         return None
 
-    def _trials_from_log_rate(self, b: dict, log_rate: np.ndarray, repeats: int) -> np.ndarray:
+    def _trials_from_log_rate(self, b: BoundNeurons, log_rate: np.ndarray, repeats: int) -> np.ndarray:
         """Trials for ln(t/tau) below the cap (float32, consumed): P_sw = 1 - exp(-exp(.))."""
-        np.minimum(log_rate, b["log_t"], out=log_rate)       # tau >= tau0 above Ic0
+        np.minimum(log_rate, b.log_t, out=log_rate)       # tau >= tau0 above Ic0
         rate = np.exp(log_rate, out=log_rate)
-        if b["macrospin"]:
+        if b.macrospin:
             # 2^16 (1 - P) = exp(ln 2^16 - t/tau): the trial threshold in one pass less
             threshold = np.subtract(LN_2_POW_16, rate, out=rate)
             return self._bernoulli_mean(np.exp(threshold, out=threshold), repeats)
         q = np.exp(np.negative(rate, out=rate), out=rate)
         return self._fraction(b, np.subtract(1.0, q), q)
 
-    def _fraction(self, b: dict, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    def _fraction(self, b: BoundNeurons, p: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Multi-domain answers k/N from P_sw = p and 1 - P_sw = q (both float32, consumed)."""
-        normal = b["normal"]
+        normal = b.normal
         if normal.all():
-            return self._normal_fraction(p, q, b["regions"])
+            return self._normal_fraction(p, q, b.regions)
         out = np.empty_like(p)
         exact = ~normal
         if normal.any():
-            out[:, normal] = self._normal_fraction(p[:, normal], q[:, normal], b["regions"][normal])
+            out[:, normal] = self._normal_fraction(p[:, normal], q[:, normal], b.regions[normal])
         if exact.any():
-            out[:, exact] = self._exact_fraction(p[:, exact], b["regions"][exact].astype(np.int64))
+            out[:, exact] = self._exact_fraction(p[:, exact], b.regions[exact].astype(np.int64))
         return out
 
     def _bernoulli_mean(self, threshold, repeats):
@@ -319,15 +310,14 @@ class LinearMappedSampler:
     fails ``<=``) needs the per-neuron check, which refuses exactly as :meth:`sample` does.
     """
 
-    def __init__(self, curves: _CurveArray, bound: dict, centre_A: np.ndarray,
+    def __init__(self, curves: CurveArray, bound: BoundNeurons, centre_A: np.ndarray,
                  span_A: np.ndarray, repeats: int):
-        idx = bound["idx"]
-        slope = curves.delta[idx] / curves.ic0_A[idx]
         self._curves, self._bound, self.repeats = curves, bound, repeats
         self._centre, self._span = centre_A, span_A
-        self._log_rate_per_t = (slope * span_A).astype(np.float32)
-        self._log_rate_at_t0 = (bound["log_t64"] - curves.delta[idx] + slope * centre_A).astype(np.float32)
-        self._t_limit = (bound["max_current"] - centre_A) / span_A
+        per_t, at_t0 = bound.form.folded(centre_A, span_A)
+        self._log_rate_per_t = per_t.astype(np.float32)
+        self._log_rate_at_t0 = at_t0.astype(np.float32)
+        self._t_limit = (bound.max_current - centre_A) / span_A
         self._t_limit_min = float(self._t_limit.min())
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
@@ -351,15 +341,15 @@ class LinearMappedSampler:
         words from the backend's generator as the numpy form; None where they do not apply
         (a mix of exact and normal-approximated multi-domain neurons)."""
         b, rng, repeats = self._bound, self._curves.rng, self.repeats
-        if b["macrospin"]:
+        if b.macrospin:
             count = repeats * t.size
             draws = rng.bit_generator.random_raw((count + 3) // 4).view(np.uint16)
             return _fused.macrospin_trials(t, draws, self._log_rate_per_t, self._log_rate_at_t0,
-                                           b["log_t"], repeats)
-        if b["normal"].all():
+                                           b.log_t, repeats)
+        if b.normal.all():
             uniform = rng.random((2, (t.size + 1) // 2), dtype=np.float32)   # as _normal_fraction
-            return _fused.normal_fraction(t, self._log_rate_per_t, self._log_rate_at_t0, b["log_t"],
-                                          b["regions"], uniform)
+            return _fused.normal_fraction(t, self._log_rate_per_t, self._log_rate_at_t0, b.log_t,
+                                          b.regions, uniform)
         return None
 
 
@@ -387,11 +377,11 @@ def mapped_sampler(backend, device_index, centre_A, span_A, width_s: float, repe
     return sampler or CurrentSampler(backend, device_index, centre_A, span_A, width_s, repeats)
 
 
-class _ArrayBackendBase:
+class ArrayBackend:
     round_trips = 0
     bench_time_s = None
 
-    def __init__(self, curves: _CurveArray):
+    def __init__(self, curves: CurveArray):
         self._curves = curves
         self.device_names = curves.names
 
@@ -425,55 +415,7 @@ class _ArrayBackendBase:
         self._curves.rng.bit_generator.state = state
 
 
-class SimulatedArrayBackend(_ArrayBackendBase):
-    """The simulated chips' true Neel-Brown physics, sampled for whole batches at once.
-
-    ``max_current_A`` maps device name -> safe ceiling (from the bench's limits); a current
-    above it raises. Build one from a bench configuration with :meth:`from_bench`.
-    """
-
-    def __init__(self, chips: Sequence[Chip], max_current_A: Mapping[str, float], seed: int = 0,
-                 name: str = "simulated array"):
-        names, cols = [], {k: [] for k in ("ic0", "delta", "tau0", "exp", "ndom", "imax", "size")}
-        for chip in chips:
-            for i, dev in enumerate(chip.names):
-                if dev not in max_current_A:
-                    raise KeyError(f"no safe maximum current for device {dev!r}; pass the "
-                                   f"bench limits (hil.safety.device_current_limits)")
-                names.append(dev)
-                cols["ic0"].append(chip.ic0_A[i])
-                cols["delta"].append(chip.delta[i])
-                cols["tau0"].append(chip.tau0_s[i])
-                cols["exp"].append(chip.exponent[i])
-                cols["ndom"].append(chip.n_domains[i])
-                cols["imax"].append(max_current_A[dev])
-                cols["size"].append(chip.size[i])
-        self.chips = list(chips)
-        self.sizes = list(cols["size"])
-        self.name = name
-        nan = np.full(len(names), np.nan)
-        super().__init__(_CurveArray(names, ["neel_brown"] * len(names), cols["ic0"], cols["delta"],
-                                     cols["tau0"], cols["exp"], nan, nan, cols["ndom"],
-                                     cols["imax"], np.random.default_rng(seed)))
-
-    @classmethod
-    def from_bench(cls, bench: BenchFile | str | dict | None = None, seed: int = 0,
-                   chip_seed: int | None = None,
-                   variability: Mapping[str, float] | None = None) -> "SimulatedArrayBackend":
-        """``seed`` drives the trials; ``chip_seed`` (default: the bench's) the D2D draw."""
-        bench = as_bench_file(bench)
-        chips = build_chips(bench, chip_seed, variability)
-        return cls(chips, device_current_limits(bench), seed,
-                   name=f"simulated array of bench {bench.name!r}")
-
-    def devices_of_size(self, size: str) -> list[str]:
-        return [n for n, s in zip(self.device_names, self.sizes) if s == size]
-
-    def describe(self) -> str:
-        return f"{self.name} ({len(self.device_names)} devices, true physics)"
-
-
-class CalibratedModelBackend(_ArrayBackendBase):
+class CalibratedModelBackend(ArrayBackend):
     """Software neurons following calibrated curves (a :class:`~procedures.calibration.ChipCalibration`, dict or path).
 
     ``model`` None samples each curve by its own model; ``"logistic"`` forces the logistic
@@ -499,7 +441,7 @@ class CalibratedModelBackend(_ArrayBackendBase):
                 raise ValueError(f"device {name!r} answers a switched fraction but its calibration "
                                  f"has no n_domains to sample it with; add n_domains to the file")
         limits = [np.inf if max_current_A is None else max_current_A[n] for n in names]
-        super().__init__(_CurveArray(
+        super().__init__(CurveArray(
             names, models, [c.ic0_A or np.nan for c in curves], [c.delta or np.nan for c in curves],
             [c.tau0_s for c in curves], [c.exponent for c in curves], [c.i50_A for c in curves],
             [c.logistic_slope_per_A for c in curves], [c.n_domains for c in curves], limits,

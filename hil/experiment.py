@@ -22,7 +22,7 @@ variability level (default: the bench's own D2D spread as "low" and a wider "hig
 every seed draws its own chip. The calibration is fitted on the fly through the simulated
 array (``calibration: "fit"``), taken from the simulated truth (``"truth"``), or read from a
 calibration JSON file (a path; see :mod:`procedures.calibration`). A file describes the bench's own
-chip (``simulated_bench.bench.SimulatedBench``'s draw, what a characterization survey of the
+chip (the simulated bench's own draw, :func:`hil.simulated.build_chips`, what a characterization survey of the
 simulated bench measured): it serves the variability level whose spreads are ``None`` (the
 bench file's), on that one chip for every seed; the other levels are fitted on the fly.
 
@@ -50,13 +50,14 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from devices.benchfile import as_bench_file
-from hil.backends import CalibratedModelBackend, SimulatedArrayBackend
+from hil.backends import CalibratedModelBackend
 from hil.calibration import calibrate_backend, calibration_from_chip
 from procedures.calibration import ChipCalibration, load_calibration, neel_brown_curve
 from hil.config import (MODES, ExperimentConfig, ExperimentConfigError,  # noqa: F401 (re-exported)
@@ -66,6 +67,10 @@ from hil.network import HiddenLayerNet
 from hil.neuron import DeviceNeuron, StochasticSigmoidNeuron, round_robin
 from hil.safety import device_current_limits
 from hil.train import TrainConfig, evaluate, train
+
+if TYPE_CHECKING:   # the simulator loads only when an experiment draws its chips
+    from hil.simulated import SimulatedArrayBackend
+
 
 @dataclass
 class ExperimentResult:
@@ -195,10 +200,10 @@ class _Runner:
         batch is the first training batch through a freshly initialised hidden layer, the
         devices the simulated bench's own chip with its true curves for the mapping."""
         from hil.backends import BenchBackend
-        from simulated_bench.bench import SimulatedBench
+        from hil.simulated import build_chips
 
         cfg = self.config
-        chip = SimulatedBench.from_config(self.bench).chip
+        chip = build_chips(self.bench)[0]       # the simulated bench's own draw
         truth = calibration_from_chip(chip, cfg.width_s)
         x = self.data.x_train[:cfg.batch_size]
         with torch.no_grad():
@@ -227,6 +232,8 @@ class _Runner:
         if source == "truth":
             return calibration_from_chip(backend.chips[0], width)
         # "fit", and a file's fallback for the variability levels it did not measure
+        from hil.simulated import SimulatedArrayBackend
+
         meter = SimulatedArrayBackend(backend.chips, self.limits,
                                       seed=_stable_seed("calibrate", seed, var))
         return calibrate_backend(meter, self.limits, width, trials=self.config.calibration_trials)
@@ -238,12 +245,12 @@ class _Runner:
                 and self.config.variability[var] is None)
 
     def _devices_under_test(self, seed: int, var: str, spreads) -> SimulatedArrayBackend:
+        from hil.simulated import SimulatedArrayBackend, build_chips
+
         if self._uses_file(var):
             # the chip the characterization measured: the simulated bench's own draw
-            from simulated_bench.bench import SimulatedBench
-
-            chips = list(SimulatedBench.from_config(self.bench).chips.values())
-            return SimulatedArrayBackend(chips, self.limits, name="simulated array of the bench's chip")
+            return SimulatedArrayBackend(build_chips(self.bench), self.limits,
+                                         name="simulated array of the bench's chip")
         chip_seed = _stable_seed("chip", self.bench.seed, seed)
         return SimulatedArrayBackend.from_bench(self.bench, chip_seed=chip_seed, variability=spreads)
 
@@ -284,6 +291,8 @@ class _Runner:
         return self.result
 
     def _run_size(self, seed, var, size, truth, calibration, device_modes, n_batches):
+        from hil.simulated import SimulatedArrayBackend
+
         names = truth.devices_of_size(size)
         typical = typical_calibration(calibration, names, truth.n_domains_of(names[0]))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from devices.benchfile import load_bench_file
-from hil.backends import (BenchBackend, CalibratedModelBackend, DeviceBackend,
-                          SimulatedArrayBackend)
+from hil.backends import BenchBackend, CalibratedModelBackend, DeviceBackend
+from hil.simulated import SimulatedArrayBackend
 from hil.calibration import calibrate_backend, calibration_from_chip
 from procedures.calibration import (CalibrationError, load_calibration, parse_calibration,
                                     save_calibration)

@@ -7,7 +7,7 @@ import torch
 
 from devices.benchfile import load_bench_file
 from hil import cli
-from hil.backends import SimulatedArrayBackend
+from hil.simulated import SimulatedArrayBackend
 from hil.calibration import calibration_from_chip
 from procedures.calibration import (CalibrationError, ChipCalibration, logistic_curve,
                                     save_calibration)

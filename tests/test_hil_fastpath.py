@@ -16,9 +16,9 @@ from hil.backends import (
     CalibratedModelBackend,
     CurrentSampler,
     LinearMappedSampler,
-    SimulatedArrayBackend,
     mapped_sampler,
 )
+from hil.simulated import SimulatedArrayBackend
 from hil.calibration import calibration_from_chip
 from procedures.calibration import neel_brown_curve, parse_calibration
 from hil.neuron import DeviceNeuron, DeviceSwitch

@@ -11,7 +11,8 @@ import test_hil_fastpath as fastpath
 import torch
 
 from hil import _fused
-from hil.backends import LinearMappedSampler, SimulatedArrayBackend
+from hil.backends import LinearMappedSampler
+from hil.simulated import SimulatedArrayBackend
 from hil.neuron import DeviceSwitch
 
 needs_kernels = pytest.mark.skipif(not _fused.ENABLED, reason="numba not installed (or disabled)")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.benchfile import load_bench_file
-from hil.backends import SimulatedArrayBackend
+from hil.simulated import SimulatedArrayBackend
 from hil.calibration import calibration_from_chip
 from procedures.calibration import neel_brown_curve
 from hil.neuron import CurrentMapping, DeviceNeuron, round_robin

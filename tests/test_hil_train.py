@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from devices.benchfile import load_bench_file
-from hil.backends import SimulatedArrayBackend
+from hil.simulated import SimulatedArrayBackend
 from hil.calibration import calibrate_backend
 from hil.data import load_digits_split
 from hil.experiment import run_experiment
