@@ -167,13 +167,17 @@ def parse_floats(reply: str, expected: int | None = None, what: str = "reply") -
     return values
 
 
+def output_is_on(instrument, query: str, what: str) -> bool:
+    """Ask ``query`` (an output-state query, one round trip): True for on, False for 0."""
+    reply = instrument.ask(query).strip()
+    try:
+        return float(reply) != 0
+    except ValueError:
+        raise GarbledReply(f"{what}: {query} answered {reply!r}") from None
+
+
 def confirm_off(instrument, query: str, what: str) -> None:
     """Ask ``query`` (an output-state query) and insist on 0: the answer also proves that
     every message sent before it was executed (writes are not ordered across a LAN)."""
-    reply = instrument.ask(query).strip()
-    try:
-        state = float(reply)
-    except ValueError:
-        raise GarbledReply(f"{what}: {query} answered {reply!r}") from None
-    if state != 0:
-        raise RuntimeError(f"{what} still reports its output on ({query} -> {reply!r})")
+    if output_is_on(instrument, query, what):
+        raise RuntimeError(f"{what} still reports its output on ({query} answered non-zero)")

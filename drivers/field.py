@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pymeasure.instruments.kepco import KepcoBOP3612
 
-from drivers.faults import confirm_off
+from drivers.faults import confirm_off, output_is_on
 from drivers.limits import LimitViolation, check_field
 
 
@@ -65,6 +65,14 @@ class KepcoBOPField:
     def measured_field_T(self) -> float:
         """The field from the measured coil current (one query)."""
         return float(self.instrument.current) * self.T_per_A
+
+    def identity(self) -> str:
+        """The supply's ``*IDN?`` reply (one query)."""
+        return self.instrument.id
+
+    def output_is_on(self) -> bool:
+        """Whether the supply's output is on, as it reports it (one query)."""
+        return output_is_on(self.instrument, "OUTPut?", "Kepco BOP")
 
     def output_off(self) -> None:
         """Ramp the coil to zero, then switch the output off."""

@@ -42,7 +42,7 @@ from pymeasure.instruments.keysight.keysight81160A import MAX_DAC_VALUE, Keysigh
 from pymeasure.instruments.validators import strict_discrete_set
 
 from devices.benchfile import SafetyLimits
-from drivers.faults import GarbledReply, confirm_off
+from drivers.faults import GarbledReply, confirm_off, output_is_on
 from drivers.limits import HIGH_Z_LOAD_OHM, check_pulse, check_pulses
 
 MAX_ARB_POINTS = 262_144
@@ -344,6 +344,15 @@ class Keysight81160APulseSource:
         self.channel.frequency = waveform.frequency_Hz
         self._set("trigger_count", int(cycles))
         self._output(True)
+
+    # ------------------------------------------------------------ status (one query each)
+    def identity(self) -> str:
+        """The generator's ``*IDN?`` reply."""
+        return self.instrument.id
+
+    def output_is_on(self) -> bool:
+        """Whether the channel's output is on, as the generator reports it."""
+        return output_is_on(self.channel, "OUTP{ch}?", "81160A")
 
     # ------------------------------------------------------------ safe state
     def disarm(self) -> None:

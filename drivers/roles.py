@@ -4,6 +4,10 @@ Small ``@runtime_checkable`` protocols in the style of bluesky's ``protocols.py`
 is a ``PulseSource`` because it has the methods, not because it inherits from a base class.
 ``isinstance(obj, PulseSource)`` checks the method names only (not signatures).
 
+Every role answers ``identity()`` (``*IDN?``) and reports its output state (``output_is_on()``,
+the matrix its ``closed_channels()``), one query each, through the bench's counted bus: a
+status display asks these, never the instruments directly.
+
 Every role can be put in a safe state with ``output_off()``; the :class:`~drivers.bench.Bench`
 calls it on exit, on error, on Ctrl-C and on SIGTERM. Every method that could drive a
 device checks the value against the device's :class:`~devices.benchfile.SafetyLimits`
@@ -28,6 +32,10 @@ class PulseSource(Protocol):
     """Voltage pulses into the write line: amplitude (sign = polarity), width, count."""
 
     limits: SafetyLimits
+
+    def identity(self) -> str: ...
+
+    def output_is_on(self) -> bool: ...
 
     def set_pulse(self, amplitude_V: float, width_s: float, count: int = 1) -> None:
         """Arm ``count`` pulses of ``amplitude_V`` (signed) and ``width_s`` for the next fire."""
@@ -79,6 +87,10 @@ class SourceMeter(Protocol):
 
     limits: SafetyLimits
 
+    def identity(self) -> str: ...
+
+    def output_is_on(self) -> bool: ...
+
     def source_current(self, current_A: float, compliance_V: float, nplc: float = 1.0) -> None: ...
 
     def source_voltage(self, voltage_V: float, compliance_A: float, nplc: float = 1.0) -> None: ...
@@ -117,6 +129,8 @@ class BufferedSourceMeter(SourceMeter, Protocol):
 class SwitchMatrix(Protocol):
     """Crosspoints between instrument rows and device columns."""
 
+    def identity(self) -> str: ...
+
     def connect(self, channels: Sequence[int]) -> None:
         """Open every crosspoint, then close exactly ``channels``."""
 
@@ -133,9 +147,16 @@ class FieldSource(Protocol):
 
     max_field_T: float
 
+    def identity(self) -> str: ...
+
+    def output_is_on(self) -> bool: ...
+
     def set_field(self, field_T: float) -> None: ...
 
     def field_T(self) -> float:
         """The field the supply is set to (programmed current x calibration)."""
+
+    def measured_field_T(self) -> float:
+        """The field from the measured coil current (one query)."""
 
     def output_off(self) -> None: ...

@@ -18,7 +18,7 @@ from pymeasure.instruments.keithley import Keithley2400, Keithley2450
 from pymeasure.instruments.validators import strict_range
 
 from devices.benchfile import SafetyLimits
-from drivers.faults import GarbledReply, confirm_off, parse_floats
+from drivers.faults import GarbledReply, confirm_off, output_is_on, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
 
 MAX_BUFFER_POINTS = 6_875_000
@@ -164,6 +164,14 @@ class _SourceMeterRole:
 
     def _abort_trigger_model(self) -> None:
         """Stop the instrument's own trigger model, if it has one that may be running."""
+
+    def identity(self) -> str:
+        """The instrument's ``*IDN?`` reply (one query)."""
+        return self.instrument.id
+
+    def output_is_on(self) -> bool:
+        """Whether the output is on, as the instrument reports it (one query)."""
+        return output_is_on(self.instrument, "OUTPUT?", type(self).__name__)
 
     def output_off(self) -> None:
         """Level to zero, output off (the order matters for an inductive load). A trigger

@@ -78,6 +78,10 @@ class Keithley2750Matrix:
             raise SwitchError(f"the 7709 matrix answered :ROUTe:CLOSe? with {reply!r}, "
                               "which is not a channel list") from None
 
+    def identity(self) -> str:
+        """The mainframe's ``*IDN?`` reply (one query)."""
+        return self.instrument.id
+
     def output_off(self) -> None:
         """Open every crosspoint (no device connected to any instrument), confirmed."""
         self.disconnect_all()

@@ -44,7 +44,7 @@ def _train(args) -> int:
 
 
 def _gui(args) -> int:
-    from hil.gui import main as gui_main
+    from hil.gui.window import main as gui_main
 
     return gui_main(args) or 0
 
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = commands.add_parser("gui", help="the lab window (pymeasure ManagedWindow)")
     gui.add_argument("bench", nargs="?", default=None)
-    from hil.gui_cli import add_gui_arguments  # no Qt import until the window opens
+    from hil.gui.cli import add_gui_arguments  # no Qt import until the window opens
 
     add_gui_arguments(gui)
     gui.set_defaults(func=_gui)

@@ -347,21 +347,44 @@ def std_errors(rows: list[dict]):
     return np.array([float(r["Switched sd"]) / math.sqrt(float(r["Trials"])) for r in rows])
 
 
+def _fit_arrays(rows: list[dict]):
+    """(current, switched, trials, width, standard errors or None) of sweep rows."""
+    current, switched, trials, width = (
+        np.array([r[column] for r in rows], dtype=float)
+        for column in ("Write current (A)", "Switched", "Trials", "Pulse width (s)"))
+    return current, switched, trials, width, std_errors(rows)
+
+
 def fit_sweep(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0):
     """(Neel-Brown fit, logistic fit) of the fine rows of one device.
 
     Binary readouts: binomial maximum likelihood. Fractional readouts (multi-domain bars):
     weighted least squares with each point's empirical standard error.
     """
-    fine = [r for r in rows if r["Phase"] == PHASE_FINE]
-    current = np.array([r["Write current (A)"] for r in fine], dtype=float)
-    switched = np.array([r["Switched"] for r in fine], dtype=float)
-    trials = np.array([r["Trials"] for r in fine], dtype=float)
-    width = np.array([r["Pulse width (s)"] for r in fine], dtype=float)
-    se = std_errors(fine)
+    current, switched, trials, width, se = _fit_arrays(
+        [r for r in rows if r["Phase"] == PHASE_FINE])
     nb = fits.fit_neel_brown(current, switched, trials, width, tau0_s, exponent, std_err=se)
     lg = fits.fit_logistic(current, switched, trials, std_err=se)
     return nb, lg
+
+
+FIT_MIN_POINTS = 3     # fewer levels than this do not pin a two-parameter curve
+
+
+def fit_live_sweep(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0):
+    """(phase fitted, Neel-Brown fit) of a sweep that may still be running (the lab window's
+    overlay): its fine rows once there are ``FIT_MIN_POINTS`` of them, before that the
+    coarse and fine rows measured so far; fitted as :func:`fit_sweep` fits. Raises
+    :class:`~procedures.fits.FitError` while there are too few points."""
+    fine = [r for r in rows if r["Phase"] == PHASE_FINE]
+    phase, use = ((PHASE_FINE, fine) if len(fine) >= FIT_MIN_POINTS else
+                  (PHASE_COARSE, [r for r in rows if r["Phase"] in (PHASE_COARSE, PHASE_FINE)]))
+    use = [r for r in use if math.isfinite(float(r["Write current (A)"]))]
+    if len(use) < FIT_MIN_POINTS:
+        raise fits.FitError(f"fewer than {FIT_MIN_POINTS} points with a write current")
+    current, switched, trials, width, se = _fit_arrays(use)
+    return phase, fits.fit_neel_brown(current, switched, trials, width, tau0_s, exponent,
+                                      std_err=se)
 
 
 # ----------------------------------------------------------------------------- procedures
@@ -518,5 +541,5 @@ def fit_width_scan(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0
 
 
 __all__ = ["SWEEP_COLUMNS", "SwitchingAmplitudeProcedure", "SwitchingSweep",
-           "SwitchingWidthProcedure", "batch_fractions", "fine_window", "fit_sweep",
+           "SwitchingWidthProcedure", "batch_fractions", "fine_window", "fit_live_sweep", "fit_sweep",
            "fit_width_scan"]

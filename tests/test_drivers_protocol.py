@@ -343,3 +343,36 @@ def test_output_off_that_the_instrument_does_not_confirm_raises():
     ]) as inst:
         with pytest.raises(RuntimeError, match="still reports its output on"):
             Keithley2450SourceMeter(inst, LIMITS["S"]).output_off()
+
+
+# ---------------------------------------------------------------- status queries (one each)
+def test_every_role_reports_identity_and_output_state_in_one_query_each():
+    idn = "MAKER,MODEL,123,1.0"
+    with expected_protocol(Keysight81160APulser, [("*IDN?", idn), ("OUTP1?", "1")]) as inst:
+        pulse = Keysight81160APulseSource(inst, LIMITS["S"])
+        assert isinstance(pulse, PulseSource)
+        assert pulse.identity() == idn and pulse.output_is_on() is True
+    format_2400 = (":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None)
+    for cls, role, setup in ((Keithley2450Buffered, Keithley2450SourceMeter, []),
+                             (Keithley2400, Keithley2400SourceMeter, [format_2400])):
+        with expected_protocol(cls, setup + [("*IDN?", idn), ("OUTPUT?", "0")]) as inst:
+            smu = role(inst, LIMITS["S"])
+            assert isinstance(smu, SourceMeter)
+            assert smu.identity() == idn and smu.output_is_on() is False
+    with expected_protocol(Keithley2750, [("*IDN?", idn), (":ROUTe:CLOSe?", "(@1101)")]) as inst:
+        matrix = Keithley2750Matrix(inst)
+        assert matrix.identity() == idn and matrix.closed_channels() == [1101]
+    with expected_protocol(KepcoBOP3612, [("*IDN?", idn), ("OUTPut?", "1"),
+                                          ("MEASure:CURRent?", "2.0")]) as inst:
+        field = KepcoBOPField(inst, T_per_A=0.005, max_field_T=0.06)
+        assert isinstance(field, FieldSource)
+        assert field.identity() == idn and field.output_is_on() is True
+        assert field.measured_field_T() == pytest.approx(0.010)
+
+
+def test_an_output_state_that_is_not_a_number_is_a_garbled_reply():
+    from drivers.faults import GarbledReply
+
+    with expected_protocol(Keithley2450Buffered, [("OUTPUT?", "maybe")]) as inst:
+        with pytest.raises(GarbledReply, match="OUTPUT\\? answered 'maybe'"):
+            Keithley2450SourceMeter(inst, LIMITS["S"]).output_is_on()

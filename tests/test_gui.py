@@ -20,9 +20,9 @@ pyvisa = pytest.importorskip("pyvisa")
 
 from pymeasure.experiment import Procedure
 
-from hil.gui import LabWindow
-from hil.gui_panels import BenchSession
-from hil.gui_procedures import CATALOG
+from hil.gui.catalog import CATALOG
+from hil.gui.session import BenchSession
+from hil.gui.window import LabWindow
 from procedures.runner import read_points
 
 pytestmark = pytest.mark.timeout(60)
@@ -168,16 +168,86 @@ def test_abort_stops_the_run_and_turns_outputs_off(qtbot, window):
 
 def test_plot_updates_do_not_exhaust_none_and_bool(window):
     """PySide6 6.12 on Python 3.11 drains the refcounts of None/True/False per Qt call; the
-    window's guard (hil.gui.guard_pyside_singletons) must keep a long session alive."""
+    window's guard (hil.gui.window.guard_pyside_singletons) must keep a long session alive."""
+    import sys
+
     import numpy as np
     import pyqtgraph as pg
+
+    from hil.gui.window import guard_pyside_singletons
 
     item = pg.PlotDataItem()
     window.live_plot.plot.addItem(item)
     x = np.arange(50.0)
+    before = {name: sys.getrefcount(obj) for name, obj in
+              (("None", None), ("True", True), ("False", False))}
     for i in range(8_000):           # without the guard this aborts the interpreter
         item.setData(x, x * i)
+    after = {name: sys.getrefcount(obj) for name, obj in
+             (("None", None), ("True", True), ("False", False))}
+    _, y = item.getData()
+    assert y[-1] == 49 * 7_999       # every update reached the plot
     window.live_plot.plot.removeItem(item)
+    if guard_pyside_singletons():    # a draining PySide: the guard left far more than a session uses
+        assert all(count > 1 << 39 for count in after.values()), after
+    else:                            # no drain: 8000 updates lose (almost) no reference
+        assert all(before[k] - after[k] < 1_000 for k in before), (before, after)
+
+
+def test_status_reads_go_through_the_bench_and_are_counted(window):
+    """Each refresh asks every instrument its identity and output state (the magnet also its
+    measured field) through the status bench's roles: 2 round trips each, 3 for the magnet."""
+    bench = window.session.status_bench()
+    before, per_address = bench.round_trips, dict(bench.bus.per_address)
+    assert window.refresh_instruments()
+    expected = {e.address: 3 if e.role == "magnet" else 2
+                for e in window.session.bench_file.instruments}
+    assert bench.round_trips - before == sum(expected.values()) == 11
+    assert {a: bench.bus.per_address[a] - per_address.get(a, 0) for a in expected} == expected
+    assert window.status_panel.cost_status.text() == f"{bench.round_trips} round trips"
+    assert window.refresh_instruments()               # the same again: nothing is cached
+    assert bench.round_trips - before == 2 * sum(expected.values())
+
+
+def test_status_panel_shows_outputs_another_bench_turned_on(window):
+    """What the panel shows is what the instruments answer: a field set by another bench on
+    the same VISA library (as a run's bench) is read back, then seen off after it closes."""
+    from procedures.session import open_bench
+
+    with open_bench(visa_library=window.session.visa_library) as other:
+        other.field.set_field(0.02)
+        assert window.refresh_instruments()
+        magnet = next(s for s in window.instrument_states() if s.role == "magnet")
+        assert magnet.any_on and magnet.outputs["output"] is True
+        assert float(magnet.outputs["field"].split()[0]) == pytest.approx(20.0, rel=0.02)
+        row = [s.role for s in window.instrument_states()].index("magnet")
+        assert "output ON" in window.status_panel.table.item(row, 2).text()
+        assert "outputs ON: magnet" in window.status_panel.probe_label.text()
+    assert window.refresh_instruments()
+    magnet = next(s for s in window.instrument_states() if s.role == "magnet")
+    assert magnet.outputs["output"] is False and not magnet.error
+
+
+def test_survey_statistics_are_the_procedures(qtbot, window, tmp_path):
+    """The survey's per-size lines under the plot are procedures.variability's statistics
+    of the same rows (no copy of them in the window), and they show the size effect."""
+    from procedures.runner import run_procedure
+    from procedures.session import load_bench
+    from procedures.variability import VariabilitySurveyProcedure, analyze_survey
+    from hil.gui.liveplot import size_lines
+
+    procedure = VariabilitySurveyProcedure(devices="S0,S1,L0,L1", width_scan=False, **SHORT_RUN)
+    outcome = run_procedure(procedure, tmp_path / "survey.csv")
+    assert outcome.status == "finished"
+    result = analyze_survey(outcome.rows, load_bench(None), float(procedure.pulse_width))
+    assert [s.size for s in result.sizes] == ["S", "L"] and all(s.count == 2 for s in result.sizes)
+    small, large = result.sizes
+    assert small.i50_mean_A < large.i50_mean_A        # smaller devices switch at less current
+
+    assert len(window.open_results([str(tmp_path / "survey.csv")])) == 1
+    qtbot.waitUntil(lambda: "devices fitted" in window.live_plot.fit_label.text(), timeout=5000)
+    shown = window.live_plot.fit_label.text().splitlines()
+    assert shown[-2:] == size_lines(result.sizes)
 
 
 def test_a_bench_file_switches_the_window_to_visa_instruments(qtbot, tmp_path):
@@ -322,7 +392,7 @@ def test_results_files_name_the_procedures_classes(qtbot, window):
 
 
 def test_a_failed_run_keeps_its_message_for_the_error_box(tmp_path):
-    from hil.gui_procedures import record_failure
+    from hil.gui.catalog import record_failure
     from procedures.loops import RHLoopProcedure
     from procedures.session import ParameterError
 

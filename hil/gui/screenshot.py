@@ -1,7 +1,7 @@
 """Save a screenshot of the lab window after a switching-probability run (for the docs).
 
-    QT_QPA_PLATFORM=offscreen python -m hil.gui_screenshot docs/gui.png [--device chip1/M2]
-    QT_QPA_PLATFORM=offscreen python -m hil.gui_screenshot docs/gui_survey.png --survey
+    QT_QPA_PLATFORM=offscreen python -m hil.gui.screenshot docs/gui.png [--device chip1/M2]
+    QT_QPA_PLATFORM=offscreen python -m hil.gui.screenshot docs/gui_survey.png --survey
 
 Runs on the simulated default bench (no hardware), headless; the run's results file goes
 to a temporary folder.
@@ -24,8 +24,8 @@ def take_screenshot(out: str, device: str = "chip1/M2", trials: int = 64, points
     from pymeasure.display.Qt import QtWidgets
     from pymeasure.experiment import Procedure
 
-    from hil.gui import LabWindow, guard_pyside_singletons
-    from hil.gui_panels import BenchSession
+    from hil.gui.session import BenchSession
+    from hil.gui.window import LabWindow, guard_pyside_singletons
 
     guard_pyside_singletons()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
@@ -33,7 +33,7 @@ def take_screenshot(out: str, device: str = "chip1/M2", trials: int = 64, points
         window = LabWindow(BenchSession(), directory=folder)
         window.show()
         if survey:
-            from hil.gui_procedures import CATALOG
+            from hil.gui.catalog import CATALOG
 
             window.set_procedure(next(i for i, e in enumerate(CATALOG)
                                       if e.cls.__name__ == "VariabilitySurveyProcedure"))

@@ -8,9 +8,10 @@ pyqtgraph plots). What this window adds:
 - a device chooser (chip / size / index) from the bench file's devices;
 - a live plot that shows the switching curve as rows arrive, with the Neel-Brown fit of
   ``procedures.fits`` redrawn over it (or the loop, or P vs width with the tau fit);
-- a bench status panel: instrument identification and output states (asked over SCPI),
-  the safety limits of the selected device, bus round trips and the projected real-bench
-  time of the runs (the simulated bench's virtual clock);
+- a bench status panel: instrument identification and output states (read through the
+  bench's roles, so every query is counted in its round trips), the safety limits of the
+  selected device, bus round trips and the projected real-bench time of the runs (the
+  simulated bench's virtual clock);
 - one bench per window: every run and the status panel go through the window's single
   VISA library (the simulated bench by default; real instruments with ``backend="visa"``),
   so the panel shows the instruments the runs drive.
@@ -42,21 +43,12 @@ from pymeasure.display.widgets.results_dialog import ResultsDialog
 from pymeasure.display.windows import ManagedWindow
 from pymeasure.experiment import Procedure, Results, unique_filename
 
-from hil.gui_cli import BACKENDS, DEFAULT_DIRECTORY, add_gui_arguments
-from hil.gui_panels import (
-    BenchSession,
-    BenchStatusPanel,
-    DevicePanel,
-    LivePlotWidget,
-    probe_instruments,
-)
-from hil.gui_procedures import (
-    CATALOG,
-    CatalogEntry,
-    catalog_entry,
-    input_names,
-    record_failure,
-)
+from hil.gui.catalog import CATALOG, CatalogEntry, catalog_entry, input_names, record_failure
+from hil.gui.cli import BACKENDS, DEFAULT_DIRECTORY, add_gui_arguments
+from hil.gui.liveplot import LivePlotWidget
+from hil.gui.panels import BenchStatusPanel, DevicePanel
+from hil.gui.session import BenchSession
+from hil.gui.status import read_status
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +391,7 @@ class LabWindow(ManagedWindow):
                 log.critical("the run did not stop within %.0f s: check the instruments and "
                              "turn their outputs off by hand", CLOSE_TIMEOUT_S)
         self._cost_timer.stop()
+        self.session.close()
         self.live_plot.timer.stop()
         self.plot_widget.plot_frame.timer.stop()
         # ManagedWindow hooks the root logger and the application's quit; a closed window
@@ -482,8 +475,9 @@ class LabWindow(ManagedWindow):
         if self.manager.is_running():
             self.status_panel.show_busy("run in progress: instruments are asked again when it ends")
             return False
-        states = probe_instruments(self.session)
+        states = read_status(self.session)
         self.status_panel.show_states(states, time.strftime("%H:%M:%S"))
+        self.update_cost()
         return True
 
     def instrument_states(self):

@@ -133,8 +133,6 @@ def _discover() -> list[CatalogEntry]:
                     or not getattr(obj, "DATA_COLUMNS", None)):
                 continue
             seen.add(obj)
-            # results files of earlier versions name hil.gui_procedures.<Class>: they still load
-            globals()[obj.__name__] = obj
             params = obj().parameter_objects()
             entries.append(CatalogEntry(_TITLES.get(obj.__name__, obj.__name__), obj,
                                         _PLOTS.get(obj.__name__, _default_plot(obj.DATA_COLUMNS)),
