@@ -1,5 +1,9 @@
 """Fused kernels (numba) for the device layer's fast path under the linear law.
 
+They evaluate the law's affine form (:class:`devices.laws.neel_brown.LinearForm`, folded with
+the layer's current mapping: ln(t/tau) = min(at_t0 + per_t t, ceiling)) from constants the
+callers take from it; no law is derived here.
+
 Each numpy pass over a layer's (batch, neurons) array costs ~2.5 us whatever it does, and the
 fast path takes ~25 of them per batch; these kernels do the same arithmetic in a few loops.
 They are optional: without numba (or with ``SPIN_HIL_NUMBA=0`` in the environment) the
