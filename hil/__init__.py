@@ -10,6 +10,7 @@
 ``network``        inputs -> linear -> device neurons -> linear readout
 ``data``           8x8 digits (shipped) or MNIST from local IDX files
 ``train``          seeded loop, checkpoints, resume
+``config``         ``ExperimentConfig``: the experiment's settings, typed and checked
 ``experiment``     software vs ex-situ vs in-situ, per size and variability
 ``report``         results table, CSV, JSON, PNG
 ``cli`` ``demo``   ``hil ...`` commands; ``benchinfo`` for ``hil bench show``
