@@ -18,7 +18,7 @@ below it (with headroom), and a configuration that cannot is refused with
 from __future__ import annotations
 
 from devices.benchfile import BenchFile, SafetyLimits
-from drivers.limits import emf_V, max_pulse_level_V
+from drivers.limits import max_pulse_level_V, write_current_A
 
 
 class CurrentLimitError(ValueError):
@@ -29,10 +29,10 @@ def max_write_current_A(limits: SafetyLimits, source_impedance_ohm: float,
                         write_path_ohm: float | None = None) -> float:
     """The largest current the drivers let a pulse drive through a write path of
     ``write_path_ohm`` (None: the size's lowest line resistance, the bound of the size)."""
-    emf_max = emf_V(max_pulse_level_V(limits, source_impedance_ohm), source_impedance_ohm)
     path = limits.min_line_resistance_ohm if write_path_ohm is None \
         else max(float(write_path_ohm), limits.min_line_resistance_ohm)
-    return float(emf_max / (source_impedance_ohm + path))
+    return float(write_current_A(max_pulse_level_V(limits, source_impedance_ohm),
+                                 source_impedance_ohm, path))
 
 
 def device_current_limits(bench: BenchFile) -> dict[str, float]:
