@@ -37,3 +37,13 @@ def connect_device(lib, slot: int, column: int, field_A: float = 2.0) -> None:
     for command in ("FUNC:MODE CURR", "VOLT 36", f"CURR {field_A}", "OUTP 1"):
         magnet.write(command)
     assert magnet.query("*OPC?").strip() == "1"
+
+
+def assert_all_off(sim: SimulatedBench) -> None:
+    """Every output of the default bench off, the magnet at 0 A, no crosspoint closed."""
+    assert not sim.instruments[GEN].channels[1].output
+    assert not sim.instruments[SMU].output_on
+    assert not sim.instruments[AUX_SMU].output_on
+    assert not sim.instruments[MAGNET].output_on
+    assert sim.instruments[MAGNET].output_current_A() == 0.0
+    assert sim.instruments[SWITCH].closed_channels() == set()

@@ -20,6 +20,7 @@ from drivers.transport import InstrumentConnectionError
 from simulated_bench.bench import SimulatedBench
 from simulated_bench.server import serve
 from simulated_bench.visa import SimulatedVisaLibrary
+from simhelpers import assert_all_off
 
 DEFAULT = load_bench_file()
 PULSE, READ, AUX, SWITCH, MAGNET = (DEFAULT.address_of(r) for r in
@@ -50,16 +51,6 @@ def bench_and_sim(request):
             yield bench, sim
     finally:
         closer()
-
-
-def assert_all_off(sim):
-    generator = sim.instruments[PULSE]
-    assert not generator.channels[1].output
-    assert not sim.instruments[READ].output_on
-    assert not sim.instruments[AUX].output_on
-    assert not sim.instruments[MAGNET].output_on
-    assert sim.instruments[MAGNET].output_current_A() == 0.0
-    assert sim.instruments[SWITCH].closed_channels() == set()
 
 
 # ---------------------------------------------------------------- roles

@@ -1,6 +1,11 @@
 """Fault injection: 1 % of the simulated bench's query replies fault (timeout, garbled reply,
 instrument error, dropped connection); over 10 000 batched trials every trial is accounted
-for exactly once and every output is off at the end."""
+for exactly once, every output is off at the end, and the switching results are those of a
+bench without faults.
+
+The write levels sit in each device's transition (P or switched fraction 0.2-0.8 at 100 ns,
+found by a scan of the default bench), so a trial lost, counted twice or read into another
+level's slot by a retry changes the result; at P = 0 or 1 it could not."""
 
 from __future__ import annotations
 
@@ -21,10 +26,32 @@ from drivers.faults import (
 from drivers.limits import LimitViolation
 from simulated_bench.faults import FaultKind
 from simulated_bench.visa import SimulatedVisaLibrary
-from tests.test_drivers_bench import assert_all_off
+from simhelpers import assert_all_off
 
 TRIALS = 10_000
 PER_BATCH = 20                  # small batches: more bus traffic, so more faults to survive
+WIDTH_S = 100e-9
+# per device, three write levels (x its reset voltage, reversed) at switched fraction ~0.25,
+# ~0.5, ~0.75 for 100 ns pulses on the default bench (seed 42)
+TRANSITION = {"S0": (0.47, 0.49, 0.50), "M1": (0.45, 0.46, 0.47), "L2": (0.50, 0.51, 0.52),
+              "S5": (0.44, 0.46, 0.47)}
+
+
+def fraction_per_level(amplitude_V, fraction, levels) -> np.ndarray:
+    """Mean switched fraction of the trials at each of ``levels``."""
+    return np.array([fraction[amplitude_V == v].mean() for v in levels])
+
+
+def reference_fractions(repeats: int) -> dict[str, np.ndarray]:
+    """The same levels on a bench without faults (one batch per device)."""
+    out = {}
+    with Bench.open(visa_library=SimulatedVisaLibrary()) as bench:
+        bench.field.set_field(0.02)
+        for device, scale in TRANSITION.items():
+            levels = np.array(scale) * -bench.default_reset_V(device)
+            batch = bench.trials(device, levels, WIDTH_S, repeats)
+            out[device] = fraction_per_level(batch.amplitude_V, batch.switched_fraction, levels)
+    return out
 
 
 def test_one_percent_faults_over_10000_trials_every_trial_exactly_once():
@@ -32,18 +59,32 @@ def test_one_percent_faults_over_10000_trials_every_trial_exactly_once():
     ids, amplitudes, resistances = [], [], []
     with Bench.open(visa_library=lib, retry=RetryPolicy(max_attempts=6)) as bench:
         bench.field.set_field(0.02)                       # retried by the role proxy
-        devices = ["S0", "M1", "L2", "S5"]
+        devices = list(TRANSITION)
+        played = {d: ([], []) for d in devices}         # amplitudes, switched fractions
         for batch_index in range(TRIALS // PER_BATCH):
             device = devices[batch_index % len(devices)]
-            top = -bench.default_reset_V(device)
-            levels = np.array([0.2, 0.6, 1.0]) * top
+            levels = np.array(TRANSITION[device]) * -bench.default_reset_V(device)
             amps = levels[np.arange(PER_BATCH) % 3]
-            batch = bench.trials(device, amps, 100e-9, repeats=1)
+            batch = bench.trials(device, amps, WIDTH_S, repeats=1)
             assert len(batch) == PER_BATCH
+            assert np.array_equal(batch.amplitude_V, amps)
             ids.append(batch.trial_id)
             amplitudes.append(batch.amplitude_V)
             resistances.append(batch.resistance_ohm)
+            played[device][0].append(batch.amplitude_V)
+            played[device][1].append(batch.switched_fraction)
         faults = bench.faults.as_dict()
+    # 125 batches per device: 7 + 7 + 6 trials per level each, 875 / 875 / 750 in all
+    reference = reference_fractions(repeats=400)
+    for device, (amps, fraction) in played.items():
+        levels = sorted(np.unique(np.concatenate(amps)), key=abs)   # the order of TRANSITION
+        assert len(levels) == 3
+        measured = fraction_per_level(np.concatenate(amps), np.concatenate(fraction), levels)
+        # in the transition, and the same curve as without faults: estimates of ~800 and 400
+        # trials differ by sd <= 0.5 sqrt(1/800 + 1/400) = 0.031, so 0.12 is 4 sd; a level's
+        # trials read into the neighbouring level's slot would move it by ~0.25
+        assert np.all((reference[device] > 0.15) & (reference[device] < 0.85)), (device, levels)
+        np.testing.assert_allclose(measured, reference[device], atol=0.12, err_msg=device)
     ids = np.concatenate(ids)
     assert len(ids) == TRIALS and len(np.unique(ids)) == TRIALS
     assert np.array_equal(np.sort(ids), np.arange(TRIALS))
@@ -59,17 +100,37 @@ def test_one_percent_faults_over_10000_trials_every_trial_exactly_once():
 
 
 def test_switching_results_unaffected_by_faults():
-    """Same seed, with and without faults: the switched fraction per level agrees."""
-    results = []
-    for rate in (0.0, 0.02):
-        lib = SimulatedVisaLibrary(fault_rate=rate, fault_seed=5)
-        with Bench.open(visa_library=lib) as bench:
+    """One batch retried whole after faults (20 % of the replies, injected only during the
+    batch) gives the switching curve of the same bench without faults: in the transition,
+    where a retry that lost, duplicated or mixed up trials would change it."""
+    repeats = 600
+    scale = np.array(TRANSITION["S0"])
+
+    def switching(rate: float, seed: int):
+        lib = SimulatedVisaLibrary(fault_seed=seed)
+        with Bench.open(visa_library=lib, retry=RetryPolicy(max_attempts=12)) as bench:
             bench.field.set_field(0.02)
-            top = -bench.default_reset_V("M2")
-            batch = bench.trials("M2", np.array([0.1, 1.0]) * top, 20e-9, repeats=200)
-            results.append(batch.switched.reshape(2, 200).mean(axis=1))
-    assert results[0][0] == results[1][0] == 0.0
-    assert results[0][1] == results[1][1] == 1.0
+            levels = scale * -bench.default_reset_V("S0")
+            lib.faults.rate = rate
+            batch = bench.trials("S0", levels, WIDTH_S, repeats=repeats)
+            lib.faults.rate = 0.0
+            retries = bench.faults.retries
+        assert len(batch) == 3 * repeats and np.array_equal(batch.amplitude_V,
+                                                            np.repeat(levels, repeats))
+        return batch.switched.reshape(3, repeats).mean(axis=1), batch.attempts, retries
+
+    clean, attempts, _ = switching(0.0, 5)
+    assert attempts == 1
+    # S0 is a macrospin: P ~ 0.2, 0.5, 0.75 at these levels
+    assert np.all((clean > 0.15) & (clean < 0.85)) and np.all(np.diff(clean) > 0.15), clean
+    retried = 0
+    for seed in (1, 2, 4):
+        faulty, attempts, retries = switching(0.2, seed)
+        retried += attempts - 1
+        assert retries >= attempts - 1
+        # two binomial estimates of 600 trials: sd of the difference <= sqrt(0.5 / 600) = 0.029
+        np.testing.assert_allclose(faulty, clean, atol=0.12, err_msg=f"fault seed {seed}")
+    assert retried >= 3, "the faults never made a batch retry: raise the rate or change seeds"
 
 
 def test_retry_policy_is_bounded_and_does_not_retry_limits_or_bugs():
