@@ -253,6 +253,9 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
 
     variability = {}
     for key, value in data.get("variability", {}).items():
+        if key not in kinds.spread_names():
+            raise err(f"variability.{key}", f"is not a spread any device kind draws; known: "
+                                            f"{', '.join(kinds.spread_names())}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise err(f"variability.{key}", f"must be a relative sigma in [0, 1), got {value!r}")
         variability[key] = float(value)

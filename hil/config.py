@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from devices import kinds
 from devices.benchfile import BenchFile
 
 MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu")
@@ -234,6 +235,10 @@ def _variability(value):
                 f"variability level {name!r} must be None (the bench file's spreads; "
                 f"{BENCH_SPREADS!r} in TOML) or a dict of D2D spreads, got {spreads!r}")
         for key, sigma in (spreads or {}).items():
+            if key not in kinds.spread_names():
+                raise ExperimentConfigError(
+                    f"variability level {name!r}: {key!r} is not a spread any device kind draws; "
+                    f"known: {', '.join(kinds.spread_names())}")
             if not _is_real(sigma) or sigma < 0:
                 raise ExperimentConfigError(f"variability level {name!r}: spread {key!r} must be "
                                             f"a finite number >= 0, got {sigma!r}")

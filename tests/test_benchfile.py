@@ -1,8 +1,10 @@
 """The bench file: the default bench's contract, and errors that name the key and line."""
 
+import tomllib
+
 import pytest
 
-from devices.benchfile import BenchFileError, default_bench_text, load_bench_file
+from devices.benchfile import BenchFileError, default_bench_text, load_bench_file, parse_bench
 
 
 def write(tmp_path, text):
@@ -84,3 +86,12 @@ def test_dict_config_round_trip():
     from devices.benchfile import as_bench_file
 
     assert as_bench_file(data).seed == 7
+
+
+def test_an_unknown_variability_spread_is_refused_not_ignored():
+    text = default_bench_text().replace("delta_rel", "delta", 1)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("delta "))
+    with pytest.raises(BenchFileError, match=rf"x.toml line {line}: variability.delta is not a "
+                                             r"spread any device kind draws; known: delta_rel, "
+                                             r"ic0_rel, resistance_rel"):
+        parse_bench(tomllib.loads(text), text, "x.toml")

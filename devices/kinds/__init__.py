@@ -25,12 +25,18 @@ class DeviceKind:
     summary: str          # one line for ``hil bench show`` and errors
     law: ModuleType       # the module in devices.laws that its switching follows
     element: str          # what it is in a network: "switching_neuron" (more kinds to come)
+    spreads: tuple[str, ...] = ()   # the D2D spreads its truth draws ([variability] keys)
 
 
 @cache
 def names() -> tuple[str, ...]:
     """The kinds this installation knows: the modules of this package."""
     return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+def spread_names() -> tuple[str, ...]:
+    """Every D2D spread some kind draws: the keys a bench file's ``[variability]`` may hold."""
+    return tuple(sorted({key for name in names() for key in kind(name).spreads}))
 
 
 def kind(name: str) -> DeviceKind:

@@ -5,4 +5,4 @@ from devices.kinds import DeviceKind
 from devices.laws import neel_brown
 
 KIND = DeviceKind("mtj", "STT-MTJ (TMR read, current-sign selects the state)", neel_brown,
-                  "switching_neuron")
+                  "switching_neuron", spreads=("delta_rel", "ic0_rel", "resistance_rel"))

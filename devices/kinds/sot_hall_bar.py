@@ -7,4 +7,4 @@ from devices.kinds import DeviceKind
 from devices.laws import neel_brown
 
 KIND = DeviceKind("sot_hall_bar", "SOT Hall bar (AHE read, bias-field assisted)", neel_brown,
-                  "switching_neuron")
+                  "switching_neuron", spreads=("delta_rel", "ic0_rel", "resistance_rel"))
