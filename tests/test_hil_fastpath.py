@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from devices.benchfile import load_bench_file
+from hil import _fused
 from hil.backends import (
     CalibratedModelBackend,
     CurrentSampler,
@@ -19,32 +19,26 @@ from hil.backends import (
     mapped_sampler,
 )
 from hil.simulated import SimulatedArrayBackend
-from hil.calibration import calibration_from_chip
 from procedures.calibration import neel_brown_curve, parse_calibration
 from hil.neuron import DeviceNeuron, DeviceSwitch
-from hil.safety import CurrentLimitError, device_current_limits
+from hil.safety import CurrentLimitError
 from hil.surrogate import ChainedSlope, chain_through_mapping, mapped_slope
-
-BENCH = load_bench_file(None)
-LIMITS = device_current_limits(BENCH)
-WIDTH_S = 10e-9
-BACKEND = SimulatedArrayBackend.from_bench(BENCH, seed=3)
-TRUTH = calibration_from_chip(BACKEND.chips[0], WIDTH_S)
+from layerhelpers import BACKEND, BENCH, LIMITS, TRUTH, WIDTH_S
+from layerhelpers import size_layer as _layer
+from layerhelpers import tanh_inputs as _t
 
 
-def _layer(size, repeats=4, backend=BACKEND):
-    names = backend.devices_of_size(size)
-    return DeviceNeuron.from_calibration(backend, TRUTH, names, LIMITS, repeats=repeats)
-
-
-def _t(rows, n, seed=0):
-    # tanh outputs over the whole range, the saturated ends included
-    x = np.random.default_rng(seed).normal(0.0, 2.5, (rows, n))
-    return np.tanh(x).astype(np.float32)
+@pytest.fixture(params=["default", "numpy"])
+def kernels(request, monkeypatch):
+    """The tests that take it run on the default path (numba kernels where numba is
+    installed) and on the numpy forms that run without numba."""
+    if request.param == "numpy":
+        monkeypatch.setattr(_fused, "ENABLED", False)
+    return request.param
 
 
 @pytest.mark.parametrize("size", ["S", "M", "L"])
-def test_fused_slope_equals_the_chain_rule(size):
+def test_fused_slope_equals_the_chain_rule(size, kernels):
     layer = _layer(size)
     m = layer.mapping
     slope = mapped_slope(layer.surrogate, m.np_centre_A, m.np_span_A, m.np_gain_A)
@@ -55,7 +49,7 @@ def test_fused_slope_equals_the_chain_rule(size):
     np.testing.assert_allclose(slope(t), general, rtol=2e-4, atol=1e-6 * general.max())
 
 
-def test_fused_backward_is_autograd_through_mapping_and_curve():
+def test_fused_backward_is_autograd_through_mapping_and_curve(kernels):
     # linear-law curves only, so the layer takes the folded slope (the mixed-exponent test in
     # test_hil_surrogate.py covers the general one)
     curves = [neel_brown_curve(2.4e-5, 28.7, WIDTH_S), neel_brown_curve(1.6e-4, 40.0, WIDTH_S)]
@@ -78,7 +72,7 @@ def test_fused_backward_is_autograd_through_mapping_and_curve():
 
 
 @pytest.mark.parametrize("size", ["S", "M", "L"])
-def test_mapped_sampler_answers_as_sample_does(size):
+def test_mapped_sampler_answers_as_sample_does(size, kernels):
     layer = _layer(size)
     m = layer.mapping
     sampler = mapped_sampler(BACKEND, layer.device_index, m.np_centre_A, m.np_span_A, WIDTH_S, 4)
@@ -96,7 +90,7 @@ def test_mapped_sampler_answers_as_sample_does(size):
     np.testing.assert_allclose(plain, expected, atol=0.03)
 
 
-def test_mapped_sampler_refuses_nan_and_over_limit_and_draws_nothing():
+def test_mapped_sampler_refuses_nan_and_over_limit_and_draws_nothing(kernels):
     layer = _layer("S")
     sample, _ = layer.fast_path()
     state = BACKEND.rng_state()

@@ -7,29 +7,24 @@ import sys
 
 import numpy as np
 import pytest
-import test_hil_fastpath as fastpath
 import torch
 
 from hil import _fused
 from hil.backends import LinearMappedSampler
 from hil.simulated import SimulatedArrayBackend
 from hil.neuron import DeviceSwitch
+from layerhelpers import BACKEND, BENCH, size_layer, tanh_inputs
 
 needs_kernels = pytest.mark.skipif(not _fused.ENABLED, reason="numba not installed (or disabled)")
 
 
-@pytest.fixture
-def numpy_path(monkeypatch):
-    monkeypatch.setattr(_fused, "ENABLED", False)
-
-
 def _both_paths(size, repeats, rows=512, seed=7):
     """The fused sampler's answers with the kernels on and off, from the same generator state."""
-    backend = SimulatedArrayBackend.from_bench(fastpath.BENCH, seed=seed)
-    layer = fastpath._layer(size, repeats, backend)
+    backend = SimulatedArrayBackend.from_bench(BENCH, seed=seed)
+    layer = size_layer(size, repeats, backend)
     sample, _ = layer.fast_path()
     assert isinstance(sample, LinearMappedSampler)
-    t = fastpath._t(rows, len(layer.neuron_devices), seed) * np.float32(0.3)   # P across 0..1
+    t = tanh_inputs(rows, len(layer.neuron_devices), seed) * np.float32(0.3)   # P across 0..1
     state = backend.rng_state()
     fused = sample(t)
     after = backend.rng_state()
@@ -54,16 +49,16 @@ def test_kernels_answer_as_the_numpy_form_from_the_same_draws(size, repeats):
     # region of N K)
     differ = fused != plain
     assert differ.mean() <= 1e-3
-    regions = fastpath.BACKEND.n_domains_of(layer.neuron_devices[0]) * repeats
+    regions = BACKEND.n_domains_of(layer.neuron_devices[0]) * repeats
     assert np.all(np.abs(fused - plain) <= 1.0 / regions + 1e-6)
 
 
 @needs_kernels
 @pytest.mark.parametrize("size", ["S", "M", "L"])
 def test_slope_kernel_equals_the_numpy_form(size):
-    layer = fastpath._layer(size)
+    layer = size_layer(size)
     _, slope = layer.fast_path()
-    t = fastpath._t(256, len(layer.neuron_devices))
+    t = tanh_inputs(256, len(layer.neuron_devices))
     fused = slope(t)
     enabled, _fused.ENABLED = _fused.ENABLED, False
     try:
@@ -98,8 +93,8 @@ def test_exp_and_box_muller_helpers():
 @needs_kernels
 def test_same_seed_same_answers_and_gradients():
     def run():
-        backend = SimulatedArrayBackend.from_bench(fastpath.BENCH, seed=11)
-        layer = fastpath._layer("M", 4, backend)
+        backend = SimulatedArrayBackend.from_bench(BENCH, seed=11)
+        layer = size_layer("M", 4, backend)
         x = torch.linspace(-3, 3, 40 * len(layer.neuron_devices)).reshape(40, -1).requires_grad_(True)
         y = DeviceSwitch.apply(x, layer, True)
         (grad,) = torch.autograd.grad(y.sum(), x)
@@ -110,25 +105,7 @@ def test_same_seed_same_answers_and_gradients():
     np.testing.assert_array_equal(g1, g2)
 
 
-# ---------------------------------------------------------------- the numpy forms (no numba)
-@pytest.mark.parametrize("size", ["S", "M", "L"])
-def test_numpy_path_slope_equals_the_chain_rule(numpy_path, size):
-    fastpath.test_fused_slope_equals_the_chain_rule(size)
-
-
-def test_numpy_path_backward_is_autograd(numpy_path):
-    fastpath.test_fused_backward_is_autograd_through_mapping_and_curve()
-
-
-@pytest.mark.parametrize("size", ["S", "M", "L"])
-def test_numpy_path_mapped_sampler_answers_as_sample_does(numpy_path, size):
-    fastpath.test_mapped_sampler_answers_as_sample_does(size)
-
-
-def test_numpy_path_refuses_and_draws_nothing(numpy_path):
-    fastpath.test_mapped_sampler_refuses_nan_and_over_limit_and_draws_nothing()
-
-
+# the numpy forms (no numba) run the tests of test_hil_fastpath.py too: its ``kernels`` fixture
 def test_without_numba_the_kernels_are_off():
     code = "import hil._fused as f; print(f.ENABLED)"
     env = dict(os.environ, SPIN_HIL_NUMBA="0")
