@@ -79,13 +79,24 @@ def test_missing_file_is_clear(tmp_path):
 
 
 def test_dict_config_round_trip():
+    """A bench given as a dict (what a script or a Ray task passes) is the bench the same
+    text gives as a file, in every field, and its raw dict gives it again."""
+    import dataclasses
     import tomllib
+
+    from devices.benchfile import as_bench_file
 
     data = tomllib.loads(default_bench_text())
     data["seed"] = 7
-    from devices.benchfile import as_bench_file
-
-    assert as_bench_file(data).seed == 7
+    from_dict, from_file = as_bench_file(data), load_bench_file()
+    assert (from_dict.seed, from_dict.source) == (7, "<dict>")
+    for f in dataclasses.fields(from_file):
+        if f.name not in ("seed", "source", "raw"):
+            assert getattr(from_dict, f.name) == getattr(from_file, f.name), f.name
+    assert from_dict.raw == data
+    assert as_bench_file(from_dict.raw) == from_dict
+    assert as_bench_file(from_file.raw) == dataclasses.replace(from_file, source="<dict>")
+    assert from_dict.devices() == from_file.devices() and len(from_dict.devices()) == 24
 
 
 def test_an_unknown_variability_spread_is_refused_not_ignored():
