@@ -15,6 +15,7 @@ max_pulse_voltage_V must be a positive number, got -1``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,7 +24,10 @@ from typing import Any
 
 import tomllib
 
+from pyvisa import rname
+
 from devices import kinds
+from devices.benchschema import Flag, Integer, Number, Table, Tables, Text, check_table
 
 KNOWN_MODELS = ("Keysight81160A", "Keithley2450", "Keithley2400", "Keithley2750", "KepcoBOP")
 ROLES = ("pulse", "read_smu", "aux_smu", "switch", "magnet")
@@ -92,6 +96,18 @@ class SafetyLimits:
     line_cross_section_m2: float
     min_line_resistance_ohm: float
     min_pulse_width_s: float = 1.5e-9
+
+    def __post_init__(self):
+        # an inf ceiling passes every value: it would switch its check off
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value < math.inf:
+                raise BenchFileError(f"safety limit {item.name} must be a finite positive "
+                                     f"number, got {value!r}")
+        if not self.min_pulse_width_s <= self.max_pulse_width_s:
+            raise BenchFileError(f"safety limit min_pulse_width_s {self.min_pulse_width_s:g} s "
+                                 f"is over max_pulse_width_s {self.max_pulse_width_s:g} s")
 
 
 @dataclass(frozen=True)
@@ -195,14 +211,80 @@ class BenchFile:
         return self.limits[device.size]
 
 
-def _positive(value, where, err):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise err(where, f"must be a positive number, got {value!r}")
-    return float(value)
+#: the role each driver class plays, and the models the drivers have that role class for
+MODEL_ROLES = {"pulse": ("Keysight81160A",), "read_smu": ("Keithley2450",),
+               "aux_smu": ("Keithley2400",), "switch": ("Keithley2750",), "magnet": ("KepcoBOP",)}
+
+_NAME = r"[A-Za-z][A-Za-z0-9_.-]*"
+# a size label ends in a letter, so that "S1" + index 0 never reads as size "S", index 10
+_SIZE = r"[A-Za-z]([A-Za-z0-9_-]*[A-Za-z_])?"
+
+TOP_SCHEMA = {
+    "name": Text(pattern=_NAME, what="a name (letters, digits, _ . -)", default=None),
+    "seed": Integer(0, 2**63 - 1, default=0),
+    "instrument": Tables("a list of [[instrument]] tables"),
+    "wiring": Table("a [wiring] table"),
+    "variability": Table("a [variability] table of D2D spreads"),
+    "chip": Tables("a list of [[chip]] tables, each with [[chip.group]] tables"),
+    "limits": Table("a [limits.<size>] table per device size"),
+}
+INSTRUMENT_SCHEMA = {
+    "address": Text(what="a VISA resource name such as 'GPIB0::18::INSTR'"),
+    "model": Text(choices=KNOWN_MODELS),
+    "role": Text(choices=ROLES),
+}
+WIRING_SCHEMA = {
+    "pulse_channel": Integer(1, 2, "the 81160A has output channels 1 and 2", default=1),
+    "source_impedance_ohm": Number(0.0, 1e3, "ohm", open_low=True, default=50.0),
+    "pulse_row": Integer(1, 6, "a 7709 card has rows 1-6", default=1),
+    "read_row": Integer(1, 6, "a 7709 card has rows 1-6", default=2),
+    "aux_row": Integer(1, 6, "a 7709 card has rows 1-6", default=3),
+    "magnet_T_per_A": Number(0.0, 1.0, "T/A", open_low=True, default=0.005),
+    "magnet_axis": Text(choices=("x", "z"), default="x"),
+    "trigger_link": Flag(default=True),
+}
+CHIP_SCHEMA = {
+    "name": Text(pattern=_NAME, what="a chip name (letters, digits, _ . -; no '/')",
+                 default=None),
+    "group": Tables("a list of [[chip.group]] tables (one per device size)"),
+}
+GROUP_SCHEMA = {
+    "size": Text(pattern=_SIZE, what="a size label (letters, digits, _ -; starting and ending "
+                                     "with a letter, e.g. 'S' or 'L2x')"),
+    "kind": Text(choices=kinds.names()),
+    "count": Integer(1, 8, "a 7709 card has 8 columns"),
+    "slot": Integer(1, 5, "a 2750 has card slots 1..5"),
+    "width_m": Number(0.0, 1e-3, "m", open_low=True),
+}
+# ceilings a lab could mean; a typo (a missing exponent) or inf is refused
+LIMITS_SCHEMA = {
+    "max_pulse_voltage_V": Number(0.0, 20.0, "V", open_low=True),
+    "max_current_density_A_m2": Number(0.0, 1e13, "A/m^2", open_low=True),
+    "max_pulse_width_s": Number(0.0, 1.0, "s", open_low=True),
+    "max_compliance_V": Number(0.0, 200.0, "V", open_low=True),
+    "max_read_current_A": Number(0.0, 1.0, "A", open_low=True),
+    "max_field_T": Number(0.0, 10.0, "T", open_low=True),
+    "line_cross_section_m2": Number(0.0, 1e-6, "m^2", open_low=True),
+    "min_line_resistance_ohm": Number(0.0, 1e9, "ohm", open_low=True),
+    "min_pulse_width_s": Number(0.0, 1.0, "s", open_low=True, default=1.5e-9),
+}
+_SPREAD = Number(0.0, 1.0, "(relative sigma)")
+
+
+def _check_address(address: str) -> str | None:
+    try:
+        parsed = rname.parse_resource_name(address)
+    except rname.InvalidResourceName as exc:
+        return f"is not a VISA resource name: {exc}"
+    primary = getattr(parsed, "primary_address", None)
+    if primary is not None and not (primary.isdigit() and 0 <= int(primary) <= 30):
+        return f"{address!r} has GPIB primary address {primary}; GPIB addresses are 0..30"
+    return None
 
 
 def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") -> BenchFile:
-    """Validate a bench configuration (the parsed TOML, or an equivalent dict)."""
+    """Validate a bench configuration (the parsed TOML, or an equivalent dict): every key
+    known, every value of its type and in its range, and the relations between them."""
     locator = _Locator(text)
 
     def err(path: str, message: str) -> BenchFileError:
@@ -210,110 +292,95 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
         where = f"{source} line {line}" if line else source
         return BenchFileError(f"{where}: {path} {message}")
 
-    known_top = {"name", "seed", "instrument", "wiring", "variability", "chip", "limits"}
-    for key in data:
-        if key not in known_top:
-            raise err(key, f"is not a bench-file key (expected one of {sorted(known_top)})")
-
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise err("seed", f"must be a non-negative integer, got {seed!r}")
+    top = check_table(data, TOP_SCHEMA, "", err, "bench-file key")
 
     instruments = []
-    entries = data.get("instrument", [])
-    if not isinstance(entries, list) or not entries:
-        raise err("instrument", "must list at least one [[instrument]] table")
-    for i, entry in enumerate(entries):
+    played: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(top["instrument"]):
         path = f"instrument[{i}]"
-        for key in ("address", "model", "role"):
-            if key not in entry:
-                raise err(path, f"is missing {key!r}")
-        if entry["model"] not in KNOWN_MODELS:
-            raise err(f"{path}.model", f"{entry['model']!r} is not a supported model {KNOWN_MODELS}")
-        if entry["role"] not in ROLES:
-            raise err(f"{path}.role", f"{entry['role']!r} is not one of {ROLES}")
-        instruments.append(InstrumentEntry(str(entry["address"]), entry["model"], entry["role"]))
-    addresses = [i.address for i in instruments]
-    if len(set(addresses)) != len(addresses):
-        raise err("instrument", f"repeats an address: {addresses}")
+        entry = check_table(entry, INSTRUMENT_SCHEMA, path, err, "instrument key")
+        address, model, role = entry["address"], entry["model"], entry["role"]
+        if problem := _check_address(address):
+            raise err(f"{path}.address", problem)
+        if address in seen:
+            raise err(f"{path}.address", f"{address!r} is already the address of {seen[address]}")
+        if role in played:
+            raise err(f"{path}.role", f"{role!r} is already played by {played[role]}; a bench "
+                                      f"has one instrument per role (roles: {', '.join(ROLES)})")
+        if model not in MODEL_ROLES[role]:
+            raise err(f"{path}.role", f"{model} cannot play {role!r}: the drivers drive that role "
+                                      f"with {', '.join(MODEL_ROLES[role])}")
+        seen[address] = played[role] = f"{path} ({model} at {address})"
+        instruments.append(InstrumentEntry(address, model, role))
 
-    wiring_data = dict(data.get("wiring", {}))
-    fields = {f.name: f for f in dataclasses.fields(Wiring)}
-    for key, value in wiring_data.items():
-        if key not in fields:
-            raise err(f"wiring.{key}", f"is not a wiring key (expected one of {sorted(fields)})")
-        default = fields[key].default
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise err(f"wiring.{key}", f"must be true or false, got {value!r}")
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            _positive(value, f"wiring.{key}", err)
-    wiring = Wiring(**wiring_data)
-    if wiring.magnet_axis not in ("x", "z"):
-        raise err("wiring.magnet_axis", f"must be 'x' or 'z', got {wiring.magnet_axis!r}")
+    wiring = Wiring(**check_table(top["wiring"], WIRING_SCHEMA, "wiring", err, "wiring key"))
+    rows = {"pulse_row": wiring.pulse_row, "read_row": wiring.read_row, "aux_row": wiring.aux_row}
+    for key, row in rows.items():
+        other = next((k for k, r in rows.items() if r == row and k != key), None)
+        if other is not None:
+            raise err(f"wiring.{key}", f"is row {row}, the same 7709 row as wiring.{other}: each "
+                                       f"path needs its own row")
 
-    variability = {}
-    for key, value in data.get("variability", {}).items():
-        if key not in kinds.spread_names():
-            raise err(f"variability.{key}", f"is not a spread any device kind draws; known: "
-                                            f"{', '.join(kinds.spread_names())}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    spreads = {name: _SPREAD for name in kinds.spread_names()}
+    variability = {k: v for k, v in check_table(
+        top["variability"], {}, "variability", err, "spread any device kind draws",
+        extra=spreads).items()}
+    for key, value in variability.items():
+        if not value < 1:
             raise err(f"variability.{key}", f"must be a relative sigma in [0, 1), got {value!r}")
-        variability[key] = float(value)
 
     groups = []
-    chips = data.get("chip", [])
-    if not isinstance(chips, list) or not chips:
-        raise err("chip", "must list at least one [[chip]] with [[chip.group]] tables")
-    slots: set[int] = set()
-    for c, chip in enumerate(chips):
+    chip_names: dict[str, str] = {}
+    slots: dict[int, str] = {}
+    for c, chip in enumerate(top["chip"]):
         cpath = f"chip[{c}]"
-        name = chip.get("name", f"chip{c + 1}")
-        for g, group in enumerate(chip.get("group", [])):
+        chip = check_table(chip, CHIP_SCHEMA, cpath, err, "chip key")
+        name = chip["name"] or f"chip{c + 1}"
+        if name in chip_names:
+            raise err(f"{cpath}.name", f"{name!r} is already the name of {chip_names[name]}")
+        chip_names[name] = cpath
+        sizes: dict[str, str] = {}
+        for g, group in enumerate(chip["group"]):
             gpath = f"{cpath}.group[{g}]"
-            for key in ("size", "kind", "count", "slot", "width_m"):
-                if key not in group:
-                    raise err(gpath, f"is missing {key!r}")
-            if group["kind"] not in kinds.names():
-                raise err(f"{gpath}.kind", f"{group['kind']!r} is not one of {kinds.names()} "
-                                           f"(the device kinds of devices/kinds/)")
-            count, slot = group["count"], group["slot"]
-            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 8:
-                raise err(f"{gpath}.count", f"must be an integer 1..8 (a 7709 card has 8 columns), got {count!r}")
-            if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= 5:
-                raise err(f"{gpath}.slot", f"must be a card slot 1..5, got {slot!r}")
+            kind = group.get("kind") if isinstance(group, dict) else None
+            if kind is not None and kind not in kinds.names():   # before its overrides
+                raise err(f"{gpath}.kind", GROUP_SCHEMA["kind"].check(kind)[1])
+            extra = kinds.kind(kind).parameters if kind is not None else {}
+            group = check_table(group, GROUP_SCHEMA, gpath, err,
+                                f"{kind} group key (material overrides included)", extra)
+            size, slot = group["size"], group["slot"]
+            if size in sizes:
+                raise err(f"{gpath}.size", f"{size!r} is already a size of {name} ({sizes[size]}): "
+                                           f"devices would share names")
+            sizes[size] = gpath
             if slot in slots:
-                raise err(f"{gpath}.slot", f"slot {slot} is already used by another group")
-            slots.add(slot)
-            width = _positive(group["width_m"], f"{gpath}.width_m", err)
-            params = {k: v for k, v in group.items()
-                      if k not in ("size", "kind", "count", "slot", "width_m")}
-            groups.append(DeviceGroup(name, str(group["size"]), group["kind"], count, slot,
-                                      width, params))
-        if not chip.get("group"):
-            raise err(cpath, "has no [[chip.group]] tables")
+                raise err(f"{gpath}.slot", f"slot {slot} is already used by {slots[slot]}")
+            slots[slot] = gpath
+            params = {k: v for k, v in group.items() if k not in GROUP_SCHEMA}
+            groups.append(DeviceGroup(name, size, group["kind"], group["count"], slot,
+                                      group["width_m"], params))
 
+    group_sizes = sorted({g.size for g in groups})
     limits = {}
-    limit_fields = {f.name for f in dataclasses.fields(SafetyLimits)}
-    required = {f.name for f in dataclasses.fields(SafetyLimits)
-                if f.default is dataclasses.MISSING}
-    for size, table in data.get("limits", {}).items():
-        for key in table:
-            if key not in limit_fields:
-                raise err(f"limits.{size}.{key}",
-                          f"is not a safety limit (expected one of {sorted(limit_fields)})")
-        missing = required - set(table)
-        if missing:
-            raise err(f"limits.{size}", f"is missing {sorted(missing)}")
-        limits[size] = SafetyLimits(**{k: _positive(v, f"limits.{size}.{k}", err)
-                                       for k, v in table.items()})
+    for size, table in top["limits"].items():
+        if size not in group_sizes:
+            raise err(f"limits.{size}", f"is not a device size of the chips (sizes: "
+                                        f"{', '.join(group_sizes)})")
+        values = check_table(table, LIMITS_SCHEMA, f"limits.{size}", err, "safety limit")
+        if not values["min_pulse_width_s"] <= values["max_pulse_width_s"]:
+            raise err(f"limits.{size}.min_pulse_width_s",
+                      f"{values['min_pulse_width_s']:g} s is over max_pulse_width_s "
+                      f"{values['max_pulse_width_s']:g} s")
+        limits[size] = SafetyLimits(**values)
     for group in groups:
         if group.size not in limits:
             raise err("limits", f"has no [limits.{group.size}] table for device size "
                                 f"{group.size!r}; every size needs its safety limits")
 
     return BenchFile(
-        name=str(data.get("name", Path(source).stem)),
-        seed=seed,
+        name=top["name"] or Path(source).stem,
+        seed=top["seed"],
         instruments=tuple(instruments),
         wiring=wiring,
         groups=tuple(groups),
@@ -335,9 +402,17 @@ def load_bench_file(path: str | Path | None = None) -> BenchFile:
     else:
         source = str(path)
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise BenchFileError(f"bench file {source!r} does not exist") from None
+        except IsADirectoryError:
+            raise BenchFileError(f"bench file {source!r} is a directory; give the path of a "
+                                 f"bench TOML file") from None
+        except UnicodeDecodeError as exc:
+            raise BenchFileError(f"bench file {source!r} is not UTF-8 text (byte {exc.start}): "
+                                 f"give a bench TOML file") from None
+        except OSError as exc:
+            raise BenchFileError(f"bench file {source!r} cannot be read ({exc.strerror})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -43,7 +43,7 @@ class KepcoBOPField:
         check_field(field_T, self.max_field_T)
         current_A = float(field_T) / self.T_per_A
         supply_max_A = float(self.instrument._Imax)
-        if abs(current_A) > supply_max_A:
+        if not abs(current_A) <= supply_max_A:    # NaN refuses
             raise LimitViolation(
                 "supply current range", abs(current_A), supply_max_A, "A",
                 f"{field_T} T needs {current_A:.4g} A at {self.T_per_A} T/A; the Kepco BOP "

@@ -30,7 +30,7 @@ class LimitViolation(ValueError):
     """A value outside a device's safety limits. Nothing was sent to any instrument."""
 
     def __init__(self, limit: str, value: float, ceiling: float, unit: str, advice: str,
-                 device: str = "", floor: bool = False):
+                 device: str = "", floor: bool = False, message: str | None = None):
         self.limit = limit
         self.value = value
         self.ceiling = ceiling
@@ -38,20 +38,53 @@ class LimitViolation(ValueError):
         self.device = device
         where = f" on {device}" if device else ""
         relation = "below the minimum" if floor else "over the limit"
-        super().__init__(
+        super().__init__(message or (
             f"{limit}{where}: {value:.6g} {unit} is {relation} {ceiling:.6g} {unit}; "
             f"nothing was sent to the instrument. {advice}"
-        )
+        ))
+
+
+_LIMIT_UNITS = {"max_pulse_voltage_V": "V", "max_current_density_A_m2": "A/m^2",
+                "max_pulse_width_s": "s", "max_compliance_V": "V", "max_read_current_A": "A",
+                "max_field_T": "T", "line_cross_section_m2": "m^2",
+                "min_line_resistance_ohm": "ohm", "min_pulse_width_s": "s"}
+
+
+def _ceiling(name: str, limit, device: str = "") -> float:
+    """A limit itself must be a finite positive number: an inf (or NaN) ceiling would pass
+    every value and so switch the check off. ``not 0 < x < inf`` refuses NaN too."""
+    try:
+        limit = float(limit)
+    except (TypeError, ValueError):
+        limit = math.nan
+    if not 0 < limit < math.inf:
+        where = f" (for {device})" if device else ""
+        raise LimitViolation(
+            name, math.nan, limit, _LIMIT_UNITS.get(name, ""), "", device, message=(
+                f"safety limit {name}{where} is {limit:g} {_LIMIT_UNITS.get(name, '')}: every "
+                f"limit must be a finite positive number; nothing was sent to the instrument. "
+                f"Fix [limits.<size>].{name} in the bench file."))
+    return limit
+
+
+def check_limits(limits: SafetyLimits, device: str = "") -> None:
+    """Every value of a limits profile finite and positive (see :func:`_ceiling`)."""
+    for name in _LIMIT_UNITS:
+        _ceiling(name, getattr(limits, name), device)
 
 
 def _finite(name: str, value: float, unit: str, device: str) -> float:
+    given = value
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise LimitViolation(name, math.nan, math.nan, unit,
-                             f"pass a number, got {value!r}.", device) from None
-    if not math.isfinite(value):
-        raise LimitViolation(name, value, math.nan, unit, "pass a finite number.", device)
+        value = None
+    if value is None or not math.isfinite(value):
+        where = f" on {device}" if device else ""
+        shown = repr(given) if value is None else f"{value:g} {unit}"
+        raise LimitViolation(name, math.nan, math.nan, unit, "", device, message=(
+            f"{name}{where} must be a finite number of {unit}, got {shown}; nothing was sent "
+            f"to the instrument.")) from None
     return value
 
 
@@ -87,6 +120,7 @@ def worst_case_current_A(level_V: float, limits: SafetyLimits, source_impedance_
 def max_pulse_level_V(limits: SafetyLimits, source_impedance_ohm: float,
                       load_ohm: float = HIGH_Z_LOAD_OHM) -> float:
     """The largest programmable |level| that passes both the voltage and the density limit."""
+    check_limits(limits)
     by_density = (limits.max_current_density_A_m2 * limits.line_cross_section_m2
                   * (source_impedance_ohm + limits.min_line_resistance_ohm))
     by_voltage = limits.max_pulse_voltage_V
@@ -97,27 +131,30 @@ def max_pulse_level_V(limits: SafetyLimits, source_impedance_ohm: float,
 def check_pulse(level_V: float, width_s: float, limits: SafetyLimits, source_impedance_ohm: float,
                 load_ohm: float = HIGH_Z_LOAD_OHM, device: str = "") -> None:
     """Check one pulse (programmed level, width) against a device's limits."""
+    # every comparison is written "not value <= limit": a NaN on either side refuses
+    check_limits(limits, device)
     level_V = _finite("pulse level", level_V, "V", device)
     width_s = _finite("pulse width", width_s, "s", device)
+    source_impedance_ohm = _finite("source impedance", source_impedance_ohm, "ohm", device)
     emf = abs(emf_V(level_V, source_impedance_ohm, load_ohm))
-    if emf > limits.max_pulse_voltage_V:
+    if not emf <= limits.max_pulse_voltage_V:
         raise LimitViolation(
             "max_pulse_voltage_V", emf, limits.max_pulse_voltage_V, "V",
             "Lower the pulse amplitude, or raise [limits.<size>].max_pulse_voltage_V in the "
             "bench file if the device really tolerates it.", device)
     density = worst_case_current_A(level_V, limits, source_impedance_ohm, load_ohm) \
         / limits.line_cross_section_m2
-    if density > limits.max_current_density_A_m2:
+    if not density <= limits.max_current_density_A_m2:
         raise LimitViolation(
             "max_current_density_A_m2", density, limits.max_current_density_A_m2, "A/m^2",
             f"The worst-case current (EMF {emf:.4g} V over {source_impedance_ohm:g} ohm + "
             f"min line resistance {limits.min_line_resistance_ohm:g} ohm) would exceed the "
             f"electromigration limit; keep |amplitude| <= "
             f"{max_pulse_level_V(limits, source_impedance_ohm, load_ohm):.4g} V.", device)
-    if width_s > limits.max_pulse_width_s:
+    if not width_s <= limits.max_pulse_width_s:
         raise LimitViolation("max_pulse_width_s", width_s, limits.max_pulse_width_s, "s",
                              "Use a shorter pulse (heating grows with the width).", device)
-    if width_s < limits.min_pulse_width_s:
+    if not width_s >= limits.min_pulse_width_s:
         raise LimitViolation("min_pulse_width_s", width_s, limits.min_pulse_width_s, "s",
                              "Use a longer pulse: the generator cannot shape a shorter one.",
                              device, floor=True)
@@ -132,6 +169,7 @@ def check_pulses(levels_V: Iterable[float], width_s: float, limits: SafetyLimits
 
 
 def check_compliance_V(compliance_V: float, limits: SafetyLimits, device: str = "") -> None:
+    check_limits(limits, device)
     compliance_V = _finite("SMU voltage compliance", compliance_V, "V", device)
     if not 0 < compliance_V <= limits.max_compliance_V:
         raise LimitViolation(
@@ -141,8 +179,9 @@ def check_compliance_V(compliance_V: float, limits: SafetyLimits, device: str = 
 
 
 def check_read_current(current_A: float, limits: SafetyLimits, device: str = "") -> None:
+    check_limits(limits, device)
     current_A = _finite("read current", current_A, "A", device)
-    if abs(current_A) > limits.max_read_current_A:
+    if not abs(current_A) <= limits.max_read_current_A:
         raise LimitViolation(
             "max_read_current_A", abs(current_A), limits.max_read_current_A, "A",
             "Use a smaller read current: a large read current disturbs (or switches) the "
@@ -152,9 +191,10 @@ def check_read_current(current_A: float, limits: SafetyLimits, device: str = "")
 def check_source_voltage(voltage_V: float, compliance_A: float, limits: SafetyLimits,
                          device: str = "") -> None:
     """A voltage-sourced read: the voltage and the current it may drive are both bounded."""
+    check_limits(limits, device)
     voltage_V = _finite("SMU source voltage", voltage_V, "V", device)
     compliance_A = _finite("SMU current compliance", compliance_A, "A", device)
-    if abs(voltage_V) > limits.max_compliance_V:
+    if not abs(voltage_V) <= limits.max_compliance_V:
         raise LimitViolation("max_compliance_V", abs(voltage_V), limits.max_compliance_V, "V",
                              "Source a smaller voltage.", device)
     if not 0 < compliance_A <= limits.max_read_current_A:
@@ -165,8 +205,9 @@ def check_source_voltage(voltage_V: float, compliance_A: float, limits: SafetyLi
 
 
 def check_field(field_T: float, max_field_T: float, device: str = "all devices") -> None:
+    max_field_T = _ceiling("max_field_T", max_field_T, device)
     field_T = _finite("bias field", field_T, "T", device)
-    if abs(field_T) > max_field_T:
+    if not abs(field_T) <= max_field_T:
         raise LimitViolation(
             "max_field_T", abs(field_T), max_field_T, "T",
             "Ask for a smaller field: the magnet field reaches every device on the chip, so "
@@ -178,6 +219,8 @@ def tightest(limits: Iterable[SafetyLimits]) -> SafetyLimits:
     limits = list(limits)
     if not limits:
         raise ValueError("no safety limits given")
+    for profile in limits:   # min() over a NaN depends on the order: refuse it first
+        check_limits(profile)
     return SafetyLimits(
         max_pulse_voltage_V=min(l.max_pulse_voltage_V for l in limits),
         max_current_density_A_m2=min(l.max_current_density_A_m2 for l in limits),

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from types import ModuleType
+from types import MappingProxyType, ModuleType
+from typing import Mapping
+
+from devices.benchschema import Number
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,28 @@ class DeviceKind:
     law: ModuleType       # the module in devices.laws that its switching follows
     element: str          # what it is in a network: "switching_neuron" (more kinds to come)
     spreads: tuple[str, ...] = ()   # the D2D spreads its truth draws ([variability] keys)
+    #: the material overrides a [[chip.group]] of this kind may set, each with its range
+    #: (the keys of its truth's DEFAULTS; the bench file refuses any other key)
+    parameters: Mapping[str, Number] = field(default_factory=dict)
+
+
+def _positive(high: float, unit: str) -> Number:
+    return Number(0.0, high, unit, open_low=True)
+
+
+#: the ranges of the parameters every Neel-Brown kind's truth takes (a typo'd exponent
+#: such as 60 instead of 60e-9 is refused, not simulated)
+NEEL_BROWN_PARAMETERS = MappingProxyType({
+    "fm_thickness_m": _positive(1e-7, "m"),
+    "anisotropy_J_m3": _positive(1e7, "J/m^3"),
+    "saturation_A_m": _positive(1e7, "A/m"),
+    "critical_current_density_A_m2": _positive(1e14, "A/m^2"),
+    "series_resistance_ohm": Number(0.0, 1e8, "ohm"),
+    "read_noise_ohm": Number(0.0, 1e6, "ohm"),
+    "tau0_s": _positive(1e-3, "s"),
+    "exponent": _positive(4.0, ""),
+    "temperature_K": _positive(1000.0, "K"),
+})
 
 
 @cache
