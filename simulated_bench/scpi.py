@@ -15,6 +15,7 @@ An instrument declares its commands with :meth:`ScpiInstrument.add` (handlers) o
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -71,12 +72,44 @@ def compile_pattern(pattern: str) -> re.Pattern:
     return re.compile(f"^{regex}$", re.IGNORECASE)
 
 
+def mnemonic_forms(mnemonic: str) -> tuple[str, str]:
+    """``SOURce`` -> (``SOUR``, ``SOURCE``): the only two spellings SCPI accepts."""
+    short = "".join(c for c in mnemonic if not c.islower())
+    return short.upper(), mnemonic.upper()
+
+
+def match_mnemonic(text: str, mnemonics) -> str | None:
+    """The mnemonic of ``mnemonics`` that ``text`` spells (short or long form, any case),
+    else None. Exact forms only: ``SOURUNIT`` never matches ``SOURce``, ``S`` never
+    ``SOURce``. A mnemonic written all in capitals has one form."""
+    word = text.strip().strip("'\"").upper()
+    for mnemonic in mnemonics:
+        if word in mnemonic_forms(str(mnemonic)):
+            return mnemonic
+    return None
+
+
+def _arity(handler) -> tuple[int, int | None]:
+    """(fewest, most) positional arguments ``handler`` takes; most is None for ``*args``."""
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):       # builtins without a signature: no check
+        return 0, None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return 0, None
+    required = sum(1 for p in positional if p.default is p.empty)
+    return required, len(positional)
+
+
 @dataclass
 class Command:
     regex: re.Pattern
     path: str
     on_set: Callable[..., None] | None
     on_query: Callable[..., Any] | None
+    set_arity: tuple[int, int | None] = (0, None)
+    query_arity: tuple[int, int | None] = (0, None)
 
 
 def parse_number(text: str) -> float:
@@ -184,7 +217,9 @@ class ScpiInstrument:
         """Register a header. ``on_set(*args)`` / ``on_query(*args)`` get the parsed
         arguments as strings, after any numeric suffixes captured by ``#`` nodes."""
         pattern = pattern.rstrip("?")
-        self.commands.append(Command(compile_pattern(pattern), pattern, on_set, on_query))
+        self.commands.append(Command(
+            compile_pattern(pattern), pattern, on_set, on_query,
+            _arity(on_set) if on_set else (0, None), _arity(on_query) if on_query else (0, None)))
 
     def add_setting(self, pattern: str, name: str, default, parse=parse_number,
                     limits: tuple[float, float] | None = None, choices=None, fmt=None,
@@ -198,12 +233,12 @@ class ScpiInstrument:
                 raise ScpiError(MISSING_PARAMETER, pattern)
             value = parse(args[-1])
             if choices is not None:
-                value = value.upper() if isinstance(value, str) else value
-                matched = [c for c in choices if str(c).upper().startswith(str(value).upper())
-                           or str(value).upper().startswith(str(c).upper()[:4])]
-                if not matched:
+                # mnemonic choices (``NEVer``) store their short form; numbers compare equal
+                matched = (match_mnemonic(value, choices) if isinstance(value, str)
+                           else next((c for c in choices if c == value), None))
+                if matched is None:
                     raise ScpiError(ILLEGAL_PARAMETER, f"{args[-1]!r} not in {choices}")
-                value = matched[0]
+                value = mnemonic_forms(matched)[0] if isinstance(matched, str) else matched
             if limits is not None and not limits[0] <= value <= limits[1]:
                 raise ScpiError(DATA_OUT_OF_RANGE, f"{value} outside {limits}")
             self.settings[name] = value
@@ -301,13 +336,25 @@ class ScpiInstrument:
                 if is_query:
                     if command.on_query is None:
                         raise ScpiError(UNDEFINED_HEADER, unit)
+                    self._check_arity(command.query_arity, len(args), len(suffixes), unit)
                     value = command.on_query(*args)
                     return (None if value is None else self._format(value)), path
                 if command.on_set is None:
                     raise ScpiError(UNDEFINED_HEADER, unit)
+                self._check_arity(command.set_arity, len(args), len(suffixes), unit)
                 command.on_set(*args)
                 return None, path
         raise ScpiError(UNDEFINED_HEADER, unit)
+
+    @staticmethod
+    def _check_arity(arity: tuple[int, int | None], given: int, suffixes: int, unit: str) -> None:
+        """More parameters than the header takes: -108 (``*IDN? 1``), as IEEE 488.2 says."""
+        fewest, most = arity
+        if most is not None and given > most:
+            raise ScpiError(PARAMETER_NOT_ALLOWED, f"{unit!r} takes {max(most - suffixes, 0)} "
+                                                   f"parameter(s), {given - suffixes} given")
+        if given < fewest:
+            raise ScpiError(MISSING_PARAMETER, unit)
 
     @staticmethod
     def _format(value) -> str:

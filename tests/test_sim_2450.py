@@ -109,6 +109,29 @@ def test_reading_takes_nplc_on_the_virtual_clock(lib, smu):
     assert lib.virtual_time_s - t0 == pytest.approx(0.2 + BUS_QUERY_S, rel=0.05)
 
 
+def test_datasheet_reading_time(lib, smu, monkeypatch):
+    """2450 datasheet: ~3000 readings/s at NPLC 0.01 with autozero off, i.e. ~0.167 ms of
+    overhead per reading beyond the aperture; autozero (on after *RST) adds a reference and
+    a zero integration to each reading."""
+    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", True)
+    overhead_s = 1 / 3000 - 0.01 / 60
+    source_read_current(smu, nplc=1.0)
+    t0 = lib.virtual_time_s
+    smu.voltage
+    elapsed = lib.virtual_time_s - t0
+    assert elapsed == pytest.approx(3 * 1.0 / 50 + overhead_s + BUS_QUERY_S, rel=0.02)
+    smu.write(":SENS:VOLT:AZER OFF")
+    smu.measure_voltage(nplc=10)
+    t0 = lib.virtual_time_s
+    smu.voltage
+    assert lib.virtual_time_s - t0 == pytest.approx(0.2 + overhead_s + BUS_QUERY_S, rel=0.02)
+    smu.write(":SENS:VOLT:NPLC 0.01")
+    smu.write(':TRAC:CLE;:TRIG:LOAD "SimpleLoop", 3000, 0')
+    t0 = lib.virtual_time_s
+    smu.ask(":INIT;*OPC?")                         # 3000 readings at NPLC 0.01, autozero off
+    assert lib.virtual_time_s - t0 == pytest.approx(3000 * (0.01 / 50 + overhead_s), rel=0.02)
+
+
 def test_simple_loop_gives_n_readings_in_two_transactions(lib, smu):
     connect_device(lib, slot=2, column=3)
     nplc, delay_s, n = 0.1, 1e-3, 50

@@ -100,7 +100,7 @@ class Keithley2400(ScpiInstrument):
         self._armed = False
         s = self.add_setting
         # source
-        s(":SOURce:FUNCtion[:MODE]", "source_function", "VOLT", parse=str, choices=("VOLT", "CURR"))
+        s(":SOURce:FUNCtion[:MODE]", "source_function", "VOLT", parse=str, choices=("VOLTage", "CURRent"))
         s(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", "source_current_A", 0.0,
           limits=(-MAX_CURRENT_A, MAX_CURRENT_A))
         s(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", "source_voltage_V", 0.0,
@@ -118,7 +118,7 @@ class Keithley2400(ScpiInstrument):
         s(":SOURce:DELay:AUTO", "source_delay_auto", True, parse=parse_bool)
         s(":SOURce:CLEar:AUTO", "auto_output_off", False, parse=parse_bool)
         s(":OUTPut:SMODe", "output_off_mode", "NORM", parse=str,
-          choices=("HIMP", "NORM", "ZERO", "GUAR"))
+          choices=("HIMPedance", "NORMal", "ZERO", "GUARd"))
         # sense
         s(":SENSe:CURRent[:DC]:PROTection[:LEVel]", "compliance_current_A", 1.05e-4,
           parse=lambda t: abs(parse_number(t)), limits=(0.0, MAX_CURRENT_A))
@@ -136,9 +136,9 @@ class Keithley2400(ScpiInstrument):
           parse=lambda t: abs(parse_number(t)), limits=(0, MAX_VOLTAGE_V))
         s(":SENSe:RESistance:RANGe[:UPPer]", "sense_resistance_range_ohm", 2.1e5,
           parse=lambda t: abs(parse_number(t)), limits=(0, 2.1e8))
-        s(":SENSe:RESistance:MODE", "resistance_mode", "MAN", parse=str, choices=("MAN", "AUTO"))
+        s(":SENSe:RESistance:MODE", "resistance_mode", "MAN", parse=str, choices=("MANual", "AUTO"))
         s(":SENSe:AVERage[:STATe]", "filter_enabled", False, parse=parse_bool)
-        s(":SENSe:AVERage:TCONtrol", "filter_type", "REP", parse=str, choices=("REP", "MOV"))
+        s(":SENSe:AVERage:TCONtrol", "filter_type", "REP", parse=str, choices=("REPeat", "MOVing"))
         s(":SENSe:AVERage:COUNt", "filter_count", 10, parse=lambda t: int(parse_number(t)),
           limits=(1, 100))
         self.add(":SENSe:FUNCtion[:ON]", on_set=self._sense_on, on_query=self._sense_query)
@@ -160,12 +160,12 @@ class Keithley2400(ScpiInstrument):
         self.add(":ABORt", on_set=self._abort)
         self.add(":FORMat:ELEMents[:SENSe]", on_set=self._set_elements,
                  on_query=lambda: ",".join(self.elements))
-        s(":FORMat[:DATA]", "data_format", "ASC", parse=str, choices=("ASC",))
+        s(":FORMat[:DATA]", "data_format", "ASC", parse=str, choices=("ASCii",))
         # buffer, trigger, statistics
         s(":TRACe:POINts", "buffer_points", 100, parse=lambda t: int(parse_number(t)),
           limits=(1, BUFFER_MAX_POINTS))
-        s(":TRACe:FEED", "buffer_feed", "SENS", parse=str, choices=("SENS", "CALC", "NONE"))
-        s(":TRACe:FEED:CONTrol", "buffer_control", "NEV", parse=str, choices=("NEXT", "NEV"))
+        s(":TRACe:FEED", "buffer_feed", "SENS", parse=str, choices=("SENSe", "SENSe1", "CALCulate", "CALCulate1", "CALCulate2", "NONE"))
+        s(":TRACe:FEED:CONTrol", "buffer_control", "NEV", parse=str, choices=("NEXT", "NEVer"))
         self.add(":TRACe:CLEar", on_set=lambda: self.buffer.clear())
         self.add(":TRACe:DATA", on_query=self._trace_data)
         self.add(":TRACe:POINts:ACTual", on_query=lambda: len(self.buffer))
@@ -175,19 +175,19 @@ class Keithley2400(ScpiInstrument):
           limits=(1, BUFFER_MAX_POINTS))
         s(":TRIGger:DELay", "trigger_delay_s", 0.0, limits=(0.0, 999.9999))
         s(":ARM:TIMer", "arm_timer_s", 0.1, limits=(0.001, 99999.99))
-        s(":TRIGger:SOURce", "trigger_source", "IMM", parse=str, choices=("IMM", "TLIN"))
+        s(":TRIGger:SOURce", "trigger_source", "IMM", parse=str, choices=("IMMediate", "TLINk"))
         s(":ARM:SOURce", "arm_source", "IMM", parse=str,
-          choices=("IMM", "TLIN", "TIM", "MAN", "BUS", "NST", "PST", "BST"))
+          choices=("IMMediate", "TLINk", "TIMer", "MANual", "BUS", "NSTest", "PSTest", "BSTest"))
         s(":TRIGger:OUTPut", "trigger_output", "NONE", parse=str,
-          choices=("SOUR", "DEL", "SENS", "NONE"))
-        s(":ARM:OUTPut", "arm_output", "NONE", parse=str, choices=("TENT", "TEX", "NONE"))
+          choices=("SOURce", "DELay", "SENSe", "NONE"))
+        s(":ARM:OUTPut", "arm_output", "NONE", parse=str, choices=("TENTer", "TEXit", "NONE"))
         for layer in ("TRIGger", "ARM"):
             for line in ("ILINe", "OLINe"):
                 s(f":{layer}:{line}", f"{layer.lower()}_{line.lower()}", 1,
                   parse=lambda t: int(parse_number(t)), limits=(1, 4))
         self.add(":TRIGger:CLEar", on_set=lambda: None)
         s(":CALCulate#:FORMat", "statistic", "MEAN", parse=str,
-          choices=("MEAN", "SDEV", "MAX", "MIN", "PKPK"))
+          choices=("MEAN", "SDEViation", "MAXimum", "MINimum", "PKPK"))
         self.add(":CALCulate#:DATA", on_query=self._statistics)
         self.add(":STATus:MEASurement:ENABle", on_set=self._set_measurement_enable,
                  on_query=lambda: self._measurement_enable)
@@ -208,7 +208,7 @@ class Keithley2400(ScpiInstrument):
         s(":SYSTem:LFRequency", "line_frequency_Hz", int(LINE_FREQUENCY_HZ),
           parse=lambda t: int(parse_number(t)), choices=(50, 60))
         s(":SYSTem:LFRequency:AUTO", "line_frequency_auto", False, parse=parse_bool)
-        s(":ROUTe:TERMinals", "terminals", "FRON", parse=str, choices=("FRON", "REAR"))
+        s(":ROUTe:TERMinals", "terminals", "FRON", parse=str, choices=("FRONt", "REAR"))
         self.add(":SYSTem:TIME:RESet", on_set=self._reset_timestamp)
         self.output_on = False
         self.elements = list(ELEMENTS)

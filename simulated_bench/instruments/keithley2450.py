@@ -83,9 +83,11 @@ from simulated_bench.scpi import (
     EXECUTION_ERROR,
     ILLEGAL_PARAMETER,
     MISSING_PARAMETER,
+    SETTINGS_CONFLICT,
     ScpiError,
     ScpiInstrument,
     format_number,
+    match_mnemonic,
     parse_bool,
     parse_number,
 )
@@ -103,8 +105,29 @@ DELAY_RANGE_S = (0.0, 10_000.0)
 BUFFER_POINTS_RANGE = (1, 6_875_000)
 SIMPLE_LOOP_COUNT_RANGE = (1, 268_000_000)
 DEFAULT_BUFFER_POINTS = 100_000
-BUFFER_NAMES = ("DEFBUFFER1",)
-ELEMENTS = ("READ", "SOUR", "REL", "SEC")
+DEFAULT_BUFFERS = ("DEFBUFFER1", "DEFBUFFER2")
+#: :TRAC:MAKE sizes (2450-901-01 :TRACe:MAKE: at least 10 readings)
+USER_BUFFER_POINTS_RANGE = (10, 6_875_000)
+BUFFER_STYLES = ("STANdard", "FULL", "COMPact", "WRITable", "FULLWRITable")
+#: the buffer elements of :TRAC:DATA? / :READ? / :FETC? (2450-901-01 :TRACe:DATA?), as
+#: mnemonics: SOURUNIT is its own element, never SOURce
+ELEMENTS = ("DATE", "FORMatted", "FRACtional", "READing", "RELative", "SEConds", "SOURce",
+            "SOURFORMatted", "SOURSTATus", "SOURUNIT", "STATus", "TIME", "TSTamp", "UNIT")
+MAX_ELEMENTS = 14
+MAX_LIST_POINTS = 100                  # :SOURce:LIST:<function> holds up to 100 values
+SWEEP_POINTS_RANGE = (2, 1_000_000)
+COUNT_RANGE = (1, 300_000)
+USER_DELAYS = 5                        # :DELay:USER1 .. USER5
+LANGUAGES = ("SCPI", "TSP", "SCPI2400")
+#: the datasheet's 3000 readings/s at NPLC 0.01 (60 Hz line, autozero off, to the buffer):
+#: what a reading costs beyond its integration
+READING_OVERHEAD_S = 1.0 / 3000.0 - 0.01 / 60.0
+#: autozero on: each reading adds a reference and a zero measurement of the same aperture
+AUTOZERO_EXTRA_INTEGRATIONS = 2
+#: the 2450's status word of a reading (2450-901-01 buffer STATus): bit 3 = source limit
+STATUS_SOURCE_LIMIT = 0x08
+#: the bench's virtual date: buffer DATE/TIME/TSTamp count from 2024-01-01 00:00:00 UTC
+EPOCH_UTC_S = 1_704_067_200
 STB_MEASUREMENT_SUMMARY = 0x01
 STB_ERROR_AVAILABLE = 0x04
 STB_MASTER_SUMMARY = 0x40
@@ -121,6 +144,19 @@ def _function(text: str, allowed=("VOLT", "CURR", "RES")) -> str:
     raise ScpiError(ILLEGAL_PARAMETER, f"function {text!r} is not one of {allowed}")
 
 
+def _formatted(value: float, unit: str) -> str:
+    """A value as the front panel shows it (FORMatted / SOURFORMatted): engineering prefix,
+    six digits, the unit."""
+    if value == OVERFLOW:
+        return "Overflow"
+    if value == 0:
+        return f"+0.00000 {unit}"
+    exponent = int(np.floor(np.log10(abs(value)) / 3) * 3)
+    exponent = min(max(exponent, -12), 6)
+    prefix = {-12: "p", -9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M"}[exponent]
+    return f"{value / 10.0 ** exponent:+.5f} {prefix}{unit}"
+
+
 def _range_for(value: float, ranges) -> float:
     """The smallest range that holds |value|."""
     for r in ranges:
@@ -135,15 +171,38 @@ class Reading:
     source: float
     time_s: float        # when the integration started
     done_s: float        # when it finished (counts in :TRAC:ACT? from then on)
+    unit: str = "V"      # the measure function's unit (UNIT element)
+    source_unit: str = "A"
+    limited: bool = False
+
+
+@dataclass
+class ReadingBuffer:
+    """One reading buffer: defbuffer1, defbuffer2 or a :TRAC:MAKE user buffer."""
+    capacity: int
+    style: str = "STAN"
+    readings: list = None
+
+    def __post_init__(self):
+        self.readings = [] if self.readings is None else self.readings
+
+
+_UNITS = {"VOLT": "V", "CURR": "A", "RES": "Ohm"}
+_DISPLAY_UNITS = {"VOLT": "V", "CURR": "A", "RES": "\u03a9"}
 
 
 class Keithley2450(ScpiInstrument):
     """A 2450 SourceMeter in SCPI mode on the bench's read path."""
 
     IDN = "KEITHLEY INSTRUMENTS,MODEL 2450,SIM0002450,1.7.12b"
+    #: the datasheet's reading time (overhead, autozero's extra integrations). Off until
+    #: drivers/batch.py budgets it: its SimpleLoop period assumes t_meas = NPLC / line
+    #: frequency, and the honest time would slide every read off its pulse
+    DATASHEET_TIMING = False
 
     def __init__(self, lab, address: str):
         super().__init__(lab, address)
+        self.language = "SCPI"
         self._reset_state()
         # ------------------------------------------------------------ source
         self.add("[SOURce]:FUNCtion[:MODE]", on_set=self._set_source_function,
@@ -187,19 +246,44 @@ class Keithley2450(ScpiInstrument):
             self.add(f"[SENSe]:{f}[:DC]:AVERage:TCONtrol", on_set=self._setter(self._set_average_type, key),
                      on_query=lambda k=key: self.average_type[k])
             self.add(f"MEASure:{f}[:DC]", on_query=lambda *a, k=key: self._measure_query(k, *a))
-        self.add("[SENSe]:RESistance:RSENse", on_set=self._set_rsense, on_query=lambda: self.rsense)
+            self.add(f"[SENSe]:{f}[:DC]:RSENse", on_set=self._setter(self._set_flag, "rsense", key),
+                     on_query=lambda k=key: self.rsense[k])
+            self.add(f"[SENSe]:{f}[:DC]:AZERo[:STATe]", on_set=self._setter(self._set_flag, "autozero", key),
+                     on_query=lambda k=key: self.autozero[k])
+            self.add(f"[SENSe]:{f}[:DC]:DELay:USER#", on_set=self._setter(self._set_user_delay, "sense", key),
+                     on_query=lambda n, k=key: self._user_delay("sense", k, n))
+        for f in ("CURRent", "VOLTage"):
+            key = f[:4].upper()
+            self.add(f"[SOURce]:{f}:READ:BACK", on_set=self._setter(self._set_flag, "readback", key),
+                     on_query=lambda k=key: self.readback[k])
+            self.add(f"[SOURce]:{f}:DELay:USER#", on_set=self._setter(self._set_user_delay, "source", key),
+                     on_query=lambda n, k=key: self._user_delay("source", k, n))
+            for kind in ("LINear", "LINear:STEP", "LOG", "LIST"):
+                self.add(f"[SOURce]:SWEep:{f}:{kind}",
+                         on_set=self._setter(self._sweep, key, kind.split(":")[-1].upper()[:4]))
+            self.add(f"[SOURce]:LIST:{f}", on_set=self._setter(self._set_list, key, False),
+                     on_query=lambda k=key: [float(v) for v in self.source_list[k]] or "")
+            self.add(f"[SOURce]:LIST:{f}:APPend", on_set=self._setter(self._set_list, key, True))
+            self.add(f"[SOURce]:LIST:{f}:POINts", on_query=lambda k=key: len(self.source_list[k]))
+        self.add("[SENSe]:COUNt", on_set=self._set_count, on_query=lambda: self.count)
+        self.add("[SENSe]:AZERo:ONCE", on_set=self._autozero_once)
         self.add("READ", on_query=self._read_query)
+        self.add("MEASure", on_query=lambda *a: self._read_query(*a))
         self.add("FETCh", on_query=self._fetch_query)
         # ------------------------------------------------------------ buffer
         self.add("TRACe:CLEar", on_set=self._trace_clear)
-        self.add("TRACe:POINts", on_set=self._set_points, on_query=lambda *a: self.capacity)
-        self.add("TRACe:ACTual", on_query=lambda *a: self._actual())
-        self.add("TRACe:ACTual:STARt", on_query=lambda *a: 1 if self._actual() else 0)
-        self.add("TRACe:ACTual:END", on_query=lambda *a: self._actual())
+        self.add("TRACe:MAKE", on_set=self._trace_make)
+        self.add("TRACe:DELete", on_set=self._trace_delete)
+        self.add("TRACe:TRIGger", on_set=self._trace_trigger)
+        self.add("TRACe:POINts", on_set=self._set_points,
+                 on_query=lambda *a: self._named_buffer(a[0] if a else None).capacity)
+        self.add("TRACe:ACTual", on_query=lambda *a: self._actual(*a))
+        self.add("TRACe:ACTual:STARt", on_query=lambda *a: 1 if self._actual(*a) else 0)
+        self.add("TRACe:ACTual:END", on_query=lambda *a: self._actual(*a))
         self.add("TRACe:DATA", on_query=self._trace_data)
         for node, fn in (("AVERage", np.mean), ("MAXimum", np.max), ("MINimum", np.min),
                          ("STDDev", lambda v: np.std(v, ddof=1) if len(v) > 1 else 0.0)):
-            self.add(f"TRACe:STATistics:{node}", on_query=lambda *a, fn=fn: self._statistic(fn))
+            self.add(f"TRACe:STATistics:{node}", on_query=lambda *a, fn=fn: self._statistic(fn, *a))
         self.add("TRACe:FEED", on_set=lambda *a: None)
         self.add("TRACe:FEED:CONTrol", on_set=lambda *a: None)
         self.add("STATus:MEASurement:ENABle", on_set=lambda *a: None, on_query=lambda: 0)
@@ -212,6 +296,12 @@ class Keithley2450(ScpiInstrument):
         self._replace("*STB", on_query=self.status_byte)
         self.add("*OPT", on_query=lambda: "0")          # no options installed
         self.add("*TST", on_query=lambda: 0)            # self-test passed
+        # *LANG: kept in nonvolatile memory (not *RST); a change takes effect at the next
+        # power cycle, which the simulator never has, so it keeps speaking SCPI
+        self.add("*LANG", on_set=self._set_language, on_query=lambda: self.language)
+        self.add("SYSTem:LFRequency", on_query=lambda: int(LINE_FREQUENCY_HZ))
+        self.add("STATus:CLEar", on_set=lambda: None)   # event registers: none are simulated
+        self.add("SYSTem:CLEar", on_set=self.errors.clear)   # the event log (error queue)
 
     # ------------------------------------------------------------ state
     def _reset_state(self) -> None:
@@ -234,10 +324,16 @@ class Keithley2450(ScpiInstrument):
         self.average_on = {"CURR": False, "VOLT": False, "RES": False}
         self.average_count = {"CURR": 10, "VOLT": 10, "RES": 10}
         self.average_type = {"CURR": "REP", "VOLT": "REP", "RES": "REP"}
-        self.rsense = 0
-        self.capacity = DEFAULT_BUFFER_POINTS
-        self.buffer: list[Reading] = []
-        self.model: tuple[int, float] | None = None     # SimpleLoop (count, delay_s)
+        self.rsense = {"CURR": 0, "VOLT": 0, "RES": 0}
+        self.autozero = {"CURR": True, "VOLT": True, "RES": True}
+        self.readback = {"CURR": True, "VOLT": True}
+        self.user_delays_s = {(side, k, n): 0.0 for side in ("source", "sense")
+                              for k in ("CURR", "VOLT", "RES") for n in range(1, USER_DELAYS + 1)}
+        self.source_list: dict[str, list[float]] = {"CURR": [], "VOLT": []}
+        self.count = 1
+        self.buffers = {name: ReadingBuffer(DEFAULT_BUFFER_POINTS) for name in DEFAULT_BUFFERS}
+        #: (count, delay_s, buffer name, source levels or None, source function)
+        self.model: tuple | None = None
         self.model_running_until_s = 0.0
         self._model_generation = getattr(self, "_model_generation", 0) + 1
 
@@ -367,8 +463,37 @@ class Keithley2450(ScpiInstrument):
             return
         raise ScpiError(ILLEGAL_PARAMETER, f"filter type {text!r} is not REP or MOV")
 
-    def _set_rsense(self, *args):
-        self.rsense = int(parse_bool(args[0])) if args else 0
+    def _set_count(self, *args):
+        count = self._number(args, "measure count", "readings", COUNT_RANGE)
+        if count != int(count):
+            raise ScpiError(DATA_OUT_OF_RANGE, f"measure count {count:g} is not a whole number")
+        self.count = int(count)
+
+    def _autozero_once(self):
+        """A reference and a zero measurement now (the aperture of the active function)."""
+        if self.DATASHEET_TIMING:
+            self.lab.clock.advance(AUTOZERO_EXTRA_INTEGRATIONS * self._integration_s())
+
+    def _user_delay_key(self, side: str, key: str, n: str) -> tuple:
+        index = int(n) if n else 1
+        if not 1 <= index <= USER_DELAYS:
+            raise ScpiError(ILLEGAL_PARAMETER, f"user delay {index} is not 1 .. {USER_DELAYS}")
+        return side, key, index
+
+    def _set_user_delay(self, side: str, key: str, n: str, *args):
+        slot = self._user_delay_key(side, key, n)
+        self.user_delays_s[slot] = self._number(args, "user delay", "s", DELAY_RANGE_S)
+
+    def _user_delay(self, side: str, key: str, n: str) -> float:
+        return self.user_delays_s[self._user_delay_key(side, key, n)]
+
+    def _set_language(self, *args):
+        if not args:
+            raise ScpiError(MISSING_PARAMETER, "*LANG needs SCPI, TSP or SCPI2400")
+        name = args[0].strip().upper()
+        if name not in LANGUAGES:
+            raise ScpiError(ILLEGAL_PARAMETER, f"command set {args[0]!r} is not one of {LANGUAGES}")
+        self.language = name
 
     def _set_format(self, *args):
         text = args[0].strip().upper() if args else ""
@@ -376,11 +501,19 @@ class Keithley2450(ScpiInstrument):
             raise ScpiError(ILLEGAL_PARAMETER, f"data format {text!r}: the simulator sends ASCII only")
 
     # ------------------------------------------------------------ measuring
+    def _integration_s(self) -> float:
+        return self.nplc[self.sense_function] / LINE_FREQUENCY_HZ
+
     def measure_time_s(self) -> float:
-        """t_meas: one reading's integration (NPLC / line frequency, times the filter count)."""
+        """t_meas: one reading, as the datasheet's reading rate has it: the integration (plus
+        a reference and a zero integration with autozero on) and the per-reading overhead,
+        times the filter count."""
         key = self.sense_function
         count = self.average_count[key] if self.average_on[key] else 1
-        return self.nplc[key] / LINE_FREQUENCY_HZ * count
+        if not self.DATASHEET_TIMING:
+            return self._integration_s() * count
+        integrations = 1 + (AUTOZERO_EXTRA_INTEGRATIONS if self.autozero[key] else 0)
+        return (integrations * self._integration_s() + READING_OVERHEAD_S) * count
 
     def _effective_nplc(self) -> float:
         key = self.sense_function
@@ -403,6 +536,8 @@ class Keithley2450(ScpiInstrument):
             voltage, current, compliance = self.lab.source_voltage_and_measure(
                 source, self.ilim_A, nplc)
         self.tripped = bool(compliance)
+        if self.readback[self.source_function]:     # SOUR element: the measured source value
+            source = current if self.source_function == "CURR" else voltage
         if key == "VOLT":
             value = voltage
         elif key == "CURR":
@@ -413,12 +548,14 @@ class Keithley2450(ScpiInstrument):
             value = OVERFLOW
         return float(value), float(source)
 
-    def _store(self, value: float, source: float, time_s: float, done_s: float) -> None:
-        self.buffer.append(Reading(value, source, time_s, done_s))
-        if len(self.buffer) > self.capacity:      # defbuffer1 fills continuously
-            del self.buffer[: len(self.buffer) - self.capacity]
+    def _store(self, buffer: ReadingBuffer, value: float, source: float, time_s: float,
+               done_s: float) -> None:
+        buffer.readings.append(Reading(value, source, time_s, done_s, _UNITS[self.sense_function],
+                                       _UNITS[self.source_function], self.tripped))
+        if len(buffer.readings) > buffer.capacity:      # buffers fill continuously
+            del buffer.readings[: len(buffer.readings) - buffer.capacity]
 
-    def _single_reading(self) -> Reading:
+    def _single_reading(self, buffer: ReadingBuffer) -> Reading:
         clock = self.lab.clock
         key = self.source_function
         if self.output_on and not self.delay_auto[key]:
@@ -426,107 +563,255 @@ class Keithley2450(ScpiInstrument):
         start = clock.now_s
         value, source = self._measure_now()
         clock.advance(self.measure_time_s())
-        self._store(value, source, start, clock.now_s)
-        return self.buffer[-1]
+        self._store(buffer, value, source, start, clock.now_s)
+        return buffer.readings[-1]
 
     def _read_query(self, *args):
+        """:READ? / :MEAS?: ``[:SENS]:COUN`` readings into the buffer, the last one returned."""
         buffer, elements = self._buffer_and_elements(args)
-        reading = self._single_reading()
-        return self._format_reading(reading, elements)
+        for _ in range(self.count):
+            reading = self._single_reading(buffer)
+        return self._format_reading(reading, elements, buffer)
 
     def _measure_query(self, key: str, *args):
         self.sense_function = key
         return self._read_query(*args)
 
     def _fetch_query(self, *args):
-        done = self._done_readings()
+        buffer, elements = self._buffer_and_elements(args)
+        done = self._done_readings(buffer)
         if not done:
             raise ScpiError(EXECUTION_ERROR, "no reading to fetch: take one with :READ? or :INIT")
-        _, elements = self._buffer_and_elements(args)
-        return self._format_reading(done[-1], elements)
+        return self._format_reading(done[-1], elements, buffer)
 
     # ------------------------------------------------------------ buffer
-    def _buffer_name(self, text: str) -> str:
-        name = text.strip().strip("'\"").upper()
-        if name not in BUFFER_NAMES:
-            raise ScpiError(ILLEGAL_PARAMETER, f"buffer {text!r} does not exist; the simulator "
-                                               f'has "defbuffer1" only')
-        return name
+    def _named_buffer(self, text: str | None) -> ReadingBuffer:
+        name = "DEFBUFFER1" if text is None else text.strip().strip("'\"").upper()
+        if name not in self.buffers:
+            raise ScpiError(ILLEGAL_PARAMETER, f"reading buffer {text!r} does not exist: "
+                                               f"make it with :TRAC:MAKE first")
+        return self.buffers[name]
 
-    def _buffer_and_elements(self, args) -> tuple[str, list[str]]:
-        buffer = self._buffer_name(args[0]) if args else "DEFBUFFER1"
-        elements = [self._element(a) for a in args[1:]] or ["READ"]
+    @property
+    def buffer(self) -> list[Reading]:
+        """defbuffer1's readings (the buffer every driver uses)."""
+        return self.buffers["DEFBUFFER1"].readings
+
+    @property
+    def capacity(self) -> int:
+        return self.buffers["DEFBUFFER1"].capacity
+
+    def _buffer_and_elements(self, args) -> tuple[ReadingBuffer, list[str]]:
+        buffer = self._named_buffer(args[0] if args else None)
+        if len(args) > 1 + MAX_ELEMENTS:
+            raise ScpiError(ILLEGAL_PARAMETER, f"{len(args) - 1} buffer elements asked; "
+                                               f"at most {MAX_ELEMENTS}")
+        elements = [self._element(a) for a in args[1:]] or ["READing"]
         return buffer, elements
 
     @staticmethod
     def _element(text: str) -> str:
-        name = text.strip().upper()
-        for element in ELEMENTS:
-            if name.startswith(element):
-                return element
-        raise ScpiError(ILLEGAL_PARAMETER, f"buffer element {text!r} is not one of {ELEMENTS}")
+        element = match_mnemonic(text, ELEMENTS)
+        if element is None:
+            raise ScpiError(ILLEGAL_PARAMETER, f"buffer element {text.strip()!r} is not one of "
+                                               f"{', '.join(ELEMENTS)}")
+        return element
 
-    def _format_reading(self, reading: Reading, elements: list[str],
+    def _format_reading(self, reading: Reading, elements: list[str], buffer: ReadingBuffer,
                         first_s: float | None = None) -> str:
         if first_s is None:                   # REL is relative to the buffer's first reading
-            first_s = self.buffer[0].time_s if self.buffer else reading.time_s
-        values = {"READ": reading.value, "SOUR": reading.source,
-                  "REL": reading.time_s - first_s, "SEC": reading.time_s}
-        return ",".join(format_number(float(values[e])) for e in elements)
+            first_s = buffer.readings[0].time_s if buffer.readings else reading.time_s
+        return ",".join(self._element_value(reading, e, first_s) for e in elements)
 
-    def _done_count(self) -> int:
+    @staticmethod
+    def _element_value(reading: Reading, element: str, first_s: float) -> str:
+        """One element as the 2450 prints it (2450-901-01 :TRACe:DATA?, buffer elements)."""
+        utc_s = EPOCH_UTC_S + reading.time_s
+        whole_s = int(np.floor(utc_s))
+        stamp = np.datetime64(whole_s, "s").astype(object)          # a datetime, in UTC
+        fraction = utc_s - whole_s
+        if element == "READing":
+            return format_number(float(reading.value))
+        if element == "SOURce":
+            return format_number(float(reading.source))
+        if element == "RELative":
+            return format_number(float(reading.time_s - first_s))
+        if element == "SEConds":
+            return str(whole_s)
+        if element == "FRACtional":
+            return format_number(float(fraction))
+        if element == "DATE":
+            return stamp.strftime("%m/%d/%Y")
+        if element == "TIME":
+            return stamp.strftime("%H:%M:%S") + f"{fraction:.9f}"[1:]
+        if element == "TSTamp":
+            return stamp.strftime("%m/%d/%Y %H:%M:%S") + f"{fraction:.9f}"[1:]
+        if element == "UNIT":
+            return {"V": "Volt DC", "A": "Amp DC", "Ohm": "Ohm"}[reading.unit]
+        if element == "SOURUNIT":
+            return {"V": "Volt DC", "A": "Amp DC"}[reading.source_unit]
+        if element == "FORMatted":
+            return _formatted(reading.value, reading.unit)
+        if element == "SOURFORMatted":
+            return _formatted(reading.source, reading.source_unit)
+        if element == "STATus":
+            return str(STATUS_SOURCE_LIMIT if reading.limited else 0)
+        return str(STATUS_SOURCE_LIMIT if reading.limited else 0)      # SOURSTATus
+
+    def _done_count(self, buffer: ReadingBuffer) -> int:
         """Readings finished by now: they are stored in time order, so only the last few
         (a reading still integrating) can be unfinished."""
         self.lab.clock.advance_to(self.lab.clock.now_s)     # run events due exactly now
         limit = self.lab.clock.now_s + TIME_SLACK_S
-        count = len(self.buffer)
-        while count and self.buffer[count - 1].done_s > limit:
+        readings = buffer.readings
+        count = len(readings)
+        while count and readings[count - 1].done_s > limit:
             count -= 1
         return count
 
-    def _done_readings(self) -> list[Reading]:
-        return self.buffer[:self._done_count()]
+    def _done_readings(self, buffer: ReadingBuffer) -> list[Reading]:
+        return buffer.readings[:self._done_count(buffer)]
 
-    def _actual(self) -> int:
-        return self._done_count()
+    def _actual(self, *args) -> int:
+        return self._done_count(self._named_buffer(args[0] if args else None))
 
     def _trace_clear(self, *args):
-        if args:
-            self._buffer_name(args[0])
-        self.buffer.clear()
+        self._named_buffer(args[0] if args else None).readings.clear()
 
     def _set_points(self, *args):
+        buffer = self._named_buffer(args[1] if len(args) > 1 else None)
         points = self._number(args, "buffer size", "readings", BUFFER_POINTS_RANGE)
-        if len(args) > 1:
-            self._buffer_name(args[1])
-        self.capacity = int(points)
-        self.buffer.clear()                     # resizing a buffer clears it, as on the 2450
+        buffer.capacity = int(points)
+        buffer.readings.clear()                 # resizing a buffer clears it, as on the 2450
+
+    def _trace_make(self, *args):
+        if len(args) < 2:
+            raise ScpiError(MISSING_PARAMETER, ':TRAC:MAKE needs "<name>", <size>[, <style>]')
+        name = args[0].strip().strip("'\"").upper()
+        if not name or name in self.buffers:
+            raise ScpiError(ILLEGAL_PARAMETER, f"reading buffer {args[0]} exists already "
+                                               f"(defbuffer1/2 are built in): pick another name")
+        size = self._number(args[1:2], "buffer size", "readings", USER_BUFFER_POINTS_RANGE)
+        style = "STANdard"
+        if len(args) > 2 and args[2].strip():   # QCoDeS sends an empty style: the default
+            style = match_mnemonic(args[2], BUFFER_STYLES)
+            if style is None:
+                raise ScpiError(ILLEGAL_PARAMETER, f"buffer style {args[2]!r} is not one of "
+                                                   f"{', '.join(BUFFER_STYLES)}")
+        self.buffers[name] = ReadingBuffer(int(size), style)
+
+    def _trace_delete(self, *args):
+        if not args:
+            raise ScpiError(MISSING_PARAMETER, ':TRAC:DEL needs "<name>"')
+        name = args[0].strip().strip("'\"").upper()
+        if name in DEFAULT_BUFFERS:
+            raise ScpiError(ILLEGAL_PARAMETER, f"{args[0]} is a default buffer and cannot be deleted")
+        self._named_buffer(args[0])
+        if self.model is not None and self.model[2] == name:
+            self.model = None                   # its trigger model has nowhere to store
+        del self.buffers[name]
+
+    def _trace_trigger(self, *args):
+        """:TRAC:TRIG: ``[:SENS]:COUN`` readings into the buffer, nothing returned."""
+        buffer = self._named_buffer(args[0] if args else None)
+        for _ in range(self.count):
+            self._single_reading(buffer)
 
     def _trace_data(self, *args):
-        done = self._done_readings()
+        if args and len(args) < 2:
+            raise ScpiError(MISSING_PARAMETER, ":TRAC:DATA? needs <start>, <end>")
+        buffer, elements = self._buffer_and_elements(args[2:])
+        done = self._done_readings(buffer)
         if not args:                            # KeithleyBuffer.buffer_data sends no indexes
-            start, end = (1, len(done)) if done else (1, 0)
-            elements = ["READ"]
+            if not done:
+                return ""
+            start, end = 1, len(done)
         else:
-            if len(args) < 2:
-                raise ScpiError(MISSING_PARAMETER, ":TRAC:DATA? needs <start>, <end>")
             start, end = int(parse_number(args[0])), int(parse_number(args[1]))
-            _, elements = self._buffer_and_elements(args[2:])
-        if not done and not args:
-            return ""
         if not 1 <= start <= end <= len(done):
             raise ScpiError(DATA_OUT_OF_RANGE,
                             f"readings {start} .. {end} requested but the buffer holds "
                             f"{len(done)} finished readings (1 .. {len(done)}); wait for the "
                             f"trigger model (*WAI) or ask :TRAC:ACT? first")
         first_s = done[0].time_s
-        return ",".join(self._format_reading(r, elements, first_s) for r in done[start - 1:end])
+        return ",".join(self._format_reading(r, elements, buffer, first_s)
+                        for r in done[start - 1:end])
 
-    def _statistic(self, fn):
-        done = self._done_readings()
+    def _statistic(self, fn, *args):
+        done = self._done_readings(self._named_buffer(args[0] if args else None))
         if not done:
             return format_number(0.0)
         return format_number(float(fn(np.array([r.value for r in done]))))
+
+    # ------------------------------------------------------------ sweeps
+    def _set_list(self, key: str, append: bool, *args):
+        if not args:
+            raise ScpiError(MISSING_PARAMETER, f":SOUR:LIST:{key} needs source values")
+        limit = MAX_CURRENT_A if key == "CURR" else MAX_VOLTAGE_V
+        values = [self._number([a], f"list {key.lower()} value", "A" if key == "CURR" else "V",
+                               (-limit, limit)) for a in args]
+        levels = (self.source_list[key] if append else []) + values
+        if len(levels) > MAX_LIST_POINTS:
+            raise ScpiError(DATA_OUT_OF_RANGE, f"{len(levels)} source list values; the 2450 "
+                                               f"holds at most {MAX_LIST_POINTS}")
+        self.source_list[key] = levels
+
+    def _sweep(self, key: str, kind: str, *args):
+        """:SOUR:SWE:<f>:LIN|LIN:STEP|LOG|LIST: a source sweep into the trigger model; :INIT
+        runs it (2450-901-01 :SOURce[1]:SWEep:<function>:LINear and after)."""
+        unit = "A" if key == "CURR" else "V"
+        limit = MAX_CURRENT_A if key == "CURR" else MAX_VOLTAGE_V
+        if kind == "LIST":
+            start = int(self._number(args[:1] or ["1"], "list start index", "", (1, MAX_LIST_POINTS)))
+            if not self.source_list[key] or start > len(self.source_list[key]):
+                raise ScpiError(SETTINGS_CONFLICT, f"the source list holds {len(self.source_list[key])} "
+                                                   f"values; set it with :SOUR:LIST:{key} first")
+            levels = list(self.source_list[key][start - 1:])
+            rest, dual = args[1:], False
+            delay_default = 0.0
+            options = rest[2:3]                    # failAbort
+            buffer_arg = rest[3:4]
+        else:
+            if len(args) < 3:
+                raise ScpiError(MISSING_PARAMETER, f":SOUR:SWE:{key}:{kind} needs <start>, <stop>, "
+                                                   f"<{'steps' if kind == 'STEP' else 'points'}>")
+            first = self._number(args[0:1], "sweep start", unit, (-limit, limit))
+            last = self._number(args[1:2], "sweep stop", unit, (-limit, limit))
+            if kind == "STEP":
+                step = self._number(args[2:3], "sweep step", unit, (0.0, 2 * limit))
+                if step <= 0:
+                    raise ScpiError(DATA_OUT_OF_RANGE, "sweep step must be greater than 0")
+                points = int(np.floor(abs(last - first) / step + 1e-9)) + 1
+                levels = [first + np.sign(last - first) * step * i for i in range(points)]
+            else:
+                points = self._number(args[2:3], "sweep points", "", SWEEP_POINTS_RANGE)
+                if kind == "LOG":
+                    if first == 0 or last == 0 or np.sign(first) != np.sign(last):
+                        raise ScpiError(DATA_OUT_OF_RANGE, "a log sweep needs start and stop of one "
+                                                           "sign, neither 0")
+                    levels = list(np.geomspace(first, last, int(points)))
+                else:
+                    levels = list(np.linspace(first, last, int(points)))
+            rest = args[3:]
+            delay_default = -1.0
+            dual = len(rest) > 4 and parse_bool(rest[4])
+            options = rest[2:5]                    # rangeType, failAbort, dual
+            buffer_arg = rest[5:6]                 # (LOG's asymptote, rest[6], changes nothing here)
+            if len(options) > 0 and match_mnemonic(options[0], ("AUTO", "BEST", "FIXed")) is None:
+                raise ScpiError(ILLEGAL_PARAMETER, f"sweep range type {options[0]!r} is not "
+                                                   f"AUTO, BEST or FIXed")
+        delay = self._number(rest[0:1], "sweep delay", "s", (-1.0, DELAY_RANGE_S[1])) \
+            if rest[0:1] else delay_default
+        count = int(self._number(rest[1:2], "sweep count", "", (1, SIMPLE_LOOP_COUNT_RANGE[1]))) \
+            if rest[1:2] else 1
+        for flag in options[1 if kind != "LIST" else 0:]:
+            parse_bool(flag)
+        buffer = self._named_buffer(buffer_arg[0]) if buffer_arg else self.buffers["DEFBUFFER1"]
+        if dual:
+            levels = levels + levels[::-1]
+        name = next(n for n, b in self.buffers.items() if b is buffer)
+        # delay -1 = autodelay: the simulator's source settles at once, so it adds no time
+        self.model = (len(levels) * count, max(delay, 0.0), name, [float(v) for v in levels], key)
 
     # ------------------------------------------------------------ trigger model
     def _trigger_load(self, *args):
@@ -546,8 +831,9 @@ class Keithley2450(ScpiInstrument):
             raise ScpiError(DATA_OUT_OF_RANGE, f"SimpleLoop count {count:g} is not a whole number")
         delay = self._number(args[2:3], "SimpleLoop delay", "s", DELAY_RANGE_S) if len(args) > 2 else 0.0
         if len(args) > 3:
-            self._buffer_name(args[3])
-        self.model = (int(count), float(delay))
+            self._named_buffer(args[3])
+        name = args[3].strip().strip("'\"").upper() if len(args) > 3 else "DEFBUFFER1"
+        self.model = (int(count), float(delay), name, None, None)
 
     def _model_running(self) -> bool:
         return self.lab.clock.now_s < self.model_running_until_s - TIME_SLACK_S
@@ -561,28 +847,34 @@ class Keithley2450(ScpiInstrument):
         if self.model is None:
             self.lab.fire_trigger_link(t0)
             return
-        count, delay = self.model
+        count, delay, name, levels, source_key = self.model
+        if name not in self.buffers:
+            raise ScpiError(EXECUTION_ERROR, f"the trigger model's buffer {name} was deleted")
         t_meas = self.measure_time_s()
         self._model_generation += 1
         generation = self._model_generation
-        clock.schedule(t0 + delay, self._reading_event(generation, t0, 0, count, delay, t_meas))
+        run = (generation, t0, count, delay, t_meas, self.buffers[name], levels, source_key)
+        clock.schedule(t0 + delay, self._reading_event(run, 0))
         self.model_running_until_s = t0 + count * (delay + t_meas)
         self.busy_until_s = max(self.busy_until_s, self.model_running_until_s)
         self.lab.fire_trigger_link(t0)
 
-    def _reading_event(self, generation: int, t0: float, k: int, count: int, delay: float,
-                       t_meas: float):
-        """Reading k at t_k = t0 + (k + 1) delay + k t_meas; it schedules reading k + 1
-        (one pending event per model, whatever the count)."""
+    def _reading_event(self, run: tuple, k: int):
+        """Reading k at t_k = t0 + (k + 1) delay + k t_meas (a sweep sources its level k
+        first); it schedules reading k + 1 (one pending event per model, whatever the count)."""
+        generation, t0, count, delay, t_meas, buffer, levels, source_key = run
+
         def take(t: float) -> None:
             if generation != self._model_generation:
                 return
+            if levels is not None:
+                self.source_function = source_key
+                self.level[source_key] = levels[k % len(levels)]
             value, source = self._measure_now()
-            self._store(value, source, t, t + t_meas)
+            self._store(buffer, value, source, t, t + t_meas)
             if k + 1 < count:
                 t_next = t0 + (k + 2) * delay + (k + 1) * t_meas
-                self.lab.clock.schedule(t_next, self._reading_event(
-                    generation, t0, k + 1, count, delay, t_meas))
+                self.lab.clock.schedule(t_next, self._reading_event(run, k + 1))
         return take
 
     def _abort(self, *args):
@@ -590,7 +882,8 @@ class Keithley2450(ScpiInstrument):
         self._model_generation += 1
         # readings already under way finish; later ones never start
         self.model_running_until_s = min(self.model_running_until_s, now)
-        self.busy_until_s = max((r.done_s for r in self.buffer if r.done_s > now), default=now)
+        self.busy_until_s = max((r.done_s for b in self.buffers.values() for r in b.readings
+                                 if r.done_s > now), default=now)
 
     def _trigger_state(self):
         state = "RUNNING" if self._model_running() else "IDLE"
@@ -602,6 +895,6 @@ class Keithley2450(ScpiInstrument):
         if self._model_running():
             self._wait()
         stb = STB_ERROR_AVAILABLE if self.errors else 0
-        if self._done_count() >= self.capacity:              # buffer full
+        if self._done_count(self.buffers["DEFBUFFER1"]) >= self.capacity:    # buffer full
             stb |= STB_MEASUREMENT_SUMMARY | STB_MASTER_SUMMARY
         return stb
