@@ -203,6 +203,14 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
     timing = plan_timing(width_s, reset_width_s, nplc, bench.line_frequency_Hz,
                          max_points=pulse.max_waveform_points,
                          max_sample_rate_Hz=pulse.max_sample_rate_Hz)
+    floor_s = physical_floor_s(amplitudes.size * repeats, timing.measure_s, width_s,
+                               reset_width_s)
+    if _level_runs_fit(pulse, read, amplitudes, reset_V, repeats):
+        check_read_current(read_current_A, limits, dev.name)
+        check_compliance_V(compliance_V, limits, dev.name)
+        return _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s,
+                           reset_V, reset_width_s, read_current_A, compliance_V, nplc,
+                           timing, floor_s)
     runs = list(_chunks(len(slots), timing.max_slots_per_cycle, repeats))
     waveforms = {}
     for first, count, _ in runs:
@@ -261,6 +269,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
         levels = wave.levels_V
         applied.extend(levels[write_offset::p].tolist())
     applied = np.asarray(applied)
+    bench.add_floor_s(floor_s)
     return TrialBatch(
         device=dev.name, width_s=float(width_s), reset_V=reset_V, read_current_A=read_current_A,
         amplitude_V=np.repeat(amplitudes, repeats),
@@ -272,4 +281,112 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
               "calibration_resistance_ohm": resistance[:2],
               "sample_interval_s": waveforms[0].sample_interval_s,
               "trial_period_s": timing.samples_per_trial * waveforms[0].sample_interval_s,
-              "runs": len(runs), "nplc": nplc, "reset_width_s": reset_width_s})
+              "runs": len(runs), "nplc": nplc, "reset_width_s": reset_width_s,
+              "plan": "slots", "floor_s": floor_s})
+
+
+# ---------------------------------------------------------------------------- level runs
+def physical_floor_s(trials: int, measure_s: float, width_s: float,
+                     reset_width_s: float) -> float:
+    """A batch's physical floor: per trial the read integration plus its two pulses."""
+    return float(trials) * (float(measure_s) + float(width_s) + float(reset_width_s))
+
+
+def _level_runs_fit(pulse, read, amplitudes: np.ndarray, reset_V: float, repeats: int) -> bool:
+    """Whether the batch can run as level runs (see :func:`_run_levels`): the generator adds
+    its second channel at the write line, the SMU appends runs to its buffer, every level
+    is 0 or within the generator's level range, the reset is negative (writes positive), and
+    the whole batch fits one buffer."""
+    if not (getattr(pulse, "supports_level_runs", False) and hasattr(read, "run_appended")):
+        return False
+    if not (reset_V < 0 and np.all(np.isfinite(amplitudes)) and np.all(amplitudes >= 0)):
+        return False
+    small = (amplitudes > 0) & (amplitudes < pulse.min_write_level_V)
+    total = (amplitudes.size + 2) * repeats
+    return not small.any() and total <= read.max_buffer_points
+
+
+def level_histogram(amplitudes_V, repeats: int, reset_V: float):
+    """The batch as a histogram: distinct levels (ascending), trials per level, and per
+    trial (the two calibration rows of ``repeats`` first, then each amplitude ``repeats``
+    times) its index in the readings, which come level by level (trials at one level are
+    exchangeable: they take that level's readings in order)."""
+    rows = np.concatenate(([0.0, -float(reset_V)], np.asarray(amplitudes_V, dtype=float)))
+    levels, level_of_row = np.unique(rows, return_inverse=True)
+    level_of_trial = np.repeat(level_of_row, int(repeats))
+    counts = np.bincount(level_of_trial, minlength=len(levels))
+    reading = np.empty(len(level_of_trial), dtype=np.int64)
+    reading[np.argsort(level_of_trial, kind="stable")] = np.arange(len(level_of_trial))
+    return levels, counts, reading
+
+
+def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, reset_V,
+                reset_width_s, read_current_A, compliance_V, nplc, timing, floor_s):
+    """The batch as level runs: one trial-long waveform pair stays loaded in the generator
+    (channel 1 the reset, channel 2 the write pulse, added at the write line); per distinct
+    level one query arms it (``:VOLT2``, trigger count = its trials) and one SMU query runs
+    that many readings into the buffer; the last one fetches the whole buffer. Bus cost:
+    two round trips per distinct level, whatever the trials; no waveform upload per batch.
+    (The generator steps levels only between triggered runs: its memory holds
+    ``max_waveform_points`` // ``samples_per_trial`` trials, 12 at 10 ns and NPLC 0.01.)"""
+    from drivers.faults import GarbledReply
+
+    levels, counts, reading = level_histogram(amplitudes, repeats, reset_V)
+    reset_wave = pulse.build_waveform(timing.waveform_levels([0.0], reset_V), width_s)
+    write_levels = np.zeros(timing.samples_per_trial)
+    write_levels[1 + timing.reset_samples + timing.gap_samples] = 1.0
+    write_wave = pulse.build_waveform(write_levels, width_s)
+    # -------- everything is checked before the first write
+    pulse.check_waveform(reset_wave, limits, dev.name)
+    played = np.asarray([pulse.check_level(level, width_s, limits, dev.name)
+                         for level in levels])
+    trial_period_s = timing.samples_per_trial * reset_wave.sample_interval_s
+    delay_s = trial_period_s - timing.measure_s
+    total = int(counts.sum())
+    start_round_trips, start_time = bench.round_trips, bench.projected_time_s
+    attempts = 0
+
+    def step() -> np.ndarray:
+        nonlocal attempts
+        attempts += 1
+        bench.select_for_step(dev)
+        read.source_current(read_current_A, compliance_V, nplc)
+        read.enable()
+        read.set_buffer_capacity(total)
+        pulse.load_level_pair(reset_wave, write_wave)
+        done = 0
+        values = None
+        for i, (level, count) in enumerate(zip(levels, counts)):
+            pulse.arm_level(level, int(count), width_s)
+            last = i == len(levels) - 1
+            out = read.run_appended(int(count), delay_s, timeout_s=count * trial_period_s,
+                                    clear=i == 0, fetch=total if last else None,
+                                    on_garbled=bench.count_garbled_retry)
+            done += int(count)
+            if last:
+                values = np.asarray(out, dtype=float)
+            elif out != done:
+                raise GarbledReply(f"2450 buffer holds {out} readings after {done} trials")
+        bench.check_instrument_errors(("pulse", "read_smu", "switch"))
+        return values
+
+    values = bench.retry.run(step, bench.recover, f"trial batch on {dev.name}")
+    resistance = values[reading] / read_current_A
+    calibration = resistance[:2 * repeats].reshape(2, repeats)
+    ids = bench.reserve_trial_ids(amplitudes.size * repeats)
+    level_index = np.searchsorted(levels, np.repeat(amplitudes, repeats))
+    bench.add_floor_s(floor_s)
+    return TrialBatch(
+        device=dev.name, width_s=float(width_s), reset_V=reset_V, read_current_A=read_current_A,
+        amplitude_V=np.repeat(amplitudes, repeats), resistance_ohm=resistance[2 * repeats:],
+        trial_id=ids, reset_state_ohm=float(np.median(calibration[0])),
+        set_state_ohm=float(np.median(calibration[1])),
+        round_trips=bench.round_trips - start_round_trips,
+        projected_time_s=bench.projected_time_s - start_time, attempts=attempts,
+        meta={"applied_amplitude_V": played[level_index],
+              "calibration_resistance_ohm": np.median(calibration, axis=1),
+              "sample_interval_s": reset_wave.sample_interval_s,
+              "trial_period_s": trial_period_s, "runs": len(levels), "nplc": nplc,
+              "reset_width_s": reset_width_s, "plan": "levels",
+              "distinct_levels": int(np.count_nonzero(np.isin(levels, amplitudes))),
+              "floor_s": floor_s})

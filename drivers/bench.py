@@ -50,7 +50,13 @@ from pymeasure.instruments.keithley import Keithley2400, Keithley2750
 from pymeasure.instruments.kepco import KepcoBOP3612
 
 from drivers import batch as batching
-from devices.benchfile import BenchFile, BenchFileError, DeviceAddress, as_bench_file
+from devices.benchfile import (
+    MODEL_ROLES,
+    BenchFile,
+    BenchFileError,
+    DeviceAddress,
+    as_bench_file,
+)
 from drivers.faults import FaultCounters, InstrumentError, RetryPolicy, parse_error_reply
 from drivers.field import KepcoBOPField
 from drivers.limits import (
@@ -99,6 +105,25 @@ class OutputsNotOffError(RuntimeError):
 
 class BenchTerminated(BaseException):
     """Raised by the SIGTERM handler so that the ``with`` block unwinds and outputs go off."""
+
+
+def _check_roles(config: BenchFile) -> None:
+    """One instrument per role, each of a model whose driver plays it (a BenchFile built in
+    code skips the bench-file checks): refused before anything is opened."""
+    seen: dict[str, str] = {}
+    for entry in config.instruments:
+        if entry.role not in MODEL_ROLES:
+            raise BenchFileError(f"{config.source}: unknown role {entry.role!r}; roles: "
+                                 f"{', '.join(MODEL_ROLES)}")
+        if entry.role in seen:
+            raise BenchFileError(f"{config.source}: role {entry.role!r} is played by both "
+                                 f"{seen[entry.role]} and {entry.address}; a bench has one "
+                                 f"instrument per role. Nothing was opened.")
+        if entry.model not in MODEL_ROLES[entry.role]:
+            raise BenchFileError(f"{config.source}: {entry.model} at {entry.address} cannot "
+                                 f"play {entry.role!r} (the drivers drive it with "
+                                 f"{', '.join(MODEL_ROLES[entry.role])}). Nothing was opened.")
+        seen[entry.role] = entry.address
 
 
 class RetryingRole:
@@ -154,6 +179,9 @@ class Bench:
         self._opened = False
         self._selected: DeviceAddress | None = None
         self._next_trial_id = 0
+        #: the physical floor of the batches run so far (see :func:`drivers.batch.physical_floor_s`)
+        self.floor_s = 0.0
+        _check_roles(config)
         self.all_limits = tightest(config.limits[g.size] for g in config.groups)
 
     # ------------------------------------------------------------ construction
@@ -424,6 +452,10 @@ class Bench:
         trips. Retried as a whole on a bus fault (each trial starts with its reset pulse)."""
         return batching.run_trials(self, device, amplitudes_V, width_s, repeats, reset_V,
                                    read_current_A, nplc, reset_width_s)
+
+    def add_floor_s(self, seconds: float) -> None:
+        """Add a completed batch's physical floor (trials x read integration + pulses)."""
+        self.floor_s += float(seconds)
 
     def count_garbled_retry(self) -> None:
         """A garbled reply whose pure query part was asked again (inside a step)."""

@@ -235,6 +235,7 @@ class Keysight81160APulseSource:
             self.load_waveform(level, count, trigger="MAN")
             return
         polarity = "INV" if amplitude_V < 0 else "NORM"
+        self._addition_off()
         if self._output_on is not False and not self._holds(shape="PULS", polarity=polarity):
             # the idle level must not jump to the pulse level (a polarity change) nor to a
             # waveform's low level (``:FUNC PULS`` after a batch: LOW = -full scale until
@@ -328,6 +329,7 @@ class Keysight81160APulseSource:
         # levels or the new data at the old ones, neither of them checked.
         if self._output_on is not False:
             self._output(False)
+        self._addition_off()
         self._set("output_load", self.load_ohm)
         self._set("polarity", "NORM")
         self._set("trigger_mode", trigger)
@@ -344,6 +346,105 @@ class Keysight81160APulseSource:
         self.channel.frequency = waveform.frequency_Hz
         self._set("trigger_count", int(cycles))
         self._output(True)
+
+    # ------------------------------------------------------------ level runs (histogram batches)
+    # Channel 1 plays a one-trial waveform holding the reset pulse (fixed); channel 2 one with
+    # the write pulse at full DAC scale, added at output 1 (``:CHAN:MATH PLUS``, manual
+    # 3.2.10). Both stay loaded; a level is ``:VOLT2`` (Vpp = 2 x level), its repeats the
+    # trigger count; level 0 turns the addition off (the reset alone). Nothing is uploaded
+    # per level, so a batch costs one message per distinct level here.
+    @property
+    def supports_level_runs(self) -> bool:
+        """Channel addition sums channel 2 into output 1: the write line must be channel 1."""
+        return self.channel.id == 1
+
+    @property
+    def min_write_level_V(self) -> float:
+        """The smallest non-zero level of a level run (the 81160A's smallest amplitude)."""
+        return math.ceil(self.min_pulse_level_V * 1e6) / 1e6 / 2   # as ':VOLT2 %f' carries it
+
+    @staticmethod
+    def played_level_V(level_V: float) -> float:
+        """A level run's write level as the generator plays it (``:VOLT2 %f`` Vpp / 2)."""
+        return as_written(2 * abs(float(level_V))) / 2
+
+    def check_level(self, level_V: float, width_s: float, limits: SafetyLimits | None = None,
+                    device: str | None = None) -> float:
+        """Check a level run's write level, as played, against ``limits``; returns it."""
+        limits = self.limits if limits is None else limits
+        device = self.device if device is None else device
+        level = float(level_V)
+        if not np.isfinite(level) or level < 0:
+            raise ValueError(f"a level run plays levels >= 0 V, got {level_V!r}; nothing was sent")
+        played = self.played_level_V(level)
+        args = (limits, self.source_impedance_ohm, self.load_ohm, device)
+        check_pulse(level, width_s, *args)
+        check_pulse(played, width_s, *args)
+        if played and not self.min_write_level_V <= played <= self.max_level_V:
+            raise ValueError(f"write level {level:g} V is outside the 81160A's "
+                             f"{self.min_write_level_V:g} .. {self.max_level_V:.3g} V for a level "
+                             "run. Nothing was sent.")
+        return played
+
+    def load_level_pair(self, reset_wave: ArbWaveform, write_wave: ArbWaveform) -> None:
+        """Load the reset waveform on channel 1 and the write waveform on channel 2 (same
+        length and rate; their pulses never overlap), both armed on the external trigger,
+        addition off. Skipped when the same pair is known to be loaded."""
+        if not self.supports_level_runs:
+            raise ValueError("level runs add channel 2 at output 1: wire the write line to "
+                             "channel 1 (pulse_channel = 1)")
+        if len(reset_wave.dac) != len(write_wave.dac) or \
+                reset_wave.frequency_Hz != write_wave.frequency_Hz:
+            raise ValueError("the reset and write waveforms must have one length and rate")
+        if np.any((reset_wave.dac != 0) & (write_wave.dac != 0)):
+            raise ValueError("the reset and write pulses overlap: their sum was not checked")
+        self.check_waveform(reset_wave)
+        key = (reset_wave.dac.tobytes(), reset_wave.full_scale_V, write_wave.dac.tobytes(),
+               reset_wave.frequency_Hz)
+        if self._state.get("level_pair") == key:
+            return
+        self._state.pop("level_pair", None)
+        self.load_waveform(reset_wave, 1)       # output 1 off, channel 1 armed EXT
+        other = self.instrument.channels[2]
+        other.write(":OUTP{ch}:LOAD %g" % self.load_ohm)
+        other.write(":ARM:SOUR{ch} EXT")
+        other.write(":FUNC{ch} USER")
+        other.write(":FUNC{ch}:USER VOLATILE")
+        other.offset = 0.0
+        other.amplitude = 2 * self.min_write_level_V
+        other.dac_full_scale_V = MAX_DAC_VALUE
+        try:
+            other.waveform_volatile = write_wave.dac.astype(float)
+        finally:
+            other.dac_full_scale_V = None
+        other.frequency = write_wave.frequency_Hz
+        self._state["level_pair"] = key
+
+    def arm_level(self, level_V: float, cycles: int, width_s: float) -> float:
+        """Arm ``cycles`` trials at write level ``level_V`` (0: reset only) for the next
+        external trigger, output 1 on; one query (``*OPC?``: applied before the trigger).
+        Returns the level as played."""
+        cycles = int(cycles)
+        if cycles < 1:
+            raise ValueError(f"cycles must be >= 1, got {cycles}; nothing was sent")
+        if "level_pair" not in self._state:
+            raise RuntimeError("load the level pair (load_level_pair) before arm_level")
+        played = self.check_level(level_V, width_s)
+        parts = [f":TRIG1:COUN {cycles}"]
+        if played:
+            parts += [f":VOLT2 {2 * played:f}", f":TRIG2:COUN {cycles}"]
+        added = bool(played)
+        if self._state.get("added") != added:
+            parts.append(":CHAN:MATH PLUS" if added else ":CHAN:MATH OFF")
+        if self._output_on is not True:
+            parts.append(":OUTP1 ON")
+        self._state.pop("added", None)
+        self._output_on = None
+        self._opc(";".join(parts) + ";*OPC?")
+        self._state["added"] = added
+        self._output_on = True
+        self._state["trigger_count"] = cycles
+        return played
 
     # ------------------------------------------------------------ status (one query each)
     def identity(self) -> str:
@@ -362,11 +463,21 @@ class Keysight81160APulseSource:
             self._output(False)
 
     def output_off(self) -> None:
-        """Output off, confirmed by the instrument."""
+        """Output off, confirmed by the instrument; channel addition off (a later pulse must
+        not carry a level run's write pulse)."""
         self._output_on = None
         self.channel.output = False
         confirm_off(self.channel, "OUTP{ch}?", "81160A")
         self._output_on = False
+        self._state.pop("added", None)
+        self._addition_off()
+
+    def _addition_off(self) -> None:
+        """``:CHAN:MATH OFF`` unless it is known to be off (only output 1 receives a sum)."""
+        if self.supports_level_runs and self._state.get("added") is not False:
+            self._state.pop("added", None)
+            self.instrument.write(":CHAN:MATH OFF")
+            self._state["added"] = False
 
 
 def samples_for(duration_s: float, sample_interval_s: float) -> int:

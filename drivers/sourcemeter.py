@@ -288,6 +288,46 @@ class Keithley2450SourceMeter(_SourceMeterRole):
                 connection.timeout = saved
 
 
+    def run_appended(self, count: int, delay_s: float, timeout_s: float = 0.0,
+                     clear: bool = False, fetch: int | None = None, garbled_retries: int = 3,
+                     on_garbled=None):
+        """One SimpleLoop run of ``count`` readings appended to the buffer (``clear``: empty
+        it first), waited for: one query. Returns the readings in the buffer (an int), or,
+        with ``fetch`` = N, readings 1..N (the batch's one fetch, in the same message).
+        A garbled reply asks only its pure query again; the run is not repeated."""
+        inst = self.instrument
+        count = int(count)
+        if not 1 <= count <= MAX_BUFFER_POINTS:
+            raise ValueError(f"buffered count {count} outside 1..{MAX_BUFFER_POINTS}")
+        pure = (':TRAC:ACT?' if fetch is None
+                else f':TRAC:DATA? 1, {int(fetch)}, "defbuffer1", READ')
+        message = (":TRAC:CLE;" if clear else "") + \
+            f':TRIG:LOAD "SimpleLoop", {count}, {float(delay_s):.12g};:INIT;*WAI;{pure}'
+        connection = getattr(inst.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
+        if saved is not None and saved < needed_ms:
+            connection.timeout = needed_ms
+        try:
+            self._trigger_model = True
+            reply = inst.ask(message)
+            self._trigger_model = False
+            for attempt in range(garbled_retries + 1):
+                try:
+                    if fetch is None:
+                        return int(parse_floats(reply, 1, "2450 :TRAC:ACT?")[0])
+                    return parse_floats(reply, int(fetch), "2450 :TRAC:DATA?")
+                except GarbledReply:
+                    if attempt == garbled_retries:
+                        raise
+                    if on_garbled is not None:
+                        on_garbled()
+                    reply = inst.ask(pure)
+        finally:
+            if saved is not None and saved < needed_ms:
+                connection.timeout = saved
+
+
 class Keithley2400SourceMeter(_SourceMeterRole):
     """Role ``SourceMeter`` on a Keithley 2400 (the auxiliary SMU)."""
 

@@ -19,7 +19,10 @@ channel suffix ``1|2`` may follow the first node, or ``PER``/``WIDT``/``DCYC``/`
 - arbitrary data ``:DATA#:DAC VOLATILE,<IEEE block of big-endian int16>`` (or a comma list),
   ``:DATA#:COPY <name>,VOLATILE``, ``:DATA#:DEL <name>``, ``:DATA#:NVOL:CAT?``,
   ``:DATA#:NVOL:FREE?``; ``:APPL#:PULS|SIN|SQU|USER|NOIS|DC f, ampl, offs`` (turns the output
-  on, as APPLy does); ``:TRAC:CHAN#`` (coupling, stored only).
+  on, as APPLy does); ``:TRAC:CHAN#`` (coupling, stored only);
+- channel addition ``:CHAN:MATH OFF|PLUS`` (manual 3.2.10, "Digital Channel Addition"): with
+  PLUS, channel 2's waveform is added to channel 1's before channel 1's DAC, so output 1
+  carries both; output 2 still carries channel 2 alone.
 
 Ranges (the voltages are *into the load the OUTP:LOAD setting names*; the generator's EMF
 is 10 V max behind its 50 ohm, so every voltage range scales by k = 2 Z / (Z + 50): k = 1 for
@@ -64,6 +67,12 @@ One cycle of ``PULS`` = one pulse of ``PULS:WIDT`` at the start of each period; 
 ``USER`` = the volatile waveform, sample interval ``1 / (FREQ * points)``, sample value v
 giving ``VOLT:OFFS + (amplitude / 2) * v / 8191`` volts; each run of equal samples with a
 non-zero voltage is one pulse of the run's width. Other shapes send nothing to devices.
+
+Channel addition: with ``:CHAN:MATH PLUS`` the pulses of channel 2 also leave at output 1
+(when channel 1 is the wired one), at channel 1's load setting, whenever output 1 is on
+(the sum is formed before channel 1's DAC: output 2's own switch does not matter). The two
+channels' pulses are delivered each on its own; where they overlap in time the simulator
+does not form their sum (keep them apart, as the drivers' batches do).
 
 Timing: pulse c of a burst (or run r of cycle c) starts at ``t_trigger + TRIGGER_LATENCY_S +
 c / FREQ (+ r's offset)``; each is a ``clock.schedule`` event, so readings the SMU scheduled
@@ -195,6 +204,7 @@ class Keysight81160A(ScpiInstrument):
         #: (time_s, emf_V, width_s)
         self.fired: deque[tuple[float, float, float]] = deque(maxlen=FIRED_LOG_LENGTH)
         self.pulses_scheduled = 0
+        self.channel_math = "OFF"        # :CHAN:MATH (channel 2 added at output 1 when PLUS)
         ch = self._channel_command
         # ---------------------------------------------------------- shape and arb selection
         self.add("[SOURce]:FUNCtion#", on_set=ch(self._set_shape), on_query=ch(lambda c: c.shape))
@@ -279,6 +289,8 @@ class Keysight81160A(ScpiInstrument):
                  on_query=ch(lambda c: ",".join(f'"{n}"' for n in c.stored) or '""'))
         self.add("[SOURce]:DATA#:NVOLatile:FREE",
                  on_query=ch(lambda c: NONVOLATILE_SLOTS - len(c.stored)))
+        self.add("CHANnel:MATH", on_set=self._set_channel_math,
+                 on_query=lambda: self.channel_math)
         self.add("*OPT", on_query=lambda: "0")          # no options installed
         self.add("*TST", on_query=lambda: 0)            # self-test passed
         for shape in ("PULSe", "SINusoid", "SQUare", "USER", "NOISe", "DC", "RAMP"):
@@ -547,6 +559,17 @@ class Keysight81160A(ScpiInstrument):
             channel.generation += 1
         channel.arm_source = source
 
+    def _set_channel_math(self, *args):
+        math = self._keyword(args, "CHAN:MATH", ("OFF", "PLUS"), {})
+        if math != self.channel_math:
+            self.channels[2].generation += 1     # a pending sum must not play as something else
+        self.channel_math = math
+
+    def _adds_to_wired(self, channel: Channel) -> bool:
+        """Whether ``channel``'s pulses leave at the wired output through channel addition."""
+        return (self.channel_math == "PLUS" and channel.number == 2
+                and self.lab.config.wiring.pulse_channel == 1)
+
     def _set_coupling(self, channel: Channel, *args):
         channel.coupling = self._flag(args, "TRAC:CHAN")
 
@@ -667,6 +690,7 @@ class Keysight81160A(ScpiInstrument):
     # ------------------------------------------------------------ triggering
     def reset(self) -> None:
         super().reset()
+        self.channel_math = "OFF"
         for number, channel in list(self.channels.items()):
             channel.generation += 1          # cancels the pulses still scheduled
             self.channels[number] = Channel(number, stored=channel.stored,
@@ -708,7 +732,8 @@ class Keysight81160A(ScpiInstrument):
                 for s, e in zip(starts, ends) if abs(levels[s]) > 1e-12]
 
     def _play(self, channel: Channel, start_s: float) -> None:
-        if not channel.output:
+        added = self._adds_to_wired(channel)
+        if not (self.channels[1].output if added else channel.output):
             return
         if channel.arm_source == "IMM" and not channel.burst_state:
             return                       # free-running output: not simulated, see docstring
@@ -726,16 +751,17 @@ class Keysight81160A(ScpiInstrument):
                 return
         cycles = channel.burst_ncycles if channel.burst_state else 1
         period = channel.period_s
-        pulses = [(offset_s, emf_for(level_V, channel.load_ohm), width_s)
+        load_ohm = self.channels[1].load_ohm if added else channel.load_ohm
+        pulses = [(offset_s, emf_for(level_V, load_ohm), width_s)
                   for offset_s, level_V, width_s in self._cycle_pulses(channel)]
-        wired = channel.number == self.lab.config.wiring.pulse_channel
+        wired = added or channel.number == self.lab.config.wiring.pulse_channel
         generation = channel.generation
         clock = self.lab.clock
 
         # one event per cycle schedules that cycle's pulses and the next cycle, so a burst
         # of 2^31 cycles costs memory for one cycle only
         def cycle_starts(t_cycle: float, cycle: int = 0) -> None:
-            if channel.generation != generation or not channel.output:
+            if channel.generation != generation or not self._sends(channel, added):
                 return
             for offset_s, emf_V, width_s in pulses:
                 self._schedule_pulse(channel, generation, t_cycle + offset_s, emf_V, width_s,
@@ -751,11 +777,20 @@ class Keysight81160A(ScpiInstrument):
                         width_s: float, wired: bool) -> None:
         self.pulses_scheduled += 1
 
+        added = self._adds_to_wired(channel)
+
         def fire(t: float) -> None:
-            if channel.generation != generation or not channel.output:
+            if channel.generation != generation or not self._sends(channel, added):
                 return
             if wired:
                 self.fired.append((t, emf_V, width_s))
                 self.lab.deliver_pulse(t, emf_V, width_s)
 
         self.lab.clock.schedule(time_s, fire)
+
+    def _sends(self, channel: Channel, added: bool) -> bool:
+        """Whether a pulse of ``channel`` leaves now: its output is on, or (added at output 1)
+        channel addition is still on and output 1 is on."""
+        if added:
+            return self.channel_math == "PLUS" and self.channels[1].output
+        return channel.output
