@@ -86,7 +86,9 @@ def test_nothing_routed_means_open_terminals(served):
     smu.source_mode = "voltage"
     smu.source_voltage = 0.5
     smu.compliance_current = 1e-3
-    assert smu.current == 0.0                           # a voltage source into nothing
+    open_A = [smu.current for _ in range(20)]           # a voltage source into nothing:
+    assert all(c != 0.0 for c in open_A)                # the input's pA noise, never 0
+    assert 0.5e-12 < np.std(open_A) < 5e-12             # 2 pA rms at NPLC 1
 
 
 def test_voltage_source_into_a_device(served):
@@ -264,3 +266,15 @@ def test_bus_armed_acquisition_waits_for_trg(served):
     assert smu.buffer_data.size == 15
     smu.reset_trigger()                                  # :ABORt
     assert smu.check_errors() == []
+
+
+def test_measure_range_of_the_sourced_quantity_follows_the_source_range(smu):
+    """2400 manual (Range and compliance): the sourced function is measured on the source
+    range, auto-ranged to the level or fixed by :SOUR:<f>:RANG."""
+    smu.handle(":SOUR:FUNC CURR;:SOUR:CURR 5e-6")
+    assert float(smu.handle(":SENS:CURR:RANG?")) == pytest.approx(1.05e-5)
+    smu.handle(":SOUR:CURR:RANG 1e-3")
+    assert float(smu.handle(":SENS:CURR:RANG?")) == pytest.approx(1.05e-3)
+    smu.handle(":SOUR:FUNC VOLT;:SOUR:VOLT 1.5")
+    assert float(smu.handle(":SENS:VOLT:RANG?")) == pytest.approx(2.1)
+    assert float(smu.handle(":SENS:CURR:RANG?")) == pytest.approx(1.05e-4)   # its own setting

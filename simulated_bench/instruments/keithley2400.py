@@ -67,6 +67,12 @@ FUNCTIONS = ("VOLT", "CURR", "RES")
 STATUS_FRONT = 4
 STATUS_COMPLIANCE = 8
 READING_OVERHEAD_S = 0.4e-3
+#: the ranges as the 2400 reports them (nominal x 1.05)
+CURRENT_RANGES_A = (1.05e-6, 1.05e-5, 1.05e-4, 1.05e-3, 1.05e-2, 1.05e-1, 1.05)
+VOLTAGE_RANGES_V = (0.21, 2.1, 21.0, 210.0)
+#: open terminals: the current reading is the input's noise, a few pA rms at NPLC 1
+#: (falls as 1 / sqrt(NPLC)), never an exact 0
+OPEN_NOISE_A = 2e-12
 BUFFER_MAX_POINTS = 2500
 STB_MEASUREMENT_SUMMARY = 0x01
 STB_MASTER_SUMMARY = 0x40
@@ -210,6 +216,16 @@ class Keithley2400(ScpiInstrument):
         s(":SYSTem:LFRequency:AUTO", "line_frequency_auto", False, parse=parse_bool)
         s(":ROUTe:TERMinals", "terminals", "FRON", parse=str, choices=("FRONt", "REAR"))
         self.add(":SYSTem:TIME:RESet", on_set=self._reset_timestamp)
+        # the sourced quantity's measure range is the source range (2400 manual, "Range")
+        for kind, setting in (("CURR", "sense_current_range_A"), ("VOLT", "sense_voltage_range_V")):
+            long_form = "CURRent" if kind == "CURR" else "VOLTage"
+            command = next(c for c in self.commands
+                           if c.path == f":SENSe:{long_form}[:DC]:RANGe[:UPPer]")
+            command.on_query = lambda *a, k=kind, n=setting: (
+                self.source_range(k) if self.settings["source_function"] == k else self.settings[n])
+        # a stream of its own: open-terminal noise leaves the bench's other draws unchanged
+        self.open_noise_rng = np.random.default_rng(
+            np.random.SeedSequence([int(lab.config.seed), 2400]))
         self.output_on = False
         self.elements = list(ELEMENTS)
         self.reset()
@@ -219,6 +235,16 @@ class Keithley2400(ScpiInstrument):
         """Drop a header the base class declared, so this instrument's own handler answers."""
         path = pattern.rstrip("?").lstrip(":")
         self.commands = [c for c in self.commands if c.path.lstrip(":") != path]
+
+    def source_range(self, kind: str) -> float:
+        """The source range in effect: the set one, or with auto range the smallest that
+        holds the level."""
+        ranges = CURRENT_RANGES_A if kind == "CURR" else VOLTAGE_RANGES_V
+        level, fixed, auto = (("source_current_A", "source_current_range_A", "source_current_range_auto")
+                              if kind == "CURR" else
+                              ("source_voltage_V", "source_voltage_range_V", "source_voltage_range_auto"))
+        wanted = abs(self.settings[level]) if self.settings[auto] else self.settings[fixed]
+        return next((r for r in ranges if wanted <= r * 1.0000001), ranges[-1])
 
     def _set(self, name, value):
         self.settings[name] = value
@@ -328,12 +354,14 @@ class Keithley2400(ScpiInstrument):
             voltage, current, compliance = bench.source_voltage_and_measure(
                 level_V, self.settings["compliance_current_A"], nplc, row=row)
         functions = self.sense_functions
-        volt = voltage if ("VOLT" in functions or not sourcing_current) else NOT_MEASURED
-        curr = current if ("CURR" in functions or sourcing_current) else NOT_MEASURED
         if "RES" in functions:
             res = voltage / current if current else NOT_MEASURED
         else:
             res = NOT_MEASURED
+        if current == 0.0:      # open terminals (or nothing driven): the input's noise floor
+            current = OPEN_NOISE_A / np.sqrt(max(nplc, 0.01)) * self.open_noise_rng.standard_normal()
+        volt = voltage if ("VOLT" in functions or not sourcing_current) else NOT_MEASURED
+        curr = current if ("CURR" in functions or sourcing_current) else NOT_MEASURED
         status = (STATUS_FRONT if self.settings["terminals"] == "FRON" else 0) | (
             STATUS_COMPLIANCE if compliance else 0)
         stamp_s = bench.clock.now_s - self._timestamp_zero_s

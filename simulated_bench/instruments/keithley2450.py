@@ -81,6 +81,7 @@ from simulated_bench.clock import LINE_FREQUENCY_HZ
 from simulated_bench.scpi import (
     DATA_OUT_OF_RANGE,
     EXECUTION_ERROR,
+    HEADER_SUFFIX_OUT_OF_RANGE,
     ILLEGAL_PARAMETER,
     MISSING_PARAMETER,
     SETTINGS_CONFLICT,
@@ -477,7 +478,8 @@ class Keithley2450(ScpiInstrument):
     def _user_delay_key(self, side: str, key: str, n: str) -> tuple:
         index = int(n) if n else 1
         if not 1 <= index <= USER_DELAYS:
-            raise ScpiError(ILLEGAL_PARAMETER, f"user delay {index} is not 1 .. {USER_DELAYS}")
+            raise ScpiError(HEADER_SUFFIX_OUT_OF_RANGE, f"DELay:USER{index}: the 2450 has "
+                                                        f"USER1 .. USER{USER_DELAYS}")
         return side, key, index
 
     def _set_user_delay(self, side: str, key: str, n: str, *args):
