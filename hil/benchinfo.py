@@ -7,10 +7,10 @@ made by the characterization procedures are checked against them.
 from __future__ import annotations
 
 from devices.benchfile import as_bench_file
-from devices.laws import neel_brown
 from simulated_bench.bench import SimulatedBench
+from simulated_bench.kinds import REFERENCE_WIDTH_S, truth
 
-REFERENCE_WIDTH_S = 10e-9
+__all__ = ["REFERENCE_WIDTH_S", "describe_bench"]
 
 
 def describe_bench(config=None) -> str:
@@ -30,26 +30,33 @@ def describe_bench(config=None) -> str:
         f"  magnet: field = {w.magnet_T_per_A * 1e3:g} mT/A x current, axis {w.magnet_axis}",
         f"  trigger link (read SMU digital out -> pulse generator trigger in): {w.trigger_link}",
         f"  variability: {bench_file.variability}",
-        "",
-        f"devices (true parameters; I50 at {REFERENCE_WIDTH_S * 1e9:g} ns):",
-        (f"  {'device':<12} {'kind':<13} {'pulse ch':>8} {'read ch':>7} {'width':>8} "
-         f"{'Delta':>6} {'Ic0 uA':>8} {'I50 uA':>8} {'domains':>7} {'R_line':>8} "
-         f"{'R_off|R_P':>9} {'R_AHE|TMR':>9} {'Hk mT':>6}"),
     ]
-    for address in bench_file.devices():
-        chip, i = bench.device(address.name)
-        i50 = neel_brown.current_for_probability(0.5, REFERENCE_WIDTH_S, chip.ic0_A[i], chip.delta[i],
-                                              chip.tau0_s[i], chip.exponent[i])
-        lines.append(
-            f"  {address.name:<12} {chip.kind[i]:<13} {address.channel(w.pulse_row):>8} "
-            f"{address.channel(w.read_row):>7} {chip.width_m[i] * 1e9:>6.0f}nm {chip.delta[i]:>6.1f} "
-            f"{chip.ic0_A[i] * 1e6:>8.2f} {float(i50) * 1e6:>8.2f} {int(chip.n_domains[i]):>7} "
-            f"{chip.line_resistance_ohm[i]:>8.0f} {chip.r_offset_ohm[i]:>9.6g} "
-            f"{chip.r_ahe_ohm[i]:>9.3f} {chip.hk_T[i] * 1e3:>6.1f}")
-    lines += [("  (R_line: write line, for an MTJ the leads in series with the junction; "
-               "R_off|R_P: Hall offset of a bar, R_P of a junction;"),
-              "   R_AHE|TMR: AHE step in ohm of a bar, zero-bias TMR of a junction; Hk = 2 Ku / Ms)"]
+    lines += _device_tables(bench_file, bench)
     lines += ["", "safety limits:"]
     for size, limits in bench_file.limits.items():
         lines.append(f"  {size}: " + ", ".join(f"{k}={v:g}" for k, v in vars(limits).items()))
     return "\n".join(lines)
+
+
+def _device_tables(bench_file, bench) -> list[str]:
+    """One table per device kind, its columns and notes from the kind's truth module
+    (``describe``, ``DESCRIBE_NOTE``): a new kind brings its own columns."""
+    w = bench_file.wiring
+    by_kind: dict[str, list] = {}
+    for address in bench_file.devices():
+        chip, i = bench.device(address.name)
+        by_kind.setdefault(chip.kind[i], []).append((address, chip, i))
+    lines = []
+    for kind, devices in by_kind.items():
+        module = truth(kind)
+        kind_width = max(13, len(kind))
+        columns = module.describe(devices[0][1], devices[0][2])
+        lines += ["", f"devices of kind {kind} (true parameters):",
+                  f"  {'device':<12} {'kind':<{kind_width}} {'pulse ch':>8} {'read ch':>7} "
+                  + " ".join(f"{title:>{width}}" for title, width, _ in columns)]
+        for address, chip, i in devices:
+            lines.append(f"  {address.name:<12} {kind:<{kind_width}} {address.channel(w.pulse_row):>8} "
+                         f"{address.channel(w.read_row):>7} "
+                         + " ".join(f"{text:>{width}}" for _, width, text in module.describe(chip, i)))
+        lines += list(module.DESCRIBE_NOTE)
+    return lines

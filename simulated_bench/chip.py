@@ -8,7 +8,9 @@ Device kinds
 Each device's kind (the bench file's ``kind``) has its truth in ``simulated_bench.kinds``:
 material defaults, per-size physics from geometry, pulse target, damage, write path and
 readout (``sot_hall_bar``: AHE Hall cross; ``mtj``: STT tunnel junction). The chip keeps the
-parameters every kind shares in flat arrays and asks the kind's module for the rest.
+parameters every kind shares in flat arrays and asks the kind's module for the rest. A kind
+with state beyond those arrays (``dw_mtj_ifr_neuron``: a domain wall's position) builds it
+(``build_state``, kept in ``Chip.kind_state``) and moves it itself (its ``apply_pulse``).
 
 Magnet field (:meth:`Chip.expose_to_field`)
 -------------------------------------------
@@ -73,6 +75,9 @@ class Chip:
     broken: np.ndarray = None      # "" | "open" | "short"
     in_plane: np.ndarray = None    # bool: pulled in plane by |Hx| >= Hk, falls at random below
     damage_log: list[DamageEvent] = field(default_factory=list)
+    #: state a kind keeps beyond the switch arrays, built and owned by its truth module
+    #: (``build_state``): kind name -> object (a domain wall's position per device)
+    kind_state: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.up_regions is None:
@@ -111,6 +116,9 @@ class Chip:
             self.damage_log.append(DamageEvent(idx, self.names[idx], time_s, cause))
             return
         if current_A == 0.0 or width_s <= 0.0:
+            return
+        if (own_write := getattr(kind, "apply_pulse", None)) is not None:
+            own_write(self, idx, current_A, width_s, rng, time_s)   # a kind with its own state
             return
         target = kind.switch_target(self, idx, current_A, field_T)
         if target == 0:
@@ -252,4 +260,9 @@ def build_chip(name: str, groups: list[DeviceGroup], variability: dict,
     arrays["n_domains"] = arrays["n_domains"].astype(np.int64)
     arrays["size"] = arrays["size"].astype(object)
     arrays["kind"] = arrays["kind"].astype(object)
-    return Chip(name=name, names=names, params=params, **arrays)
+    chip = Chip(name=name, names=names, params=params, **arrays)
+    for kind in dict.fromkeys(g.kind for g in groups):    # after the shared draws: same streams
+        if (build_state := getattr(kind_truth(kind), "build_state", None)) is not None:
+            chip.kind_state[kind] = build_state(chip, [g for g in groups if g.kind == kind],
+                                                variability, rng)
+    return chip

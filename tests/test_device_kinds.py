@@ -10,18 +10,19 @@ import torch
 
 from devices import kinds
 from devices.benchfile import BenchFileError, default_bench_text, parse_bench
-from devices.laws import neel_brown
+from devices.laws import domain_wall, neel_brown
 from simulated_bench.kinds import truth
 
 TRUTH_FACE = ("DEFAULTS", "nominal_parameters", "switch_target", "damage",
-              "write_path_resistance", "read_resistance")
+              "write_path_resistance", "read_resistance", "describe", "DESCRIBE_NOTE")
 
 
 def test_the_known_kinds_are_the_modules_of_devices_kinds():
-    assert kinds.names() == ("mtj", "sot_hall_bar")
+    assert kinds.names() == ("dw_mtj_ifr_neuron", "mtj", "sot_hall_bar")
+    laws = {"dw_mtj_ifr_neuron": domain_wall, "mtj": neel_brown, "sot_hall_bar": neel_brown}
     for name in kinds.names():
         kind = kinds.kind(name)
-        assert kind.name == name and kind.law is neel_brown and kind.summary
+        assert kind.name == name and kind.law is laws[name] and kind.summary
 
 
 @pytest.mark.parametrize("name", kinds.names())
@@ -32,7 +33,7 @@ def test_every_kind_has_its_simulator_truth(name):
 
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones():
-    with pytest.raises(ValueError, match=r"'ferrimagnet' is not one of \('mtj', 'sot_hall_bar'\)"):
+    with pytest.raises(ValueError, match=r"'ferrimagnet' is not one of \('dw_mtj_ifr_neuron', 'mtj', 'sot_hall_bar'\)"):
         kinds.kind("ferrimagnet")
     with pytest.raises(ValueError, match="ferrimagnet"):
         truth("ferrimagnet")

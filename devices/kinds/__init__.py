@@ -27,7 +27,7 @@ class DeviceKind:
     name: str
     summary: str          # one line for ``hil bench show`` and errors
     law: ModuleType       # the module in devices.laws that its switching follows
-    element: str          # what it is in a network: "switching_neuron" (more kinds to come)
+    element: str          # what it is in a network: "switching_neuron", "ifr_neuron"
     spreads: tuple[str, ...] = ()   # the D2D spreads its truth draws ([variability] keys)
     #: the material overrides a [[chip.group]] of this kind may set, each with its range
     #: (the keys of its truth's DEFAULTS; the bench file refuses any other key)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from devices.laws import neel_brown
+from simulated_bench.kinds import NEEL_BROWN_NOTE as DESCRIBE_NOTE  # noqa: F401 (hil bench show)
+from simulated_bench.kinds import neel_brown_describe as describe  # noqa: F401 (hil bench show)
 
 DEFAULTS = {
     "fm_thickness_m": 1.3e-9,

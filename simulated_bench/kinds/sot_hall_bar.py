@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from devices.laws import neel_brown
+from simulated_bench.kinds import NEEL_BROWN_NOTE as DESCRIBE_NOTE
 from simulated_bench.kinds import OPEN_OHM, SHORT_OHM
+from simulated_bench.kinds import neel_brown_describe as describe
 
 DEFAULTS = {
     "hm_thickness_m": 5e-9,
@@ -82,5 +84,5 @@ def read_resistance(chip, idx, noise_ohm, bias_V=0.0) -> float:
     return chip.r_offset_ohm[idx] + chip.r_ahe_ohm[idx] * chip.magnetization(idx) + noise_ohm
 
 
-__all__ = ["DEFAULTS", "OPEN_OHM", "SHORT_OHM", "damage", "nominal_parameters", "read_resistance",
-           "switch_target", "write_path_resistance"]
+__all__ = ["DEFAULTS", "DESCRIBE_NOTE", "OPEN_OHM", "SHORT_OHM", "damage", "nominal_parameters", "read_resistance",
+           "describe", "switch_target", "write_path_resistance"]
