@@ -225,3 +225,19 @@ if ENABLED:
                 out[i, j] = rate[k] * (scale[j] * (_ONE - tv * tv)) if below else tv - tv   # 0, NaN for NaN
         return out
 
+
+    @_jit
+    def quantize(t, edges, levels):
+        """t of each element's current level (:class:`hil.levels.CurrentGrid`): level k is the
+        count of its neuron's bin edges ``edges[j]`` (increasing) below t; NaN stays NaN."""
+        rows, cols = t.shape
+        n_edges = edges.shape[1]
+        out = np.empty((rows, cols), dtype=np.float32)
+        for i in range(rows):
+            for j in range(cols):
+                v = t[i, j]
+                k = 0
+                while k < n_edges and v > edges[j, k]:
+                    k += 1
+                out[i, j] = levels[k, j] if v == v else v
+        return out

@@ -10,7 +10,8 @@ Each setting has one name everywhere: the field, the dict / TOML key, the checkp
 identity key (:meth:`ExperimentConfig.to_dict`, so checkpoints written before this module
 existed still compare) and, where there is one, the option (``width_s`` -> ``--width-s``).
 TOML has no null: a variability level that keeps the bench file's own spreads is written
-``low = "bench"``; ``torch_threads = 0`` leaves torch's thread count alone.
+``low = "bench"``; ``torch_threads = 0`` leaves torch's thread count alone;
+``current_levels = "continuous"`` keeps write currents unquantized.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insit
 
 #: how a variability level that keeps the bench file's spreads (None) is spelled in TOML
 BENCH_SPREADS = "bench"
+#: how continuous write currents (``current_levels`` None) are spelled in TOML and on the CLI
+CONTINUOUS = "continuous"
 
 
 class ExperimentConfigError(ValueError):
@@ -69,6 +72,8 @@ class ExperimentConfig:
     calibration_trials: int = 64      # trials per current point of an on-the-fly fit
     saturation: float = 8.0           # mapping span in curve widths (hil.neuron.CurrentMapping)
     headroom: float = 0.9             # top of the span at most this fraction of the safe maximum
+    #: write currents snapped to this many levels per device (hil.levels; None = continuous)
+    current_levels: int | None = None
     modes: tuple[str, ...] = MODES
     out_dir: str = "runs/hil"
     resume: bool = False              # continue from the checkpoints in out_dir
@@ -128,7 +133,8 @@ _OPTIONS = {"bench": "--bench", "dataset": "--dataset", "mnist_path": "--mnist",
             "repeats": "--repeats", "eval_repeats": "--eval-repeats", "batch_size": "--batch-size",
             "lr": "--lr", "width_s": "--width-s", "calibration": "--calibration",
             "modes": "--modes", "out_dir": "--out", "resume": "--resume",
-            "progress": "--no-progress", "variability": "--high-variability"}
+            "progress": "--no-progress", "variability": "--high-variability",
+            "current_levels": "--current-levels"}
 
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
@@ -247,6 +253,14 @@ def _variability(value):
     return MappingProxyType(levels)
 
 
+def _current_levels(value):
+    if value is None or value == CONTINUOUS:
+        return None
+    if not _is_int(value) or value < 2:
+        _fail("current_levels", f"{CONTINUOUS!r} (None) or an integer >= 2", value)
+    return int(value)
+
+
 def _calibration(value):
     source = _path("calibration", value, what="'fit', 'truth' or a calibration JSON path")
     if source not in ("fit", "truth") and not Path(source).is_file():
@@ -291,6 +305,7 @@ _CHECKS = {
     "calibration_trials": lambda v: _int("calibration_trials", v),
     "saturation": lambda v: _positive("saturation", v),
     "headroom": lambda v: _positive("headroom", v, 1.0),
+    "current_levels": _current_levels,
     "modes": _modes,
     "out_dir": lambda v: _path("out_dir", v, what="a folder path"),
     "resume": lambda v: _bool("resume", v),
@@ -332,6 +347,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--width-s", type=float, default=off, help=f"write pulse width (default {d.width_s:g} s)")
     add("--calibration", default=off,
         help="'fit' (on the fly, default), 'truth' (simulated), or a calibration JSON path")
+    add("--current-levels", type=_levels_option, default=off, metavar="K",
+        help=f"write-current levels per device (>= 2), or {CONTINUOUS!r} (default "
+             f"{d.current_levels or CONTINUOUS})")
     add("--high-variability", type=float, nargs=2, default=off, metavar=("DELTA_REL", "IC0_REL"),
         help="D2D spreads of the 'high' level (default 0.25 0.20)")
     add("--modes", nargs="+", choices=MODES, default=off, help="default: all")
@@ -345,10 +363,20 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
+def _levels_option(text: str):
+    """``--current-levels`` K or 'continuous' (checked with the config, one line on error)."""
+    if text == CONTINUOUS:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 #: options whose namespace name is the setting's name
 _SAME_NAME = ("bench", "dataset", "mnist_path", "epochs", "seeds", "sizes", "hidden", "repeats",
               "eval_repeats", "batch_size", "lr", "width_s", "calibration", "modes", "out_dir",
-              "resume")
+              "resume", "current_levels")
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:

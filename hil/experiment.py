@@ -116,10 +116,14 @@ def _file_digest(path) -> str | None:
 
 def run_identity(config: ExperimentConfig) -> dict:
     """The settings a run's checkpoint must match to be resumed (plain data: JSON-normalised,
-    keyed as :meth:`ExperimentConfig.to_dict`). A calibration file is identified by its content too."""
+    keyed as :meth:`ExperimentConfig.to_dict`). A calibration file is identified by its content too.
+    Continuous currents (``current_levels`` None) leave the key out: checkpoints written before
+    the setting existed were continuous and still resume; any K is part of the identity."""
     import json
 
     identity = {k: v for k, v in config.to_dict().items() if k not in _NOT_IDENTITY}
+    if identity.get("current_levels", 0) is None:
+        del identity["current_levels"]
     if identity.get("calibration") not in ("fit", "truth"):
         identity["calibration_sha256"] = _file_digest(identity["calibration"])
     return json.loads(json.dumps(identity, default=str))
@@ -259,7 +263,8 @@ class _Runner:
         return DeviceNeuron.from_calibration(
             backend, calibration, round_robin(cfg.hidden, names), self.limits,
             width_s=cfg.width_s, repeats=cfg.repeats, eval_repeats=cfg.eval_repeats,
-            gain_calibration=gain_cal, saturation=cfg.saturation, headroom=cfg.headroom)
+            gain_calibration=gain_cal, saturation=cfg.saturation, headroom=cfg.headroom,
+            current_levels=cfg.current_levels)
 
     # ------------------------------------------------------------------ the runs
     def run(self) -> ExperimentResult:

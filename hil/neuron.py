@@ -20,6 +20,10 @@ The input -> current mapping (per neuron)::
   construction for every input, and a configuration that cannot hold it raises
   :class:`~hil.safety.CurrentLimitError`. Nothing is clipped.
 
+With ``current_levels=K`` every write current snaps to a fixed grid of K levels per device
+(:class:`hil.levels.CurrentGrid`: evenly in the calibrated curve's switching probability),
+whatever the backend; backward stays the surrogate at the unquantized current.
+
 Neurons map to devices explicitly (``neuron_devices``): with fewer devices than neurons, one
 device serves several neurons in time (round-robin by default); :meth:`DeviceNeuron.device_map`
 and :meth:`DeviceNeuron.report` say which.
@@ -34,7 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from hil.backends import mapped_sampler
+from hil.backends import CurrentSampler, mapped_sampler
+from hil.levels import CurrentGrid
 from procedures.calibration import ChipCalibration, DeviceCalibration
 from hil.safety import CurrentLimitError
 from hil.surrogate import SigmoidSurrogate, mapped_slope, surrogate_for
@@ -176,7 +181,7 @@ class DeviceNeuron(nn.Module):
 
     def __init__(self, backend, neuron_devices: Sequence[str], mapping: CurrentMapping,
                  surrogate: nn.Module, width_s: float, repeats: int = 1,
-                 eval_repeats: int | None = None):
+                 eval_repeats: int | None = None, current_levels: int | None = None):
         super().__init__()
         if list(mapping.device_names) != list(neuron_devices):
             raise ValueError("the mapping was built for other devices than neuron_devices")
@@ -193,6 +198,9 @@ class DeviceNeuron(nn.Module):
         self.width_s = float(width_s)
         self.repeats = int(repeats)
         self.eval_repeats = int(eval_repeats or repeats)
+        self.current_levels = current_levels
+        self._grid: tuple | None = None   # (mapping, surrogate, levels, CurrentGrid)
+        self.current_grid()               # refuses a bad level count now, not at the first batch
         self._bound: dict = {}   # repeats -> the fast path's bound callables (see fast_path)
 
     @classmethod
@@ -201,11 +209,12 @@ class DeviceNeuron(nn.Module):
                          repeats: int = 1, eval_repeats: int | None = None,
                          gain_calibration: ChipCalibration | None = None,
                          surrogate_model: str | None = None, saturation: float = 8.0,
-                         headroom: float = 0.9) -> "DeviceNeuron":
+                         headroom: float = 0.9, current_levels: int | None = None) -> "DeviceNeuron":
         """A layer whose mapping and surrogate come from ``calibration`` (per neuron's device).
 
         ``gain_calibration`` (e.g. the nominal, variability-free curves) sets the gain instead
-        of each device's own slope: then only I50 is compensated per device.
+        of each device's own slope: then only I50 is compensated per device. ``current_levels``
+        K quantizes the write currents to K levels per device (None: continuous).
         """
         width_s = float(calibration.width_s if width_s is None else width_s)
         # the curves at the width actually played: a Neel-Brown curve is rebuilt there, a
@@ -218,7 +227,8 @@ class DeviceNeuron(nn.Module):
         mapping = CurrentMapping.from_curves(curves, [max_current_A[n] for n in neuron_devices],
                                              neuron_devices, gain_curves, saturation, headroom)
         surrogate = surrogate_for(curves, surrogate_model, dtype=torch.float32)
-        return cls(backend, neuron_devices, mapping, surrogate, width_s, repeats, eval_repeats)
+        return cls(backend, neuron_devices, mapping, surrogate, width_s, repeats, eval_repeats,
+                   current_levels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != len(self.neuron_devices):
@@ -236,16 +246,32 @@ class DeviceNeuron(nn.Module):
         repeats = self.repeats if self.training else self.eval_repeats
         backend, mapping, surrogate = self.backend, self.mapping, self.surrogate
         bound = self._bound.get(repeats)
+        grid = self.current_grid()
         if (bound is None or bound[0] is not backend or bound[1] is not mapping
                 or bound[2] is not surrogate or bound[3] is not self.device_index
-                or bound[4] != self.width_s):
+                or bound[4] != self.width_s or bound[5] is not grid):
             m = mapping
-            bound = (backend, mapping, surrogate, self.device_index, self.width_s,
-                     mapped_sampler(backend, self.device_index, m.np_centre_A, m.np_span_A,
-                                    self.width_s, repeats),
+            sample = mapped_sampler(backend, self.device_index, m.np_centre_A, m.np_span_A,
+                                    self.width_s, repeats)
+            if grid is not None:
+                sample = QuantizedSampler(grid, sample)
+            bound = (backend, mapping, surrogate, self.device_index, self.width_s, grid, sample,
                      mapped_slope(surrogate, m.np_centre_A, m.np_span_A, m.np_gain_A))
             self._bound[repeats] = bound
-        return bound[5], bound[6]
+        return bound[6], bound[7]
+
+    def current_grid(self) -> CurrentGrid | None:
+        """The K current levels per device this layer's writes snap to (None: continuous),
+        built from the mapping and the surrogate's calibrated curve, rebuilt when either
+        (or ``current_levels``) is replaced."""
+        if self.current_levels is None:
+            return None
+        cached = self._grid
+        if (cached is None or cached[0] is not self.mapping or cached[1] is not self.surrogate
+                or cached[2] != self.current_levels):
+            grid = CurrentGrid(self.current_levels, self.mapping, self.surrogate, self.neuron_devices)
+            cached = self._grid = (self.mapping, self.surrogate, self.current_levels, grid)
+        return cached[3]
 
     def expected(self, x: torch.Tensor) -> torch.Tensor:
         """The calibrated curve P(I(x)): what the layer would answer on average (differentiable)."""
@@ -259,7 +285,8 @@ class DeviceNeuron(nn.Module):
         low, high = self.mapping.bounds_A()
         lines = [f"{len(self.neuron_devices)} neurons on {len(counts)} devices "
                  f"({self.backend.describe()}), width {self.width_s:g} s, "
-                 f"{self.repeats} trial(s) per answer ({self.eval_repeats} in eval)"]
+                 f"{self.repeats} trial(s) per answer ({self.eval_repeats} in eval), "
+                 f"{'continuous currents' if self.current_levels is None else self.current_grid().describe()}"]
         for name, count in counts.items():
             j = self.neuron_devices.index(name)
             lines.append(f"  {name}: {count} neurons, I in [{low[j]:.4g}, {high[j]:.4g}] A, "
@@ -279,7 +306,24 @@ class DeviceNeuron(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"neurons={len(self.neuron_devices)}, devices={len(set(self.neuron_devices))}, "
-                f"repeats={self.repeats}, width_s={self.width_s:g}")
+                f"repeats={self.repeats}, width_s={self.width_s:g}, "
+                f"current_levels={self.current_levels}")
+
+
+class QuantizedSampler:
+    """A layer's sampler with its currents snapped to a :class:`~hil.levels.CurrentGrid`:
+    a backend's fused sampler gets each level's t (the same trials as its currents), any other
+    backend the grid currents themselves, so every current it is asked for is a grid level."""
+
+    def __init__(self, grid: CurrentGrid, sampler):
+        self.grid, self.sampler = grid, sampler
+        self._currents = isinstance(sampler, CurrentSampler)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        if self._currents:
+            s = self.sampler
+            return s.backend.sample(s.device_index, self.grid.currents_A(t), s.width_s, s.repeats)
+        return self.sampler(self.grid.quantize_t(t))
 
 
 # ---------------------------------------------------------------------------- software neurons

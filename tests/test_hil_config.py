@@ -27,7 +27,8 @@ def test_defaults_and_identity_keep_the_legacy_keys_and_values():
     assert run_identity(config) == LEGACY_DEFAULT_IDENTITY
     assert list(run_identity(config)) == list(LEGACY_DEFAULT_IDENTITY)
     assert config.to_dict() == {
-        **LEGACY_DEFAULT_IDENTITY, "sizes": None, "seeds": [0, 1, 2], "epochs": 20,
+        **LEGACY_DEFAULT_IDENTITY, "current_levels": None, "sizes": None, "seeds": [0, 1, 2],
+        "epochs": 20,
         "modes": list(MODES), "out_dir": "runs/hil", "resume": False, "checkpoints": True,
         "progress": True, "torch_threads": 1, "bench_projection": True}
     assert tuple(config.to_dict()) == FIELDS
@@ -41,7 +42,7 @@ def _every_field_changed(tmp_path) -> dict:
             "variability": {"bench": None, "wide": {"delta_rel": 0.3, "ic0_rel": 0.1}},
             "seeds": [3, 4], "epochs": 7, "batch_size": 16, "lr": 0.01, "hidden": 48,
             "repeats": 2, "eval_repeats": 8, "width_s": 2e-8, "calibration": str(calibration),
-            "calibration_trials": 32, "saturation": 6.0, "headroom": 0.8,
+            "calibration_trials": 32, "saturation": 6.0, "headroom": 0.8, "current_levels": 6,
             "modes": ["software", "insitu"], "out_dir": str(tmp_path / "out"), "resume": True,
             "checkpoints": False, "progress": False, "torch_threads": 2,
             "bench_projection": False}
@@ -144,6 +145,11 @@ REFUSALS = [
     ({"saturation": 0.0}, r"'saturation' must be a finite number > 0, got 0.0"),
     ({"headroom": 1.5}, r"'headroom' must be a finite number in \(0, 1\], got 1.5"),
     ({"headroom": 0}, r"'headroom' .* in \(0, 1\], got 0"),
+    ({"current_levels": 1}, r"'current_levels' \(--current-levels\) must be 'continuous' "
+                            r"\(None\) or an integer >= 2, got 1"),
+    ({"current_levels": 4.0}, r"'current_levels' .*got 4.0"),
+    ({"current_levels": True}, r"'current_levels' .*got True"),
+    ({"current_levels": "none"}, r"'current_levels' .*got 'none'"),
     ({"modes": []}, r"'modes' \(--modes\) must be a list of at least one of \('software', .*got \[\]"),
     ({"modes": "software"}, r"'modes' .*got 'software'"),
     ({"modes": ["software", "bogus"]}, r"unknown modes \['bogus'\]; choose from \('software'"),
@@ -212,3 +218,18 @@ def test_hil_train_with_a_bad_config_file_exits_2_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == ("hil train: error: experiment setting 'headroom' must be a finite number in "
                    "(0, 1], got 2.0\n")
+
+
+def test_current_levels_continuous_spelling_cli_and_identity(tmp_path):
+    assert ExperimentConfig(current_levels="continuous").current_levels is None
+    path = tmp_path / "k.toml"
+    path.write_text('current_levels = "continuous"\n')
+    assert ExperimentConfig.from_toml(path).current_levels is None
+    parser = add_train_arguments(argparse.ArgumentParser())
+    assert config_from_args(parser.parse_args(["--current-levels", "8"])).current_levels == 8
+    assert config_from_args(parser.parse_args(["--current-levels", "continuous"])).current_levels is None
+    with pytest.raises(ExperimentConfigError, match="got 'eight'"):
+        config_from_args(parser.parse_args(["--current-levels", "eight"]))
+    # continuous runs keep the legacy identity; any K is part of it (no resume across K)
+    assert "current_levels" not in run_identity(ExperimentConfig(current_levels=None))
+    assert run_identity(ExperimentConfig(current_levels=8))["current_levels"] == 8
