@@ -59,14 +59,17 @@ from torch import nn
 from devices.benchfile import as_bench_file
 from hil.backends import CalibratedModelBackend
 from hil.calibration import calibrate_backend, calibration_from_chip
-from procedures.calibration import ChipCalibration, load_calibration, neel_brown_curve
+from procedures.calibration import (CalibrationFileError, ChipCalibration, load_calibration,
+                                   neel_brown_curve)
+from procedures.identity import bench_digest, other_chip
+from procedures.outlock import lock_folder, require_run_folder
 from hil.config import (MODES, ExperimentConfig, ExperimentConfigError,  # noqa: F401 (re-exported)
                         add_train_arguments, config_from_args)
 from hil.data import load_dataset
 from hil.network import HiddenLayerNet
 from hil.neuron import DeviceNeuron, StochasticSigmoidNeuron, round_robin
 from hil.safety import device_current_limits
-from hil.train import TrainConfig, evaluate, train
+from hil.train import CheckpointError, TrainConfig, evaluate, train
 
 if TYPE_CHECKING:   # the simulator loads only when an experiment draws its chips
     from hil.simulated import SimulatedArrayBackend
@@ -162,7 +165,20 @@ class _Runner:
                 f"experiment setting 'sizes' (--sizes): {sorted(missing)} not on chip {first_chip!r} "
                 f"(allowed: {all_sizes})")
         self.result = ExperimentResult(config)
-        self.identity = run_identity(config)
+        # the bench by its content: an edited bench file (seed, spreads) is another run
+        self.identity = {**run_identity(config), "bench_sha256": bench_digest(self.bench)}
+        if config.calibration not in ("fit", "truth"):
+            self._check_calibration_chip(config.calibration)
+
+    def _check_calibration_chip(self, path) -> None:
+        """A calibration file that names the chip it measured must name this bench's chip."""
+        recorded = load_calibration(path).meta.get("chip_identity")
+        reason = other_chip(recorded, self.bench)
+        if reason:
+            raise CalibrationFileError(
+                f"calibration {str(path)!r} is of another chip: it {reason}; calibrate this "
+                f"bench's chip (hil characterize survey --bench ...), or train with the bench "
+                f"file it was measured on")
 
     # ------------------------------------------------------------------ pieces
     def _net(self, neurons: nn.Module, seed: int) -> HiddenLayerNet:
@@ -178,7 +194,7 @@ class _Runner:
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
             seed=_stable_seed("shuffle", seed), checkpoint=checkpoint,
             resume=bool(cfg.resume and checkpoint), progress=cfg.progress, desc=run_id,
-            run=self.identity))
+            run=self.identity, run_id=run_id))
         elapsed = time.perf_counter() - started
         self.result.curves[run_id] = list(history.test_acc)
         return history, elapsed / max(cfg.epochs, 1)
@@ -339,11 +355,30 @@ class _Runner:
 def run_experiment(config: ExperimentConfig | Mapping | None = None) -> ExperimentResult:
     """Run the experiment described by ``config`` (an :class:`~hil.config.ExperimentConfig`, or
     a plain dict of its settings), write its CSV / JSON / PNG files into ``out_dir`` and return
-    the results."""
-    from hil import report
-
+    the results. ``out_dir`` is locked while the run writes it; one holding an earlier run's
+    checkpoints is refused unless ``resume``, and a resume needs ``out_dir`` to exist."""
     if not isinstance(config, ExperimentConfig):
         config = ExperimentConfig.from_dict(config)
+    out = Path(config.out_dir)
+    require_run_folder(out, config.resume)
+    with lock_folder(out):          # one run at a time writes the folder
+        _refuse_overwrite(out, config)
+        return _run_and_write(config)
+
+
+def _refuse_overwrite(out: Path, config: ExperimentConfig) -> None:
+    """An --out holding checkpoints is an earlier run: only a resume may write it again."""
+    found = sorted((out / "checkpoints").glob("*.pt")) if (out / "checkpoints").is_dir() else []
+    if found and not config.resume:
+        raise CheckpointError(
+            f"{str(out)!r} holds {len(found)} checkpoint(s) of an earlier run (e.g. "
+            f"{found[0].name}): pass --resume to continue it, or give another --out; the "
+            f"checkpoints are not overwritten")
+
+
+def _run_and_write(config: ExperimentConfig) -> ExperimentResult:
+    from hil import report
+
     threads = torch.get_num_threads()
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)

@@ -7,7 +7,9 @@ and optimizer states, the epoch, the history, and every random-generator state t
 if it had not stopped: same batches, same device trials, same numbers. The checkpoint also
 holds the settings it was written with (``TrainConfig`` and its ``run`` dict): a resume with
 other settings, or one asking for fewer epochs than the checkpoint has done, is refused
-(:class:`CheckpointError` naming what differs); only the epoch count may grow.
+(:class:`CheckpointError` naming what differs); only the epoch count may grow. It carries the
+run's id (``TrainConfig.run_id``): another run's checkpoint copied in its place is refused. An
+existing checkpoint is never overwritten by a run that does not resume it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class TrainConfig:
     desc: str = "train"
     run: dict | None = None            # what else defines the run (e.g. the experiment's
                                        # settings): a resume must find the same in the checkpoint
+    run_id: str | None = None          # which run of an experiment (e.g. "insitu/S/low/seed0"):
+                                       # a checkpoint copied from another run is refused
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 0:
@@ -89,6 +93,11 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     return path
 
 
+#: what every checkpoint holds (``neuron_rng`` may be None: a model without device trials)
+REQUIRED_KEYS = frozenset({"version", "epoch", "model", "optimizer", "history", "shuffle_rng",
+                           "config"})
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint with ``weights_only=True``; any damage is a CheckpointError naming it."""
     path = Path(path)
@@ -102,11 +111,18 @@ def load_checkpoint(path: str | Path) -> dict:
             f"checkpoint {str(path)!r} is corrupt or truncated ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); delete it to start over, "
             f"or point --checkpoint at another file") from None
-    required = {"version", "epoch", "model", "optimizer", "history"}
-    if not isinstance(state, dict) or not required <= set(state):
+    if not isinstance(state, dict) or not REQUIRED_KEYS <= set(state):
         found = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"checkpoint {str(path)!r} is not a spin-hil training checkpoint "
-                              f"(needs keys {sorted(required)}, found {found})")
+        missing = sorted(REQUIRED_KEYS - set(state)) if isinstance(state, dict) else []
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a complete spin-hil training "
+                              f"checkpoint (missing {', '.join(missing) or 'every key'}; needs "
+                              f"{sorted(REQUIRED_KEYS)}, found {found}); delete it to start over")
+    history = state["history"]
+    if not (isinstance(history, dict) and set(history) == set(History().as_dict())
+            and isinstance(state["config"], dict)):
+        raise CheckpointError(f"checkpoint {str(path)!r} has a damaged history or config (history "
+                              f"keys {sorted(history) if isinstance(history, dict) else history!r:.60}"
+                              f"); delete it to start over")
     if state["version"] != CHECKPOINT_VERSION:
         raise CheckpointError(f"checkpoint {str(path)!r} has version {state['version']!r}; this "
                               f"spin-hil writes version {CHECKPOINT_VERSION}")
@@ -155,6 +171,10 @@ def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
     shuffle = torch.Generator().manual_seed(int(config.seed))
     history = History()
     start_epoch = 0
+    if config.checkpoint and not config.resume and Path(config.checkpoint).exists():
+        raise CheckpointError(
+            f"checkpoint {config.checkpoint!r} exists (an earlier run): resume it (--resume), or "
+            f"write this run somewhere else (another --out / --checkpoint); it is not overwritten")
     if config.resume and config.checkpoint and Path(config.checkpoint).exists():
         state = load_checkpoint(config.checkpoint)
         check_resume(state, config, config.checkpoint)
@@ -166,7 +186,11 @@ def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
                                   f"({str(exc).splitlines()[0]}); it belongs to another run "
                                   f"configuration") from None
         history = History(**{k: list(v) for k, v in state["history"].items()})
-        shuffle.set_state(state["shuffle_rng"])
+        try:
+            shuffle.set_state(state["shuffle_rng"])
+        except (RuntimeError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint {config.checkpoint!r} has a damaged shuffle_rng "
+                                  f"({str(exc).splitlines()[0]}); delete it to start over") from None
         if hasattr(model, "set_rng_state"):
             model.set_rng_state(state.get("neuron_rng"))
         start_epoch = int(state["epoch"]) + 1

@@ -42,6 +42,15 @@ from procedures.session import (
 from procedures.stopping import StopCheckingBench, unwrap
 
 
+def _shown(value) -> str:
+    """A value as a message shows it: numbers plainly (never ``np.float64(...)``), text quoted."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:    # a numpy scalar
+        return _shown(value.item())
+    return repr(value)
+
+
 class BenchProcedure(Procedure):
     bench_file = Parameter("Bench file", default="default")
     backend = ListParameter("Backend", choices=list(BACKENDS), default="sim")
@@ -91,22 +100,26 @@ class BenchProcedure(Procedure):
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise ParameterError(f"{name} must be a number, got {value!r}") from None
+            raise ParameterError(f"{name} must be a number, got {_shown(value)}") from None
         if not math.isfinite(value) or value <= 0:
-            raise ParameterError(f"{name} must be > 0 {unit}, got {value!r} {unit}. {advice}".strip())
+            raise ParameterError(f"{name} must be > 0 {unit}, got {_shown(value)} {unit}. {advice}".strip())
         return value
 
     @staticmethod
     def require_int(name: str, value, minimum: int = 1) -> int:
-        if isinstance(value, bool) or float(value) != int(value) or int(value) < minimum:
-            raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        try:        # NaN, inf and text are no integers either (int() would raise its own error)
+            whole = not isinstance(value, bool) and float(value) == int(value) >= minimum
+        except (TypeError, ValueError, OverflowError):
+            whole = False
+        if not whole:
+            raise ParameterError(f"{name} must be an integer >= {minimum}, got {_shown(value)}")
         return int(value)
 
     @staticmethod
     def check_width(facts: DeviceFacts, width_s: float, name: str = "pulse width") -> None:
         lim = facts.limits
         if not (math.isfinite(width_s) and width_s > 0):
-            raise ParameterError(f"{name} must be > 0 s, got {width_s!r} s: give the pulse "
+            raise ParameterError(f"{name} must be > 0 s, got {_shown(width_s)} s: give the pulse "
                                  f"width in seconds (e.g. 1e-8 for 10 ns)")
         if width_s > lim.max_pulse_width_s:
             raise ParameterError(f"{name} {width_s:.4g} s on {facts.name} is over the limit "
@@ -120,7 +133,7 @@ class BenchProcedure(Procedure):
     @staticmethod
     def check_level(facts: DeviceFacts, level_V: float, name: str = "pulse amplitude") -> None:
         if not math.isfinite(level_V):
-            raise ParameterError(f"{name} must be a finite number of volts, got {level_V!r}")
+            raise ParameterError(f"{name} must be a finite number of volts, got {_shown(level_V)} V")
         if abs(level_V) > facts.max_level_V:
             raise ParameterError(
                 f"{name} {level_V:.4g} V on {facts.name} is over the device limit "

@@ -175,8 +175,9 @@ def neel_brown_curve(ic0_A, delta, width_s, tau0_s=1e-9, exponent=1.0, n_domains
     """A Neel-Brown curve; refused when it has no thermally activated transition at ``width_s``."""
     if not neel_brown.logistic_slope_at_i50(width_s, ic0_A, delta, tau0_s, exponent) > 0:
         raise CalibrationFileError(
-            f"Neel-Brown curve ic0_A={ic0_A!r}, delta={delta!r} has no thermally activated "
-            f"transition at width_s={width_s!r} s (I50 at or above Ic0); use a shorter pulse")
+            f"Neel-Brown curve ic0_A = {float(ic0_A):.4g} A, delta = {float(delta):.4g} has no "
+            f"thermally activated transition at width_s = {float(width_s):.4g} s (the pulse is "
+            f"too short to switch below Ic0: I50 at or above Ic0); use a longer pulse")
     return DeviceCalibration(ic0_A=float(ic0_A), delta=float(delta), tau0_s=float(tau0_s),
                              exponent=float(exponent), width_s=float(width_s), model="neel_brown",
                              n_domains=None if n_domains is None else int(n_domains),
@@ -316,9 +317,10 @@ def _device(name, entry, where: str, top_width: float | None) -> DeviceCalibrati
         if not neel_brown.logistic_slope_at_i50(width, numbers["ic0_A"], numbers["delta"],
                                                 numbers["tau0_s"], numbers["exponent"]) > 0:
             raise CalibrationFileError(
-                f"{where}: the neel_brown curve ic0_A={numbers['ic0_A']!r}, delta="
-                f"{numbers['delta']!r} has no thermally activated transition at width_s="
-                f"{width!r} s (I50 at or above Ic0); use a shorter pulse")
+                f"{where}: the neel_brown curve ic0_A = {numbers['ic0_A']:.4g} A, delta = "
+                f"{numbers['delta']:.4g} has no thermally activated transition at width_s = "
+                f"{width:.4g} s (the pulse is too short to switch below Ic0: I50 at or above "
+                f"Ic0); use a longer pulse")
     numbers = {k: v for k, v in numbers.items() if v is not None or k not in NEEL_BROWN_DEFAULTS}
     numbers["width_s"] = width
     known = {"size", "model", "n_domains", "readout", *NUMBERS, *UNCERTAINTIES}
@@ -382,6 +384,16 @@ def load_calibration(path: str | Path) -> ChipCalibration:
     except FileNotFoundError:
         raise CalibrationFileError(f"calibration file {str(path)!r} does not exist; run "
                                    f"`hil characterize survey` to write one") from None
+    except IsADirectoryError:
+        raise CalibrationFileError(f"calibration file {str(path)!r} is a folder: give the JSON "
+                                   f"file in it (e.g. calibration_chip1.json)") from None
+    except UnicodeDecodeError as exc:
+        raise CalibrationFileError(f"calibration file {str(path)!r} is not UTF-8 text (byte "
+                                   f"{exc.start}): not a calibration JSON; give the file a "
+                                   f"survey wrote") from None
+    except OSError as exc:
+        raise CalibrationFileError(f"calibration file {str(path)!r} cannot be read: "
+                                   f"{exc.strerror or exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -12,7 +12,9 @@
         --address GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET ...   (over `hil serve`)
 
 Outputs in ``--out``: the Results CSV, for a survey ``calibration_<chip>.json``
-(what ``hil train`` reads), PNG plots and ``report.md``. Parameters are checked against the
+(what ``hil train`` reads), PNG plots and ``report.md``; for another procedure its PNG plot,
+``<procedure>_summary.json`` and ``<procedure>_report.md`` (e.g. ``ri_loop_report.md``), so
+procedures can share one ``--out``. One run at a time writes a folder (it is locked). Parameters are checked against the
 bench file's safety limits before anything is opened; a bad value exits with status 2 and a
 message naming the value and the limit. Ctrl-C or SIGTERM stops the run before its next
 bench operation (no batch is cut), turns the outputs off and exits with status 130; a
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -90,7 +93,46 @@ def _parameters(args) -> dict:
     return out
 
 
+#: the option that sets a procedure parameter (errors name what the user typed)
+OPTIONS = {"trials": "--trials", "points": "--points", "coarse_points": "--coarse-points",
+           "pulse_width": "--width", "bias_field": "--field", "cycles": "--cycles",
+           "block": "--block", "max_field": "--max-field", "amplitude": "--amplitude",
+           "max_amplitude": "--amplitude"}
+
+
+def _check_number(procedure: str, key: str, parameter, value) -> str | None:
+    """A numeric parameter must be finite (else ParameterError); returns what is wrong when it
+    is outside its pymeasure range (pymeasure's own check says only "above the maximum", and
+    only once the run has started), naming the option and the bound."""
+    from pymeasure.experiment import FloatParameter, IntegerParameter
+
+    from procedures.session import ParameterError
+
+    if not isinstance(parameter, (FloatParameter, IntegerParameter)):
+        return
+    what = OPTIONS.get(key, key)
+    units = f" {parameter.units}" if parameter.units else ""
+    integer = isinstance(parameter, IntegerParameter)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or (integer and number != int(number)):
+        kind = "an integer" if integer else f"a finite number{' of' if units else ''}"
+        raise ParameterError(f"{procedure}: {what} must be {kind}{units}, got {value!r}")
+    def show(x):
+        return f"{int(x)}" if integer else f"{x:g}"
+    low, high = parameter.minimum, parameter.maximum
+    if number > high:
+        return f"{procedure}: {what} {show(number)}{units} is over the maximum {show(high)}{units}"
+    if number < low:
+        return f"{procedure}: {what} {show(number)}{units} is below the minimum {show(low)}{units}"
+    return None
+
+
 def build_procedure(name: str, parameters: dict, bench=None):
+    from pymeasure.experiment import FloatParameter
+
     from procedures.endurance import EnduranceProcedure
     from procedures.loops import RHLoopProcedure, RILoopProcedure
     from procedures.session import ParameterError
@@ -108,10 +150,17 @@ def build_procedure(name: str, parameters: dict, bench=None):
     if unknown:
         raise ParameterError(f"{name} does not take {', '.join(unknown)} (its parameters: "
                              f"{', '.join(sorted(known))})")
+    problems = [p for key, value in parameters.items()
+                if (p := _check_number(name, key, getattr(cls, key), value))]
     try:
-        return cls(bench=bench, **parameters)
+        proc = cls(bench=bench, **parameters)
     except ValueError as exc:   # pymeasure's own range checks (e.g. a negative count)
         raise ParameterError(f"{name}: {exc}") from None
+    if problems:
+        if any(isinstance(getattr(cls, k), FloatParameter) for k in parameters):
+            proc.validate()     # its own message names the device's limit, where it has one
+        raise ParameterError(problems[0])
+    return proc
 
 
 def run_characterization(name: str, parameters: dict, out_dir, resume: bool = False,
@@ -127,11 +176,22 @@ def run_characterization(name: str, parameters: dict, out_dir, resume: bool = Fa
     :class:`~procedures.stopping.RunAborted` (a ``KeyboardInterrupt``) with every finished
     point on disk for ``resume``.
     """
-    from procedures.stopping import RunAborted
+    from procedures.outlock import lock_folder
+    from procedures.runner import require_run_folder
 
     out = Path(out_dir)
     proc = build_procedure(name, parameters, bench)
     proc.validate()                                   # before any file or instrument
+    require_run_folder(out, resume)
+    with lock_folder(out):          # one run at a time writes the folder, outputs included
+        return _run_and_write(name, proc, out, resume, progress, bench, visa_library,
+                              addresses, stop)
+
+
+def _run_and_write(name, proc, out: Path, resume, progress, bench, visa_library, addresses,
+                   stop) -> dict:
+    from procedures.stopping import RunAborted
+
     if bench is None:
         from procedures.session import open_bench
         from procedures.stopping import stop_on_signals
@@ -156,9 +216,12 @@ def run_characterization(name: str, parameters: dict, out_dir, resume: bool = Fa
         projected = sum(float(r.get("Projected bench time (s)", 0) or 0) for r in outcome.rows
                         if r.get("Projected bench time (s)") == r.get("Projected bench time (s)"))
         summary = outcome.extra
-        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-        result.update(summary=summary, **write_procedure_report(name, outcome.rows, summary, out,
-                                                                round_trips, projected))
+        # each procedure's own summary and report: a second procedure into --out keeps the first's
+        summary_path = out / f"{name.replace('-', '_')}_summary.json"
+        summary_path.write_text(json.dumps(summary, indent=2, default=float))
+        result.update(summary=summary, summary_path=summary_path,
+                      **write_procedure_report(name, outcome.rows, summary, out, round_trips,
+                                               projected))
     return result
 
 
@@ -185,8 +248,12 @@ def _run_with_progress(proc, name: str, out: Path, resume: bool, progress: bool,
 
 def _has_points(path: Path) -> bool:
     from procedures.runner import read_points
+    from procedures.session import ParameterError
 
-    return path.exists() and bool(read_points(path)[1])
+    try:
+        return path.exists() and bool(read_points(path)[1])
+    except ParameterError:          # a damaged file: said when it is resumed
+        return path.exists()
 
 
 def _bench_errors() -> tuple[type, ...]:

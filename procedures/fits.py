@@ -63,20 +63,20 @@ def _check_counts(switched, trials):
     """Refuse counts no binomial fit can use: trials finite and > 0, 0 <= switched <= trials."""
     if not np.all(np.isfinite(trials)):
         bad = trials[~np.isfinite(trials)][0]
-        raise FitError(f"trials must be a finite number at every point, got {bad!r}; "
+        raise FitError(f"trials must be a finite number at every point, got {float(bad):g}; "
                        f"give the number of reset-then-write trials behind each count")
     if np.any(trials <= 0):
-        raise FitError(f"trials must be > 0 at every point, got min {trials.min()!r}")
+        raise FitError(f"trials must be > 0 at every point, got min {float(trials.min()):g}")
     if not np.all(np.isfinite(switched)):
         raise FitError("switched must be finite numbers at every point")
     if np.any((switched < 0) | (switched > trials + 1e-9)):
         raise FitError("switched must lie in [0, trials] at every point "
-                       f"(got {switched.min()!r}..{switched.max()!r} for up to {trials.max()!r} trials)")
+                       f"(got {float(switched.min()):g}..{float(switched.max()):g} for up to {float(trials.max()):g} trials)")
 
 
 def _check_widths(width):
     if not np.all(np.isfinite(width)) or np.any(width <= 0):
-        raise FitError(f"pulse widths must be finite and > 0 s, got {width.min()!r}..{width.max()!r} s")
+        raise FitError(f"pulse widths must be finite and > 0 s, got {float(width.min()):g}..{float(width.max()):g} s")
 
 
 def _counts(current_A, switched, trials, width_s=None):
@@ -356,7 +356,7 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
     w0 = _reference_width(width)
     sel = np.isclose(width, w0, rtol=1e-9, atol=0.0)
     if not sel.any():
-        raise FitError(f"no point at the reference pulse width {w0!r} s; give one finite pulse "
+        raise FitError(f"no point at the reference pulse width {float(w0):g} s; give one finite pulse "
                        f"width per point (or one width for all points)")
     try:
         logi = fit_logistic(current[sel], switched[sel], trials[sel],

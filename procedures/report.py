@@ -9,7 +9,8 @@ Survey report (:func:`write_survey_report`)
                               round trips and the projected real-bench time.
 
 Single-procedure reports (:func:`write_procedure_report`) plot what that procedure measured
-(P vs width with tau(I), R-H / R-I loops, error rate vs cycle) next to a short report.md.
+(P vs width with tau(I), R-H / R-I loops, error rate vs cycle) next to a short
+``<procedure>_report.md`` (e.g. ``ri_loop_report.md``).
 """
 
 from __future__ import annotations
@@ -300,7 +301,7 @@ def write_procedure_report(name: str, rows, summary: dict, out_dir, round_trips:
               f"- projected real-bench time: {projected_s:.2f} s"]
     for key, path in paths.items():
         lines.append(f"- {key}: `{path.name}`")
-    report = out / "report.md"
+    report = out / f"{name.replace('-', '_')}_report.md"    # its own: --out may be shared
     report.write_text("\n".join(lines) + "\n")
     paths["report"] = report
     return paths

@@ -274,10 +274,11 @@ def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: flo
     are parameters of :class:`VariabilitySurveyProcedure` (e.g. ``coarse_points``,
     ``width_scan``, ``bias_field``).
     """
-    from procedures.runner import run_procedure
+    from procedures.outlock import lock_folder
+    from procedures.runner import require_run_folder, run_procedure
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    require_run_folder(out, resume)
     proc = VariabilitySurveyProcedure(bench=bench, trials=trials, points=points,
                                       pulse_width=width_s, devices=devices, **parameters)
     bar = None
@@ -289,13 +290,14 @@ def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: flo
         def progress(percent):
             bar.n = min(float(percent), 100.0)
             bar.refresh()
-    try:
-        outcome = run_procedure(proc, out / "survey.csv", resume=resume,
-                                progress=progress or None)
-    finally:
-        if bar is not None:
-            bar.close()
-    result = finish_survey(proc, outcome.rows, out, report=report)
+    with lock_folder(out):
+        try:
+            outcome = run_procedure(proc, out / "survey.csv", resume=resume,
+                                    progress=progress or None)
+        finally:
+            if bar is not None:
+                bar.close()
+        result = finish_survey(proc, outcome.rows, out, report=report)
     if print_summary:
         print(result.table())
     return result
@@ -303,12 +305,17 @@ def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: flo
 
 def finish_survey(proc: VariabilitySurveyProcedure, rows, out: Path, report: bool = True) -> SurveyResult:
     from procedures.calibration import save_calibration
+    from procedures.identity import chip_identity
 
     result = analyze_survey(rows, proc.bench_config(), float(proc.pulse_width), float(proc.tau0),
                             float(proc.exponent), int(proc.trials), int(proc.points))
     result.paths["csv"] = out / "survey.csv"
     cal_path = out / f"calibration_{result.chip}.json"
-    result.paths["calibration"] = save_calibration(result.calibration(), cal_path)
+    calibration = result.calibration()
+    # the chip it measured, so that a calibration of another chip is refused (hil train)
+    calibration.meta["chip_identity"] = chip_identity(
+        proc.bench_config(), result.chip, calibration.names(), proc.backend)
+    result.paths["calibration"] = save_calibration(calibration, cal_path)
     if report:
         from procedures.report import write_survey_report
         result.paths.update(write_survey_report(result, rows, out))

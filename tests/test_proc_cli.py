@@ -38,8 +38,9 @@ def test_single_procedures(tmp_path, procedure, extra, plot, key):
     out = tmp_path / procedure
     assert cli_main([procedure, *extra, "--out", str(out), "--no-progress"]) == 0
     assert (out / plot).stat().st_size > 0
-    assert (out / "report.md").stat().st_size > 0
-    summary = json.loads((out / "summary.json").read_text())
+    stem = procedure.replace("-", "_")      # each procedure's own report and summary
+    assert (out / f"{stem}_report.md").stat().st_size > 0
+    summary = json.loads((out / f"{stem}_summary.json").read_text())
     assert key in summary
 
 
@@ -58,5 +59,5 @@ def test_over_hil_serve_with_pyvisa_py(tmp_path):
         assert cli_main(args) == 0
     finally:
         handle.close()
-    summary = json.loads((tmp_path / "net" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "net" / "switching_summary.json").read_text())
     assert 15e-6 < summary["neel_brown"]["i50_A"] < 30e-6
