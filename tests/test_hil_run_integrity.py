@@ -18,6 +18,7 @@ from hil.cli import main as hil_main
 from hil.experiment import run_experiment
 from hil.train import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint, train
 from hil.data import load_digits_split
+from procedures.calibration import CalibrationFileError, load_calibration
 
 SOFTWARE = ["train", "--modes", "software", "--seeds", "0", "--epochs", "1", "--hidden", "8",
             "--no-progress"]
@@ -144,6 +145,8 @@ def test_a_calibration_that_is_no_json_file_is_one_line(tmp_path, capsys, kind):
         path.write_bytes(bytes(range(256)) * 4)
     assert hil_main([*SOFTWARE, "--calibration", str(path), "--out", str(tmp_path / "o")]) == 2
     assert str(path) in one_line_error(capsys)
+    with pytest.raises(CalibrationFileError, match="folder" if kind == "directory" else "UTF-8"):
+        load_calibration(path)          # the reader itself, as hil characterize and scripts use it
 
 
 def test_out_naming_a_file_is_one_line(tmp_path, capsys):
