@@ -18,8 +18,9 @@ message is framed the same way whichever transport carried it:
   the block.
 - **Text** outside blocks must be printable 7-bit ASCII (tab allowed), else the message is
   dropped with ``-101 Invalid character``. A message with over :data:`MAX_LINE_BYTES` of
-  text, or a block over :data:`MAX_BLOCK_BYTES`, is dropped with ``-363 Input buffer
-  overrun`` (up to the next newline); framing goes on after it.
+  text, or a block whose header declares over :data:`MAX_BLOCK_BYTES`, is dropped with
+  ``-363 Input buffer overrun`` up to the next newline (a block is refused from its header,
+  never skipped by its declared length); framing goes on after it.
 - **Replies** are one line ending in ``\\n``: control characters in a text reply (an error
   message echoing a bad command) are escaped, so the newline still ends the reply; a reply
   that begins with a block goes out byte for byte.
@@ -224,7 +225,6 @@ class MessageFramer:
     text_bytes: int = 0         # of those, bytes outside blocks (what the line limit counts)
     in_quote: int = 0           # the quote byte we are inside, or 0
     discarding: bool = False    # dropping an over-long message until its newline
-    skip_bytes: int = 0         # bytes of an over-size block still to drop
     block_end: int = 0          # where the last block of this message ended
 
     def messages(self, data: bytes, end: bool = False) -> list[str | FramingError]:
@@ -254,7 +254,7 @@ class MessageFramer:
         while (item := self._next(end)) is not None:
             out.append(item)
         if end:                     # END: nothing carries over to the next write
-            self.skip_bytes, self.discarding = 0, False
+            self.discarding = False
             self._restart(len(self.buffer))
         return out
 
@@ -273,12 +273,6 @@ class MessageFramer:
 
     def _next(self, end: bool):
         buf = self.buffer
-        if self.skip_bytes:
-            dropped = min(self.skip_bytes, len(buf))
-            del buf[:dropped]
-            self.skip_bytes -= dropped
-            if self.skip_bytes:
-                return None
         if self.discarding:
             newline = buf.find(b"\n")
             if newline < 0:
@@ -310,11 +304,14 @@ class MessageFramer:
                         self.block_end = stop
                         return self._cut(stop, len(buf))
                 elif length > MAX_BLOCK_BYTES:
+                    # refused from its header alone: skipping the declared bytes would let
+                    # one bad header ('#9999999999') swallow the next ~1 GB of the stream
                     self._restart(i + size)
-                    self.skip_bytes, self.discarding = length, True
+                    self.discarding = True
                     return FramingError(INPUT_BUFFER_OVERRUN,
                                         f"binary block of {length} bytes over the "
-                                        f"{MAX_BLOCK_BYTES}-byte limit; it was dropped")
+                                        f"{MAX_BLOCK_BYTES}-byte limit; it was refused and "
+                                        f"the message dropped up to the next newline")
                 else:
                     stop = i + size + length
                     if stop > len(buf):

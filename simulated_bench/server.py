@@ -10,16 +10,29 @@ Rules it keeps:
 - **Loopback only.** Sockets bind to 127.0.0.1 and nothing else; any other host is refused
   with :class:`ValueError` before a socket exists. The simulator has no authentication and
   must never be reachable from another machine.
-- **One bench, one thread.** All instruments share one :class:`SimulatedBench` (one virtual
-  clock, one chip); a single selector thread serves every socket, and each message runs
-  under :attr:`ServerHandle.lock`, so clients are served in turn and code in the test's own
-  thread can take the same lock to look at the bench safely.
+- **One bench, one thread, arrival order.** All instruments share one
+  :class:`SimulatedBench` (one virtual clock, one chip); one event loop serves every socket,
+  and each message runs under :attr:`ServerHandle.lock` (code in the test's own thread can
+  take it to look at the bench safely). Sockets are read in the order their input arrived
+  (edge-triggered epoll, see :class:`_Poller`) and their messages run in that order, whichever
+  instrument they are for; the server sets TCP_NODELAY and ACKs at once (TCP_QUICKACK) so a
+  client without TCP_NODELAY is not held back by Nagle longer than the server takes to read
+  its previous message. What the server cannot see it cannot order: messages that pile up
+  on several sockets while the loop is busy (or descheduled) run socket by socket in the
+  order those sockets became ready. A client that needs a strict order across instruments
+  sets TCP_NODELAY (``drivers.transport`` does) or waits (``*OPC?``).
+- **Bounds.** A client's input is read once its earlier messages ran, at most
+  :data:`ROUND_READ_BYTES` and :data:`ROUND_MESSAGES` per round, so a flooding client costs
+  the others one round's share. Past :data:`MAX_UNREAD_REPLY_BYTES` of unread replies a
+  client is paused (its input waits in the kernel); paused for ``stall_timeout_s`` without
+  reading, it is closed.
 - **Framing** is :mod:`simulated_bench.framing`'s, the same as the in-process VISA
   library's: messages end at ``\\n``, an IEEE 488.2 block (``#<n><length><bytes>``, e.g. the
   81160A's ``DATA:DAC``) is read by length and also ends its message when nothing of the
   message follows it (pymeasure's ``write_binary_values`` sends no ``\\n``); a message over
   :data:`MAX_LINE_BYTES` (or a block over :data:`MAX_BLOCK_BYTES`) queues ``-363 Input
-  buffer overrun`` and the connection goes on; garbage (text outside blocks that is not
+  buffer overrun`` and the connection goes on (an over-size block is refused from its
+  header, then the stream resyncs at the next newline); garbage (text outside blocks that is not
   printable ASCII) queues ``-101 Invalid character``. Nothing of it reaches the parser and
   nothing crashes. As on a real instrument, errors are read with ``SYST:ERR?``; a message
   produces a reply only if it holds a query.
@@ -33,11 +46,14 @@ Rules it keeps:
 from __future__ import annotations
 
 import argparse
+import select
 import selectors
 import signal
 import socket
 import sys
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from simulated_bench.clock import bus_read_s, bus_write_s
@@ -52,9 +68,16 @@ from simulated_bench.scpi_errors import EXECUTION_ERROR
 
 LOOPBACK_HOST = "127.0.0.1"
 DEFAULT_CLI_PORT = 5025
-#: replies a client has not read yet; past this the client is not reading, and is dropped
-MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024
+#: reply bytes a client may leave unread; past this its input is not read until it reads
+MAX_UNREAD_REPLY_BYTES = 64 * 1024
+#: a client that leaves replies unread (paused) this long without taking a byte is closed
+STALL_TIMEOUT_S = 5.0
+#: input read from one socket per loop round, and messages run per socket per round, so one
+#: busy client cannot hold the loop
+ROUND_READ_BYTES = 64 * 1024
+ROUND_MESSAGES = 64
 _RECV_BYTES = 65536
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 class ServerError(RuntimeError):
@@ -74,33 +97,120 @@ def _check_host(host: str) -> str:
         f"host='{LOOPBACK_HOST}' (and an SSH tunnel if you need it elsewhere)")
 
 
+# ---------------------------------------------------------------- readiness, in arrival order
+class _Poller:
+    """Which sockets have input, in the order it arrived.
+
+    Linux: epoll, edge-triggered. Its ready list is kept in the order sockets became ready
+    since they were last reported, so reading every reported socket to its end (EAGAIN) and
+    serving in the reported order serves messages in the order they reached the server.
+    (Level-triggered epoll puts a socket just served back at the head of the list, ahead of
+    sockets that received data before it.) Elsewhere a level-triggered selector: the same
+    loop, with the order across sockets the selector's.
+    """
+
+    def __init__(self):
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._selector = None if self._epoll else selectors.DefaultSelector()
+        self._data: dict[int, tuple[socket.socket, object]] = {}
+
+    def _epoll_mask(self, write: bool) -> int:
+        mask = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
+        return mask | select.EPOLLOUT if write else mask
+
+    def register(self, sock: socket.socket, data) -> None:
+        self._data[sock.fileno()] = (sock, data)
+        if self._epoll:
+            self._epoll.register(sock.fileno(), self._epoll_mask(False))
+        else:
+            self._selector.register(sock, selectors.EVENT_READ, data)
+
+    def want_write(self, sock: socket.socket, write: bool) -> None:
+        if self._epoll:
+            self._epoll.modify(sock.fileno(), self._epoll_mask(write))
+        else:
+            mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
+            self._selector.modify(sock, mask, self._data[sock.fileno()][1])
+
+    def unregister(self, sock: socket.socket) -> None:
+        entry = self._data.pop(sock.fileno(), None)
+        if entry is None:
+            return
+        try:
+            if self._epoll:
+                self._epoll.unregister(sock.fileno())
+            else:
+                self._selector.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def poll(self, timeout_s: float) -> list[tuple[object, bool, bool]]:
+        """``(data, readable, writable)`` per ready socket, in the order they became ready."""
+        if self._epoll:
+            readable = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+            return [(self._data[fd][1], bool(events & readable), bool(events & select.EPOLLOUT))
+                    for fd, events in self._epoll.poll(timeout_s) if fd in self._data]
+        return [(key.data, bool(events & selectors.EVENT_READ), bool(events & selectors.EVENT_WRITE))
+                for key, events in self._selector.select(timeout_s)]
+
+    def close(self) -> None:
+        (self._epoll or self._selector).close()
+
+
+def _quick_ack(sock: socket.socket) -> None:
+    """ACK what arrived now, not after the 40 ms delayed-ACK timer: a client without
+    TCP_NODELAY holds its next small write (Nagle) until the previous one is ACKed, and a
+    held ``*TRG`` would reach the server after a ``:READ?`` sent later on another socket.
+    Linux clears the flag as it goes, so it is set again after every read and write."""
+    if _QUICKACK is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except OSError:
+            pass
+
+
 # ---------------------------------------------------------------- the server
-@dataclass
+@dataclass(eq=False)
 class _Connection:
     sock: socket.socket
     address: str                    # the instrument's GPIB address
     framer: MessageFramer = field(default_factory=MessageFramer)
     outgoing: bytearray = field(default_factory=bytearray)
+    queue: deque = field(default_factory=deque)      # messages read, not run yet
+    stalled_since: float | None = None               # paused and not reading since (monotonic)
+    wants_write: bool = False
+    closed: bool = False
+
+    @property
+    def paused(self) -> bool:
+        """Replies left unread: its input waits in the kernel until it reads them."""
+        return len(self.outgoing) > MAX_UNREAD_REPLY_BYTES
 
 
 class ServerHandle:
     """A running server: ``.addresses`` maps GPIB address -> TCPIP resource name."""
 
-    def __init__(self, bench, listeners: dict[str, socket.socket]):
+    def __init__(self, bench, listeners: dict[str, socket.socket],
+                 stall_timeout_s: float = STALL_TIMEOUT_S):
         self.bench = bench
         self.lock = threading.Lock()
+        self.stall_timeout_s = float(stall_timeout_s)
         self._listeners = listeners
         self.ports = {address: sock.getsockname()[1] for address, sock in listeners.items()}
         self.addresses = {address: resource_name(port) for address, port in self.ports.items()}
         self.messages_served = 0
-        self._selector = selectors.DefaultSelector()
+        self.clients_dropped = 0
+        self._poller = _Poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping = threading.Event()
         self._connections: dict[socket.socket, _Connection] = {}
+        self._to_read: dict[_Connection, None] = {}      # input not read to its end, in order
+        self._active: dict[_Connection, None] = {}       # messages queued, in arrival order
         for address, sock in listeners.items():
             sock.setblocking(False)
-            self._selector.register(sock, selectors.EVENT_READ, ("listen", address))
-        self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+            self._poller.register(sock, ("listen", (sock, address)))
+        self._wake_r.setblocking(False)
+        self._poller.register(self._wake_r, ("wake", None))
         self._thread = threading.Thread(target=self._run, name="simulated-bench-server",
                                         daemon=True)
         self._thread.start()
@@ -128,94 +238,163 @@ class ServerHandle:
             except OSError:
                 pass
         self._connections.clear()
-        self._selector.close()
+        self._poller.close()
 
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def buffered_bytes(self) -> int:
+        """Bytes the server holds for its clients (unsent replies, unrun input): bounded."""
+        return sum(len(c.outgoing) + len(c.framer.buffer) + sum(map(len, c.queue))
+                   for c in list(self._connections.values()))
+
     # ------------------------------------------------------------ loop
     def _run(self) -> None:
         while not self._stopping.is_set():
-            for key, events in self._selector.select(timeout=0.5):
-                kind, address = key.data if isinstance(key.data, tuple) else ("conn", None)
+            for data, readable, writable in self._poller.poll(self._poll_timeout_s()):
+                kind, payload = data if isinstance(data, tuple) else ("conn", data)
+                if kind == "wake":
+                    return
                 try:
-                    if kind == "wake":
-                        return
                     if kind == "listen":
-                        self._accept(key.fileobj, address)
-                    elif events & selectors.EVENT_READ:
-                        self._receive(key.fileobj)
-                    if kind == "conn" and events & selectors.EVENT_WRITE:
-                        self._flush(key.fileobj)
+                        self._accept(*payload)
+                        continue
+                    if writable:
+                        self._flush(payload)
+                    if readable and not payload.closed:
+                        self._to_read.setdefault(payload)
                 except Exception as exc:  # a broken client must never stop the server
-                    print(f"simulated bench server: dropped a connection after {exc!r}",
-                          file=sys.stderr)
-                    if kind == "conn":
-                        self._drop(key.fileobj)
+                    self._fail(payload if kind == "conn" else None, exc)
+            try:
+                self._read_round()
+                self._run_queued()
+                self._drop_stalled()
+            except Exception as exc:  # noqa: BLE001 - a bug here must not stop the server
+                print(f"simulated bench server: loop error {exc!r}", file=sys.stderr)
+
+    def _fail(self, conn: _Connection | None, exc: Exception) -> None:
+        print(f"simulated bench server: dropped a connection after {exc!r}", file=sys.stderr)
+        if conn is not None:
+            self._drop(conn)
+
+    def _poll_timeout_s(self) -> float:
+        if any(not c.paused for c in self._active) or \
+                any(not (c.paused or c.queue) for c in self._to_read):
+            return 0.0
+        deadlines = [c.stalled_since + self.stall_timeout_s
+                     for c in self._connections.values() if c.stalled_since is not None]
+        if not deadlines:
+            return 0.5
+        return min(0.5, max(0.0, min(deadlines) - time.monotonic()))
 
     def _accept(self, listener: socket.socket, address: str) -> None:
-        try:
-            sock, _peer = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = _Connection(sock, address)
-        self._connections[sock] = conn
-        self._selector.register(sock, selectors.EVENT_READ, conn)
+        while True:
+            try:
+                sock, _peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # replies wait here, visible to the cap, not in megabytes of kernel buffer
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_UNREAD_REPLY_BYTES)
+            _quick_ack(sock)
+            conn = _Connection(sock, address)
+            self._connections[sock] = conn
+            self._poller.register(sock, conn)
+            self._to_read.setdefault(conn)      # data may have come with the connection
 
-    def _drop(self, sock: socket.socket) -> None:
-        self._connections.pop(sock, None)
+    def _drop(self, conn: _Connection) -> None:
+        conn.closed = True
+        self._connections.pop(conn.sock, None)
+        self._to_read.pop(conn, None)
+        self._active.pop(conn, None)
+        self._poller.unregister(conn.sock)
         try:
-            self._selector.unregister(sock)
-        except (KeyError, ValueError):
-            pass
-        try:
-            sock.close()
+            conn.sock.close()
         except OSError:
             pass
 
-    def _receive(self, sock: socket.socket) -> None:
-        conn = self._connections.get(sock)
-        if conn is None:
-            return
-        try:
-            data = sock.recv(_RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(sock)
-            return
-        for item in conn.framer.messages(data):
-            reply = self._execute(conn.address, item)
-            if reply is not None:
-                conn.outgoing += reply
-                if len(conn.outgoing) > MAX_UNREAD_REPLY_BYTES:
-                    print(f"simulated bench server: a client of {conn.address} left "
-                          f"{len(conn.outgoing)} reply bytes unread; closing its connection",
-                          file=sys.stderr)
-                    self._drop(sock)
-                    return
-        if conn.outgoing:
-            self._flush(sock)
+    def _read_round(self) -> None:
+        """Read each socket with input, in arrival order, once its earlier messages ran."""
+        for conn in list(self._to_read):
+            if conn.closed or conn.paused or conn.queue:
+                continue
+            try:
+                self._drain(conn)
+            except Exception as exc:  # noqa: BLE001 - see _run
+                self._fail(conn, exc)
 
-    def _flush(self, sock: socket.socket) -> None:
-        conn = self._connections.get(sock)
-        if conn is None:
+    def _drain(self, conn: _Connection) -> None:
+        taken = 0
+        while taken < ROUND_READ_BYTES:       # one busy client cannot hold the loop
+            try:
+                data = conn.sock.recv(_RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                self._to_read.pop(conn, None)
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self._drop(conn)
+                return
+            taken += len(data)
+            conn.queue.extend(conn.framer.messages(data))
+        if conn.queue:
+            self._active.setdefault(conn)
+        _quick_ack(conn.sock)
+
+    def _run_queued(self) -> None:
+        """Run the messages read, socket by socket in the order their input arrived, at most
+        :data:`ROUND_MESSAGES` per socket per round: a client with thousands queued delays
+        the others by one round's share, not by its whole backlog."""
+        for conn in list(self._active):
+            budget = ROUND_MESSAGES
+            while conn.queue and budget and not conn.paused and not conn.closed:
+                self._serve(conn, conn.queue.popleft())
+                budget -= 1
+            if not conn.queue:
+                self._active.pop(conn, None)
+
+    def _serve(self, conn: _Connection, item: str | FramingError) -> None:
+        reply = self._execute(conn.address, item)
+        if reply is None:
             return
-        try:
-            sent = sock.send(conn.outgoing)
+        conn.outgoing += reply
+        self._flush(conn)
+        if conn.paused and conn.stalled_since is None:
+            conn.stalled_since = time.monotonic()
+
+    def _flush(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        sent_any = False
+        while conn.outgoing:
+            try:
+                sent = conn.sock.send(conn.outgoing)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._drop(conn)
+                return
             del conn.outgoing[:sent]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
-            self._drop(sock)
-            return
-        mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outgoing else 0)
-        self._selector.modify(sock, mask, conn)
+            sent_any = True
+        if sent_any:
+            _quick_ack(conn.sock)
+            conn.stalled_since = time.monotonic() if conn.paused else None
+        if conn.wants_write != bool(conn.outgoing):
+            conn.wants_write = bool(conn.outgoing)
+            self._poller.want_write(conn.sock, conn.wants_write)
+
+    def _drop_stalled(self) -> None:
+        now = time.monotonic()
+        for conn in list(self._connections.values()):
+            if conn.stalled_since is not None and now - conn.stalled_since > self.stall_timeout_s:
+                print(f"simulated bench server: a client of {conn.address} left "
+                      f"{len(conn.outgoing)} reply bytes unread for over "
+                      f"{self.stall_timeout_s:g} s; closing its connection", file=sys.stderr)
+                self.clients_dropped += 1
+                self._drop(conn)
 
     def _execute(self, address: str, item: str | FramingError) -> bytes | None:
         """Run one framed message on its instrument under the bench lock; the reply's bytes."""
@@ -242,11 +421,14 @@ class ServerHandle:
             return data
 
 
-def serve(bench, host: str = LOOPBACK_HOST, base_port: int = 0) -> ServerHandle:
+def serve(bench, host: str = LOOPBACK_HOST, base_port: int = 0,
+          stall_timeout_s: float = STALL_TIMEOUT_S) -> ServerHandle:
     """Serve every instrument of ``bench`` on 127.0.0.1; returns a running handle.
 
     ``base_port`` 0 picks free (ephemeral) ports; otherwise instrument i of the bench file
-    gets ``base_port + i``. Use as a context manager, or call ``close()``.
+    gets ``base_port + i``. A client that leaves over :data:`MAX_UNREAD_REPLY_BYTES` of
+    replies unread for ``stall_timeout_s`` is closed. Use as a context manager, or call
+    ``close()``.
     """
     host = _check_host(host)
     if not isinstance(base_port, int) or not 0 <= base_port <= 65535 - len(bench.instruments):
@@ -271,7 +453,7 @@ def serve(bench, host: str = LOOPBACK_HOST, base_port: int = 0) -> ServerHandle:
         for sock in listeners.values():
             sock.close()
         raise
-    return ServerHandle(bench, listeners)
+    return ServerHandle(bench, listeners, stall_timeout_s)
 
 
 def address_table(bench, handle: ServerHandle) -> str:
