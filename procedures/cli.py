@@ -7,6 +7,8 @@
     hil characterize rh-loop --device L0      R-H loop through the magnet
     hil characterize ri-loop --device S0      R-I loop (both polarities) -> critical currents
     hil characterize endurance --device M0 --cycles 5000
+    hil characterize ifr --device M0 --cycles 100 --bench examples/benches/dw_ifr_neurons.toml
+    hil characterize ifr-transfer --device M0 --points 6 --cycles 40 --bench ...   (DW-MTJ neurons)
     ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
     hil characterize switching --backend visa --visa-library @py \
         --address GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET ...   (over `hil serve`)
@@ -32,9 +34,11 @@ import math
 import sys
 from pathlib import Path
 
-PROCEDURES = ("survey", "switching", "width", "rh-loop", "ri-loop", "endurance")
+PROCEDURES = ("survey", "switching", "width", "rh-loop", "ri-loop", "endurance", "ifr",
+              "ifr-transfer")
 DATA_FILES = {"survey": "survey.csv", "switching": "switching.csv", "width": "p_vs_width.csv",
-              "rh-loop": "rh_loop.csv", "ri-loop": "ri_loop.csv", "endurance": "endurance.csv"}
+              "rh-loop": "rh_loop.csv", "ri-loop": "ri_loop.csv", "endurance": "endurance.csv",
+              "ifr": "ifr.csv", "ifr-transfer": "ifr_transfer.csv"}
 
 
 def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -75,9 +79,9 @@ def _parameters(args) -> dict:
     """Procedure keyword arguments from the command line (only what was given)."""
     name = args.procedure
     out: dict = {"bench_file": args.bench or "default", "backend": args.backend}
-    if name in ("switching", "width", "rh-loop", "ri-loop", "endurance"):
-        out["device"] = args.device or {"rh-loop": "chip1/L0", "endurance": "chip1/M0"}.get(
-            name, "chip1/S0")
+    if name in ("switching", "width", "rh-loop", "ri-loop", "endurance", "ifr", "ifr-transfer"):
+        out["device"] = args.device or {"rh-loop": "chip1/L0", "endurance": "chip1/M0", "ifr": "chip1/M0",
+                                        "ifr-transfer": "chip1/M0"}.get(name, "chip1/S0")
     if name == "survey":
         out["devices"] = args.devices
         if getattr(args, "no_width_scan", False):
@@ -134,6 +138,7 @@ def build_procedure(name: str, parameters: dict, bench=None):
     from pymeasure.experiment import FloatParameter
 
     from procedures.endurance import EnduranceProcedure
+    from procedures.ifr import IFRCyclingProcedure, IFRTransferProcedure
     from procedures.loops import RHLoopProcedure, RILoopProcedure
     from procedures.session import ParameterError
     from procedures.switching import (
@@ -144,7 +149,8 @@ def build_procedure(name: str, parameters: dict, bench=None):
 
     cls = {"survey": VariabilitySurveyProcedure, "switching": SwitchingAmplitudeProcedure,
            "width": SwitchingWidthProcedure, "rh-loop": RHLoopProcedure,
-           "ri-loop": RILoopProcedure, "endurance": EnduranceProcedure}[name]
+           "ri-loop": RILoopProcedure, "endurance": EnduranceProcedure,
+           "ifr": IFRCyclingProcedure, "ifr-transfer": IFRTransferProcedure}[name]
     known = set(cls().parameter_objects())
     unknown = sorted(set(parameters) - known)
     if unknown:
@@ -216,12 +222,16 @@ def _run_and_write(name, proc, out: Path, resume, progress, bench, visa_library,
         projected = sum(float(r.get("Projected bench time (s)", 0) or 0) for r in outcome.rows
                         if r.get("Projected bench time (s)") == r.get("Projected bench time (s)"))
         summary = outcome.extra
+        # a procedure that draws its own plots (the IFR ones) names them in its summary
+        plots = proc.write_plots(summary, out) if hasattr(proc, "write_plots") else {}
+        summary.update({key: path.name for key, path in plots.items()})
         # each procedure's own summary and report: a second procedure into --out keeps the first's
         summary_path = out / f"{name.replace('-', '_')}_summary.json"
         summary_path.write_text(json.dumps(summary, indent=2, default=float))
         result.update(summary=summary, summary_path=summary_path,
                       **write_procedure_report(name, outcome.rows, summary, out, round_trips,
                                                projected))
+        result.update(plots)
     return result
 
 
