@@ -86,6 +86,7 @@ class ExperimentConfig:
         for name, check in _CHECKS.items():
             object.__setattr__(self, name, check(getattr(self, name)))
         _check_dataset(self)
+        _check_samples(self)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -169,17 +170,23 @@ def _is_real(value) -> bool:
             and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value)))
 
 
-def _int(name, value, low=1, optional=False):
+def _int(name, value, low=1, optional=False, high=None):
     if optional and value is None:
         return None
     if not _is_int(value) or value < low:
         _fail(name, ("None or " if optional else "") + f"an integer >= {low}", value)
+    if high is not None and value > high:
+        _fail(name, f"at most {high} (the maximum)", value)
     return int(value)
 
 
-def _positive(name, value, high=None):
+def _positive(name, value, high=None, cap=None):
+    """``high``: part of the rule (a fraction in (0, 1]); ``cap``: the maximum a setting may
+    reach (refused as over the maximum)."""
     if not _is_real(value) or not value > 0 or (high is not None and value > high):
         _fail(name, f"a finite number {'> 0' if high is None else f'in (0, {high:g}]'}", value)
+    if cap is not None and not value <= cap:
+        _fail(name, f"at most {cap:g} (the maximum)", value)
     return float(value)
 
 
@@ -218,6 +225,9 @@ def _seeds(value):
     bad = [s for s in seeds if not _is_int(s) or s < 0]
     if bad:
         _fail("seeds", "integers >= 0", bad[0])
+    big = [s for s in seeds if s > MAX_SEED]
+    if big:
+        _fail("seeds", f"at most {MAX_SEED} (the maximum)", big[0])
     return tuple(int(s) for s in seeds)
 
 
@@ -248,6 +258,9 @@ def _variability(value):
             if not _is_real(sigma) or sigma < 0:
                 raise ExperimentConfigError(f"variability level {name!r}: spread {key!r} must be "
                                             f"a finite number >= 0, got {sigma!r}")
+            if not sigma < 1:       # as the bench file's [variability]
+                raise ExperimentConfigError(f"variability level {name!r}: spread {key!r} must be "
+                                            f"a relative sigma below 1, got {sigma!r}")
         levels[name] = None if spreads is None else MappingProxyType(
             {str(k): float(v) for k, v in spreads.items()})
     return MappingProxyType(levels)
@@ -276,6 +289,24 @@ def _bench(value):
     return str(value) if isinstance(value, os.PathLike) else value
 
 
+#: seeds feed numpy and torch; 2**32 - 1 is the range every generator here accepts
+MAX_SEED = 2**32 - 1
+#: device samples one training step (or one 512-sample evaluation chunk) draws: batch x hidden
+#: x repeats; 2**26 float64 samples are 0.5 GB (the default run draws 2**20)
+MAX_SAMPLES_PER_STEP = 2**26
+
+
+def _check_samples(config: ExperimentConfig) -> None:
+    repeats = max(config.repeats, config.eval_repeats or config.repeats)
+    samples = max(config.batch_size, 512) * config.hidden * repeats
+    if samples > MAX_SAMPLES_PER_STEP:
+        raise ExperimentConfigError(
+            f"experiment settings batch_size {config.batch_size} (at least 512 while "
+            f"evaluating) x hidden {config.hidden} x repeats {repeats} = {samples} device samples "
+            f"per step is over the maximum {MAX_SAMPLES_PER_STEP}; lower --hidden, --repeats / "
+            f"--eval-repeats or --batch-size")
+
+
 def _check_dataset(config: ExperimentConfig) -> None:
     if config.dataset not in ("digits", "mnist"):
         _fail("dataset", "'digits' or 'mnist'", config.dataset)
@@ -290,20 +321,20 @@ _CHECKS = {
     "bench": _bench,
     "dataset": lambda v: v,                      # with mnist_path, in _check_dataset
     "mnist_path": lambda v: _path("mnist_path", v, optional=True),
-    "split_seed": lambda v: _int("split_seed", v, 0),
+    "split_seed": lambda v: _int("split_seed", v, 0, high=MAX_SEED),
     "sizes": _sizes,
     "variability": _variability,
     "seeds": _seeds,
-    "epochs": lambda v: _int("epochs", v),
-    "batch_size": lambda v: _int("batch_size", v),
-    "lr": lambda v: _positive("lr", v),
-    "hidden": lambda v: _int("hidden", v),
-    "repeats": lambda v: _int("repeats", v),
-    "eval_repeats": lambda v: _int("eval_repeats", v, optional=True),
-    "width_s": lambda v: _positive("width_s", v),
+    "epochs": lambda v: _int("epochs", v, high=100_000),
+    "batch_size": lambda v: _int("batch_size", v, high=65_536),
+    "lr": lambda v: _positive("lr", v, cap=10.0),
+    "hidden": lambda v: _int("hidden", v, high=65_536),
+    "repeats": lambda v: _int("repeats", v, high=65_536),
+    "eval_repeats": lambda v: _int("eval_repeats", v, optional=True, high=65_536),
+    "width_s": lambda v: _positive("width_s", v, cap=1.0),
     "calibration": _calibration,
-    "calibration_trials": lambda v: _int("calibration_trials", v),
-    "saturation": lambda v: _positive("saturation", v),
+    "calibration_trials": lambda v: _int("calibration_trials", v, high=1_000_000),
+    "saturation": lambda v: _positive("saturation", v, cap=1000.0),
     "headroom": lambda v: _positive("headroom", v, 1.0),
     "current_levels": _current_levels,
     "modes": _modes,
@@ -311,7 +342,7 @@ _CHECKS = {
     "resume": lambda v: _bool("resume", v),
     "checkpoints": lambda v: _bool("checkpoints", v),
     "progress": lambda v: _bool("progress", v),
-    "torch_threads": lambda v: _int("torch_threads", v, 0, optional=True),
+    "torch_threads": lambda v: _int("torch_threads", v, 0, optional=True, high=1024),
     "bench_projection": lambda v: _bool("bench_projection", v),
 }
 assert tuple(_CHECKS) == FIELDS, "every ExperimentConfig field needs its check, in field order"
