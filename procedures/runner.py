@@ -226,15 +226,26 @@ def _check_identity(path: Path, procedure) -> None:
                              f"{str(wanted.get('sha256'))[:12]}); choose another output directory")
 
 
-def _new_results(procedure, path: Path) -> Results:
-    """A fresh Results file whose header records the run's identity (read back on resume)."""
-    results = Results(procedure, str(path))
-    text = path.read_text(encoding=Results.ENCODING)
-    marker = f"{Results.COMMENT}Data:"
-    line = IDENTITY_LINE + json.dumps(_identity(procedure), sort_keys=True) + Results.LINE_BREAK
-    path.write_text(text.replace(marker, line + marker, 1) if marker in text else line + text,
-                    encoding=Results.ENCODING)
-    return results
+class IdentifiedResults(Results):
+    """A pymeasure ``Results`` whose header also records the run's identity (``#Run identity:``
+    before ``#Data:``), counted in its header length so that pymeasure reads the data right."""
+
+    def __init__(self, procedure, data_filename, identity: dict):
+        self.identity = identity
+        super().__init__(procedure, data_filename)
+
+    def header(self):
+        text = super().header()
+        self._header_count += 1
+        marker = f"{Results.COMMENT}Data:"
+        line = IDENTITY_LINE + json.dumps(self.identity, sort_keys=True) + Results.LINE_BREAK
+        return text.replace(marker, line + marker, 1)
+
+
+def new_results(procedure, path) -> Results:
+    """A fresh Results file whose header records the run's identity (read back on resume): what
+    a writer of procedures files (the runner, the lab window) creates instead of ``Results``."""
+    return IdentifiedResults(procedure, str(path), _identity(procedure))
 
 
 def run_procedure(procedure: Procedure, data_path: str | Path, resume: bool = False,
@@ -277,7 +288,7 @@ def _run_locked(procedure, path: Path, resume, progress, stop) -> RunOutcome:
     else:
         if path.exists():
             path.unlink()
-        results = _new_results(procedure, path)
+        results = new_results(procedure, path)
     reused = len(done)
     written: list[dict] = []
     stop = stop or threading.Event()
@@ -322,5 +333,5 @@ def _run_locked(procedure, path: Path, resume, progress, stop) -> RunOutcome:
                       dict(getattr(procedure, "summary", {}) or {}))
 
 
-__all__ = ["DataFileError", "RunOutcome", "normalize", "point_key", "read_points", "require_run_folder",
+__all__ = ["DataFileError", "IdentifiedResults", "RunOutcome", "new_results", "normalize", "point_key", "read_points", "require_run_folder",
            "run_procedure"]

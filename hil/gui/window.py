@@ -49,6 +49,7 @@ from hil.gui.liveplot import LivePlotWidget
 from hil.gui.panels import BenchStatusPanel, DevicePanel
 from hil.gui.session import BenchSession
 from hil.gui.status import read_status
+from procedures.runner import new_results
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +326,7 @@ class LabWindow(ManagedWindow):
                 filename = self._filename(procedure)
             else:
                 filename = tempfile.mktemp(prefix="spin-hil_", suffix=".csv")
-            results = Results(procedure, filename)
+            results = new_results(procedure, filename)     # its header names the run's identity
         except (OSError, KeyError) as exc:
             self.show_error("Cannot create the results file",
                             f"{exc}. Choose a directory you can write to and a file name "
