@@ -74,7 +74,6 @@ class CurrentGrid:
                                               / span[:, None]).T.astype(np.float32))
         self.edges_t = np.ascontiguousarray(((edge_A[column] - centre[:, None])
                                              / span[:, None]).T.astype(np.float32))
-        self._edges_by_neuron = np.ascontiguousarray(self.edges_t.T)   # the kernel reads rows
         self._columns = np.arange(len(self.neuron_devices), dtype=np.intp)
 
     def index(self, t: np.ndarray) -> np.ndarray:
@@ -89,7 +88,7 @@ class CurrentGrid:
         """t of each element's level (float32, same shape); NaN stays NaN, so the sampler's
         limit check refuses it as it refuses an unquantized NaN."""
         if _fused.ENABLED and t.ndim == 2 and t.dtype == np.float32:
-            return _fused.quantize(t, self._edges_by_neuron, self.levels_t)
+            return _fused.quantize(t, self.edges_t, self.levels_t)
         out = self._gather(self.levels_t, self.index(t))
         return self._keep_nan(t, out)
 
