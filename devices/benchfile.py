@@ -309,15 +309,15 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
             raise err(f"{path}.role", f"{role!r} is already played by {played[role]}; a bench "
                                       f"has one instrument per role (roles: {', '.join(ROLES)})")
         if model not in MODEL_ROLES[role]:
-            raise err(f"{path}.role", f"{model} cannot play {role!r}: the drivers drive that role "
+            raise err(f"{path}.model", f"{model} cannot play {role!r}: the drivers drive that role "
                                       f"with {', '.join(MODEL_ROLES[role])}")
         seen[address] = played[role] = f"{path} ({model} at {address})"
         instruments.append(InstrumentEntry(address, model, role))
 
     wiring = Wiring(**check_table(top["wiring"], WIRING_SCHEMA, "wiring", err, "wiring key"))
     rows = {"pulse_row": wiring.pulse_row, "read_row": wiring.read_row, "aux_row": wiring.aux_row}
-    for key, row in rows.items():
-        other = next((k for k, r in rows.items() if r == row and k != key), None)
+    for n, (key, row) in enumerate(rows.items()):   # named on the later key of a clash
+        other = next((k for k, r in list(rows.items())[:n] if r == row), None)
         if other is not None:
             raise err(f"wiring.{key}", f"is row {row}, the same 7709 row as wiring.{other}: each "
                                        f"path needs its own row")
