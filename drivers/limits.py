@@ -38,8 +38,10 @@ class LimitViolation(ValueError):
         self.device = device
         where = f" on {device}" if device else ""
         relation = "below the minimum" if floor else "over the limit"
+        # just over the edge: enough digits that the value and the limit differ
+        digits = 6 if f"{value:.6g}" != f"{ceiling:.6g}" else 12
         super().__init__(message or (
-            f"{limit}{where}: {value:.6g} {unit} is {relation} {ceiling:.6g} {unit}; "
+            f"{limit}{where}: {value:.{digits}g} {unit} is {relation} {ceiling:.{digits}g} {unit}; "
             f"nothing was sent to the instrument. {advice}"
         ))
 
