@@ -325,12 +325,10 @@ def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, r
     """The batch as level runs: one trial-long waveform pair stays loaded in the generator
     (channel 1 the reset, channel 2 the write pulse, added at the write line); per distinct
     level one query arms it (``:VOLT2``, trigger count = its trials) and one SMU query runs
-    that many readings into the buffer; the last one fetches the whole buffer. Bus cost:
-    two round trips per distinct level, whatever the trials; no waveform upload per batch.
-    (The generator steps levels only between triggered runs: its memory holds
+    that many readings and fetches them in the same message. Bus cost: two round trips per
+    distinct level, whatever the trials; no waveform upload per batch. Each level run is
+    retried on its own after a fault. (The generator steps levels only between triggered runs: its memory holds
     ``max_waveform_points`` // ``samples_per_trial`` trials, 12 at 10 ns and NPLC 0.01.)"""
-    from drivers.faults import GarbledReply
-
     levels, counts, reading = level_histogram(amplitudes, repeats, reset_V)
     reset_wave = pulse.build_waveform(timing.waveform_levels([0.0], reset_V), width_s)
     write_levels = np.zeros(timing.samples_per_trial)
@@ -342,35 +340,35 @@ def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, r
                          for level in levels])
     trial_period_s = timing.samples_per_trial * reset_wave.sample_interval_s
     delay_s = trial_period_s - timing.measure_s
-    total = int(counts.sum())
     start_round_trips, start_time = bench.round_trips, bench.projected_time_s
     attempts = 0
+    setup = True          # the first run, and every retry: select, source, waveform pair
 
-    def step() -> np.ndarray:
-        nonlocal attempts
+    def run(level: float, count: int) -> list[float]:
+        """One level run, retried on its own (each trial starts with its reset pulse, and
+        its readings come back in the same query: nothing of a failed run is kept)."""
+        nonlocal attempts, setup
         attempts += 1
-        bench.select_for_step(dev)
-        read.source_current(read_current_A, compliance_V, nplc)
-        read.enable()
-        read.set_buffer_capacity(total)
-        pulse.load_level_pair(reset_wave, write_wave)
-        done = 0
-        values = None
-        for i, (level, count) in enumerate(zip(levels, counts)):
-            pulse.arm_level(level, int(count), width_s)
-            last = i == len(levels) - 1
-            out = read.run_appended(int(count), delay_s, timeout_s=count * trial_period_s,
-                                    clear=i == 0, fetch=total if last else None,
-                                    on_garbled=bench.count_garbled_retry)
-            done += int(count)
-            if last:
-                values = np.asarray(out, dtype=float)
-            elif out != done:
-                raise GarbledReply(f"2450 buffer holds {out} readings after {done} trials")
-        bench.check_instrument_errors(("pulse", "read_smu", "switch"))
+        if setup:
+            bench.select_for_step(dev)
+            read.source_current(read_current_A, compliance_V, nplc)
+            read.enable()
+            read.set_buffer_capacity(int(counts.max()))
+            pulse.load_level_pair(reset_wave, write_wave)
+        setup = True
+        pulse.arm_level(level, count, width_s)
+        values = read.run_appended(count, delay_s, timeout_s=count * trial_period_s,
+                                   clear=True, fetch=count,
+                                   on_garbled=bench.count_garbled_retry)
+        setup = False
         return values
 
-    values = bench.retry.run(step, bench.recover, f"trial batch on {dev.name}")
+    values = np.concatenate([
+        bench.retry.run(lambda lv=level, n=int(count): run(lv, n), bench.recover,
+                        f"trial batch on {dev.name}, level {level:g} V")
+        for level, count in zip(levels, counts)])
+    bench.retry.run(lambda: bench.check_instrument_errors(("pulse", "read_smu", "switch")),
+                    bench.recover, f"trial batch on {dev.name}: error queues")
     resistance = values[reading] / read_current_A
     calibration = resistance[:2 * repeats].reshape(2, repeats)
     ids = bench.reserve_trial_ids(amplitudes.size * repeats)
@@ -382,9 +380,10 @@ def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, r
         trial_id=ids, reset_state_ohm=float(np.median(calibration[0])),
         set_state_ohm=float(np.median(calibration[1])),
         round_trips=bench.round_trips - start_round_trips,
-        projected_time_s=bench.projected_time_s - start_time, attempts=attempts,
+        projected_time_s=bench.projected_time_s - start_time,
+        attempts=1 + attempts - len(levels),          # 1 + the runs retried
         meta={"applied_amplitude_V": played[level_index],
-              "calibration_resistance_ohm": np.median(calibration, axis=1),
+              "calibration_resistance_ohm": calibration,
               "sample_interval_s": reset_wave.sample_interval_s,
               "trial_period_s": trial_period_s, "runs": len(levels), "nplc": nplc,
               "reset_width_s": reset_width_s, "plan": "levels",

@@ -151,6 +151,9 @@ class Keysight81160APulseSource:
         self.period_s = max(10e-6, 10 * limits.max_pulse_width_s)
         self._state: dict[str, object] = {}      # non-level settings last written
         self._output_on: bool | None = None      # None: unknown
+        # channel addition (level runs): False off, True maybe on, None unknown; kept over
+        # forget_state (a sum this role turned on is assumed on until it writes it off)
+        self._added: bool | None = None
 
     # ------------------------------------------------------------ helpers
     def _set(self, name: str, value) -> None:
@@ -235,6 +238,7 @@ class Keysight81160APulseSource:
             self.load_waveform(level, count, trigger="MAN")
             return
         polarity = "INV" if amplitude_V < 0 else "NORM"
+        self._state.pop("level_pair", None)      # channel 1 no longer holds the reset
         self._addition_off()
         if self._output_on is not False and not self._holds(shape="PULS", polarity=polarity):
             # the idle level must not jump to the pulse level (a polarity change) nor to a
@@ -323,6 +327,7 @@ class Keysight81160APulseSource:
         self.check_waveform(waveform)
         if cycles < 1:
             raise ValueError(f"cycles must be >= 1, got {cycles}")
+        self._state.pop("level_pair", None)      # channel 1 no longer holds the reset
         # Output off first, whatever the shape: from pulse mode, ``:FUNC USER`` with the output
         # on would play the old waveform at the pulse levels; from an earlier batch (USER,
         # armed), a trigger between the writes below would play the old data at the new
@@ -404,7 +409,11 @@ class Keysight81160APulseSource:
         if self._state.get("level_pair") == key:
             return
         self._state.pop("level_pair", None)
-        self.load_waveform(reset_wave, 1)       # output 1 off, channel 1 armed EXT
+        if self._output_on is not False:        # channel 2 changes with output 1 off
+            self._output(False)
+        self._added = True if self._added is None else self._added
+        self._addition_off()
+        self._state["added"] = False
         other = self.instrument.channels[2]
         other.write(":OUTP{ch}:LOAD %g" % self.load_ohm)
         other.write(":ARM:SOUR{ch} EXT")
@@ -418,6 +427,7 @@ class Keysight81160APulseSource:
         finally:
             other.dac_full_scale_V = None
         other.frequency = write_wave.frequency_Hz
+        self.load_waveform(reset_wave, 1)       # channel 1 armed EXT, output 1 on
         self._state["level_pair"] = key
 
     def arm_level(self, level_V: float, cycles: int, width_s: float) -> float:
@@ -440,8 +450,12 @@ class Keysight81160APulseSource:
             parts.append(":OUTP1 ON")
         self._state.pop("added", None)
         self._output_on = None
+        if added:
+            self._added = True                  # maybe on from here until written off
         self._opc(";".join(parts) + ";*OPC?")
         self._state["added"] = added
+        if not added and ":CHAN:MATH OFF" in parts:
+            self._added = False
         self._output_on = True
         self._state["trigger_count"] = cycles
         return played
@@ -469,15 +483,16 @@ class Keysight81160APulseSource:
         self.channel.output = False
         confirm_off(self.channel, "OUTP{ch}?", "81160A")
         self._output_on = False
-        self._state.pop("added", None)
-        self._addition_off()
+        if self._added is not False:            # unknown (a fresh bench) or maybe on
+            self._added = True
+            self._addition_off()
 
     def _addition_off(self) -> None:
-        """``:CHAN:MATH OFF`` unless it is known to be off (only output 1 receives a sum)."""
-        if self.supports_level_runs and self._state.get("added") is not False:
-            self._state.pop("added", None)
+        """``:CHAN:MATH OFF`` where this role may have turned it on (a fresh bench's safe
+        off writes it once; only output 1 receives a sum)."""
+        if self.supports_level_runs and self._added:
             self.instrument.write(":CHAN:MATH OFF")
-            self._state["added"] = False
+            self._added = False
 
 
 def samples_for(duration_s: float, sample_interval_s: float) -> int:

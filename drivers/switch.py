@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 
 from pymeasure.instruments.keithley import Keithley2750
 
+from drivers.faults import GarbledReply
+
 log = logging.getLogger(__name__)
 
 
@@ -71,12 +73,14 @@ class Keithley2750Matrix:
     def closed_channels(self) -> list[int]:
         """The closed crosspoints as the matrix reports them (``(@1101,1201)``, ``(@)``)."""
         reply = self.instrument.ask(":ROUTe:CLOSe?").strip()
-        body = reply.replace("(", "").replace(")", "").replace("@", "").strip()
-        try:
-            return sorted(int(float(c)) for c in body.split(",") if c.strip())
-        except ValueError:
-            raise SwitchError(f"the 7709 matrix answered :ROUTe:CLOSe? with {reply!r}, "
-                              "which is not a channel list") from None
+        # only the list's own "(@" and ")" go: a stray '@' inside is a garbled reply, not
+        # a separator ("(@11@1)" must not read as channel 111)
+        body = reply[2:-1] if reply.startswith("(@") and reply.endswith(")") else None
+        items = [] if body is None else [c.strip() for c in body.split(",") if c.strip()]
+        if body is None or not all(c.isdigit() for c in items):
+            raise GarbledReply(f"the 7709 matrix answered :ROUTe:CLOSe? with {reply!r}, "
+                               "which is not a channel list")
+        return sorted(int(c) for c in items)
 
     def identity(self) -> str:
         """The mainframe's ``*IDN?`` reply (one query)."""

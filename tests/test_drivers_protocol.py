@@ -255,6 +255,7 @@ def test_81160a_positive_then_negative_pulse_keeps_the_idle_level_at_zero():
         ("*TRG;*OPC?", "1"),
         ("OUTP1 0", None),
         ("OUTP1?", "0"),                     # confirmed
+        (":CHAN:MATH OFF", None),            # channel addition unknown on a fresh role
     ]) as inst:
         pulse = Keysight81160APulseSource(inst, LIMITS["M"], 50.0, device="chip1/M0")
         assert isinstance(pulse, PulseSource)

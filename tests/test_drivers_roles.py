@@ -110,15 +110,17 @@ def test_plan_timing_uses_the_memory_and_sample_rate_it_is_given():
 
 
 def test_batches_cost_what_they_did_before_the_capabilities(bench_and_sim):
-    """Regression pin: the round trips and projected bench time of two fixed batches (the
-    second one split over several waveform runs by the generator's memory)."""
+    """Regression pin: the round trips and projected bench time of two fixed batches, run as
+    level runs (one run per distinct level, the two calibration levels included; the first
+    batch also loads the waveform pair). Before level runs (one waveform slot per trial):
+    27 trips / 0.198 s and 78 trips / 3.50 s (seven 262,144-point uploads)."""
     bench, _ = bench_and_sim
     one = bench.trials("M1", np.linspace(0.05, 0.4, 6), 20e-9, repeats=5)
     many = bench.trials("L0", np.linspace(0.2, 1.0, 40), 10e-9, repeats=3, nplc=0.02)
-    assert (one.round_trips, one.meta["runs"]) == (27, 1)
-    assert one.projected_time_s == pytest.approx(0.19785, rel=1e-4)
-    assert (many.round_trips, many.meta["runs"]) == (78, 7)
-    assert many.projected_time_s == pytest.approx(3.4988, rel=1e-4)
+    assert (one.round_trips, one.meta["runs"], one.meta["plan"]) == (48, 8, "levels")
+    assert one.projected_time_s == pytest.approx(0.10343, rel=1e-3)
+    assert (many.round_trips, many.meta["runs"]) == (113, 42)
+    assert many.projected_time_s == pytest.approx(0.37681, rel=1e-3)
 
 
 # ---------------------------------------------------------------- public Bench methods for steps
