@@ -500,6 +500,7 @@ class BenchBackend:
         self._line_ohm: dict[str, float] = {}
         self._trips0 = bench.round_trips
         self._time0 = bench.projected_time_s
+        self._floor0 = getattr(bench, "floor_s", 0.0)
         self.calls = 0
 
     @classmethod
@@ -525,6 +526,12 @@ class BenchBackend:
     @property
     def bench_time_s(self) -> float:
         return self.bench.projected_time_s - self._time0
+
+    @property
+    def floor_s(self) -> float:
+        """The physical floor of the batches run since creation (trials x (read
+        integration + pulses)), to set against :attr:`bench_time_s`."""
+        return getattr(self.bench, "floor_s", 0.0) - self._floor0
 
     def index_of(self, names: Iterable[str]) -> np.ndarray:
         lookup = {n: i for i, n in enumerate(self.device_names)}

@@ -235,11 +235,13 @@ class _Runner:
                 layer = self._device_layer(devices, truth, names)
                 layer.eval_repeats = layer.repeats
                 trips0, time0, started = devices.round_trips, devices.bench_time_s, time.perf_counter()
+                floor0 = devices.floor_s
                 layer(pre)
                 self.result.bench_projection[size] = {
                     "batch": [int(pre.shape[0]), int(pre.shape[1])], "repeats": cfg.repeats,
                     "round_trips_per_batch": devices.round_trips - trips0,
                     "bench_time_s_per_batch": devices.bench_time_s - time0,
+                    "floor_s_per_batch": devices.floor_s - floor0,
                     "wall_s_per_batch": time.perf_counter() - started,
                     "devices": len(set(layer.neuron_devices))}
 
