@@ -225,7 +225,8 @@ TOP_SCHEMA = {
     "instrument": Tables("a list of [[instrument]] tables"),
     "wiring": Table("a [wiring] table"),
     "variability": Table("a [variability] table of D2D spreads"),
-    "chip": Tables("a list of [[chip]] tables, each with [[chip.group]] tables"),
+    # required, but checked after the instruments (the file's order)
+    "chip": Tables("a list of [[chip]] tables, each with [[chip.group]] tables", required=False),
     "limits": Table("a [limits.<size>] table per device size"),
 }
 INSTRUMENT_SCHEMA = {
@@ -330,6 +331,8 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
         if not value < 1:
             raise err(f"variability.{key}", f"must be a relative sigma in [0, 1), got {value!r}")
 
+    if not top["chip"]:
+        raise err("chip", f"is missing (it must be {TOP_SCHEMA['chip'].what})")
     groups = []
     chip_names: dict[str, str] = {}
     slots: dict[int, str] = {}

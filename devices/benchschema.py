@@ -134,15 +134,17 @@ def check_table(data, schema: Mapping[str, Spec], path: str, err: Err,
     for key in data:
         if key not in allowed:
             raise err(at(key), f"is not a {what} (accepted: {', '.join(sorted(allowed))})")
-    for key, spec in schema.items():
-        if key not in data and spec.default is _MISSING:
-            raise err(path or key, f"is missing {key!r}" if path else "is missing")
     out = {}
     for key, value in data.items():   # in the file's order: the simulator draws in it
         value, problem = allowed[key].check(value)
         if problem:
             raise err(at(key), problem)
         out[key] = value
+    for key, spec in schema.items():
+        if key not in data and spec.default is _MISSING:
+            what = getattr(spec, "what", "")
+            hint = f" (it must be {what})" if isinstance(spec, Tables) else ""
+            raise err(path or key, f"is missing {key!r}{hint}" if path else f"is missing{hint}")
     for key, spec in schema.items():
         out.setdefault(key, spec.default)
     return out

@@ -31,8 +31,8 @@ def test_bench_show_reports_a_bad_bench_file(tmp_path, capsys):
     bad.write_text("name = 'x'\n[[instrument]]\naddress = 'GPIB0::1::INSTR'\nmodel = 'Nope'\nrole = 'pulse'\n")
     assert main(["bench", "show", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert re.search(r"hil bench: error: .*bench.toml line 4: instrument\[0\].model 'Nope' "
-                     r"is not a supported model", err), err
+    assert re.search(r"hil bench: error: .*bench.toml line 4: instrument\[0\].model must be "
+                     r"one of 'Keysight81160A', .*got 'Nope'", err), err
 
 
 def test_every_documented_command_is_there():
