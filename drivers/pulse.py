@@ -348,6 +348,10 @@ class Keysight81160APulseSource:
             self.channel.waveform_volatile = waveform.dac.astype(float)
         finally:
             self.channel.dac_full_scale_V = None
+        # ``:FREQ`` is pulse mode's period too, and the instrument may move the pulse width
+        # with it: the next pulse-mode pulse must write both again
+        self._state.pop("pulse_period", None)
+        self._state.pop("pulse_width", None)
         self.channel.frequency = waveform.frequency_Hz
         self._set("trigger_count", int(cycles))
         self._output(True)

@@ -166,3 +166,17 @@ def test_any_sequence_keeps_the_idle_level_at_zero(ops):
             assert_idle_zero(watch, f"step {step} {op} of {ops}")
     assert watch.violations == []
     assert lib.bench.damaged_devices() == []
+
+
+def test_a_pulse_after_a_small_pulse_plays_its_own_width(bench_and_watch):
+    """A small pulse is a USER waveform whose ``:FREQ`` also sets pulse mode's period (and so
+    may change its width): the next pulse-mode pulse must write its period and width again,
+    not trust what it wrote before the waveform (it played 10 ns where 100 ns was asked)."""
+    bench, _, sim = bench_and_watch
+    bench.select("S0")
+    generator = sim.instruments[PULSE]
+    small = bench.pulse.min_pulse_level_V / 2
+    for level, width in [(small, 10e-9), (0.3, 100e-9), (small, 10e-9), (0.3, 100e-9),
+                         (-0.3, 100e-9)]:
+        bench.pulse.pulse(level, width)
+        assert generator.fired[-1][2] == pytest.approx(width), (level, width)
