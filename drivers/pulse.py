@@ -61,6 +61,13 @@ def as_written(value: float, fmt: str = "%f") -> float:
     return float(fmt % value)
 
 
+def level_as_written(level_V: float) -> float:
+    """|level| as ``%f`` carries it (1 uV), rounded toward zero: the level played is never
+    above the one checked, so the largest level the limits allow can be played."""
+    written = as_written(abs(level_V))
+    return written if written <= abs(level_V) else as_written(abs(level_V) - 5e-7)
+
+
 class PulseChannel(Keysight81160AChannel):
     """An 81160A channel plus what pymeasure's lacks: the output polarity, and waveform
     scaling to a chosen full scale (pymeasure scales by the largest value, which overflows
@@ -210,7 +217,7 @@ class Keysight81160APulseSource:
         device = self.device if device is None else device
         args = (limits, self.source_impedance_ohm, self.load_ohm, device)
         check_pulse(amplitude_V, width_s, *args)
-        level = as_written(abs(float(amplitude_V)))
+        level = level_as_written(float(amplitude_V))
         width = as_written(float(width_s), "%e")
         check_pulse(level, width, *args)                   # as the command will carry them
         if level > self.max_level_V:

@@ -180,3 +180,13 @@ def test_a_pulse_after_a_small_pulse_plays_its_own_width(bench_and_watch):
                          (-0.3, 100e-9)]:
         bench.pulse.pulse(level, width)
         assert generator.fired[-1][2] == pytest.approx(width), (level, width)
+
+
+@pytest.mark.parametrize("device", ["S0", "M1", "L1"])
+def test_the_largest_allowed_level_can_be_played(bench_and_watch, device):
+    """max_pulse_level_V is what the limits allow; the generator's 1 uV number format must not
+    round it over them (it was refused: '2e+11 is over 2e+11')."""
+    bench, _, sim = bench_and_watch
+    bench.trial(device, top_V(device), 20e-9)
+    emf = sim.instruments[PULSE].fired[-1][1]
+    assert abs(emf) <= CONFIG.limits_for(device).max_pulse_voltage_V
