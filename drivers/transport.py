@@ -89,12 +89,16 @@ class CountingAdapter(VISAAdapter):
         return super()._read_bytes(count, break_on_termchar, **kwargs)
 
     def clear_device(self) -> None:
-        """Device clear and flush: drop a late or partial reply after a timeout / garbage."""
+        """Device clear and flush: drop a late or partial reply after a timeout / garbage.
+
+        A socket whose peer has gone (refused, closed) raises a connection-lost VisaIOError
+        instead: pyvisa-py's device clear reads a socket until it is quiet, and a socket at
+        EOF is never quiet (it spun at 100 % CPU forever)."""
         self._reply_pending = False
-        try:
-            self.connection.clear()
-        finally:
-            self.flush_read_buffer()
+        if _socket_gone(self.connection):
+            raise pyvisa.errors.VisaIOError(StatusCode.error_connection_lost)
+        self.connection.clear()
+        self.flush_read_buffer()
 
     def reopen(self) -> None:
         """Close and reopen the resource (after a dropped connection)."""
@@ -142,6 +146,12 @@ def open_adapter(address: str, visa_library, model: str, role: str, counter: Bus
                 break
         except (pyvisa.errors.VisaIOError, OSError) as exc:
             last, idn = exc, None
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                _close_quietly(adapter)            # refused / reset: no retry will help
+                raise InstrumentConnectionError(
+                    f"cannot reach the {where}: {exc.strerror or exc}. Check that the "
+                    f"instrument (or `hil serve`) is running and listening at {address}, the "
+                    f"network / cable, and the address of {key}.") from exc
             try:
                 adapter.reopen() if getattr(exc, "error_code", None) in _LOST else \
                     adapter.clear_device()
@@ -182,6 +192,24 @@ def _no_delay(connection) -> None:
         session.interface.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except Exception:  # noqa: BLE001 - an optimisation only
         pass
+
+
+def _socket_gone(connection) -> bool:
+    """True when ``connection`` is a pyvisa-py socket whose peer closed or refused it."""
+    try:
+        import socket
+        session = connection.visalib.sessions[connection.session]
+        sock = session.interface
+        if not isinstance(sock, socket.socket):
+            return False
+    except Exception:  # noqa: BLE001 - not a pyvisa-py socket resource
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False                           # open, nothing to read
+    except OSError:
+        return True                            # refused / reset / not connected
 
 
 def _close_connection_quietly(connection) -> None:
