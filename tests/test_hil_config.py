@@ -23,11 +23,15 @@ LEGACY_DEFAULT_IDENTITY = {
 
 
 def test_defaults_and_identity_keep_the_legacy_keys_and_values():
+    # continuous currents keep the legacy identity (those checkpoints resume); the default's
+    # 8 current levels are part of it (a continuous checkpoint does not resume as quantized)
+    continuous = ExperimentConfig(current_levels=None)
+    assert run_identity(continuous) == LEGACY_DEFAULT_IDENTITY
+    assert list(run_identity(continuous)) == list(LEGACY_DEFAULT_IDENTITY)
     config = ExperimentConfig()
-    assert run_identity(config) == LEGACY_DEFAULT_IDENTITY
-    assert list(run_identity(config)) == list(LEGACY_DEFAULT_IDENTITY)
+    assert run_identity(config) == {**LEGACY_DEFAULT_IDENTITY, "current_levels": 8}
     assert config.to_dict() == {
-        **LEGACY_DEFAULT_IDENTITY, "current_levels": None, "sizes": None, "seeds": [0, 1, 2],
+        **LEGACY_DEFAULT_IDENTITY, "current_levels": 8, "sizes": None, "seeds": [0, 1, 2],
         "epochs": 20,
         "modes": list(MODES), "out_dir": "runs/hil", "resume": False, "checkpoints": True,
         "progress": True, "torch_threads": 1, "bench_projection": True}

@@ -112,9 +112,10 @@ def test_eval_after_deploying_on_other_devices_keeps_the_weights(calibration):
 
 
 def test_tiny_experiment_writes_table_csv_and_png_and_resumes(tmp_path):
+    # continuous currents: the bench figures below count one slot per trial current
     config = {"seeds": [0], "epochs": 1, "sizes": ["S"], "hidden": 32,
               "variability": {"low": None}, "out_dir": str(tmp_path), "progress": False,
-              "calibration": "truth"}
+              "calibration": "truth", "current_levels": None}
     result = run_experiment(config)
     modes = {row["mode"] for row in result.runs}
     assert modes == {"software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu"}
