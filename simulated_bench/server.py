@@ -14,13 +14,29 @@ Rules it keeps:
   :class:`SimulatedBench` (one virtual clock, one chip); one event loop serves every socket,
   and each message runs under :attr:`ServerHandle.lock` (code in the test's own thread can
   take it to look at the bench safely). Sockets are read in the order their input arrived
-  (edge-triggered epoll, see :class:`_Poller`) and their messages run in that order, whichever
-  instrument they are for; the server sets TCP_NODELAY and ACKs at once (TCP_QUICKACK) so a
-  client without TCP_NODELAY is not held back by Nagle longer than the server takes to read
-  its previous message. What the server cannot see it cannot order: messages that pile up
-  on several sockets while the loop is busy (or descheduled) run socket by socket in the
-  order those sockets became ready. A client that needs a strict order across instruments
-  sets TCP_NODELAY (``drivers.transport`` does) or waits (``*OPC?``).
+  (edge-triggered epoll, see :class:`_Poller`; a connection's first data counts from when the
+  server accepts it, never from when the client connected) and their messages run in that
+  order, whichever instrument they are for; the server sets TCP_NODELAY and ACKs at once
+  (TCP_QUICKACK).
+- **Order across instruments: the query barrier.** A client's TCP stack may hold a small
+  write (Nagle, behind an unACKed one on that socket), and input that piles up on several
+  sockets while the loop is busy loses its interleaving, so arrival order is not always the
+  order the client sent. What the server can use: a synchronous client blocked on a query's
+  reply sent nothing after that query. So before a message holding a query (a ``?`` header)
+  runs, the other sockets' messages already read run first, and their input keeps being read
+  and run, in arrival order, until no other socket has delivered anything for
+  :data:`QUERY_GRACE_S` (2 ms; at most :data:`QUERY_BARRIER_MAX_S`, 50 ms, in all). The
+  guarantee, for single-threaded clients with any TCP options (Nagle on or off): every query,
+  readings and ``SYST:ERR?`` included, on any instrument and any session, reflects every
+  write the client sent before it, on every socket. Not guaranteed: writes racing writes on
+  different sockets with no query between them run as they arrive; a client that writes a
+  query and, before reading its reply, writes to another instrument within the grace may
+  see that later write run first; several clients at once are ordered only by arrival.
+  Cost: wall-clock latency only, never virtual time (the messages meet the virtual clock in
+  the client's order): a query within 2 ms of another socket's input waits until that
+  socket is 2 ms quiet, a query next to a client that never pauses waits 50 ms; queries of
+  a client with one connection never wait. ``ServerHandle.barrier_waits`` / ``barrier_wait_s``
+  count them. See docs/serve.md.
 - **Bounds.** A client's input is read once its earlier messages ran, at most
   :data:`ROUND_READ_BYTES` and :data:`ROUND_MESSAGES` per round, so a flooding client costs
   the others one round's share. Past :data:`MAX_UNREAD_REPLY_BYTES` of unread replies a
@@ -62,6 +78,7 @@ from simulated_bench.framing import (  # noqa: F401 - the limits are part of the
     MAX_LINE_BYTES,
     FramingError,
     MessageFramer,
+    split_units,
     terminate_reply,
 )
 from simulated_bench.scpi_errors import EXECUTION_ERROR
@@ -78,6 +95,12 @@ ROUND_READ_BYTES = 64 * 1024
 ROUND_MESSAGES = 64
 _RECV_BYTES = 65536
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+#: query barrier: before a query runs, other sockets' input is read and run until they have
+#: been quiet this long (a Nagle-held write follows our ACK within microseconds on loopback;
+#: without TCP_QUICKACK the client waits for the peer's delayed ACK, up to ~40 ms) ...
+QUERY_GRACE_S = 0.002 if _QUICKACK is not None else 0.045
+#: ... and never longer than this in all, however busy the other sockets are
+QUERY_BARRIER_MAX_S = 0.050
 
 
 class ServerError(RuntimeError):
@@ -157,6 +180,12 @@ class _Poller:
         (self._epoll or self._selector).close()
 
 
+def _holds_query(item) -> bool:
+    """A message the client waits on: one of its units has a query header."""
+    return isinstance(item, str) and any(
+        unit.split(None, 1)[0].endswith("?") for unit in split_units(item) if unit.strip())
+
+
 def _quick_ack(sock: socket.socket) -> None:
     """ACK what arrived now, not after the 40 ms delayed-ACK timer: a client without
     TCP_NODELAY holds its next small write (Nagle) until the previous one is ACKed, and a
@@ -178,6 +207,7 @@ class _Connection:
     outgoing: bytearray = field(default_factory=bytearray)
     queue: deque = field(default_factory=deque)      # messages read, not run yet
     stalled_since: float | None = None               # paused and not reading since (monotonic)
+    last_read_s: float = float("-inf")               # last input taken (monotonic)
     wants_write: bool = False
     closed: bool = False
 
@@ -200,6 +230,8 @@ class ServerHandle:
         self.addresses = {address: resource_name(port) for address, port in self.ports.items()}
         self.messages_served = 0
         self.clients_dropped = 0
+        self.barrier_waits = 0           # queries that waited for other sockets to go quiet
+        self.barrier_wait_s = 0.0        # wall-clock time they waited, in all
         self._poller = _Poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping = threading.Event()
@@ -252,26 +284,33 @@ class ServerHandle:
     # ------------------------------------------------------------ loop
     def _run(self) -> None:
         while not self._stopping.is_set():
-            for data, readable, writable in self._poller.poll(self._poll_timeout_s()):
-                kind, payload = data if isinstance(data, tuple) else ("conn", data)
-                if kind == "wake":
-                    return
-                try:
-                    if kind == "listen":
-                        self._accept(*payload)
-                        continue
-                    if writable:
-                        self._flush(payload)
-                    if readable and not payload.closed:
-                        self._to_read.setdefault(payload)
-                except Exception as exc:  # a broken client must never stop the server
-                    self._fail(payload if kind == "conn" else None, exc)
+            if not self._dispatch(self._poller.poll(self._poll_timeout_s())):
+                return
             try:
                 self._read_round()
                 self._run_queued()
                 self._drop_stalled()
             except Exception as exc:  # noqa: BLE001 - a bug here must not stop the server
                 print(f"simulated bench server: loop error {exc!r}", file=sys.stderr)
+
+    def _dispatch(self, events) -> bool:
+        """Accept, flush and note readable sockets; False once the server is stopping."""
+        for data, readable, writable in events:
+            kind, payload = data if isinstance(data, tuple) else ("conn", data)
+            if kind == "wake":
+                self._stopping.set()
+                return False
+            try:
+                if kind == "listen":
+                    self._accept(*payload)
+                    continue
+                if writable:
+                    self._flush(payload)
+                if readable and not payload.closed:
+                    self._to_read.setdefault(payload)
+            except Exception as exc:  # a broken client must never stop the server
+                self._fail(payload if kind == "conn" else None, exc)
+        return True
 
     def _fail(self, conn: _Connection | None, exc: Exception) -> None:
         print(f"simulated bench server: dropped a connection after {exc!r}", file=sys.stderr)
@@ -301,8 +340,10 @@ class ServerHandle:
             _quick_ack(sock)
             conn = _Connection(sock, address)
             self._connections[sock] = conn
+            # data that came with the connection is reported by the next poll, after the
+            # sockets already ready: the listener was ready when the client connected, which
+            # says nothing of when its data came (a client opens every instrument, then writes)
             self._poller.register(sock, conn)
-            self._to_read.setdefault(conn)      # data may have come with the connection
 
     def _drop(self, conn: _Connection) -> None:
         conn.closed = True
@@ -339,6 +380,7 @@ class ServerHandle:
                 self._drop(conn)
                 return
             taken += len(data)
+            conn.last_read_s = time.monotonic()
             conn.queue.extend(conn.framer.messages(data))
         if conn.queue:
             self._active.setdefault(conn)
@@ -348,13 +390,56 @@ class ServerHandle:
         """Run the messages read, socket by socket in the order their input arrived, at most
         :data:`ROUND_MESSAGES` per socket per round: a client with thousands queued delays
         the others by one round's share, not by its whole backlog."""
+        self._run_round(skip=None, barrier=True)
+
+    def _run_round(self, skip: _Connection | None, barrier: bool) -> None:
         for conn in list(self._active):
+            if conn is skip:
+                continue
             budget = ROUND_MESSAGES
             while conn.queue and budget and not conn.paused and not conn.closed:
-                self._serve(conn, conn.queue.popleft())
+                item = conn.queue.popleft()
+                if barrier and _holds_query(item):
+                    self._query_barrier(conn)
+                self._serve(conn, item)
                 budget -= 1
             if not conn.queue:
                 self._active.pop(conn, None)
+
+    def _query_barrier(self, conn: _Connection) -> None:
+        """Before ``conn``'s query runs, run what the other sockets sent before it.
+
+        A synchronous client blocked on this query's reply sent everything else before it,
+        but a write of its held back by Nagle (behind an unACKed write on the same socket)
+        may still be on its way. Nagle holds data only until our ACK, which goes out as we
+        read (TCP_QUICKACK), so the held write arrives just after the previous one was read:
+        other sockets' input is read and run, in arrival order, until no other socket has
+        delivered anything for :data:`QUERY_GRACE_S`, at most :data:`QUERY_BARRIER_MAX_S`.
+        Costs wall-clock time only; the virtual clock sees the messages in the client's order.
+        """
+        start = time.monotonic()
+        waited = False
+        while not self._stopping.is_set():
+            self._run_round(skip=conn, barrier=False)
+            now = time.monotonic()
+            quiet_at = max((c.last_read_s for c in self._connections.values() if c is not conn),
+                           default=float("-inf")) + QUERY_GRACE_S
+            timeout_s = max(0.0, min(quiet_at, start + QUERY_BARRIER_MAX_S) - now)
+            waited = waited or timeout_s > 0
+            # always look once: input may sit in the kernel while this thread was descheduled
+            if not self._dispatch(self._poller.poll(timeout_s)):
+                break
+            self._read_round()
+            news = any(c is not conn and c.queue for c in self._active)
+            if not news and (time.monotonic() >= quiet_at
+                             or time.monotonic() >= start + QUERY_BARRIER_MAX_S):
+                break
+            if time.monotonic() >= start + QUERY_BARRIER_MAX_S:
+                self._run_round(skip=conn, barrier=False)
+                break
+        if waited:
+            self.barrier_waits += 1
+            self.barrier_wait_s += time.monotonic() - start
 
     def _serve(self, conn: _Connection, item: str | FramingError) -> None:
         reply = self._execute(conn.address, item)
