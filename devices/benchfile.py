@@ -27,6 +27,7 @@ import tomllib
 from pyvisa import rname
 
 from devices import kinds
+from devices import nonideal as nonideal_table
 from devices.benchschema import Flag, Integer, Number, Table, Tables, Text, check_table
 
 KNOWN_MODELS = ("Keysight81160A", "Keithley2450", "Keithley2400", "Keithley2750", "KepcoBOP")
@@ -152,6 +153,9 @@ class Wiring:
     magnet_T_per_A: float = 0.005
     magnet_axis: str = "x"
     trigger_link: bool = True
+    #: the read SMU's digital I/O line that the pulse generator's Trigger Out drives (0: not
+    #: wired); wired, one generator message plays every level of a batch
+    generator_trigger_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ class BenchFile:
     variability: dict[str, float]
     source: str = "<dict>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: each switch kind's non-idealities, resolved (devices.nonideal); all off by default
+    nonideal: dict[str, dict] = field(default_factory=lambda: nonideal_table.parse({}, None))
 
     def address_of(self, role: str) -> str:
         for entry in self.instruments:
@@ -228,6 +234,7 @@ TOP_SCHEMA = {
     # required, but checked after the instruments (the file's order)
     "chip": Tables("a list of [[chip]] tables, each with [[chip.group]] tables", required=False),
     "limits": Table("a [limits.<size>] table per device size"),
+    "nonideal": Table("a [nonideal] table (preset and per-item overrides; devices/nonideal.py)"),
 }
 INSTRUMENT_SCHEMA = {
     "address": Text(what="a VISA resource name such as 'GPIB0::18::INSTR'"),
@@ -243,6 +250,8 @@ WIRING_SCHEMA = {
     "magnet_T_per_A": Number(0.0, 1.0, "T/A", open_low=True, default=0.005),
     "magnet_axis": Text(choices=("x", "z"), default="x"),
     "trigger_link": Flag(default=True),
+    "generator_trigger_line": Integer(0, 6, "the 2450's digital I/O lines are 1-6 (0: not "
+                                            "wired)", default=0),
 }
 CHIP_SCHEMA = {
     "name": Text(pattern=_NAME, what="a chip name (letters, digits, _ . -; no '/')",
@@ -391,6 +400,7 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
         variability=variability,
         source=source,
         raw=data,
+        nonideal=nonideal_table.parse(top["nonideal"], err),
     )
 
 

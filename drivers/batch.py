@@ -99,6 +99,8 @@ class TrialTiming:
     gap_samples: int
     measure_s: float
     max_slots_per_cycle: int
+    #: one reading as the SMU takes it: the integration plus its per-reading overhead
+    reading_s: float = 0.0
 
     def waveform_levels(self, slots_V, reset_V: float) -> np.ndarray:
         """Per trial slot: lead sample, reset pulse, gap, write pulse, quiet until the read."""
@@ -114,10 +116,12 @@ class TrialTiming:
 
 def plan_timing(width_s: float, reset_width_s: float, nplc: float,
                 line_frequency_Hz: float = LINE_FREQUENCY_HZ, *, max_points: int,
-                max_sample_rate_Hz: float) -> TrialTiming:
+                max_sample_rate_Hz: float, reading_s: float | None = None) -> TrialTiming:
     """The sample grid for write pulses of ``width_s`` (one sample) and reads of ``nplc``,
     on a generator of ``max_points`` waveform points and ``max_sample_rate_Hz`` (the
-    :class:`~drivers.roles.WaveformPulseSource`'s own figures)."""
+    :class:`~drivers.roles.WaveformPulseSource`'s own figures). ``reading_s``: one reading
+    as the SMU takes it (integration + overhead; default the integration alone): a trial's
+    quiet window covers all of it, or every later read slides off its pulse."""
     from drivers.pulse import samples_for
     dt = float(width_s)
     if not (dt > 0 and dt * max_sample_rate_Hz >= 1.0):   # one sample per write pulse
@@ -126,11 +130,12 @@ def plan_timing(width_s: float, reset_width_s: float, nplc: float,
             f"at most {max_sample_rate_Hz:g} Sa/s: use pulses of at least "
             f"{1.0 / max_sample_rate_Hz:g} s. Nothing was sent.")
     measure_s = float(nplc) / line_frequency_Hz
+    reading_s = measure_s if reading_s is None else max(float(reading_s), measure_s)
     reset_samples = max(1, int(round(reset_width_s / dt)))
     gap_samples = samples_for(RESET_GAP_S, dt)
     margin_samples = samples_for(READ_MARGIN_S, dt)
     busy = 1 + reset_samples + gap_samples + 1 + margin_samples
-    per_trial = samples_for(busy * dt + measure_s, dt)
+    per_trial = samples_for(busy * dt + reading_s, dt)
     slots = max_points // per_trial
     if slots < 1:
         longest = (max_points * dt - busy * dt) * line_frequency_Hz
@@ -138,7 +143,7 @@ def plan_timing(width_s: float, reset_width_s: float, nplc: float,
             f"a trial of {per_trial} samples of {dt:g} s (pulse width) does not fit the "
             f"pulse generator's {max_points}-point memory: lower nplc to <= {max(longest, 0):.3g} or "
             f"use wider pulses. Nothing was sent.")
-    return TrialTiming(dt, per_trial, reset_samples, gap_samples, measure_s, slots)
+    return TrialTiming(dt, per_trial, reset_samples, gap_samples, measure_s, slots, reading_s)
 
 
 def _chunks(n_slots: int, per_cycle: int, repeats: int):
@@ -200,9 +205,12 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
                  bench.config.wiring.source_impedance_ohm, HIGH_Z_LOAD_OHM, dev.name)
     check_pulse(reset_V, reset_width_s, limits, bench.config.wiring.source_impedance_ohm,
                 HIGH_Z_LOAD_OHM, dev.name)
+    reading_time = getattr(read, "reading_time_s", None)
     timing = plan_timing(width_s, reset_width_s, nplc, bench.line_frequency_Hz,
                          max_points=pulse.max_waveform_points,
-                         max_sample_rate_Hz=pulse.max_sample_rate_Hz)
+                         max_sample_rate_Hz=pulse.max_sample_rate_Hz,
+                         reading_s=None if reading_time is None
+                         else reading_time(nplc, bench.line_frequency_Hz))
     floor_s = physical_floor_s(amplitudes.size * repeats, timing.measure_s, width_s,
                                reset_width_s)
     if _level_runs_fit(pulse, read, amplitudes, reset_V, repeats):
@@ -245,7 +253,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
                 pulse.sync()
                 loaded = (first, cycles)
             trial_period_s = timing.samples_per_trial * wave.sample_interval_s
-            delay_s = trial_period_s - timing.measure_s
+            delay_s = trial_period_s - timing.reading_s
             values = read.run_buffered(n, delay_s, timeout_s=n * trial_period_s,
                                        on_garbled=bench.count_garbled_retry)
             block = np.asarray(values, dtype=float).reshape(cycles, count).T
@@ -339,7 +347,13 @@ def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, r
     played = np.asarray([pulse.check_level(level, width_s, limits, dev.name)
                          for level in levels])
     trial_period_s = timing.samples_per_trial * reset_wave.sample_interval_s
-    delay_s = trial_period_s - timing.measure_s
+    delay_s = trial_period_s - timing.reading_s
+    line = bench.config.wiring.generator_trigger_line
+    if line and hasattr(pulse, "play_levels") and hasattr(read, "start_logic_trigger"):
+        return _run_sequenced(bench, dev, pulse, read, amplitudes, repeats, width_s, reset_V,
+                              reset_width_s, read_current_A, compliance_V, nplc, timing,
+                              floor_s, levels, counts, reading, played, reset_wave,
+                              write_wave, trial_period_s, line)
     start_round_trips, start_time = bench.round_trips, bench.projected_time_s
     attempts = 0
     setup = True          # the first run, and every retry: select, source, waveform pair
@@ -387,5 +401,60 @@ def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, r
               "sample_interval_s": reset_wave.sample_interval_s,
               "trial_period_s": trial_period_s, "runs": len(levels), "nplc": nplc,
               "reset_width_s": reset_width_s, "plan": "levels",
+              "distinct_levels": int(np.count_nonzero(np.isin(levels, amplitudes))),
+              "floor_s": floor_s})
+
+
+def _run_sequenced(bench, dev, pulse, read, amplitudes, repeats, width_s, reset_V,
+                   reset_width_s, read_current_A, compliance_V, nplc, timing, floor_s, levels,
+                   counts, reading, played, reset_wave, write_wave, trial_period_s, line):
+    """The level runs with the generator as master (``wiring.generator_trigger_line``): the
+    SMU starts one ``LogicTrigger`` model for the whole batch (a reading per edge of the
+    generator's Trigger Out, ``delay`` after it: past the write pulse and the read margin),
+    one generator message plays every level (``:VOLT2`` + trigger counts, ``*TRG;*WAI``), one
+    query fetches the readings. Bus cost: three messages whatever the levels and trials (plus
+    selecting the device, the error queues, and settings that changed). Retried whole."""
+    total = int(counts.sum())
+    delay_s = (1 + timing.reset_samples + timing.gap_samples + 1) * timing.sample_interval_s \
+        + READ_MARGIN_S
+    if delay_s + timing.reading_s > trial_period_s * (1 + 1e-9):
+        raise ValueError(f"a reading {delay_s:g} s after the trial's start ends after the "
+                         f"trial's {trial_period_s:g} s period; nothing was sent")
+    start_round_trips, start_time = bench.round_trips, bench.projected_time_s
+    attempts = 0
+
+    def step() -> np.ndarray:
+        nonlocal attempts
+        attempts += 1
+        bench.select_for_step(dev)
+        read.source_current(read_current_A, compliance_V, nplc)
+        read.enable()
+        read.set_buffer_capacity(total)
+        pulse.load_level_pair(reset_wave, write_wave, "MAN")
+        read.start_logic_trigger(total, delay_s, line)
+        pulse.play_levels(levels, counts, width_s)
+        values = read.fetch_logic_trigger(total, timeout_s=total * trial_period_s,
+                                          on_garbled=bench.count_garbled_retry)
+        bench.check_instrument_errors(("pulse", "read_smu", "switch"))
+        return np.asarray(values, dtype=float)
+
+    values = bench.retry.run(step, bench.recover, f"trial batch on {dev.name}")
+    resistance = values[reading] / read_current_A
+    calibration = resistance[:2 * repeats].reshape(2, repeats)
+    ids = bench.reserve_trial_ids(amplitudes.size * repeats)
+    level_index = np.searchsorted(levels, np.repeat(amplitudes, repeats))
+    bench.add_floor_s(floor_s)
+    return TrialBatch(
+        device=dev.name, width_s=float(width_s), reset_V=reset_V, read_current_A=read_current_A,
+        amplitude_V=np.repeat(amplitudes, repeats), resistance_ohm=resistance[2 * repeats:],
+        trial_id=ids, reset_state_ohm=float(np.median(calibration[0])),
+        set_state_ohm=float(np.median(calibration[1])),
+        round_trips=bench.round_trips - start_round_trips,
+        projected_time_s=bench.projected_time_s - start_time, attempts=attempts,
+        meta={"applied_amplitude_V": played[level_index],
+              "calibration_resistance_ohm": calibration,
+              "sample_interval_s": reset_wave.sample_interval_s,
+              "trial_period_s": trial_period_s, "runs": 1, "nplc": nplc,
+              "reset_width_s": reset_width_s, "plan": "sequenced",
               "distinct_levels": int(np.count_nonzero(np.isin(levels, amplitudes))),
               "floor_s": floor_s})

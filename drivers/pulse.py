@@ -402,10 +402,12 @@ class Keysight81160APulseSource:
                              "run. Nothing was sent.")
         return played
 
-    def load_level_pair(self, reset_wave: ArbWaveform, write_wave: ArbWaveform) -> None:
+    def load_level_pair(self, reset_wave: ArbWaveform, write_wave: ArbWaveform,
+                        trigger: str = "EXT") -> None:
         """Load the reset waveform on channel 1 and the write waveform on channel 2 (same
-        length and rate; their pulses never overlap), both armed on the external trigger,
-        addition off. Skipped when the same pair is known to be loaded."""
+        length and rate; their pulses never overlap), both armed on ``trigger`` (``EXT``: the
+        read SMU's trigger link; ``MAN``: ``*TRG``, the generator as master), addition off.
+        Skipped when the same pair is known to be loaded."""
         if not self.supports_level_runs:
             raise ValueError("level runs add channel 2 at output 1: wire the write line to "
                              "channel 1 (pulse_channel = 1)")
@@ -416,7 +418,7 @@ class Keysight81160APulseSource:
             raise ValueError("the reset and write pulses overlap: their sum was not checked")
         self.check_waveform(reset_wave)
         key = (reset_wave.dac.tobytes(), reset_wave.full_scale_V, write_wave.dac.tobytes(),
-               reset_wave.frequency_Hz)
+               reset_wave.frequency_Hz, trigger)
         if self._state.get("level_pair") == key:
             return
         self._state.pop("level_pair", None)
@@ -427,7 +429,7 @@ class Keysight81160APulseSource:
         self._state["added"] = False
         other = self.instrument.channels[2]
         other.write(":OUTP{ch}:LOAD %g" % self.load_ohm)
-        other.write(":ARM:SOUR{ch} EXT")
+        other.write(":ARM:SOUR{ch} %s" % trigger)
         other.write(":FUNC{ch} USER")
         other.write(":FUNC{ch}:USER VOLATILE")
         other.offset = 0.0
@@ -438,7 +440,7 @@ class Keysight81160APulseSource:
         finally:
             other.dac_full_scale_V = None
         other.frequency = write_wave.frequency_Hz
-        self.load_waveform(reset_wave, 1)       # channel 1 armed EXT, output 1 on
+        self.load_waveform(reset_wave, 1, trigger)   # channel 1 armed alike, output 1 on
         self._state["level_pair"] = key
 
     def arm_level(self, level_V: float, cycles: int, width_s: float) -> float:
@@ -469,6 +471,40 @@ class Keysight81160APulseSource:
             self._added = False
         self._output_on = True
         self._state["trigger_count"] = cycles
+        return played
+
+    def play_levels(self, levels_V, counts, width_s: float) -> list[float]:
+        """Play every level of a batch in one message, the generator as master: per level
+        its trigger counts, ``:VOLT2`` and the addition, then ``*TRG;*WAI`` (the parser holds
+        until the burst has played, so the next level never changes a burst under way).
+        Trigger Out marks each trial for the read SMU. The pair must be loaded armed ``MAN``.
+        Every level is checked, as played, before the message is sent. Returns the levels
+        as played."""
+        if "level_pair" not in self._state or self._state["level_pair"][-1] != "MAN":
+            raise RuntimeError("load the level pair armed MAN (load_level_pair(..., 'MAN')) "
+                               "before play_levels")
+        counts = [int(c) for c in counts]
+        if len(counts) != len(levels_V) or min(counts, default=0) < 1:
+            raise ValueError(f"one trial count >= 1 per level, got {counts}; nothing was sent")
+        played = [self.check_level(level, width_s) for level in levels_V]
+        parts = [] if self._output_on is True else [":OUTP1 ON"]
+        added = self._state.get("added")
+        for level, count in zip(played, counts):
+            parts += [f":TRIG1:COUN {count}", f":TRIG2:COUN {count}"]
+            if level:
+                parts.append(f":VOLT2 {2 * level:f}")
+            if added != bool(level):
+                parts.append(":CHAN:MATH PLUS" if level else ":CHAN:MATH OFF")
+                added = bool(level)
+            parts += ["*TRG", "*WAI"]
+        self._state.pop("added", None)
+        self._output_on = None
+        self._added = True if any(played) else self._added
+        self.instrument.write(";".join(parts))
+        self._state["added"] = added
+        self._added = added
+        self._output_on = True
+        self._state["trigger_count"] = counts[-1]
         return played
 
     # ------------------------------------------------------------ status (one query each)

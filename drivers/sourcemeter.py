@@ -22,6 +22,9 @@ from drivers.faults import GarbledReply, confirm_off, output_is_on, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
 
 MAX_BUFFER_POINTS = 6_875_000
+#: the 2450 datasheet's reading rate, 3000 readings/s at NPLC 0.01 (60 Hz) with autozero off,
+#: to the buffer: what one reading costs beyond its integration (s)
+READING_OVERHEAD_S = 1.0 / 3000.0 - 0.01 / 60.0
 
 
 class Keithley2450Buffered(Keithley2450):
@@ -197,7 +200,10 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     _zero_current_command = ":SOUR:CURR:LEV 0"
     _zero_voltage_command = ":SOUR:VOLT:LEV 0"
-    _sense_voltage_command = ':SENS:FUNC "VOLT"'
+    # autozero off (in the same message): with it on every reading adds a reference and a
+    # zero integration (3x the time); a batch's readings are called against its own
+    # calibration rows, taken minutes apart at most, so the drift it corrects does not matter
+    _sense_voltage_command = ':SENS:FUNC "VOLT";:SENS:VOLT:AZER OFF'
     _sense_current_command = ':SENS:FUNC "CURR"'
 
     def __init__(self, instrument: Keithley2450Buffered, limits: SafetyLimits, device: str = ""):
@@ -220,6 +226,58 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         if self._trigger_model is not False:
             self.instrument.abort()
             self._trigger_model = False
+
+    def reading_time_s(self, nplc: float, line_frequency_Hz: float) -> float:
+        """One buffered reading as the datasheet has it (autozero off): the integration plus
+        the per-reading overhead. A trigger model's period must budget all of it."""
+        return float(nplc) / float(line_frequency_Hz) + READING_OVERHEAD_S
+
+    # ------------------------------------------------------------ generator as master
+    def start_logic_trigger(self, count: int, delay_s: float, line: int) -> None:
+        """Clear the buffer and start the ``LogicTrigger`` model (2450-901-01 :TRIGger:LOAD
+        "LogicTrigger"): ``count`` readings, each ``delay_s`` after an edge on digital I/O
+        ``line`` (the pulse generator's Trigger Out). One write; the readings come with
+        :meth:`fetch_logic_trigger`."""
+        count = int(count)
+        if not 1 <= count <= MAX_BUFFER_POINTS:
+            raise ValueError(f"buffered count {count} outside 1..{MAX_BUFFER_POINTS}")
+        out = 1 if int(line) != 1 else 3      # the output line's pulses: the generator is MAN
+        self._trigger_model = True
+        self.instrument.write(
+            f":DIG:LINE{int(line)}:MODE TRIG, IN;"
+            f':TRIG:LOAD "LogicTrigger", {int(line)}, {out}, {count}, ENT, {float(delay_s):.12g};'
+            ":INIT")
+
+    def fetch_logic_trigger(self, count: int, timeout_s: float = 0.0, garbled_retries: int = 3,
+                            on_garbled=None) -> list[float]:
+        """Wait for the model's end and fetch its ``count`` readings: one query."""
+        pure = f':TRAC:DATA? 1, {int(count)}, "defbuffer1", READ'
+        return self._ask_waiting("*WAI;" + pure, pure, int(count), timeout_s, garbled_retries,
+                                 on_garbled)
+
+    def _ask_waiting(self, message: str, pure: str, count: int, timeout_s: float,
+                     garbled_retries: int, on_garbled) -> list[float]:
+        inst = self.instrument
+        connection = getattr(inst.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
+        if saved is not None and saved < needed_ms:
+            connection.timeout = needed_ms
+        try:
+            reply = inst.ask(message)
+            self._trigger_model = False
+            for attempt in range(garbled_retries + 1):
+                try:
+                    return parse_floats(reply, count, "2450 :TRAC:DATA?")
+                except GarbledReply:
+                    if attempt == garbled_retries:
+                        raise
+                    if on_garbled is not None:
+                        on_garbled()
+                    reply = inst.ask(pure)
+        finally:
+            if saved is not None and saved < needed_ms:
+                connection.timeout = saved
 
     # ------------------------------------------------------------ buffered
     def start_buffered(self, count: int, delay_s: float = 0.0) -> None:

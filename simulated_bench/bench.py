@@ -129,6 +129,20 @@ class SimulatedBench:
         trigger_in(time_s + self.TRIGGER_LINK_LATENCY_S)
         return True
 
+    def fire_generator_trigger_out(self, time_s: float) -> bool:
+        """The pulse generator's Trigger Out marked the start of a waveform period at
+        ``time_s``: if the bench file wires it to a digital I/O line of the read SMU
+        (``wiring.generator_trigger_line``), that line sees an edge then (cable delay ~ns)."""
+        line = self.config.wiring.generator_trigger_line
+        if not line or not any(i.role == "read_smu" for i in self.config.instruments):
+            return False
+        smu = self.instrument("read_smu")
+        trigger_in = getattr(smu, "digital_trigger_in", None)
+        if trigger_in is None:
+            return False
+        trigger_in(line, time_s)
+        return True
+
     # ------------------------------------------------------------ physics through wiring
     def _magnet(self):
         for entry in self.config.instruments:

@@ -22,17 +22,22 @@ def bench():
         yield b
 
 
-def test_sixteen_level_batch_costs_two_trips_per_level_near_its_floor(bench):
+def test_sixteen_level_batch_costs_a_dozen_trips_within_twice_its_floor(bench):
     levels = np.linspace(0.08, 0.28, 16)
     rng = np.random.default_rng(3)
     amps = rng.choice(levels, 512)                  # 32 samples x 16 neurons on one device
     bench.trials("chip1/S0", levels[:2], 10e-9)     # loads the waveform pair once
     batch = bench.trials("chip1/S0", amps, 10e-9, repeats=4)
-    assert batch.meta["plan"] == "levels" and batch.meta["runs"] == 18
-    assert batch.round_trips == 2 * 18 + 10         # + select, output on, error queues
+    # the generator as master: SMU LogicTrigger start 1, one generator message for the 18
+    # levels 1, fetch 1, select 5, SMU output on 1, error queues 3, buffer size 1 (was
+    # 2 x 18 + 10 = 46 as level runs)
+    assert batch.meta["plan"] == "sequenced" and batch.meta["runs"] == 1
+    assert batch.round_trips == 13
     floor = batch.meta["floor_s"]
     assert floor == pytest.approx(2048 * (2e-4 + 10e-9 + 20e-9))
-    assert batch.projected_time_s / floor < 1.3
+    # the 2450's own reading rate (0.367 ms a reading at NPLC 0.01, 50 Hz) is 1.83x the
+    # integration floor: the instrument cannot do better
+    assert 1.83 < batch.projected_time_s / floor < 2.0
     # exchangeable trials: each amplitude's trials got readings of its own level
     p = batch.switching_probability()
     assert p[levels[0]] == 0.0 and p[levels[-1]] == 1.0
@@ -46,7 +51,7 @@ def test_a_slot_batch_between_level_batches_reloads_the_reset(bench):
     again = bench.trials("chip1/S4", [0.07, 0.3], 10e-9, repeats=32)   # pair already loaded
     bench.trials("chip1/S3", [0.02, 0.1], 10e-9, repeats=4)          # slot plan
     batch = bench.trials("chip1/S4", [0.07, 0.3], 10e-9, repeats=32)
-    assert batch.meta["plan"] == again.meta["plan"] == "levels"
+    assert batch.meta["plan"] == again.meta["plan"] == "sequenced"
     assert batch.round_trips >= again.round_trips + 10                  # the pair again
     p = batch.switching_probability()
     assert p[0.07] < 0.1 and p[0.3] > 0.9

@@ -169,9 +169,13 @@ def test_one_tiny_batch_through_the_bench_backend():
     # resistance 13 (read once, for its current ceiling) and one batch of 4 trials as level
     # runs, 91 for the four (2 levels + 2 calibration levels, two trips each, + select,
     # output on and error queues; the first batch also sets up the read SMU's source and
-    # loads the generator's waveform pair). Before level runs: 135 trips, 1.0951 s.
-    assert trips == 5 + 4 * 13 + 91                                 # 148
-    assert bench_time_s == pytest.approx(0.56236, rel=1e-3)         # virtual clock: deterministic
+    # loads the generator's waveform pair). Before level runs: 135 trips, 1.0951 s; as level
+    # runs 148. Now the generator is the master (one message for all levels, one
+    # LogicTrigger model and one fetch per device): 71 for the four batches.
+    assert trips == 5 + 4 * 13 + 71                                 # 128
+    # virtual clock, deterministic: 0.56236 s before the 2450's datasheet reading time
+    # (0.167 ms overhead a reading; the line-resistance reads at NPLC 1 too)
+    assert bench_time_s == pytest.approx(0.75498, rel=1e-3)
 
 
 def test_survey_readout_decides_how_the_bench_backend_answers(tmp_path):

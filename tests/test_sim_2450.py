@@ -97,7 +97,10 @@ def test_open_terminals_hit_compliance(lib, smu):
     assert smu.ask(":SOUR:CURR:VLIM:TRIP?").strip() == "1"
 
 
-def test_reading_takes_nplc_on_the_virtual_clock(lib, smu):
+def test_reading_takes_nplc_on_the_virtual_clock(lib, smu, monkeypatch):
+    # this test's arithmetic is the integration alone (test_datasheet_reading_time
+    # covers the datasheet overhead and autozero)
+    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", False)
     source_read_current(smu, nplc=1.0)
     t0 = lib.virtual_time_s
     smu.voltage
@@ -113,7 +116,6 @@ def test_datasheet_reading_time(lib, smu, monkeypatch):
     """2450 datasheet: ~3000 readings/s at NPLC 0.01 with autozero off, i.e. ~0.167 ms of
     overhead per reading beyond the aperture; autozero (on after *RST) adds a reference and
     a zero integration to each reading."""
-    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", True)
     overhead_s = 1 / 3000 - 0.01 / 60
     source_read_current(smu, nplc=1.0)
     t0 = lib.virtual_time_s
@@ -132,7 +134,10 @@ def test_datasheet_reading_time(lib, smu, monkeypatch):
     assert lib.virtual_time_s - t0 == pytest.approx(3000 * (0.01 / 50 + overhead_s), rel=0.02)
 
 
-def test_simple_loop_gives_n_readings_in_two_transactions(lib, smu):
+def test_simple_loop_gives_n_readings_in_two_transactions(lib, smu, monkeypatch):
+    # this test's arithmetic is the integration alone (test_datasheet_reading_time
+    # covers the datasheet overhead and autozero)
+    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", False)
     connect_device(lib, slot=2, column=3)
     nplc, delay_s, n = 0.1, 1e-3, 50
     source_read_current(smu, nplc=nplc)
@@ -200,7 +205,10 @@ def _alternating_trial_setup(lib, n_trials: int, delay_s: float, nplc: float):
     return gen
 
 
-def test_trigger_link_runs_a_batched_trial_in_o1_transactions(lib, smu):
+def test_trigger_link_runs_a_batched_trial_in_o1_transactions(lib, smu, monkeypatch):
+    # this test's arithmetic is the integration alone (test_datasheet_reading_time
+    # covers the datasheet overhead and autozero)
+    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", False)
     connect_device(lib, slot=3, column=2)         # chip1/L1: switches fully at 1.8 mA
     n, delay_s, nplc = 40, 0.5e-3, 0.01
     _alternating_trial_setup(lib, n, delay_s, nplc)

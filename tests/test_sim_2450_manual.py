@@ -94,9 +94,12 @@ def _sweep(smu, command: str, points: int) -> list[float]:
     return [float(v) for v in smu.query(f':TRAC:DATA? 1, {points}, "defbuffer1", SOUR').split(",")]
 
 
-def test_linear_sweep_builds_the_trigger_model(lib, smu):
+def test_linear_sweep_builds_the_trigger_model(lib, smu, monkeypatch):
     """Section 6, :SOURce[1]:SWEep:<function>:LINear <start>, <stop>, <points>, <delay>,
     <count>, <rangeType>, <failAbort>, <dual>: <points> levels; dual runs back down."""
+    # this test's arithmetic is the integration alone (test_datasheet_reading_time
+    # covers the datasheet overhead and autozero)
+    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", False)
     t0 = lib.virtual_time_s
     assert _sweep(smu, ":SOUR:SWE:VOLT:LIN 0, 1, 5, 0.01", 5) == pytest.approx(
         [0, 0.25, 0.5, 0.75, 1])
@@ -115,9 +118,12 @@ def test_log_sweep(smu):
     assert errors(smu) == [-222]
 
 
-def test_list_sweep_as_the_manual_example(lib, smu):
+def test_list_sweep_as_the_manual_example(lib, smu, monkeypatch):
     """Section 6, :SOURce[1]:LIST:<function> example: SOUR:LIST:VOLT 1, 5, 1, 5, 1, 5 then
     SOUR:SWE:VOLT:LIST 1, 0.2 sources the six levels, 200 ms each."""
+    # this test's arithmetic is the integration alone (test_datasheet_reading_time
+    # covers the datasheet overhead and autozero)
+    monkeypatch.setattr(type(lib.bench.instruments[SMU]), "DATASHEET_TIMING", False)
     smu.write(":SOUR:LIST:VOLT 1, 5, 1, 5, 1, 5")
     assert int(smu.query(":SOUR:LIST:VOLT:POIN?")) == 6
     t0 = lib.virtual_time_s

@@ -120,6 +120,8 @@ SWEEP_POINTS_RANGE = (2, 1_000_000)
 COUNT_RANGE = (1, 300_000)
 USER_DELAYS = 5                        # :DELay:USER1 .. USER5
 LANGUAGES = ("SCPI", "TSP", "SCPI2400")
+#: the rear-panel digital I/O lines (2450-901-01 :DIGital:LINE<n>)
+DIGITAL_LINES = 6
 #: the datasheet's 3000 readings/s at NPLC 0.01 (60 Hz line, autozero off, to the buffer):
 #: what a reading costs beyond its integration
 READING_OVERHEAD_S = 1.0 / 3000.0 - 0.01 / 60.0
@@ -196,10 +198,10 @@ class Keithley2450(ScpiInstrument):
     """A 2450 SourceMeter in SCPI mode on the bench's read path."""
 
     IDN = "KEITHLEY INSTRUMENTS,MODEL 2450,SIM0002450,1.7.12b"
-    #: the datasheet's reading time (overhead, autozero's extra integrations). Off until
-    #: drivers/batch.py budgets it: its SimpleLoop period assumes t_meas = NPLC / line
-    #: frequency, and the honest time would slide every read off its pulse
-    DATASHEET_TIMING = False
+    #: the datasheet's reading time (per-reading overhead, autozero's extra integrations);
+    #: drivers/batch.py budgets it. False (integration alone) only for the few simulator
+    #: tests whose arithmetic predates it
+    DATASHEET_TIMING = True
 
     def __init__(self, lab, address: str):
         super().__init__(lab, address)
@@ -294,6 +296,8 @@ class Keithley2450(ScpiInstrument):
         self.add("INITiate[:IMMediate]", on_set=self._initiate)
         self.add("ABORt", on_set=self._abort)
         self.add("TRIGger:STATe", on_query=self._trigger_state)
+        self.add("DIGital:LINE#:MODE", on_set=self._set_digital_mode,
+                 on_query=lambda n: ",".join(self.digital_mode[self._line(n)]))
         self._replace("*STB", on_query=self.status_byte)
         self.add("*OPT", on_query=lambda: "0")          # no options installed
         self.add("*TST", on_query=lambda: 0)            # self-test passed
@@ -337,6 +341,11 @@ class Keithley2450(ScpiInstrument):
         self.model: tuple | None = None
         self.model_running_until_s = 0.0
         self._model_generation = getattr(self, "_model_generation", 0) + 1
+        #: digital I/O line -> (mode, direction) as :DIG:LINE<n>:MODE sets it
+        self.digital_mode = {n: ("DIG", "IN") for n in range(1, DIGITAL_LINES + 1)}
+        #: a running LogicTrigger model: [generation, in line, count left, delay, t_meas,
+        #: buffer, the end of the reading under way, an edge latched while it ran]
+        self._logic: list | None = None
 
     def reset(self) -> None:
         super().reset()
@@ -823,9 +832,12 @@ class Keithley2450(ScpiInstrument):
         if name == "EMPTY":
             self.model = None
             return
+        if name == "LOGICTRIGGER":
+            self._logic_trigger_load(args[1:])
+            return
         if name != "SIMPLELOOP":
             raise ScpiError(ILLEGAL_PARAMETER, f"trigger model {args[0]} is not simulated; use "
-                                               f'"SimpleLoop", <count>, <delay_s> or "Empty"')
+                                               f'"SimpleLoop", "LogicTrigger" or "Empty"')
         if len(args) < 2:
             raise ScpiError(MISSING_PARAMETER, '"SimpleLoop" needs a count')
         count = self._number(args[1:2], "SimpleLoop count", "readings", SIMPLE_LOOP_COUNT_RANGE)
@@ -852,6 +864,9 @@ class Keithley2450(ScpiInstrument):
         count, delay, name, levels, source_key = self.model
         if name not in self.buffers:
             raise ScpiError(EXECUTION_ERROR, f"the trigger model's buffer {name} was deleted")
+        if levels == "LOGIC":
+            self._logic_initiate(t0, count, delay, self.buffers[name], source_key)
+            return
         t_meas = self.measure_time_s()
         self._model_generation += 1
         generation = self._model_generation
@@ -878,6 +893,101 @@ class Keithley2450(ScpiInstrument):
                 t_next = t0 + (k + 2) * delay + (k + 1) * t_meas
                 self.lab.clock.schedule(t_next, self._reading_event(run, k + 1))
         return take
+
+    # ------------------------------------------------------------ LogicTrigger (digital in)
+    @staticmethod
+    def _line(n: str) -> int:
+        line = int(n) if n else 1
+        if not 1 <= line <= DIGITAL_LINES:
+            raise ScpiError(HEADER_SUFFIX_OUT_OF_RANGE, f"DIG:LINE{line}: the 2450 has digital "
+                                                        f"I/O lines 1 .. {DIGITAL_LINES}")
+        return line
+
+    def _set_digital_mode(self, n: str, *args):
+        """:DIG:LINE<n>:MODE DIG|TRIG|SYNC, IN|OUT|OPENdrain (2450-901-01 :DIGital:LINE:MODE)."""
+        line = self._line(n)
+        if len(args) < 2:
+            raise ScpiError(MISSING_PARAMETER, f":DIG:LINE{line}:MODE needs a mode and a direction")
+        mode = match_mnemonic(args[0].strip().upper(), ("DIGital", "TRIGger", "SYNChronous"))
+        direction = match_mnemonic(args[1].strip().upper(), ("IN", "OUT", "OPENdrain"))
+        if mode is None or direction is None:
+            raise ScpiError(ILLEGAL_PARAMETER, f"digital line mode {args[0]!r}, {args[1]!r}")
+        self.digital_mode[line] = (mode[:4].upper(), direction[:3].upper()
+                                   if direction != "OPENdrain" else "OPEN")
+
+    def _logic_trigger_load(self, args):
+        """``"LogicTrigger", <digInLine>, <digOutLine>, <count>, <clear>[, <delay>[, <buffer>]]``
+        (2450-901-01 :TRIGger:LOAD "LogicTrigger"): per reading, wait for an edge on the
+        digital input line, wait ``delay``, measure, pulse the output line; ``count`` times.
+        ``clear`` ENTer empties the buffer when the model starts, NEVer keeps it."""
+        if len(args) < 4:
+            raise ScpiError(MISSING_PARAMETER, '"LogicTrigger" needs <digInLine>, <digOutLine>, '
+                                               '<count>, <clear>')
+        line_in = self._number(args[0:1], "digital input line", "", (1, DIGITAL_LINES))
+        self._number(args[1:2], "digital output line", "", (1, DIGITAL_LINES))
+        count = self._number(args[2:3], "LogicTrigger count", "readings", SIMPLE_LOOP_COUNT_RANGE)
+        if count != int(count) or line_in != int(line_in):
+            raise ScpiError(DATA_OUT_OF_RANGE, "LogicTrigger line and count are whole numbers")
+        clear = match_mnemonic(args[3].strip().upper(), ("ENTer", "NEVer"))
+        if clear is None:
+            raise ScpiError(ILLEGAL_PARAMETER, f"LogicTrigger clear {args[3]!r} is not ENT or NEV")
+        delay = self._number(args[4:5], "LogicTrigger delay", "s", DELAY_RANGE_S) \
+            if len(args) > 4 else 0.0
+        name = args[5].strip().strip("'\"").upper() if len(args) > 5 else "DEFBUFFER1"
+        self._named_buffer(name)
+        self.model = (int(count), float(delay), name, "LOGIC", (int(line_in), clear == "ENTer"))
+
+    def _logic_initiate(self, t0: float, count: int, delay: float, buffer, how) -> None:
+        line, clear = how
+        if self.digital_mode[line] != ("TRIG", "IN"):
+            raise ScpiError(SETTINGS_CONFLICT, f"LogicTrigger waits on digital line {line}, which "
+                                               f"is not a trigger input (:DIG:LINE{line}:MODE "
+                                               "TRIG, IN)")
+        if clear:
+            buffer.readings.clear()
+        self._model_generation += 1
+        self._logic = [self._model_generation, line, count, delay, self.measure_time_s(),
+                       buffer, t0, False]
+        self.model_running_until_s = float("inf")     # until its last reading
+        self.busy_until_s = max(self.busy_until_s, t0)
+        self.lab.fire_trigger_link(t0)
+
+    def digital_trigger_in(self, line: int, time_s: float) -> None:
+        """An edge on digital I/O ``line`` at ``time_s`` (the pulse generator's trigger out):
+        a LogicTrigger model waiting on it takes its next reading ``delay`` later; an edge
+        while a reading is under way is latched (one) and served when it ends, as the
+        2450's event detector holds one event."""
+        logic = self._logic
+        if logic is None or logic[0] != self._model_generation or logic[1] != line:
+            return
+        if logic[2] <= 0:
+            return
+        if time_s < logic[6] - TIME_SLACK_S:
+            if logic[7]:
+                self.push_error(EXECUTION_ERROR, "LogicTrigger: trigger overrun, an edge lost")
+            logic[7] = True
+            return
+        self._logic_reading(time_s)
+
+    def _logic_reading(self, edge_s: float) -> None:
+        logic = self._logic
+        generation, _, _, delay, t_meas, buffer = logic[:6]
+        start = edge_s + delay
+        logic[2] -= 1
+        logic[6] = start + t_meas
+        self.busy_until_s = max(self.busy_until_s, logic[6])
+        if logic[2] == 0:
+            self.model_running_until_s = logic[6]
+
+        def take(t: float) -> None:
+            if generation != self._model_generation:
+                return
+            value, source = self._measure_now()
+            self._store(buffer, value, source, t, t + t_meas)
+            if logic[7] and logic[2] > 0:          # serve the latched edge now
+                logic[7] = False
+                self._logic_reading(t + t_meas)
+        self.lab.clock.schedule(start, take)
 
     def _abort(self, *args):
         now = self.lab.clock.now_s

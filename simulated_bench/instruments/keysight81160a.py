@@ -74,6 +74,13 @@ Channel addition: with ``:CHAN:MATH PLUS`` the pulses of channel 2 also leave at
 channels' pulses are delivered each on its own; where they overlap in time the simulator
 does not form their sum (keep them apart, as the drivers' batches do).
 
+Trigger Out (manual 3.2.18): a pulse at the start of every period channel 1 plays (each
+cycle of a burst), which the bench routes to the read SMU's digital I/O line
+``wiring.generator_trigger_line`` (``bench.fire_generator_trigger_out``); a 2450 running the
+``LogicTrigger`` model takes one reading per edge. With it the generator is the master: one
+message ``:VOLT2 a;:TRIG1:COUN n;*TRG;*WAI;:VOLT2 b;...`` plays every level of a batch
+(``*WAI`` holds the parser until the burst has played, see ``busy_until_s``).
+
 Timing: pulse c of a burst (or run r of cycle c) starts at ``t_trigger + TRIGGER_LATENCY_S +
 c / FREQ (+ r's offset)``; each is a ``clock.schedule`` event, so readings the SMU scheduled
 interleave in time. ``busy_until_s`` = the end of the burst (``*WAI`` / ``*OPC?`` wait for
@@ -763,6 +770,8 @@ class Keysight81160A(ScpiInstrument):
         def cycle_starts(t_cycle: float, cycle: int = 0) -> None:
             if channel.generation != generation or not self._sends(channel, added):
                 return
+            if channel.number == 1:          # Trigger Out marks channel 1's periods
+                self.lab.fire_generator_trigger_out(t_cycle)
             for offset_s, emf_V, width_s in pulses:
                 self._schedule_pulse(channel, generation, t_cycle + offset_s, emf_V, width_s,
                                      wired)
