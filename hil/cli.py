@@ -4,6 +4,7 @@
     hil serve [BENCH.toml]           every simulated instrument on a loopback SCPI socket
     hil characterize ...             characterization procedures and the chip survey
     hil train ...                    the learning experiment (devices in the loop)
+    hil sweep SPEC.toml              a grid / random sweep of benches and settings (--ray)
     hil gui [BENCH.toml]             the lab window
     hil demo                         characterize the default chip, train, print results
 
@@ -41,6 +42,12 @@ def _train(args) -> int:
     from hil.experiment import train_main
 
     return train_main(args) or 0
+
+
+def _sweep(args) -> int:
+    from hil.sweep.cli import sweep_main
+
+    return sweep_main(args) or 0
 
 
 def _gui(args) -> int:
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_arguments(train)
     train.set_defaults(func=_train)
 
+    sweep = commands.add_parser("sweep", help="sweep bench parameters and settings (--ray)")
+    from hil.sweep.cli import add_sweep_arguments  # no Ray import here
+
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(func=_sweep)
+
     gui = commands.add_parser("gui", help="the lab window (pymeasure ManagedWindow)")
     gui.add_argument("bench", nargs="?", default=None)
     from hil.gui.cli import add_gui_arguments  # no Qt import until the window opens
@@ -115,6 +128,7 @@ USER_ERRORS = (
     ("hil.safety", "CurrentLimitError"),
     ("hil.train", "CheckpointError"),
     ("hil.experiment", "ExperimentConfigError"),
+    ("hil.sweep.spec", "SweepError"),
 )
 
 
