@@ -133,7 +133,9 @@ def test_tiny_experiment_writes_table_csv_and_png_and_resumes(tmp_path):
     # of <= 12 slots (a 10 ns trial with a 0.01 NPLC read is ~20 000 samples of the 81160A's
     # 262 144): 17 round trips for the first run, 9 for each further one (waveform and its
     # levels, sync, trigger model, fetch), +10 for the bench's first batch (its setup)
-    assert projection["round_trips_per_batch"] == 5 + 8 * 13 + 8 * (17 + 10 * 9) + 10   # 975
+    # now (generator as master): each device's 130 distinct currents in one generator
+    # message, one LogicTrigger start and one fetch: 228 (975 was the slot plan's figure)
+    assert projection["round_trips_per_batch"] == 228
     assert insitu["round_trips_per_batch"] == projection["round_trips_per_batch"]
     assert insitu["bench_time_s"] == pytest.approx(45 * projection["bench_time_s_per_batch"])
     # a resumed run finds every run's last checkpoint and reports the same numbers

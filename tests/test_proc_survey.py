@@ -42,8 +42,12 @@ def test_every_device_fitted_and_files_written(survey):
     # level runs (two round trips per distinct level, no waveform uploads): the survey
     # pays more round trips for its many levels of few trials, and far less time (before
     # level runs: 3570 round trips, 62.86 s)
-    assert survey.round_trips == 5064
-    assert survey.projected_time_s == pytest.approx(27.09, rel=1e-3)
+    # generator as master (one message per batch for all levels) and the 2450's datasheet
+    # reading time: 3392 trips, 41.07 s (level runs: 5064 / 27.09 s). 22.6 s of it are the
+    # 16 coarse scans of 8 S devices, whose first level (0.018 V) is under the level runs'
+    # minimum (0.025 V) and falls back to the slot plan: the survey's open regression
+    assert survey.round_trips == 3392
+    assert survey.projected_time_s == pytest.approx(41.07, rel=1e-3)
 
 
 def test_fits_recover_the_simulated_truth(survey):
