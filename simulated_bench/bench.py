@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from devices.benchfile import BenchFile, as_bench_file
+from simulated_bench import nonideal
 from simulated_bench.chip import OPEN_OHM, Chip, build_chip
 from simulated_bench.clock import VirtualClock
 from simulated_bench.scpi import append_bounded
@@ -61,6 +62,9 @@ class SimulatedBench:
         for chip_name in dict.fromkeys(g.chip for g in config.groups):
             groups = [g for g in config.groups if g.chip == chip_name]
             self.chips[chip_name] = build_chip(chip_name, groups, config.variability, d2d_rng)
+            # off by default: then None, and no stream is drawn (bit-identical figures)
+            self.chips[chip_name].nonideal = nonideal.build(self.chips[chip_name], config.nonideal,
+                                                            config.seed, len(self.chips) - 1)
         self._hk_min_T = min((float(c.hk_T.min()) for c in self.chips.values()), default=1.0)
         self.pulse_log: list[PulseRecord] = []
         self._field_updated_s = self.clock.now_s   # devices have lived through the field up to here
@@ -210,11 +214,32 @@ class SimulatedBench:
         node_V = emf_V / (1.0 + source * conductance)
         self.update_field_exposure()
         field = self.in_plane_field_T()
+        read_A = self._read_current_A()
         for chip, idx in targets:
             resistance = chip.write_path_resistance(idx, abs(node_V))
             current = node_V / resistance
+            if read_A and chip.nonideal is not None and chip.nonideal.read_disturb(idx) \
+                    and (chip, idx) in self.devices_on_read_path():
+                current += read_A     # read disturb: the sourced read current shares the path
             append_bounded(self.pulse_log, PulseRecord(time_s, chip.names[idx], node_V, current, width_s))
             chip.apply_pulse(idx, current, width_s, field, self.switch_rng, time_s, node_V)
+
+    def _read_current_A(self) -> float:
+        """The current the read SMU sources now (0 with its output off or sourcing volts)."""
+        address = next((e.address for e in self.config.instruments if e.role == "read_smu"), None)
+        smu = self.instruments.get(address)
+        if smu is None or not getattr(smu, "output_on", False) \
+                or getattr(smu, "source_function", "") != "CURR":
+            return 0.0
+        return float(getattr(smu, "level", {}).get("CURR", 0.0))
+
+    def stage_temperature_K(self, chip: str | None = None) -> float | None:
+        """The stage temperature now where the non-idealities move it (None when they are
+        off: the bench then has no temperature to expose)."""
+        state = (self.chips[chip] if chip else self.chip).nonideal
+        if state is None:
+            return None
+        return float(state.temperature_K(self.clock.now_s).mean())
 
     def apply_static_level(self, time_s: float, emf_V: float) -> list[str]:
         """A DC level held on the pulse path (a generator's idle level with its output on).

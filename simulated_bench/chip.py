@@ -78,6 +78,8 @@ class Chip:
     #: state a kind keeps beyond the switch arrays, built and owned by its truth module
     #: (``build_state``): kind name -> object (a domain wall's position per device)
     kind_state: dict = field(default_factory=dict)
+    #: the chip's non-idealities (simulated_bench.nonideal.NonIdeal), None when all are off
+    nonideal: object = None
 
     def __post_init__(self):
         if self.up_regions is None:
@@ -123,7 +125,13 @@ class Chip:
         target = kind.switch_target(self, idx, current_A, field_T)
         if target == 0:
             return
-        p = neel_brown.probability(abs(current_A), width_s, self.ic0_A[idx], self.delta[idx],
+        ic0_A, delta = self.ic0_A[idx], self.delta[idx]
+        if self.nonideal is not None:      # drift, wear, c2c noise at this pulse's time
+            met = self.nonideal.pulse_parameters(self, idx, current_A, time_s, field_T)
+            if met is None:                # stuck: this device no longer switches
+                return
+            ic0_A, delta = met
+        p = neel_brown.probability(abs(current_A), width_s, ic0_A, delta,
                                    self.tau0_s[idx], self.exponent[idx])
         n = self.n_domains[idx]
         if target > 0:
