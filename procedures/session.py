@@ -1,7 +1,8 @@
 """Opening a bench for a procedure, and the per-device facts the procedures need.
 
 This is the one place where the procedures choose a VISA library: ``backend="sim"`` builds
-the simulated bench's pyvisa library from the bench file (the default: no hardware needed),
+the simulated bench's pyvisa library from the bench file (the default: no hardware needed;
+found by pyvisa's backend name ``spinhil``, so nothing here imports the simulator),
 ``backend="visa"`` uses the system VISA (a real lab; ``"@py"`` for pyvisa-py). Everything
 else in ``procedures`` talks to :class:`drivers.bench.Bench` only, so the simulated and the
 real bench run the same code path.
@@ -22,6 +23,8 @@ from drivers import limits as limits_mod
 from devices.benchfile import BenchFile, DeviceAddress, SafetyLimits, as_bench_file
 
 BACKENDS = ("sim", "visa")
+#: pyvisa's name of the simulated bench's VISA library (``ResourceManager("@spinhil")``)
+SIM_BACKEND = "spinhil"
 
 
 class ParameterError(ValueError):
@@ -44,14 +47,29 @@ def visa_library_for(bench_file: BenchFile, backend: str = "sim", visa_library=N
     if visa_library is not None:
         return visa_library
     if backend == "sim":
-        from simulated_bench.visa import (
-            SimulatedVisaLibrary,  # the simulated bench default
-        )
-        return SimulatedVisaLibrary(bench_file)
+        return simulated_library(bench_file)
     if backend == "visa":
         return ""
     raise ParameterError(f"backend {backend!r} is not one of {BACKENDS}: use 'sim' for the "
                          f"simulated bench or 'visa' for real instruments")
+
+
+def simulated_library(bench_file: BenchFile):
+    """A simulated bench of its own for this run, fresh from the bench file's seed.
+
+    Found by name, through pyvisa's backend door (``pyvisa_spinhil``, as ``@spinhil``), so
+    the procedures never import the simulator. Not ``"@spinhil"`` itself: that name gives
+    one bench shared by the whole process, and two surveys in a row must start alike.
+    """
+    from pyvisa.highlevel import get_wrapper_class
+
+    try:
+        backend = get_wrapper_class(SIM_BACKEND)
+    except ValueError:
+        raise ParameterError(f"backend 'sim' needs pyvisa's '@{SIM_BACKEND}' backend (the "
+                             f"pyvisa_spinhil package of spin-hil), which is not importable: "
+                             f"reinstall spin-hil (pip install -e .)") from None
+    return backend.private(bench_file)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,11 @@
 built-in default bench). Each library object is its own bench: two libraries never share
 instruments (pyvisa's registry of libraries is keyed by a unique path per object).
 
+By name, as pyvisa finds pyvisa-py (``@py``) and pyvisa-sim (``@sim``):
+``pyvisa.ResourceManager("@spinhil")`` (the default bench) or ``"bench.toml@spinhil"``
+open :class:`NamedBenchLibrary` through the ``pyvisa_spinhil`` package; there the same name
+gives the same bench, shared by every ResourceManager of the process.
+
 What the drivers may read (duck-typed, so they need not import this module):
 ``lib.bench`` (the SimulatedBench), ``lib.virtual_time_s`` (the bench clock),
 ``lib.transactions`` (bus transactions: one per write call, one per reply read - the
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -417,3 +423,68 @@ class SimulatedVisaLibrary(VisaLibraryBase):
 
     def gpib_control_ren(self, session, mode):
         return StatusCode.success
+
+
+# ---------------------------------------------------------------- pyvisa's backend by name
+BACKEND_NAME = "spinhil"
+
+
+class NamedBenchLibrary(SimulatedVisaLibrary):
+    """The library pyvisa opens by name, through the ``pyvisa_spinhil`` package.
+
+    ``pyvisa.ResourceManager("@spinhil")`` opens the built-in default bench,
+    ``ResourceManager("path/to/bench.toml@spinhil")`` a bench file, and so does pymeasure's
+    ``visa_library="@spinhil"``: no spin-hil import in the user's code.
+
+    **One lab per bench.** Every open of the same name in a process gets the same library and
+    so the same simulated bench (one chip, one clock): pymeasure makes a ResourceManager per
+    instrument, and a pulse from one instrument must reach the device another one reads.
+    Bench-file paths are compared resolved (``./b.toml`` and its absolute path are one lab);
+    the lab lives as long as the process. For a bench of one's own, fresh from the bench
+    file's seed, use :meth:`private` (what the project's procedures do).
+    """
+
+    _labs: dict[str, "NamedBenchLibrary"] = {}     # strong: a lab outlives its instruments
+
+    @staticmethod
+    def _lab_key(library_path) -> str:
+        spec = str(library_path or "").strip()
+        if spec in ("", "default"):
+            return "default"
+        return str(Path(spec).expanduser().resolve())
+
+    def __new__(cls, library_path=""):
+        key = cls._lab_key(library_path)
+        lab = cls._labs.get(key)
+        if lab is not None:
+            return lab
+        return VisaLibraryBase.__new__(cls, LibraryPath(f"{BACKEND_NAME}:{key}", "bench"))
+
+    def __init__(self, library_path=""):
+        if getattr(self, "bench", None) is not None:
+            return                                   # pyvisa calls cls(path) per open
+        key = self._lab_key(library_path)
+        super().__init__(None if key == "default" else key)
+        type(self)._labs[key] = self
+
+    @classmethod
+    def private(cls, bench_or_config=None, **options) -> SimulatedVisaLibrary:
+        """A bench of its own, never shared, fresh from the bench file's seed: the same
+        arguments as :class:`SimulatedVisaLibrary` (a bench, a bench file, a path, a dict
+        or None; ``fault_rate``, ``fault_seed``, ``fault_weights``, ``enforce_timeouts``)."""
+        return SimulatedVisaLibrary(bench_or_config, **options)
+
+    @staticmethod
+    def get_debug_info():
+        return [f"spin-hil simulated bench (in-process SCPI simulators), version "
+                f"{_version()}",
+                f"ResourceManager('@{BACKEND_NAME}'): the built-in default bench; "
+                f"'path/to/bench.toml@{BACKEND_NAME}': a bench file (one lab per file)"]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("spin-hil")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
