@@ -13,7 +13,11 @@ classified
                initial value or not finite; ``short``: < initial / ``broken_factor``), or
                the read gives no finite value; the run stops: no more pulses go to a dead
                device;
-- ``stuck``    no cycle of the block switched (error rate 1): the device no longer responds;
+- ``stuck``    no cycle of the block switched (error rate 1), or the block's two reference
+               states (the batch's reset and set calibration reads) differ by less than
+               ``STUCK_CONTRAST`` of the first block's: the device no longer responds (a worn
+               device stuck in one state reads alike after either pulse, so its error rate
+               alone is read noise over read noise);
 - ``degraded`` error rate above ``max_error_rate``;
 - ``ok``       otherwise.
 """
@@ -32,7 +36,10 @@ from procedures.switching import batch_fractions
 ENDURANCE_COLUMNS = ["Device", "Size", "Block", "Cycles done", "Pulse amplitude (V)",
                      "Pulse width (s)", "Write current (A)", "Current density (A/m**2)",
                      "Cycles", "Errors", "Error rate", "Mean resistance (ohm)",
-                     "Line resistance (ohm)", "State", "Round trips", "Projected bench time (s)"]
+                     "Line resistance (ohm)", "State", "Round trips", "Projected bench time (s)",
+                     "Read contrast (ohm)"]
+#: a block whose reference states differ by less than this fraction of the first block's is stuck
+STUCK_CONTRAST = 0.2
 
 
 class EnduranceProcedure(BenchProcedure):
@@ -84,6 +91,7 @@ class EnduranceProcedure(BenchProcedure):
         level = self.write_level(facts)
         sizes = self.blocks()
         initial_line = None
+        initial_contrast = None
         line_ohm = float("nan")
         done_cycles = 0
         state_counts: dict[str, int] = {}
@@ -109,14 +117,18 @@ class EnduranceProcedure(BenchProcedure):
                        "Mean resistance (ohm)": float(np.nanmean(res)) if np.isfinite(res).any() else float("nan"),
                        "Line resistance (ohm)": line_ohm,
                        "Round trips": self.bench.round_trips - rt0,
-                       "Projected bench time (s)": self.bench.projected_time_s - t0}
+                       "Projected bench time (s)": self.bench.projected_time_s - t0,
+                       "Read contrast (ohm)": abs(float(getattr(batch, "contrast_ohm", float("nan"))))}
                 reference = initial_line if initial_line is not None else line_ohm
                 row["State"] = classify(row, reference, float(self.max_error_rate),
-                                        float(self.broken_factor))
+                                        float(self.broken_factor), initial_contrast)
                 self.point(key, lambda row=row: row)
             row = self.done[key]
             if initial_line is None and math.isfinite(float(row["Line resistance (ohm)"])):
                 initial_line = float(row["Line resistance (ohm)"])
+            contrast = float(row.get("Read contrast (ohm)", float("nan")))
+            if initial_contrast is None and math.isfinite(contrast) and contrast > 0:
+                initial_contrast = contrast
             line_ohm = float(row["Line resistance (ohm)"])
             done_cycles = int(row["Cycles done"])
             state = str(row["State"])
@@ -133,7 +145,8 @@ class EnduranceProcedure(BenchProcedure):
                         "first_failure": first_failure}
 
 
-def classify(row: dict, initial_line_ohm: float, max_error_rate: float, broken_factor: float) -> str:
+def classify(row: dict, initial_line_ohm: float, max_error_rate: float, broken_factor: float,
+             initial_contrast_ohm: float | None = None) -> str:
     line = float(row["Line resistance (ohm)"])
     read = float(row["Mean resistance (ohm)"])
     if not math.isfinite(line) or not math.isfinite(read) or line <= 0:
@@ -142,6 +155,9 @@ def classify(row: dict, initial_line_ohm: float, max_error_rate: float, broken_f
             line > broken_factor * initial_line_ohm or line < initial_line_ohm / broken_factor):
         return "broken"
     if row["Errors"] >= row["Cycles"]:
+        return "stuck"
+    contrast = float(row.get("Read contrast (ohm)", float("nan")))
+    if initial_contrast_ohm and math.isfinite(contrast) and contrast < STUCK_CONTRAST * initial_contrast_ohm:
         return "stuck"
     if row["Error rate"] > max_error_rate:
         return "degraded"
