@@ -1,0 +1,56 @@
+"""Sweep throughput: the same spec in process and on a local Ray with N workers, side by side.
+
+    .venv/bin/python benchmarks/bench_sweep.py [--points 200] [--workers 2]
+
+Each point is a tiny survey (2 devices of size S, few trials) of its own seeded chip. Checks
+that both modes give identical metrics for every point, and prints points per second and the
+wall-time ratio. Not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from hil.sweep import parse_spec, run_sweep
+
+
+def spec(points: int):
+    return parse_spec({"name": "bench_sweep",
+                       "axes": {"variability.delta_rel": [0.05, 0.3],
+                                "seed": list(range((points + 1) // 2))},
+                       "survey": {"trials": 16, "points": 6, "coarse_points": 6,
+                                  "reference_trials": 8, "devices": "S0,S1"}})
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--points", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    sweep = spec(args.points)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for label, kwargs in (("in process", {}),
+                              (f"Ray, {args.workers} workers", {"ray": True,
+                                                               "num_cpus": args.workers})):
+            started = time.perf_counter()
+            results[label] = run_sweep(sweep, Path(tmp) / label.replace(" ", "_"),
+                                       progress=False, plot=False, **kwargs)
+            rows.append((label, time.perf_counter() - started))
+        first, second = results.values()
+        same = [a["metrics"] for a in first.records] == [b["metrics"] for b in second.records]
+    n = len(sweep.points)
+    print(f"{n} points (tiny surveys); identical results in both modes: {same}")
+    print(f"{'mode':<18}{'wall (s)':>10}{'points/s':>10}")
+    for label, wall in rows:
+        print(f"{label:<18}{wall:>10.1f}{n / wall:>10.2f}")
+    print(f"wall-time ratio in process / Ray: {rows[0][1] / rows[1][1]:.2f}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
