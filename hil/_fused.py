@@ -228,13 +228,15 @@ if ENABLED:
 
     @_jit
     def quantize(t, edges, levels):
-        """t of each element's current level (:class:`hil.levels.CurrentGrid`): level k is the
-        count of its neuron's bin edges ``edges[:, j]`` below t; NaN stays NaN. Counted edge by
-        edge over a row (a loop the compiler vectorizes; a search per element does not)."""
+        """(t of each element's current level (:class:`hil.levels.CurrentGrid`), the count of
+        NaN in t): level k is the count of its neuron's bin edges ``edges[:, j]`` below t; NaN
+        stays NaN. Counted edge by edge over a row (a loop the compiler vectorizes; a search
+        per element does not)."""
         rows, cols = t.shape
         n_edges = edges.shape[0]
         out = np.empty((rows, cols), dtype=np.float32)
         idx = np.empty(cols, dtype=np.int32)
+        nans = 0
         for i in range(rows):
             row = t[i]
             for j in range(cols):
@@ -246,4 +248,5 @@ if ENABLED:
             for j in range(cols):
                 v = row[j]
                 out[i, j] = levels[idx[j], j] if v == v else v
-        return out
+                nans += 0 if v == v else 1
+        return out, nans

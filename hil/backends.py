@@ -320,11 +320,19 @@ class LinearMappedSampler:
         self._t_limit = (bound.max_current - centre_A) / span_A
         self._t_limit_min = float(self._t_limit.min())
 
-    def __call__(self, t: np.ndarray) -> np.ndarray:
+    def within_limits(self, t_per_neuron: np.ndarray) -> bool:
+        """Whether every value of ``t_per_neuron`` (rows of one t per neuron, e.g. a current
+        grid's levels) keeps its neuron within the limits (NaN does not)."""
+        return bool((np.asarray(t_per_neuron) <= self._t_limit).all())
+
+    def __call__(self, t: np.ndarray, within_limits: bool = False) -> np.ndarray:
+        """The trials for t; ``within_limits=True`` is the caller's word that every t is finite
+        and passes :meth:`within_limits` (a quantizer whose levels did and that saw no NaN),
+        which skips the limit pass."""
         if t.dtype != np.float32 or t.ndim != 2 or t.shape[1] != len(self._t_limit):
             raise ValueError(f"t must be float32 (batch, {len(self._t_limit)}), got "
                              f"{t.dtype} {t.shape}")
-        if len(t) and not t.max() <= self._t_limit_min:
+        if not within_limits and len(t) and not t.max() <= self._t_limit_min:
             peak_t = t.max(axis=0)
             if not (peak_t <= self._t_limit).all():
                 self._curves._refuse_over_limit(self._bound, self._centre + self._span * peak_t)

@@ -87,10 +87,18 @@ class CurrentGrid:
     def quantize_t(self, t: np.ndarray) -> np.ndarray:
         """t of each element's level (float32, same shape); NaN stays NaN, so the sampler's
         limit check refuses it as it refuses an unquantized NaN."""
+        return self.quantize_t_finite(t)[0]
+
+    def quantize_t_finite(self, t: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(:meth:`quantize_t`, whether t held no NaN): every other quantized value is one of
+        :attr:`levels_t`, so with the flag a sampler whose limits the levels satisfy needs no
+        pass of its own over the batch. The quantizer finds NaN in the same pass (kernel) or
+        in the NaN pass it makes anyway (numpy)."""
         if _fused.ENABLED and t.ndim == 2 and t.dtype == np.float32:
-            return _fused.quantize(t, self.edges_t, self.levels_t)
+            out, nans = _fused.quantize(t, self.edges_t, self.levels_t)
+            return out, nans == 0
         out = self._gather(self.levels_t, self.index(t))
-        return self._keep_nan(t, out)
+        return self._keep_nan(t, out), not (len(t) and np.isnan(t.max()))
 
     def currents_A(self, t: np.ndarray) -> np.ndarray:
         """The grid current of each element's level (float32 A, exactly the device's levels);

@@ -149,8 +149,14 @@ def test_fast_path_is_bound_once_and_rebound_when_a_part_changes():
     assert again[0] is not first[0]
     layer.surrogate = layer.surrogate.double()   # the same object: the binding holds
     assert layer.fast_path()[1] is again[1]
+    real = layer.surrogate
     layer.surrogate = _NoSlope()
     assert layer.fast_path()[1] is not again[1]
+    layer.surrogate = real
+    layer.current_levels = 4               # a new level count: a new grid, a new binding
+    assert layer.current_grid().levels == 4 and layer.fast_path()[0].grid is layer.current_grid()
+    layer.current_levels = None
+    assert layer.current_grid() is None and isinstance(layer.fast_path()[0], LinearMappedSampler)
 
 
 class _NoSlope(nn.Module):
