@@ -112,8 +112,18 @@ def _count(amount: np.ndarray, trials: int) -> float:
     return float(min(max(float(np.sum(amount)), 0.0), float(trials)))
 
 
-def coarse_levels(facts: DeviceFacts, coarse_points: int, max_fraction: float) -> np.ndarray:
+def coarse_levels(facts: DeviceFacts, coarse_points: int, max_fraction: float,
+                  min_level_V: float = 0.0) -> np.ndarray:
+    """``coarse_points`` levels up to ``max_fraction`` of the device's safe maximum, from
+    one step above 0 or from ``min_level_V`` (the generator's smallest level-run level),
+    whichever is higher, where that leaves room for the scan. A level under the minimum
+    cannot be a level run: the 81160A's channel 2 has a smallest amplitude (50 mVpp), so
+    such a level would push the whole batch onto the slot plan (one waveform slot per trial,
+    uploads of mostly zeros: 10x the time of the batch as a level run)."""
     top = facts.max_level_V * max_fraction
+    first = top / coarse_points
+    if coarse_points > 1 and first < min_level_V < top:
+        return np.linspace(min_level_V, top, coarse_points)
     return top * np.arange(1, coarse_points + 1) / coarse_points
 
 
@@ -131,11 +141,12 @@ def zoom_bracket(coarse_rows: list[dict]):
 
 
 def fine_window(coarse_rows: list[dict], facts: DeviceFacts, max_fraction: float,
-                span: float = 1.3):
+                span: float = 0.8):
     """(low, high) level of the fine scan from the locate rows; None if P never reaches 0.5.
 
     A logistic fitted to the coarse and zoom points (robust to a single noisy point) gives the
-    centre I50 and the 10-90 % width; the window is I50 +- ``span`` x that width, at least
+    centre I50 and the 10-90 % width; the window is I50 +- ``span`` x that width (the slope
+    is learnt between P ~ 0.05 and 0.95; points further out read 0 or 1 and teach little), at least
     +- 1.5 coarse steps, inside (0, the safe maximum].
     """
     rows = sorted(coarse_rows, key=lambda r: r["Pulse amplitude (V)"])
@@ -180,6 +191,13 @@ class SwitchingSweep:
         self.max_fraction = max_fraction
         self.level_range_V = level_range_V
         self.reference_trials = int(reference_trials)
+
+    def min_level_V(self) -> float:
+        """The pulse source's smallest level-run level (0 where it has none)."""
+        pulse = getattr(self.proc.bench, "pulse", None)
+        level = getattr(pulse, "min_write_level_V", 0.0) if getattr(
+            pulse, "supports_level_runs", False) else 0.0
+        return float(level) if np.isfinite(level) and level > 0 else 0.0
 
     def reset_level_V(self, facts: DeviceFacts) -> float:
         return -self.reset_fraction * facts.max_level_V
@@ -321,7 +339,8 @@ class SwitchingSweep:
             low, high = self.level_range_V
         else:
             coarse = self.measure_levels(facts, PHASE_COARSE,
-                                         coarse_levels(facts, self.coarse_points, self.max_fraction),
+                                         coarse_levels(facts, self.coarse_points, self.max_fraction,
+                                                       self.min_level_V()),
                                          self.coarse_trials, line_ohm, readout="binary")
             bracket = zoom_bracket(coarse)
             zoom = [] if bracket is None else self.measure_levels(

@@ -45,9 +45,11 @@ def test_every_device_fitted_and_files_written(survey):
     # generator as master (one message per batch for all levels) and the 2450's datasheet
     # reading time: 3392 trips, 41.07 s (level runs: 5064 / 27.09 s). 22.6 s of it are the
     # 16 coarse scans of 8 S devices, whose first level (0.018 V) is under the level runs'
-    # minimum (0.025 V) and falls back to the slot plan: the survey's open regression
-    assert survey.round_trips == 3392
-    assert survey.projected_time_s == pytest.approx(41.07, rel=1e-3)
+    # minimum (0.025 V) and fell back to the slot plan. The coarse scan now starts at the
+    # generator's minimum level (every batch is one generator-as-master run) and the fine
+    # window is I50 +- 0.8 widths (was 1.3): 2944 trips, 19.52 s
+    assert survey.round_trips == 2944
+    assert survey.projected_time_s == pytest.approx(19.52, rel=1e-3)
 
 
 def test_fits_recover_the_simulated_truth(survey):
