@@ -194,8 +194,9 @@ def test_straight_through_gradient_is_the_continuous_one():
     assert torch.equal(grads[0], grads[1])
 
 
-#: a short fixed-seed in-situ run (S devices, high variability, 3 epochs)
-_SHORT = {"modes": ["insitu"], "sizes": ["S"], "seeds": [0], "epochs": 3, "hidden": 64,
+#: a short fixed-seed in-situ run (S devices, high variability, 2 epochs, 32 hidden: the
+#: shortest whose K = 8 run stays within the 1.5 pp below; 1 epoch misses it by 0.4 pp)
+_SHORT = {"modes": ["insitu"], "sizes": ["S"], "seeds": [0], "epochs": 2, "hidden": 32,
           "calibration": "truth", "checkpoints": False, "progress": False,
           "variability": {"high": {"delta_rel": 0.25, "ic0_rel": 0.2, "resistance_rel": 0.05}},
           "bench_projection": False}
@@ -207,10 +208,11 @@ def test_continuous_run_reproduces_todays_numbers_and_eight_levels_cost_little(t
         result = run_experiment({**_SHORT, "current_levels": levels,
                                  "out_dir": str(tmp_path / str(levels))})
         runs[levels] = {r["variability"]: r["test_acc"] for r in result.runs}
-    # K = None: the accuracies of this run before quantized currents existed (commit 0b89686)
+    # K = None: the accuracies of this run before quantized currents existed (commit 0b89686's
+    # code run on this config: 0.8694; it gives 0.9306 for the earlier 3-epoch, 64-hidden pin)
     assert runs[None] == pytest.approx(CONTINUOUS_SHORT_RUN, abs=1e-12)
     for level, acc in runs[8].items():
         assert abs(acc - runs[None][level]) <= 0.015     # 1.5 pp on 360 test digits
 
 
-CONTINUOUS_SHORT_RUN = {"high": 0.9305555555555556}
+CONTINUOUS_SHORT_RUN = {"high": 0.8694444444444445}
