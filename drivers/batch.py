@@ -213,12 +213,16 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
                          else reading_time(nplc, bench.line_frequency_Hz))
     floor_s = physical_floor_s(amplitudes.size * repeats, timing.measure_s, width_s,
                                reset_width_s)
+    # the SMU's own floor: trials x one reading as it takes it (integration + overhead)
+    reading_floor_s = float(amplitudes.size * repeats) * timing.reading_s
     if _level_runs_fit(pulse, read, amplitudes, reset_V, repeats):
         check_read_current(read_current_A, limits, dev.name)
         check_compliance_V(compliance_V, limits, dev.name)
-        return _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s,
-                           reset_V, reset_width_s, read_current_A, compliance_V, nplc,
-                           timing, floor_s)
+        batch = _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s,
+                            reset_V, reset_width_s, read_current_A, compliance_V, nplc,
+                            timing, floor_s)
+        batch.meta["reading_floor_s"] = reading_floor_s
+        return batch
     runs = list(_chunks(len(slots), timing.max_slots_per_cycle, repeats))
     waveforms = {}
     for first, count, _ in runs:
@@ -290,7 +294,7 @@ def run_trials(bench, device, amplitudes_V, width_s: float, repeats: int = 1,
               "sample_interval_s": waveforms[0].sample_interval_s,
               "trial_period_s": timing.samples_per_trial * waveforms[0].sample_interval_s,
               "runs": len(runs), "nplc": nplc, "reset_width_s": reset_width_s,
-              "plan": "slots", "floor_s": floor_s})
+              "plan": "slots", "floor_s": floor_s, "reading_floor_s": reading_floor_s})
 
 
 # ---------------------------------------------------------------------------- level runs

@@ -149,7 +149,10 @@ def survey_markdown(result) -> str:
     lines += ["", "## Cost", "",
               f"- bus round trips: {result.round_trips:.0f}",
               (f"- projected real-bench time: {result.projected_time_s:.1f} s "
-               f"({result.projected_time_s / 60:.1f} min)"), "",
+               f"({result.projected_time_s / 60:.1f} min)"),
+              (f"- floor (trials x read integration): {getattr(result, 'floor_s', 0.0):.2f} s; "
+               f"at the read SMU's reading rate: {getattr(result, 'reading_floor_s', 0.0):.2f} s"),
+              "",
               "## Files", ""]
     for key, path in result.paths.items():
         lines.append(f"- {key}: `{Path(path).name}`")

@@ -40,6 +40,8 @@ SWEEP_COLUMNS = [
     "Write current (A)", "Current density (A/m**2)", "Trials", "Switched",
     "Switching probability", "Switched sd", "Readout", "Mean resistance (ohm)",
     "Line resistance (ohm)", "Round trips", "Projected bench time (s)",
+    # the batch's floor (trials x read integration) and the read SMU's (x its reading time)
+    "Floor (s)", "Reading floor (s)",
 ]
 SWEEP_KEY = ("Device", "Phase", "Point")
 
@@ -174,6 +176,13 @@ def fine_window(coarse_rows: list[dict], facts: DeviceFacts, max_fraction: float
     return float(low), float(high)
 
 
+def floor_columns(batch, share: int) -> dict:
+    """A row's share of its batch's floors (0 where the batch records none)."""
+    meta = getattr(batch, "meta", None) or {}
+    return {"Floor (s)": float(meta.get("floor_s", 0.0)) / share,
+            "Reading floor (s)": float(meta.get("reading_floor_s", 0.0)) / share}
+
+
 class SwitchingSweep:
     """The per-device sweep (line resistance, coarse, fine) on a BenchProcedure."""
 
@@ -251,7 +260,8 @@ class SwitchingSweep:
                        "Switched sd": _sd(frac[j]), "Readout": readout,
                        "Mean resistance (ohm)": float(np.nanmean(res[j])) if np.isfinite(res[j]).any() else float("nan"),
                        "Line resistance (ohm)": line_ohm,
-                       "Round trips": rt / len(todo), "Projected bench time (s)": dt / len(todo)}
+                       "Round trips": rt / len(todo), "Projected bench time (s)": dt / len(todo),
+                       **floor_columns(batch, len(todo))}
                 self.proc.point(keys[i], lambda row=row: row)
         return [self.proc.done[k] for k in keys]
 
@@ -282,7 +292,8 @@ class SwitchingSweep:
                        -self.reset_level_V(facts), "Pulse width (s)": self.width_s,
                        "Trials": int(reads.size),
                        "Mean resistance (ohm)": float(np.mean(reads)),
-                       "Round trips": rt / 2, "Projected bench time (s)": dt / 2}
+                       "Round trips": rt / 2, "Projected bench time (s)": dt / 2,
+                       **floor_columns(batch, 2)}
                 self.proc.point(keys[point], lambda row=row: row)
         return tuple(float(self.proc.done[k]["Mean resistance (ohm)"]) for k in keys)
 
@@ -325,7 +336,8 @@ class SwitchingSweep:
                            "Mean resistance (ohm)": float(np.nanmean(res[j])),
                            "Line resistance (ohm)": line_ohm,
                            "Round trips": rt / len(todo),
-                           "Projected bench time (s)": dt / len(todo)}
+                           "Projected bench time (s)": dt / len(todo),
+                           **floor_columns(batch, len(todo))}
                     self.proc.point(keys[i], lambda row=row: row)
             if progress is not None:
                 progress((wi + 1) / len(widths))

@@ -145,6 +145,22 @@ class SurveyResult:
     trials: int
     paths: dict[str, Path] = field(default_factory=dict)
     width_scans: dict = field(default_factory=dict)   # device -> (list[TauFit], TauCurveFit)
+    #: trials x the read integration (the physical floor) and x the read SMU's reading time
+    floor_s: float = 0.0
+    reading_floor_s: float = 0.0
+    #: per size: round trips, projected time, floors
+    cost_by_size: dict = field(default_factory=dict)
+
+    def bench_cost(self) -> dict:
+        """Round trips, projected time and floors, in all and per size (JSON-ready)."""
+        def ratios(d):
+            return {**d, "projected_over_floor": d["projected_time_s"] / d["floor_s"]
+                    if d["floor_s"] else None,
+                    "projected_over_reading_floor": d["projected_time_s"] / d["reading_floor_s"]
+                    if d["reading_floor_s"] else None}
+        total = {"round_trips": self.round_trips, "projected_time_s": self.projected_time_s,
+                 "floor_s": self.floor_s, "reading_floor_s": self.reading_floor_s}
+        return {**ratios(total), "by_size": {k: ratios(v) for k, v in self.cost_by_size.items()}}
 
     def calibration(self, source: str = "") -> ChipCalibration:
         """The calibration file's content: every fitted device's curves and its readout.
@@ -187,7 +203,8 @@ class SurveyResult:
         if failed:
             lines.append(f"not fitted: {', '.join(failed)}")
         lines.append(f"bus round trips {self.round_trips:.0f}, projected real-bench time "
-                     f"{self.projected_time_s:.1f} s")
+                     f"{self.projected_time_s:.1f} s (floor {self.floor_s:.1f} s), read SMU's "
+                     f"reading-rate floor {self.reading_floor_s:.1f} s")
         return "\n".join(lines)
 
 
@@ -258,8 +275,19 @@ def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float =
     projected = float(np.nansum([float(r.get("Projected bench time (s)", 0) or 0) for r in rows]))
     chip = next((g.chip for g in bench_file.groups
                  if any(d.startswith(g.chip + "/") for d in devices)), bench_file.groups[0].chip)
+    columns = {"round_trips": "Round trips", "projected_time_s": "Projected bench time (s)",
+               "floor_s": "Floor (s)", "reading_floor_s": "Reading floor (s)"}
+    cost_by_size: dict = {}
+    for row in rows:
+        size = cost_by_size.setdefault(str(row.get("Size", "")), dict.fromkeys(columns, 0.0))
+        for key, column in columns.items():
+            value = float(row.get(column, 0) or 0)
+            size[key] += value if np.isfinite(value) else 0.0
+    floor = sum(s["floor_s"] for s in cost_by_size.values())
+    reading_floor = sum(s["reading_floor_s"] for s in cost_by_size.values())
     return SurveyResult(bench_file.name, chip, float(width_s), devices, sizes, round_trips,
-                        projected, int(points), int(trials), width_scans=width_scans)
+                        projected, int(points), int(trials), width_scans=width_scans,
+                        floor_s=floor, reading_floor_s=reading_floor, cost_by_size=cost_by_size)
 
 
 def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: float = 10e-9,
@@ -313,6 +341,7 @@ def finish_survey(proc: VariabilitySurveyProcedure, rows, out: Path, report: boo
     cal_path = out / f"calibration_{result.chip}.json"
     calibration = result.calibration()
     # the chip it measured, so that a calibration of another chip is refused (hil train)
+    calibration.meta["bench_cost"] = result.bench_cost()
     calibration.meta["chip_identity"] = chip_identity(
         proc.bench_config(), result.chip, calibration.names(), proc.backend)
     result.paths["calibration"] = save_calibration(calibration, cal_path)

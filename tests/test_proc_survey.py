@@ -89,3 +89,20 @@ def test_size_effect_smaller_devices_switch_broader(survey):
     assert "width/I50" in table and "projected real-bench time" in table
     report = survey.paths["report"].read_text()
     assert "Size effect: size **S**" in report
+
+
+def test_survey_records_its_floors_beside_time_and_trips(survey):
+    import json
+    # floor: 18432 trials x (0.2 ms integration + two pulses); reading floor: x the 2450's
+    # 0.3667 ms per reading (autozero off, NPLC 0.01): projected 5.3x / 2.9x of them
+    assert survey.floor_s == pytest.approx(3.688, rel=1e-3)
+    assert survey.reading_floor_s == pytest.approx(6.759, rel=1e-3)
+    assert survey.projected_time_s < 3 * survey.reading_floor_s
+    assert set(survey.cost_by_size) == {"S", "M", "L"}
+    assert sum(c["floor_s"] for c in survey.cost_by_size.values()) == pytest.approx(survey.floor_s)
+    assert f"(floor {survey.floor_s:.1f} s)" in survey.table()
+    cost = json.loads(survey.paths["calibration"].read_text())["meta"]["bench_cost"]
+    assert cost["round_trips"] == survey.round_trips
+    assert cost["projected_over_floor"] == pytest.approx(survey.projected_time_s / survey.floor_s)
+    header = survey.paths["csv"].read_text().splitlines()
+    assert any("Floor (s)" in line and "Reading floor (s)" in line for line in header[:40])
