@@ -118,7 +118,9 @@ def test_2450_current_source_read_and_off():
         (":SOUR:FUNC CURR", None),
         (":SOUR:CURR:VLIM 2", None),
         (":SOUR:CURR:LEV 5e-06", None),
-        (':SENS:FUNC "VOLT"', None),
+        # autozero off with the sense function: a reading is one integration (2450 manual:
+        # autozero on adds a reference and a zero measurement per reading)
+        (':SENS:FUNC "VOLT";:SENS:VOLT:AZER OFF', None),
         (":SENS:VOLT:NPLC 1", None),
         ("OUTPUT ON", None),
         (":READ?", "3.0e-05"),

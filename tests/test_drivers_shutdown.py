@@ -259,14 +259,15 @@ def test_recover_clears_the_selection_even_if_everything_fails(monkeypatch):
 
 # ---------------------------------------------------------------- 3. a running trigger model
 def _time_out_with_the_model_running(bench, monkeypatch):
-    """The first ``:TRAC:CLE;:INIT;*WAI;:TRAC:DATA?`` starts a trigger model that runs far
-    longer than planned (minutes), and the read times out while it still runs."""
+    """The first fetch that waits for a batch's trigger model (``...*WAI;:TRAC:DATA?``)
+    finds a model that runs far longer than planned (minutes), and the read times out while
+    it still runs."""
     inst = bench.instrument("read_smu")
     original = inst.ask
     struck = []
 
     def ask(command, *args, **kwargs):
-        if ":INIT;*WAI" in command and not struck:
+        if "*WAI;" in command and ":TRAC:DATA?" in command and not struck:
             struck.append(command)
             inst.write(':TRIG:LOAD "SimpleLoop", 100000, 0.01')
             inst.write(":TRAC:CLE;:INIT")

@@ -109,8 +109,11 @@ def test_bus_trigger_and_serial_poll():
 def test_late_reply_times_out_and_arrives_on_the_next_read():
     lib = SimulatedVisaLibrary()
     smu = open_raw(lib, SMU, timeout=1000)
-    smu.write('OUTP ON;:SENS:FUNC "VOLT";:SENS:VOLT:NPLC 1;:TRIG:LOAD "SimpleLoop", 100, 0')
-    smu.write(":INIT;*WAI;:TRAC:ACT?")                # 100 x 20 ms = 2 s > 1 s timeout
+    # autozero off: a reading is one 20 ms integration (1 PLC at 50 Hz) plus the 2450's
+    # per-reading overhead (with autozero on, three integrations: 100 readings ~6 s)
+    smu.write('OUTP ON;:SENS:FUNC "VOLT";:SENS:VOLT:NPLC 1;:SENS:VOLT:AZER OFF;'
+              ':TRIG:LOAD "SimpleLoop", 100, 0')
+    smu.write(":INIT;*WAI;:TRAC:ACT?")                # 100 x ~20 ms = ~2 s > 1 s timeout
     with pytest.raises(VisaIOError) as info:
         smu.read()
     assert info.value.error_code == StatusCode.error_timeout
