@@ -38,4 +38,4 @@ def test_bench_show_reports_a_bad_bench_file(tmp_path, capsys):
 def test_every_documented_command_is_there():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"bench", "serve", "characterize", "train", "gui", "demo"}
+    assert set(commands) == {"bench", "serve", "characterize", "train", "sweep", "gui", "demo"}

@@ -61,6 +61,7 @@ def run_point(config: dict) -> dict:
     """``{"status": "ok", "metrics": {...}}`` or ``{"status": "error", "error": "..."}``,
     with ``wall_s``; never raises for a failure of the point itself."""
     started = time.perf_counter()
+    tmp = ""
     try:
         with tempfile.TemporaryDirectory(prefix="hil-sweep-") as tmp:
             workdir = Path(tmp)
@@ -73,7 +74,11 @@ def run_point(config: dict) -> dict:
         return {"status": "ok", "metrics": metrics, "wall_s": time.perf_counter() - started}
     except Exception as exc:    # a point's failure is its result; the sweep goes on
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        return {"status": "error", "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+        # the temporary folder's name differs per run: the error must not
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if tmp:
+            message = message.replace(tmp, "<point folder>")
+        return {"status": "error", "error": message,
                 "where": f"{Path(last.filename).name}:{last.lineno}",
                 "wall_s": time.perf_counter() - started}
 
