@@ -102,6 +102,13 @@ if ENABLED:
         ``draws[r * t.size + k]`` >= 2^16 (1 - P) = exp(ln 2^16 - t/tau) (the numpy form's
         threshold and draw order)."""
         rows, cols = t.shape
+        threshold = macrospin_threshold(t, per_t, at_t0, log_t)
+        return _trials(threshold, draws, repeats).reshape(rows, cols)
+
+    @_jit
+    def macrospin_threshold(t, per_t, at_t0, log_t):
+        """The 16-bit draw threshold 2^16 (1 - P) of each element of t, flattened."""
+        rows, cols = t.shape
         n = rows * cols
         work = np.empty(n, dtype=np.float32)
         threshold = np.empty(n, dtype=np.float32)
@@ -110,6 +117,22 @@ if ENABLED:
         for k in range(n):
             work[k] = _LN_2_POW_16 - threshold[k]
         _exp(work, threshold)
+        return threshold
+
+    @_jit
+    def macrospin_level_trials(flat, rows, table, draws, repeats):
+        """:func:`macrospin_trials` for quantized t: element k's threshold is
+        ``table[flat[k]]``, its level's (:func:`level_index`), computed once per grid by
+        :func:`macrospin_threshold`, so the same values as from the level's t."""
+        n = flat.size
+        threshold = np.empty(n, dtype=np.float32)
+        for k in range(n):
+            threshold[k] = table[flat[k]]
+        return _trials(threshold, draws, repeats).reshape(rows, n // rows)
+
+    @_jit
+    def _trials(threshold, draws, repeats):
+        n = threshold.size
         hits = np.zeros(n, dtype=np.float32)
         for r in range(repeats):
             base = r * n
@@ -119,7 +142,7 @@ if ENABLED:
             inv = _ONE / np.float32(repeats)
             for k in range(n):
                 hits[k] *= inv
-        return hits.reshape(rows, cols)
+        return hits
 
     @_jit
     def _box_muller(uniform, log_u, cos_v, sin_v):
@@ -165,12 +188,28 @@ if ENABLED:
         as the numpy form draws them: output i < half takes the cos of pair i, output
         i + half its sin."""
         rows, cols = t.shape
+        mean, spread, count = normal_moments(t, per_t, at_t0, log_t, regions)
+        return _normal_out(mean, spread, count, uniform).reshape(rows, cols)
+
+    @_jit
+    def normal_level_fraction(flat, rows, tables, uniform):
+        """:func:`normal_fraction` for quantized t: element k's (N p, -2 N p q, N) are
+        ``tables[:, flat[k]]``, its level's (:func:`normal_moments` once per grid)."""
+        n = flat.size
+        mean = np.empty(n, dtype=np.float32)
+        spread = np.empty(n, dtype=np.float32)
+        count = np.empty(n, dtype=np.float32)
+        for k in range(n):
+            mean[k] = tables[0, flat[k]]
+            spread[k] = tables[1, flat[k]]
+            count[k] = tables[2, flat[k]]
+        return _normal_out(mean, spread, count, uniform).reshape(rows, n // rows)
+
+    @_jit
+    def normal_moments(t, per_t, at_t0, log_t, regions):
+        """(N p, -2 N p q, N) of each element of t, flattened, P = 1 - exp(-t/tau)."""
+        rows, cols = t.shape
         n = rows * cols
-        half = uniform.shape[1]
-        log_u = np.empty(half, dtype=np.float32)
-        cos_v = np.empty(half, dtype=np.float32)
-        sin_v = np.empty(half, dtype=np.float32)
-        _box_muller(uniform, log_u, cos_v, sin_v)
         work = np.empty(n, dtype=np.float32)
         q = np.empty(n, dtype=np.float32)
         _log_rate(t, per_t, at_t0, log_t, work)
@@ -189,6 +228,16 @@ if ENABLED:
                 spread[k] = p * q[k] * (np.float32(-2.0) * regions[j])    # -2 N p q
                 mean[k] = p * regions[j]
                 count[k] = regions[j]
+        return mean, spread, count
+
+    @_jit
+    def _normal_out(mean, spread, count, uniform):
+        n = mean.size
+        half = uniform.shape[1]
+        log_u = np.empty(half, dtype=np.float32)
+        cos_v = np.empty(half, dtype=np.float32)
+        sin_v = np.empty(half, dtype=np.float32)
+        _box_muller(uniform, log_u, cos_v, sin_v)
         for k in range(half):
             spread[k] = np.sqrt(spread[k] * log_u[k]) * cos_v[k]
         for k in range(half, n):
@@ -198,7 +247,7 @@ if ENABLED:
             v = np.rint(mean[k] + spread[k]) / count[k]
             v = v if v > _ZERO else _ZERO  # noqa: FURB136 (k/N in [0, 1])
             out[k] = v if v < _ONE else _ONE  # noqa: FURB136
-        return out.reshape(rows, cols)
+        return out
 
     @_jit
     def neel_brown_slope(t, per_t, at_t0, log_t, scale):
@@ -250,3 +299,27 @@ if ENABLED:
                 out[i, j] = levels[idx[j], j] if v == v else v
                 nans += 0 if v == v else 1
         return out, nans
+
+    @_jit
+    def level_index(t, edges):
+        """(each element's level as a flat index into a (K, neurons) table, level x neurons +
+        neuron, flattened; the count of NaN in t, whose index is meaningless): the level is
+        the count of its neuron's bin edges below t, as in :func:`quantize`."""
+        rows, cols = t.shape
+        n_edges = edges.shape[0]
+        flat = np.empty(rows * cols, dtype=np.int32)
+        idx = np.empty(cols, dtype=np.int32)
+        nans = 0
+        for i in range(rows):
+            row, base = t[i], i * cols
+            for j in range(cols):
+                idx[j] = 0
+            for k in range(n_edges):
+                edge = edges[k]
+                for j in range(cols):
+                    idx[j] += np.int32(1) if row[j] > edge[j] else np.int32(0)
+            for j in range(cols):
+                v = row[j]
+                flat[base + j] = idx[j] * cols + j
+                nans += 0 if v == v else 1
+        return flat, nans

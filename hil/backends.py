@@ -344,6 +344,36 @@ class LinearMappedSampler:
         log_rate += self._log_rate_at_t0
         return self._curves._trials_from_log_rate(self._bound, log_rate, self.repeats)
 
+    def level_sampler(self, levels_t: np.ndarray):
+        """For t quantized to fixed levels (``levels_t``: (K, neurons), e.g. a current grid's):
+        a callable (flat level index per element (:func:`hil._fused.level_index`), rows) ->
+        the same trials as this sampler on the levels' t, with each level's threshold (or
+        binomial moments) computed once here by the same kernel; None without the kernels,
+        for a mix of exact and approximated multi-domain neurons, or when a level is over the
+        limits (then every batch takes the checked path)."""
+        b, repeats = self._bound, self.repeats
+        if not (_fused.ENABLED and self.within_limits(levels_t)):
+            return None
+        levels_t = np.ascontiguousarray(levels_t, dtype=np.float32)
+        rng = self._curves.rng
+        if b.macrospin:
+            table = _fused.macrospin_threshold(levels_t, self._log_rate_per_t,
+                                               self._log_rate_at_t0, b.log_t)
+
+            def macrospin(flat: np.ndarray, rows: int) -> np.ndarray:
+                draws = rng.bit_generator.random_raw((repeats * flat.size + 3) // 4).view(np.uint16)
+                return _fused.macrospin_level_trials(flat, rows, table, draws, repeats)
+            return macrospin
+        if b.normal.all():
+            tables = np.stack(_fused.normal_moments(levels_t, self._log_rate_per_t,
+                                                    self._log_rate_at_t0, b.log_t, b.regions))
+
+            def normal(flat: np.ndarray, rows: int) -> np.ndarray:
+                uniform = rng.random((2, (flat.size + 1) // 2), dtype=np.float32)
+                return _fused.normal_level_fraction(flat, rows, tables, uniform)
+            return normal
+        return None
+
     def _fused_trials(self, t: np.ndarray) -> np.ndarray | None:
         """The same trials from the compiled kernels (:mod:`hil._fused`), drawing the same
         words from the backend's generator as the numpy form; None where they do not apply

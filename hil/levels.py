@@ -100,6 +100,16 @@ class CurrentGrid:
         out = self._gather(self.levels_t, self.index(t))
         return self._keep_nan(t, out), not (len(t) and np.isnan(t.max()))
 
+    def level_index(self, t: np.ndarray) -> np.ndarray | None:
+        """Each element's level as a flat index into a (K, neurons) table (kernels only), or
+        None when they are off, t is not float32 (batch, neurons) or holds a NaN (which has
+        no level: the caller takes :meth:`quantize_t`, whose NaN the sampler refuses)."""
+        if not (_fused.ENABLED and t.ndim == 2 and t.dtype == np.float32 and len(t)
+                and t.shape[1] == self.edges_t.shape[1]):
+            return None
+        flat, nans = _fused.level_index(t, self.edges_t)
+        return flat if nans == 0 else None
+
     def currents_A(self, t: np.ndarray) -> np.ndarray:
         """The grid current of each element's level (float32 A, exactly the device's levels);
         NaN stays NaN."""

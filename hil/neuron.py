@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hil import _fused
 from hil.backends import CurrentSampler, mapped_sampler
 from hil.levels import CurrentGrid
 from procedures.calibration import ChipCalibration, DeviceCalibration
@@ -338,11 +339,19 @@ class QuantizedSampler:
         # limit pass on a batch the quantizer saw no NaN in; any other batch gets the full check
         within = getattr(sampler, "within_limits", None)
         self._levels_within = bool(within is not None and within(grid.levels_t))
+        # with the kernels: trials straight from each element's level index, every level's
+        # threshold computed once (the same values: no per-element log rate or exp)
+        by_level = getattr(sampler, "level_sampler", None)
+        self._by_level = by_level(grid.levels_t) if by_level and self._levels_within else None
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         if self._currents:
             s = self.sampler
             return s.backend.sample(s.device_index, self.grid.currents_A(t), s.width_s, s.repeats)
+        if self._by_level is not None and _fused.ENABLED:
+            flat = self.grid.level_index(t)
+            if flat is not None:
+                return self._by_level(flat, len(t))
         levels_t, finite = self.grid.quantize_t_finite(t)
         if finite and self._levels_within:
             return self.sampler(levels_t, within_limits=True)

@@ -112,3 +112,27 @@ def test_without_numba_the_kernels_are_off():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert out.stdout.strip() == "False"
+
+
+@needs_kernels
+@pytest.mark.parametrize("size", ["S", "M", "L"])
+def test_trials_by_level_equal_quantize_then_sample(size):
+    """The quantized layer's kernel path (thresholds once per level, trials by level index)
+    answers exactly as quantizing t and sampling the levels' t, drawing the same words."""
+    from hil.neuron import DeviceNeuron, QuantizedSampler
+    from layerhelpers import LIMITS, TRUTH
+    backend = SimulatedArrayBackend.from_bench(BENCH, seed=5)
+    names = backend.devices_of_size(size)
+    layer = DeviceNeuron.from_calibration(backend, TRUTH, names, LIMITS, repeats=4,
+                                          current_levels=8)
+    sample, _ = layer.fast_path()
+    assert isinstance(sample, QuantizedSampler) and sample._by_level is not None
+    t = tanh_inputs(256, len(names), 3) * np.float32(0.3)
+    state = backend.rng_state()
+    by_level = sample(t)
+    after = backend.rng_state()
+    backend.set_rng_state(state)
+    levels_t = layer.current_grid().quantize_t(t)
+    assert len(np.unique(levels_t)) > 4 * len(names)          # many levels in play
+    np.testing.assert_array_equal(by_level, sample.sampler(levels_t))
+    assert backend.rng_state() == after
