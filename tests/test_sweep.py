@@ -121,7 +121,7 @@ sys.exit(code)
 
 
 def test_resume_after_kill_9_finishes_only_the_missing_points(tmp_path):
-    path = _spec(tmp_path, '[axes]\nseed = [0, 1, 2, 3, 4, 5, 6, 7]\n' + SURVEY)
+    path = _spec(tmp_path, '[axes]\nseed = [0, 1, 2, 3, 4, 5]\n' + SURVEY)
     out = tmp_path / "out"
     argv = [sys.executable, "-c", _RUN, "sweep", str(path), "--out", str(out), "--no-progress",
             "--no-plot"]
@@ -133,13 +133,13 @@ def test_resume_after_kill_9_finishes_only_the_missing_points(tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait()
     kept = {p.name: p.read_bytes() for p in (out / "points").glob("*.json")}
-    assert 2 <= len(kept) < 8, "the kill must land mid-sweep"
+    assert 2 <= len(kept) < 6, "the kill must land mid-sweep"
     second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
     # (a tiny survey may fail a fit: such a point is recorded too, and counts as done)
-    assert f"8 points ({8 - len(kept)} run now, " in second.stdout
+    assert f"6 points ({6 - len(kept)} run now, " in second.stdout
     records = read_records(out)
-    assert len(records) == 8
+    assert len(records) == 6
     for name, content in kept.items():        # not repeated: the files of the first run, as written
         assert (out / "points" / name).read_bytes() == content
     assert {r["pid"] for r in records} == {first.pid, second_pid(records, first.pid)}
@@ -161,10 +161,12 @@ def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
 
 def test_local_ray_gives_the_in_process_numbers(tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'spin-hil[ray]'")
-    spec = load_spec(_spec(tmp_path, '[axes]\n"variability.delta_rel" = [0.05, 0.3]\nseed = [0, 1]\n'
+    # two points, one per worker (starting Ray is most of this test's time; the 200-point
+    # comparison is benchmarks/bench_sweep.py)
+    spec = load_spec(_spec(tmp_path, '[axes]\n"variability.delta_rel" = [0.05, 0.3]\nseed = [5]\n'
                            + SURVEY))
     local = run_sweep(spec, tmp_path / "local", progress=False, plot=False)
     on_ray = run_sweep(spec, tmp_path / "ray", ray=True, num_cpus=2, progress=False, plot=False)
-    assert len(on_ray.ran) == 4
+    assert len(on_ray.ran) == 2 and all(r["status"] == "ok" for r in local.records)
     assert [r["metrics"] for r in on_ray.records] == [r["metrics"] for r in local.records]
     assert {r["id"] for r in on_ray.records} == {r["id"] for r in local.records}
