@@ -144,7 +144,7 @@ def epoch_table(args, label, data, hidden, backend, calibration, limits) -> floa
         ratio = statistics.median(rounds)
         worst = max(worst, ratio)
         # the middle half of the per-round ratios: how much the machine's load moved them
-        q1, _, q3 = statistics.quantiles(rounds, n=4) if len(rounds) > 1 else (ratio,) * 3
+        q1, _, q3 = statistics.quantiles(rounds, n=4, method="inclusive") if len(rounds) > 1 else (ratio,) * 3
         print(f"{'':<26} {f'devices {kind} (simulated array)':<26} {t * 1e3:10.1f} {ratio:7.2f}"
               f"  (rounds' middle half {q1:.2f}-{q3:.2f})")
     return worst
