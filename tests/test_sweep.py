@@ -170,3 +170,16 @@ def test_local_ray_gives_the_in_process_numbers(tmp_path):
     assert len(on_ray.ran) == 2 and all(r["status"] == "ok" for r in local.records)
     assert [r["metrics"] for r in on_ray.records] == [r["metrics"] for r in local.records]
     assert {r["id"] for r in on_ray.records} == {r["id"] for r in local.records}
+
+
+def test_limits_and_group_axes_reach_the_points_bench(tmp_path):
+    spec = parse_spec({"axes": {"size.S.width_m": [50e-9], "limits.S.max_pulse_voltage_V": [0.4],
+                                "train.hidden": [16]}, "train": {"epochs": 1}})
+    (point,) = spec.points
+    bench = point.config["bench"]
+    assert bench["limits"]["S"]["max_pulse_voltage_V"] == 0.4
+    assert [g["width_m"] for g in bench["chip"][0]["group"] if g["size"] == "S"] == [50e-9]
+    assert point.config["train"]["hidden"] == 16 and point.config["train"]["epochs"] == 1
+    assert point.config["survey"] is None
+    with pytest.raises(Exception, match="names size 'XL'"):
+        parse_spec({"axes": {"limits.XL.max_pulse_voltage_V": [0.4]}, "survey": {}})

@@ -6,6 +6,7 @@
     [axes]
     "variability.delta_rel" = [0.05, 0.15, 0.25]   # the bench file's [variability] spreads
     "size.S.width_m" = [60e-9, 90e-9]              # a field of every device group of size S
+    "limits.S.line_cross_section_m2" = [3e-16]      # a size's safety limit
     "train.hidden" = [16, 32]                       # an ExperimentConfig setting
     "survey.trials" = [16]                          # a survey parameter
     seed = [0, 1, 2]                                # replicates: each point's bench and run seed
@@ -104,8 +105,8 @@ class _Where:
         self.source = source
 
     def __call__(self, key: str) -> str:
-        last = key.split(".")[-1] if not key.startswith(("variability.", "size.", "train.",
-                                                          "survey.")) else key
+        last = key.split(".")[-1] if not key.startswith(("variability.", "size.", "limits.",
+                                                          "train.", "survey.")) else key
         pattern = re.compile(r'^\s*(\[\s*)?"?' + re.escape(last) + r'"?\s*(=|\])')
         for number, line in enumerate(self.lines, 1):
             if pattern.match(line):
@@ -223,12 +224,13 @@ def _check_axis_name(axis: str, base: dict, where) -> None:
     from hil.config import FIELDS
 
     head, _, rest = axis.partition(".")
-    kinds = ("seed", "variability.KEY", "size.SIZE.KEY", "survey.KEY", "train.KEY")
+    kinds = ("seed", "variability.KEY", "size.SIZE.KEY", "limits.SIZE.KEY", "survey.KEY",
+             "train.KEY")
     if axis == "seed":
         return
     if head == "variability" and rest:
         return                      # the key is checked by the bench file's schema per point
-    if head == "size" and rest.count(".") == 1:
+    if head in ("size", "limits") and rest.count(".") == 1:
         size = rest.split(".")[0]
         if size not in _sizes(base):
             raise SweepSpecError(f"{where(axis)}: axis {axis!r} names size {size!r}, which the "
@@ -349,6 +351,9 @@ def _point(coords: dict, base: dict, survey, train, does_survey, does_train, whe
                 for group in chip.get("group", []):
                     if group.get("size") == size:
                         group[key] = value
+        elif head == "limits":        # a size's safety limits (a wider bar needs its own)
+            size, key = rest.split(".")
+            bench.setdefault("limits", {}).setdefault(size, {})[key] = value
         elif head == "survey":
             _check_survey(rest, value, where)
             survey_cfg[rest] = value
