@@ -28,6 +28,9 @@ The grid is computed once per mapping and surrogate, in float64, from the surrog
 with per-neuron bin edges in t, which are the edges in P through the monotone mapping: no
 transcendental per element; the numba kernel (:mod:`hil._fused`) does it in one loop, the
 numpy form in K - 1 compare-and-add passes, with the same answers (pure comparisons).
+With the kernels, a fused sampler goes further: each level's draw threshold is computed once
+per grid and a batch needs only each element's level index (:meth:`CurrentGrid.level_index`,
+:meth:`hil.backends.LinearMappedSampler.level_sampler`).
 """
 
 from __future__ import annotations
