@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_sweep.py [--points 200] [--workers 2]
 
-Each point is a tiny survey (2 devices of size S, few trials) of its own seeded chip. Checks
+Each point is a tiny survey (2 devices of size S, few trials) of its own seeded chip, or with
+``--work train`` a small in-situ network (16 hidden neurons, 1 epoch) on it. Checks
 that both modes give identical metrics for every point, and prints points per second and the
 wall-time ratio. Not a timed test.
 """
@@ -17,12 +18,17 @@ from pathlib import Path
 from hil.sweep import parse_spec, run_sweep
 
 
-def spec(points: int):
+#: what each point does: a tiny survey, or a small in-situ network (16 hidden, 1 epoch)
+WORK = {"survey": {"survey": {"trials": 16, "points": 6, "coarse_points": 6,
+                              "reference_trials": 8, "devices": "S0,S1"}},
+        "train": {"train": {"epochs": 1, "hidden": 16, "sizes": ["S"], "modes": ["insitu"],
+                            "calibration": "truth"}}}
+
+
+def spec(points: int, work: str = "survey"):
     return parse_spec({"name": "bench_sweep",
                        "axes": {"variability.delta_rel": [0.05, 0.3],
-                                "seed": list(range((points + 1) // 2))},
-                       "survey": {"trials": 16, "points": 6, "coarse_points": 6,
-                                  "reference_trials": 8, "devices": "S0,S1"}})
+                                "seed": list(range((points + 1) // 2))}, **WORK[work]})
 
 
 def _outcome(record: dict):
@@ -34,8 +40,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", choices=sorted(WORK), default="survey")
     args = parser.parse_args(argv)
-    sweep = spec(args.points)
+    sweep = spec(args.points, args.work)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
@@ -56,7 +63,7 @@ def main(argv=None) -> int:
         same = [_outcome(a) for a in first.records] == [_outcome(b) for b in second.records]
         failed = len(first.failed)
     n = len(sweep.points)
-    print(f"{n} points (tiny surveys, {failed} recorded as failed fits); identical results in "
+    print(f"{n} points ({args.work}: {WORK[args.work]}, {failed} recorded as failed fits); identical results in "
           f"both modes: {same}")
     print(f"{'mode':<18}{'wall (s)':>10}{'points/s':>10}")
     for label, wall in rows:
