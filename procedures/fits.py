@@ -394,9 +394,22 @@ def fit_neel_brown(current_A, switched, trials, width_s, tau0_s: float = 1e-9,
     u50 = 1.0 - i50 / ic0
     grad = np.array([1.0 - u50, ic0 * u50 / (exponent * delta)])
     i50_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
+    _require_physical(ic0, ic0_err, delta, delta_err, i50, i50_err, current)
     return NeelBrownFit(float(ic0), float(ic0_err), float(delta), float(delta_err), corr, w0,
                         float(tau0_s), float(exponent), float(i50), i50_err, disp,
                         int(current.size))
+
+
+def _require_physical(ic0, ic0_err, delta, delta_err, i50, i50_err, current) -> None:
+    """Refuse a fit that ended on no physical curve (a negative or non-finite Ic0 or Delta,
+    I50 at or above Ic0, errors that do not exist): a caller must not record it as a device."""
+    values = (ic0, ic0_err, delta, delta_err, i50, i50_err)
+    if not (all(math.isfinite(v) for v in values) and ic0 > 0 and delta > 0 and 0 < i50 < ic0):
+        raise FitError(
+            f"the Neel-Brown fit ended on no physical curve (Ic0 {ic0:.4g} +- {ic0_err:.3g} A, "
+            f"Delta {delta:.4g} +- {delta_err:.3g}, I50 {i50:.4g} A) for currents "
+            f"{float(np.min(current)):.4g}..{float(np.max(current)):.4g} A: measure more points "
+            f"across the transition")
 
 
 # ----------------------------------------------------------------------------- tau(I)

@@ -246,3 +246,13 @@ def test_logistic_noise_dispersion_is_checked_and_floored_for_binary_data():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(fits.FitError, match="noise_dispersion must be"):
             fits.fit_logistic(current, switched, trials, noise_dispersion=bad)
+
+
+def test_a_fit_that_ends_on_no_physical_curve_is_refused():
+    """Noisy counts with no rising transition: the likelihood's best Neel-Brown curve has a
+    barrier so low that it switches half the time at zero current (I50 < 0). The fit must
+    refuse rather than return a curve a survey would record (such a device failed a whole
+    survey's calibration file)."""
+    current = np.array([12.317e-6, 20.321e-6, 22.470e-6])
+    with pytest.raises(fits.FitError, match="no physical curve"):
+        fits.fit_neel_brown(current, [7, 12, 5], 15, 10e-9)
