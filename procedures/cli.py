@@ -9,6 +9,7 @@
     hil characterize endurance --device M0 --cycles 5000
     hil characterize ifr --device M0 --cycles 100 --bench examples/benches/dw_ifr_neurons.toml
     hil characterize ifr-transfer --device M0 --points 6 --cycles 40 --bench ...   (DW-MTJ neurons)
+    hil characterize drift --devices S0,S1 --checks 8 --interval 1800 --bench examples/benches/realistic_drift.toml
     ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
     hil characterize switching --backend visa --visa-library @py \
         --address GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET ...   (over `hil serve`)
@@ -35,10 +36,10 @@ import sys
 from pathlib import Path
 
 PROCEDURES = ("survey", "switching", "width", "rh-loop", "ri-loop", "endurance", "ifr",
-              "ifr-transfer")
+              "ifr-transfer", "drift")
 DATA_FILES = {"survey": "survey.csv", "switching": "switching.csv", "width": "p_vs_width.csv",
               "rh-loop": "rh_loop.csv", "ri-loop": "ri_loop.csv", "endurance": "endurance.csv",
-              "ifr": "ifr.csv", "ifr-transfer": "ifr_transfer.csv"}
+              "ifr": "ifr.csv", "ifr-transfer": "ifr_transfer.csv", "drift": "drift.csv"}
 
 
 def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -69,6 +70,9 @@ def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
     parser.add_argument("--cycles", type=int, default=None, help="endurance cycles")
     parser.add_argument("--block", type=int, default=None, help="endurance cycles per block")
     parser.add_argument("--max-field", type=float, default=None, help="rh-loop peak field in T")
+    parser.add_argument("--checks", type=int, default=None, help="drift: checks per device (6)")
+    parser.add_argument("--interval", type=float, default=None,
+                        help="drift: bench seconds between checks (600)")
     parser.add_argument("--no-width-scan", action="store_true",
                         help="survey: skip the P vs width scan (one device per size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -82,13 +86,16 @@ def _parameters(args) -> dict:
     if name in ("switching", "width", "rh-loop", "ri-loop", "endurance", "ifr", "ifr-transfer"):
         out["device"] = args.device or {"rh-loop": "chip1/L0", "endurance": "chip1/M0", "ifr": "chip1/M0",
                                         "ifr-transfer": "chip1/M0"}.get(name, "chip1/S0")
+    if name == "drift" and args.devices != "all":
+        out["devices"] = args.devices
     if name == "survey":
         out["devices"] = args.devices
         if getattr(args, "no_width_scan", False):
             out["width_scan"] = False
     simple = {"trials": args.trials, "points": args.points, "coarse_points": args.coarse_points,
               "pulse_width": args.width, "bias_field": args.field, "cycles": args.cycles,
-              "block": args.block, "max_field": args.max_field}
+              "block": args.block, "max_field": args.max_field,
+              "checks": getattr(args, "checks", None), "interval_s": getattr(args, "interval", None)}
     if args.amplitude is not None:
         simple["max_amplitude" if name == "ri-loop" else "amplitude"] = args.amplitude
     for key, value in simple.items():
@@ -101,7 +108,7 @@ def _parameters(args) -> dict:
 OPTIONS = {"trials": "--trials", "points": "--points", "coarse_points": "--coarse-points",
            "pulse_width": "--width", "bias_field": "--field", "cycles": "--cycles",
            "block": "--block", "max_field": "--max-field", "amplitude": "--amplitude",
-           "max_amplitude": "--amplitude"}
+           "max_amplitude": "--amplitude", "checks": "--checks", "interval_s": "--interval"}
 
 
 def _check_number(procedure: str, key: str, parameter, value) -> str | None:
@@ -137,6 +144,7 @@ def _check_number(procedure: str, key: str, parameter, value) -> str | None:
 def build_procedure(name: str, parameters: dict, bench=None):
     from pymeasure.experiment import FloatParameter
 
+    from procedures.drift import DriftMonitorProcedure
     from procedures.endurance import EnduranceProcedure
     from procedures.ifr import IFRCyclingProcedure, IFRTransferProcedure
     from procedures.loops import RHLoopProcedure, RILoopProcedure
@@ -150,7 +158,8 @@ def build_procedure(name: str, parameters: dict, bench=None):
     cls = {"survey": VariabilitySurveyProcedure, "switching": SwitchingAmplitudeProcedure,
            "width": SwitchingWidthProcedure, "rh-loop": RHLoopProcedure,
            "ri-loop": RILoopProcedure, "endurance": EnduranceProcedure,
-           "ifr": IFRCyclingProcedure, "ifr-transfer": IFRTransferProcedure}[name]
+           "ifr": IFRCyclingProcedure, "ifr-transfer": IFRTransferProcedure,
+           "drift": DriftMonitorProcedure}[name]
     known = set(cls().parameter_objects())
     unknown = sorted(set(parameters) - known)
     if unknown:

@@ -135,6 +135,15 @@ class SimulatedVisaLibrary(VisaLibraryBase):
     def virtual_time_s(self) -> float:
         return self.bench.clock.now_s
 
+    def wait_virtual_s(self, seconds: float) -> None:
+        """Let ``seconds`` of bench time pass with no bus traffic (a drift monitor's pause
+        between checks: the simulated devices drift, no real time is spent)."""
+        self.bench.clock.advance(float(seconds))
+
+    def stage_temperature_K(self) -> float | None:
+        """The stage temperature where the bench's non-idealities move it, else None."""
+        return self.bench.stage_temperature_K()
+
     def _count(self, session: _Session) -> None:
         self.transactions += 1
         self.transactions_by_address[session.address] = \
