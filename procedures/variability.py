@@ -17,6 +17,8 @@ broader range of currents.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,6 +333,23 @@ def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: flo
     return result
 
 
+def measured_at(rows: list[dict]) -> dict[str, dict]:
+    """When each device was measured: bench time since the run began (the rows' projected
+    bench times summed in the order they were measured) at its first and last row, and the
+    pulses this run sent it (a reset and a write per trial): a drifting device's calibration
+    is only as old as these say."""
+    elapsed, out = 0.0, {}
+    for row in rows:
+        cost = float(row.get("Projected bench time (s)", 0.0) or 0.0)
+        start = elapsed
+        elapsed += cost if math.isfinite(cost) else 0.0
+        entry = out.setdefault(str(row["Device"]), {"first_bench_time_s": start, "write_pulses": 0})
+        entry["last_bench_time_s"] = elapsed
+        trials = float(row.get("Trials", 0.0) or 0.0)
+        entry["write_pulses"] += 2 * int(trials) if math.isfinite(trials) else 0
+    return out
+
+
 def finish_survey(proc: VariabilitySurveyProcedure, rows, out: Path, report: bool = True) -> SurveyResult:
     from procedures.calibration import save_calibration
     from procedures.identity import chip_identity
@@ -342,6 +361,7 @@ def finish_survey(proc: VariabilitySurveyProcedure, rows, out: Path, report: boo
     calibration = result.calibration()
     # the chip it measured, so that a calibration of another chip is refused (hil train)
     calibration.meta["bench_cost"] = result.bench_cost()
+    calibration.meta["measured_at"] = measured_at(rows)
     calibration.meta["chip_identity"] = chip_identity(
         proc.bench_config(), result.chip, calibration.names(), proc.backend)
     result.paths["calibration"] = save_calibration(calibration, cal_path)

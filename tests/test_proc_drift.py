@@ -57,3 +57,14 @@ def test_drift_cli_refuses_a_bad_option_in_one_line(option, tmp_path, capsys):
     assert characterize_main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and ("interval" in err or "checks" in err)
+
+
+def test_survey_records_when_each_device_was_measured():
+    from procedures.variability import measured_at
+    rows = [{"Device": "chip1/S0", "Projected bench time (s)": 0.5},            # line check
+            {"Device": "chip1/S0", "Projected bench time (s)": 1.0, "Trials": 64},
+            {"Device": "chip1/M0", "Projected bench time (s)": float("nan")},
+            {"Device": "chip1/M0", "Projected bench time (s)": 2.0, "Trials": 32}]
+    assert measured_at(rows) == {
+        "chip1/S0": {"first_bench_time_s": 0.0, "last_bench_time_s": 1.5, "write_pulses": 128},
+        "chip1/M0": {"first_bench_time_s": 1.5, "last_bench_time_s": 3.5, "write_pulses": 64}}
