@@ -1,4 +1,5 @@
-"""The drift monitor's plot (PNG, matplotlib Agg): I50 of each device vs time, with the stage
+"""The drift monitor's plot (PNG, matplotlib Agg): I50 of each device vs time (relative to its
+first check, so every size shares the axis), with the stage
 temperature on a second axis where the bench exposed it."""
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ def plot_drift(summary: dict, out_dir) -> dict:
         if not points:
             continue
         hours = [s["time_s"] / 3600.0 for s in points]
-        ax.errorbar(hours, [s["i50_A"] * 1e6 for s in points],
-                    yerr=[_shown_err(s) * 1e6 for s in points],
-                    marker="o", capsize=2, label=name)
+        first = points[0]["i50_A"]       # relative: devices of every size on one axis
+        ax.errorbar(hours, [100.0 * (s["i50_A"] / first - 1.0) for s in points],
+                    yerr=[100.0 * _shown_err(s) / first for s in points],
+                    marker="o", capsize=2, label=f"{name} (I50 {first * 1e6:.1f} uA at start)")
         temperature = temperature or [(s["time_s"] / 3600.0, s["temperature_K"]) for s in series
                                       if math.isfinite(s["temperature_K"])]
     ax.set_xlabel("bench time (h)")
-    ax.set_ylabel("I50 (uA)")
+    ax.set_ylabel("I50 change from the first check (%)")
     ax.legend(loc="upper left", fontsize=8)
     if temperature:
         twin = ax.twinx()
