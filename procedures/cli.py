@@ -300,6 +300,8 @@ def characterize_main(args) -> int:
         from drivers.limits import LimitViolation
     except ImportError:  # pragma: no cover
         LimitViolation = ParameterError
+    from drivers.transport import InstrumentConnectionError
+
     bench_errors = _bench_errors()
     try:
         from drivers.bench import BenchTerminated
@@ -314,7 +316,10 @@ def characterize_main(args) -> int:
                                       resume=args.resume, progress=not args.no_progress,
                                       visa_library=getattr(args, "visa_library", None),
                                       addresses=parse_addresses(getattr(args, "address", [])))
-    except (ParameterError, BenchFileError, LimitViolation, CalibrationFileError, FitError) as exc:
+    except (ParameterError, BenchFileError, LimitViolation, CalibrationFileError, FitError,
+            InstrumentConnectionError) as exc:
+        # an instrument that cannot be reached (or is not the file's model) is the bench file's
+        # or the address's to fix, like a bad value: one line, exit 2
         print(f"hil characterize: error: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, BenchTerminated):

@@ -70,3 +70,18 @@ def test_the_first_ctrl_c_stops_a_run_waiting_on_a_silent_address():
                 proc.kill()
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert stopped_s < 2.0
+
+
+def test_the_cli_names_an_unreachable_address_in_one_line_and_exits_2(capsys, tmp_path):
+    """A wrong VISA address is bad input: one line naming it, exit 2, in seconds."""
+    from procedures.cli import main
+
+    port = _free_port()
+    started = time.monotonic()
+    rc = main(["switching", "--device", "S0", "--backend", "visa", "--visa-library", "@py",
+               "--address", f"GPIB0::10::INSTR=TCPIP0::127.0.0.1::{port}::SOCKET",
+               "--no-progress", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert time.monotonic() - started < 10
+    assert f"127.0.0.1::{port}" in err and err.count("\n") == 1 and "Traceback" not in err
