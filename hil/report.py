@@ -69,7 +69,9 @@ def format_table(result) -> str:
             f"trips/batch, bench time: one in-situ training batch ({first['batch'][0]} samples x "
             f"{first['batch'][1]} neurons x {first['repeats']} trials) measured through the "
             f"BenchBackend (drivers + simulated VISA, virtual clock), scaled to the run's "
-            f"training batches (evaluation not included); the simulated array itself uses no bus.")
+            f"training batches, plus the bench's one-time setup (evaluation not included); per "
+            f"batch {first['bench_time_s_per_batch']:.2f} s against a physical floor of "
+            f"{first['floor_s_per_batch']:.2f} s; the simulated array itself uses no bus.")
     else:
         lines.append("trips/batch and bench time: simulated array = 0 / n.a. (no bench projection)")
     return "\n".join(lines)
