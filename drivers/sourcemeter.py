@@ -252,11 +252,15 @@ class Keithley2450SourceMeter(_SourceMeterRole):
                             on_garbled=None) -> list[float]:
         """Wait for the model's end and fetch its ``count`` readings: one query."""
         pure = f':TRAC:DATA? 1, {int(count)}, "defbuffer1", READ'
-        return self._ask_waiting("*WAI;" + pure, pure, int(count), timeout_s, garbled_retries,
-                                 on_garbled)
+        return self._ask_waiting("*WAI;" + pure, pure, _readings(int(count)), timeout_s,
+                                 garbled_retries, on_garbled)
 
-    def _ask_waiting(self, message: str, pure: str, count: int, timeout_s: float,
-                     garbled_retries: int, on_garbled) -> list[float]:
+    def _ask_waiting(self, message: str, pure: str, parse, timeout_s: float,
+                     garbled_retries: int, on_garbled):
+        """Ask ``message`` (it waits for a trigger model's end) with a timeout that covers
+        ``timeout_s``, and ``parse`` its reply. A garbled reply means the query ran: only the
+        ``pure`` query is asked again (at most ``garbled_retries`` times), the model is not
+        run twice."""
         inst = self.instrument
         connection = getattr(inst.adapter, "connection", None)
         saved = getattr(connection, "timeout", None)
@@ -264,11 +268,12 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         if saved is not None and saved < needed_ms:
             connection.timeout = needed_ms
         try:
+            self._trigger_model = True
             reply = inst.ask(message)
-            self._trigger_model = False
+            self._trigger_model = False     # a reply came after *WAI: the model has ended
             for attempt in range(garbled_retries + 1):
                 try:
-                    return parse_floats(reply, count, "2450 :TRAC:DATA?")
+                    return parse(reply)
                 except GarbledReply:
                     if attempt == garbled_retries:
                         raise
@@ -319,31 +324,11 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         A garbled reply means the query ran: only the pure ``:TRAC:DATA?`` part is asked
         again (at most ``garbled_retries`` times), the trigger model is not run twice.
         """
-        inst = self.instrument
         count = int(count)
-        inst.load_simple_loop(count, delay_s)
+        self.instrument.load_simple_loop(count, delay_s)
         fetch = f':TRAC:DATA? 1, {count}, "defbuffer1", READ'
-        connection = getattr(inst.adapter, "connection", None)
-        saved = getattr(connection, "timeout", None)
-        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
-        if saved is not None and saved < needed_ms:
-            connection.timeout = needed_ms
-        try:
-            self._trigger_model = True
-            reply = inst.ask(f":TRAC:CLE;:INIT;*WAI;{fetch}")
-            self._trigger_model = False     # a reply came after *WAI: the model has ended
-            for attempt in range(garbled_retries + 1):
-                try:
-                    return parse_floats(reply, count, "2450 :TRAC:DATA?")
-                except GarbledReply:
-                    if attempt == garbled_retries:
-                        raise
-                    if on_garbled is not None:
-                        on_garbled()
-                    reply = inst.ask(fetch)
-        finally:
-            if saved is not None and saved < needed_ms:
-                connection.timeout = saved
+        return self._ask_waiting(f":TRAC:CLE;:INIT;*WAI;{fetch}", fetch, _readings(count),
+                                 timeout_s, garbled_retries, on_garbled)
 
 
     def run_appended(self, count: int, delay_s: float, timeout_s: float = 0.0,
@@ -353,7 +338,6 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         it first), waited for: one query. Returns the readings in the buffer (an int), or,
         with ``fetch`` = N, readings 1..N (the batch's one fetch, in the same message).
         A garbled reply asks only its pure query again; the run is not repeated."""
-        inst = self.instrument
         count = int(count)
         if not 1 <= count <= MAX_BUFFER_POINTS:
             raise ValueError(f"buffered count {count} outside 1..{MAX_BUFFER_POINTS}")
@@ -361,29 +345,14 @@ class Keithley2450SourceMeter(_SourceMeterRole):
                 else f':TRAC:DATA? 1, {int(fetch)}, "defbuffer1", READ')
         message = (":TRAC:CLE;" if clear else "") + \
             f':TRIG:LOAD "SimpleLoop", {count}, {float(delay_s):.12g};:INIT;*WAI;{pure}'
-        connection = getattr(inst.adapter, "connection", None)
-        saved = getattr(connection, "timeout", None)
-        needed_ms = 1000.0 * (2.0 * timeout_s + 2.0)
-        if saved is not None and saved < needed_ms:
-            connection.timeout = needed_ms
-        try:
-            self._trigger_model = True
-            reply = inst.ask(message)
-            self._trigger_model = False
-            for attempt in range(garbled_retries + 1):
-                try:
-                    if fetch is None:
-                        return int(parse_floats(reply, 1, "2450 :TRAC:ACT?")[0])
-                    return parse_floats(reply, int(fetch), "2450 :TRAC:DATA?")
-                except GarbledReply:
-                    if attempt == garbled_retries:
-                        raise
-                    if on_garbled is not None:
-                        on_garbled()
-                    reply = inst.ask(pure)
-        finally:
-            if saved is not None and saved < needed_ms:
-                connection.timeout = saved
+        parse = (_readings(int(fetch)) if fetch is not None
+                 else lambda reply: int(parse_floats(reply, 1, "2450 :TRAC:ACT?")[0]))
+        return self._ask_waiting(message, pure, parse, timeout_s, garbled_retries, on_garbled)
+
+
+def _readings(count: int):
+    """The parser of a ``:TRAC:DATA?`` reply of ``count`` readings."""
+    return lambda reply: parse_floats(reply, count, "2450 :TRAC:DATA?")
 
 
 class Keithley2400SourceMeter(_SourceMeterRole):

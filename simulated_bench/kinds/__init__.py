@@ -42,6 +42,17 @@ NEEL_BROWN_NOTE = (
     "   R_AHE|TMR: AHE step in ohm of a bar, zero-bias TMR of a junction; Hk = 2 Ku / Ms)")
 
 
+def electromigration(chip, idx, current_A, line: str = "line") -> tuple[str, str] | None:
+    """("open", cause) when a pulse's current density through a metal ``line`` is over the
+    device's electromigration limit, else None: the damage law of every kind written on a
+    heavy-metal line (an SOT bar, a domain-wall track)."""
+    density = abs(current_A) / chip.cross_section_m2[idx]
+    if not density > chip.damage_limit[idx]:
+        return None
+    return "open", (f"electromigration of the {line}: {density:.3g} A/m^2 over the "
+                    f"{chip.damage_limit[idx]:.3g} A/m^2 limit ({current_A:.3g} A)")
+
+
 @cache
 def truth(kind: str) -> ModuleType:
     """The simulator's module for device kind ``kind`` (checked against :mod:`devices.kinds`)."""

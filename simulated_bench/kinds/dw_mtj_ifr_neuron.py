@@ -38,7 +38,7 @@ import numpy as np
 
 from devices.kinds import dw_mtj_ifr_neuron as kind
 from devices.laws import domain_wall, neel_brown
-from simulated_bench.kinds import OPEN_OHM, SHORT_OHM
+from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
 
 NAME = kind.KIND.name
 DEFAULTS = {
@@ -214,11 +214,7 @@ def switch_target(chip, idx, current_A, field_T) -> float:
 
 def damage(chip, idx, current_A, voltage_V) -> tuple[str, str] | None:
     """("open", cause) when the pulse's current density electromigrates the track, else None."""
-    density = abs(current_A) / chip.cross_section_m2[idx]
-    if not density > chip.damage_limit[idx]:
-        return None
-    return "open", (f"electromigration of the track: {density:.3g} A/m^2 over the "
-                    f"{chip.damage_limit[idx]:.3g} A/m^2 limit ({current_A:.3g} A)")
+    return electromigration(chip, idx, current_A, "track")
 
 
 def write_path_resistance(chip, idx, bias_V=0.0) -> float:

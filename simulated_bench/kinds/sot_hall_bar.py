@@ -13,7 +13,7 @@ import numpy as np
 
 from devices.laws import neel_brown
 from simulated_bench.kinds import NEEL_BROWN_NOTE as DESCRIBE_NOTE
-from simulated_bench.kinds import OPEN_OHM, SHORT_OHM
+from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
 from simulated_bench.kinds import neel_brown_describe as describe
 
 DEFAULTS = {
@@ -69,11 +69,7 @@ def switch_target(chip, idx, current_A, field_T) -> float:
 
 def damage(chip, idx, current_A, voltage_V) -> tuple[str, str] | None:
     """("open", cause) when the pulse's current density electromigrates the line, else None."""
-    density = abs(current_A) / chip.cross_section_m2[idx]
-    if not density > chip.damage_limit[idx]:
-        return None
-    return "open", (f"electromigration: {density:.3g} A/m^2 over the "
-                    f"{chip.damage_limit[idx]:.3g} A/m^2 limit ({current_A:.3g} A)")
+    return electromigration(chip, idx, current_A)
 
 
 def write_path_resistance(chip, idx, bias_V=0.0) -> float:
