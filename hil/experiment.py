@@ -169,17 +169,24 @@ class _Runner:
         # the bench by its content: an edited bench file (seed, spreads) is another run
         self.identity = {**run_identity(config), "bench_sha256": bench_digest(self.bench)}
         if config.calibration not in ("fit", "truth"):
-            self._check_calibration_chip(config.calibration)
+            self._check_calibration_file(config.calibration)
 
-    def _check_calibration_chip(self, path) -> None:
-        """A calibration file that names the chip it measured must name this bench's chip."""
-        recorded = load_calibration(path).meta.get("chip_identity")
-        reason = other_chip(recorded, self.bench)
+    def _check_calibration_file(self, path) -> None:
+        """Before anything trains: a calibration file that names the chip it measured must name
+        this bench's chip, and it must hold every device of the sizes run, at the width the
+        layers play (a logistic curve fitted at another width is refused)."""
+        calibration = load_calibration(path)
+        reason = other_chip(calibration.meta.get("chip_identity"), self.bench)
         if reason:
             raise CalibrationFileError(
                 f"calibration {str(path)!r} is of another chip: it {reason}; calibrate this "
                 f"bench's chip (hil characterize survey --bench ...), or train with the bench "
                 f"file it was measured on")
+        first_chip = self.bench.groups[0].chip
+        for device in self.bench.devices():
+            if device.size in self.sizes and device.name.startswith(f"{first_chip}/"):
+                calibration[device.name].at_width(self.config.width_s, device.name,
+                                                  calibration.source)
 
     # ------------------------------------------------------------------ pieces
     def _net(self, neurons: nn.Module, seed: int) -> HiddenLayerNet:
