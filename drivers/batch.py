@@ -387,26 +387,11 @@ def _run_levels(bench, dev, limits, pulse, read, amplitudes, repeats, width_s, r
         for level, count in zip(levels, counts)])
     bench.retry.run(lambda: bench.check_instrument_errors(("pulse", "read_smu", "switch")),
                     bench.recover, f"trial batch on {dev.name}: error queues")
-    resistance = values[reading] / read_current_A
-    calibration = resistance[:2 * repeats].reshape(2, repeats)
-    ids = bench.reserve_trial_ids(amplitudes.size * repeats)
-    level_index = np.searchsorted(levels, np.repeat(amplitudes, repeats))
-    bench.add_floor_s(floor_s)
-    return TrialBatch(
-        device=dev.name, width_s=float(width_s), reset_V=reset_V, read_current_A=read_current_A,
-        amplitude_V=np.repeat(amplitudes, repeats), resistance_ohm=resistance[2 * repeats:],
-        trial_id=ids, reset_state_ohm=float(np.median(calibration[0])),
-        set_state_ohm=float(np.median(calibration[1])),
-        round_trips=bench.round_trips - start_round_trips,
-        projected_time_s=bench.projected_time_s - start_time,
-        attempts=1 + attempts - len(levels),          # 1 + the runs retried
-        meta={"applied_amplitude_V": played[level_index],
-              "calibration_resistance_ohm": calibration,
-              "sample_interval_s": reset_wave.sample_interval_s,
-              "trial_period_s": trial_period_s, "runs": len(levels), "nplc": nplc,
-              "reset_width_s": reset_width_s, "plan": "levels",
-              "distinct_levels": int(np.count_nonzero(np.isin(levels, amplitudes))),
-              "floor_s": floor_s})
+    return _level_batch(bench, dev, values, reading, amplitudes, repeats, levels, played,
+                        width_s, reset_V, reset_width_s, read_current_A, nplc, floor_s,
+                        reset_wave.sample_interval_s, trial_period_s, start_round_trips,
+                        start_time, attempts=1 + attempts - len(levels),   # 1 + the runs retried
+                        runs=len(levels), plan="levels")
 
 
 def _run_sequenced(bench, dev, pulse, read, amplitudes, repeats, width_s, reset_V,
@@ -443,6 +428,18 @@ def _run_sequenced(bench, dev, pulse, read, amplitudes, repeats, width_s, reset_
         return np.asarray(values, dtype=float)
 
     values = bench.retry.run(step, bench.recover, f"trial batch on {dev.name}")
+    return _level_batch(bench, dev, values, reading, amplitudes, repeats, levels, played,
+                        width_s, reset_V, reset_width_s, read_current_A, nplc, floor_s,
+                        reset_wave.sample_interval_s, trial_period_s, start_round_trips,
+                        start_time, attempts=attempts, runs=1, plan="sequenced")
+
+
+def _level_batch(bench, dev, values, reading, amplitudes, repeats, levels, played, width_s,
+                 reset_V, reset_width_s, read_current_A, nplc, floor_s, sample_interval_s,
+                 trial_period_s, start_round_trips, start_time, attempts, runs, plan):
+    """The :class:`TrialBatch` of a level plan's readings (``values`` in the order played:
+    the two calibration levels' trials first, then each level's; ``reading`` maps them back
+    to the trials' order)."""
     resistance = values[reading] / read_current_A
     calibration = resistance[:2 * repeats].reshape(2, repeats)
     ids = bench.reserve_trial_ids(amplitudes.size * repeats)
@@ -457,8 +454,8 @@ def _run_sequenced(bench, dev, pulse, read, amplitudes, repeats, width_s, reset_
         projected_time_s=bench.projected_time_s - start_time, attempts=attempts,
         meta={"applied_amplitude_V": played[level_index],
               "calibration_resistance_ohm": calibration,
-              "sample_interval_s": reset_wave.sample_interval_s,
-              "trial_period_s": trial_period_s, "runs": 1, "nplc": nplc,
-              "reset_width_s": reset_width_s, "plan": "sequenced",
+              "sample_interval_s": sample_interval_s,
+              "trial_period_s": trial_period_s, "runs": runs, "nplc": nplc,
+              "reset_width_s": reset_width_s, "plan": plan,
               "distinct_levels": int(np.count_nonzero(np.isin(levels, amplitudes))),
               "floor_s": floor_s})
