@@ -47,3 +47,21 @@ def assert_all_off(sim: SimulatedBench) -> None:
     assert not sim.instruments[MAGNET].output_on
     assert sim.instruments[MAGNET].output_current_A() == 0.0
     assert sim.instruments[SWITCH].closed_channels() == set()
+
+
+def one_line_error(capsys) -> str:
+    """The CLI's stderr, asserted to be one line and no traceback (bad input's contract)."""
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def read_reply_line(sock) -> bytes:
+    """One reply from a raw socket of ``hil serve``: bytes up to and with its newline."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return data

@@ -19,23 +19,13 @@ from hil.experiment import run_experiment
 from hil.train import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint, train
 from hil.data import load_digits_split
 from procedures.calibration import CalibrationFileError, load_calibration
+from simhelpers import one_line_error
 
 SOFTWARE = ["train", "--modes", "software", "--seeds", "0", "--epochs", "1", "--hidden", "8",
             "--no-progress"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def checkpoints(out):

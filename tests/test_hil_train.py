@@ -21,13 +21,7 @@ SMALL = type(DATA)(DATA.x_train[:256], DATA.y_train[:256], DATA.x_test[:100], DA
                    DATA.n_classes, "digits-slice")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small batches: one thread is faster, and immune to OpenMP spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,11 @@ import pytest
 from devices.benchfile import default_bench_text
 from procedures.cli import main as cli_main
 from procedures.cli import run_characterization
+from simhelpers import one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["survey", "--devices", "S0", "--points", "6", "--coarse-points", "8", "--trials", "8",
          "--no-width-scan", "--no-progress"]
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
 
 
 def bench_copy(path: Path, old: str = "", new: str = "") -> Path:

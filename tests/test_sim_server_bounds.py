@@ -11,6 +11,7 @@ import pytest
 
 from simulated_bench.bench import SimulatedBench
 from simulated_bench.server import MAX_UNREAD_REPLY_BYTES, serve
+from simhelpers import read_reply_line
 
 SWITCH, MAGNET = "GPIB0::16::INSTR", "GPIB0::6::INSTR"
 
@@ -26,13 +27,7 @@ def _connect(server, address: str, timeout_s: float = 2.0, rcvbuf: int = 0) -> s
 
 def _query(sock: socket.socket, line: bytes) -> bytes:
     sock.sendall(line + b"\n")
-    reply = b""
-    while not reply.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        reply += chunk
-    return reply
+    return read_reply_line(sock)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pyvisa
 from simulated_bench.bench import SimulatedBench
 from simulated_bench.server import QUERY_BARRIER_MAX_S, serve
 from simulated_bench.visa import SimulatedVisaLibrary
+from simhelpers import read_reply_line
 
 pytest.importorskip("pyvisa_py")
 
@@ -99,13 +100,7 @@ def raw(port: int) -> socket.socket:
 
 
 def readline(sock: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        data += chunk
-    return data.decode().strip()
+    return read_reply_line(sock).decode().strip()
 
 
 def test_an_error_query_on_a_second_session_sees_the_bad_write_just_before():
