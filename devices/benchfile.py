@@ -333,9 +333,8 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
                                        f"path needs its own row")
 
     spreads = {name: _SPREAD for name in kinds.spread_names()}
-    variability = {k: v for k, v in check_table(
-        top["variability"], {}, "variability", err, "spread any device kind draws",
-        extra=spreads).items()}
+    variability = dict(check_table(top["variability"], {}, "variability", err,
+                                   "spread any device kind draws", extra=spreads))
     for key, value in variability.items():
         if not value < 1:
             raise err(f"variability.{key}", f"must be a relative sigma in [0, 1), got {value!r}")

@@ -168,10 +168,11 @@ class _Runner:
         self.result = ExperimentResult(config)
         # the bench by its content: an edited bench file (seed, spreads) is another run
         self.identity = {**run_identity(config), "bench_sha256": bench_digest(self.bench)}
+        self._file_calibration = None       # a calibration file, read and checked once
         if config.calibration not in ("fit", "truth"):
-            self._check_calibration_file(config.calibration)
+            self._file_calibration = self._check_calibration_file(config.calibration)
 
-    def _check_calibration_file(self, path) -> None:
+    def _check_calibration_file(self, path) -> ChipCalibration:
         """Before anything trains: a calibration file that names the chip it measured must name
         this bench's chip, and it must hold every device of the sizes run, at the width the
         layers play (a logistic curve fitted at another width is refused)."""
@@ -187,6 +188,7 @@ class _Runner:
             if device.size in self.sizes and device.name.startswith(f"{first_chip}/"):
                 calibration[device.name].at_width(self.config.width_s, device.name,
                                                   calibration.source)
+        return calibration
 
     # ------------------------------------------------------------------ pieces
     def _net(self, neurons: nn.Module, seed: int) -> HiddenLayerNet:
@@ -270,7 +272,7 @@ class _Runner:
         width = self.config.width_s
         if self._uses_file(var):
             # the file's curves at the width the layers play (a logistic one must match it)
-            return load_calibration(source).at_width(width)
+            return self._file_calibration.at_width(width)
         if source == "truth":
             return calibration_from_chip(backend.chips[0], width)
         # "fit", and a file's fallback for the variability levels it did not measure

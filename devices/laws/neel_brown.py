@@ -76,8 +76,8 @@ def probability_slope(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.
     """dP_sw / dI in 1/A, odd in I (the law depends on |I|): r exp(-r) d ln r / d|I| sign(I)."""
     xp = _xp(current_A, width_s, ic0_A, delta, tau0_s, exponent)
     rate = xp.exp(log_rate(current_A, width_s, ic0_A, delta, tau0_s, exponent))
-    return (xp.exp(-rate) * rate * log_rate_slope(current_A, ic0_A, delta, exponent)
-            * xp.sign(current_A if xp is not np else np.asarray(current_A, dtype=float)))
+    sign = np.sign(np.asarray(current_A, dtype=float)) if xp is np else current_A.sign()
+    return xp.exp(-rate) * rate * log_rate_slope(current_A, ic0_A, delta, exponent) * sign
 
 
 def parameter_jacobian(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1.0):
@@ -86,9 +86,8 @@ def parameter_jacobian(current_A, width_s, ic0_A, delta, tau0_s=1e-9, exponent=1
     u = reduced_barrier(current, ic0_A)
     rate = np.exp(log_rate(current, width_s, ic0_A, delta, tau0_s, exponent))
     dp_dlog = np.exp(-rate) * rate
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u_n1 = np.where(u > 0, u ** (exponent - 1.0), 0.0)
-    d_ic0 = -delta * exponent * u_n1 * current / ic0_A ** 2
+    # ln r = ln(t/tau0) - Delta u^n with u = 1 - |I|/Ic0: d ln r / d Ic0 = -(d ln r / d|I|) |I| / Ic0
+    d_ic0 = -log_rate_slope(current, ic0_A, delta, exponent) * current / ic0_A
     return np.column_stack([dp_dlog * d_ic0, dp_dlog * -u ** exponent])
 
 
