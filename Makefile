@@ -22,10 +22,10 @@ demo: $(STAMP)
 	$(BIN)/hil demo
 
 # The layer contracts of DESIGN.md (pyproject.toml [tool.importlinter]) first: a broken layer
-# fails the run before the tests.
+# fails the run before the tests. The suite runs on two worker processes (pytest-xdist).
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -39,9 +39,9 @@ def _characterize(args) -> int:
 
 
 def _train(args) -> int:
-    from hil.experiment import train_main
+    from hil import trainers
 
-    return train_main(args) or 0
+    return trainers.module(args.network).train_main(args) or 0
 
 
 def _sweep(args) -> int:
@@ -62,7 +62,9 @@ def _demo(args) -> int:
     return run_demo(args) or 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``hil`` parser; ``argv`` (when given) picks the options of ``hil train``: those of
+    the ``--network`` it names (:mod:`hil.trainers`)."""
     parser = argparse.ArgumentParser(prog="hil", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -87,12 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     characterize.set_defaults(func=_characterize)
 
     train = commands.add_parser("train", help="train a network with devices in the loop")
-    try:
-        from hil.experiment import add_train_arguments
-    except ImportError:
-        add_train_arguments = None
-    if add_train_arguments is not None:
-        add_train_arguments(train)
+    _add_train_arguments(train, argv or [])
     train.set_defaults(func=_train)
 
     sweep = commands.add_parser("sweep", help="sweep bench parameters and settings (--ray)")
@@ -113,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="fewer points, epochs and seeds")
     demo.set_defaults(func=_demo)
     return parser
+
+
+def _add_train_arguments(train: argparse.ArgumentParser, argv: list[str]) -> None:
+    from hil import trainers
+
+    network = trainers.network_in(argv) if argv[:1] == ["train"] else trainers.DEFAULT
+    listing = "; ".join(f"{name}: {line}" for name, (_, line) in trainers.NETWORKS.items())
+    train.add_argument("--network", choices=trainers.names(), default=trainers.DEFAULT,
+                       help=f"what to train ({listing})")
+    if network not in trainers.NETWORKS:
+        return                       # argparse refuses the --network value in one line
+    try:
+        experiment = trainers.module(network)
+    except ImportError:              # torch missing: the other commands still work
+        return
+    experiment.add_train_arguments(train)
 
 
 # Errors that are the user's to fix (a bench file, a limit, a parameter, a file on disk):
@@ -145,7 +158,8 @@ def _user_error_types() -> tuple[type, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:

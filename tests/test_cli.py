@@ -39,3 +39,20 @@ def test_every_documented_command_is_there():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {"bench", "serve", "characterize", "train", "sweep", "gui", "demo"}
+
+
+def test_train_takes_the_options_of_the_network_it_names(capsys):
+    parser = build_parser(["train", "--network", "mlp"])
+    args = parser.parse_args(["train", "--network", "mlp", "--epochs", "3"])
+    assert args.network == "mlp" and args.epochs == 3
+    assert build_parser([]).parse_args(["train"]).network == "mlp"   # the default network
+
+
+def test_an_unknown_network_is_one_line_and_exit_2(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--network", "nope"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--network: invalid choice: 'nope'" in err and "'mlp'" in err, err
