@@ -35,11 +35,40 @@ import math
 import sys
 from pathlib import Path
 
-PROCEDURES = ("survey", "switching", "width", "rh-loop", "ri-loop", "endurance", "ifr",
-              "ifr-transfer", "drift")
-DATA_FILES = {"survey": "survey.csv", "switching": "switching.csv", "width": "p_vs_width.csv",
-              "rh-loop": "rh_loop.csv", "ri-loop": "ri_loop.csv", "endurance": "endurance.csv",
-              "ifr": "ifr.csv", "ifr-transfer": "ifr_transfer.csv", "drift": "drift.csv"}
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One procedure of ``hil characterize``: adding a procedure adds one line to CATALOG."""
+
+    procedure: str              # "module:Class", imported only when that procedure runs
+    data_file: str              # its Results CSV in --out
+    device: str | None = None   # default --device of a one-device procedure; None: --devices
+
+
+CATALOG = {
+    "survey": Entry("procedures.variability:VariabilitySurveyProcedure", "survey.csv"),
+    "switching": Entry("procedures.switching:SwitchingAmplitudeProcedure", "switching.csv",
+                       "chip1/S0"),
+    "width": Entry("procedures.switching:SwitchingWidthProcedure", "p_vs_width.csv", "chip1/S0"),
+    "rh-loop": Entry("procedures.loops:RHLoopProcedure", "rh_loop.csv", "chip1/L0"),
+    "ri-loop": Entry("procedures.loops:RILoopProcedure", "ri_loop.csv", "chip1/S0"),
+    "endurance": Entry("procedures.endurance:EnduranceProcedure", "endurance.csv", "chip1/M0"),
+    "ifr": Entry("procedures.ifr:IFRCyclingProcedure", "ifr.csv", "chip1/M0"),
+    "ifr-transfer": Entry("procedures.ifr:IFRTransferProcedure", "ifr_transfer.csv", "chip1/M0"),
+    "drift": Entry("procedures.drift:DriftMonitorProcedure", "drift.csv"),
+}
+PROCEDURES = tuple(CATALOG)
+DATA_FILES = {name: entry.data_file for name, entry in CATALOG.items()}
+
+
+def procedure_class(name: str):
+    """The Procedure class of ``name`` (imported on demand)."""
+    import importlib
+
+    module, cls = CATALOG[name].procedure.split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -83,10 +112,9 @@ def _parameters(args) -> dict:
     """Procedure keyword arguments from the command line (only what was given)."""
     name = args.procedure
     out: dict = {"bench_file": args.bench or "default", "backend": args.backend}
-    if name in ("switching", "width", "rh-loop", "ri-loop", "endurance", "ifr", "ifr-transfer"):
-        out["device"] = args.device or {"rh-loop": "chip1/L0", "endurance": "chip1/M0", "ifr": "chip1/M0",
-                                        "ifr-transfer": "chip1/M0"}.get(name, "chip1/S0")
-    if name == "drift" and args.devices != "all":
+    if CATALOG[name].device is not None:
+        out["device"] = args.device or CATALOG[name].device
+    elif name != "survey" and args.devices != "all":
         out["devices"] = args.devices
     if name == "survey":
         out["devices"] = args.devices
@@ -144,22 +172,9 @@ def _check_number(procedure: str, key: str, parameter, value) -> str | None:
 def build_procedure(name: str, parameters: dict, bench=None):
     from pymeasure.experiment import FloatParameter
 
-    from procedures.drift import DriftMonitorProcedure
-    from procedures.endurance import EnduranceProcedure
-    from procedures.ifr import IFRCyclingProcedure, IFRTransferProcedure
-    from procedures.loops import RHLoopProcedure, RILoopProcedure
     from procedures.session import ParameterError
-    from procedures.switching import (
-        SwitchingAmplitudeProcedure,
-        SwitchingWidthProcedure,
-    )
-    from procedures.variability import VariabilitySurveyProcedure
 
-    cls = {"survey": VariabilitySurveyProcedure, "switching": SwitchingAmplitudeProcedure,
-           "width": SwitchingWidthProcedure, "rh-loop": RHLoopProcedure,
-           "ri-loop": RILoopProcedure, "endurance": EnduranceProcedure,
-           "ifr": IFRCyclingProcedure, "ifr-transfer": IFRTransferProcedure,
-           "drift": DriftMonitorProcedure}[name]
+    cls = procedure_class(name)
     known = set(cls().parameter_objects())
     unknown = sorted(set(parameters) - known)
     if unknown:
