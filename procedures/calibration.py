@@ -33,6 +33,25 @@ Per device, ``model`` says which curve it is:
   survey's separate logistic fit is kept as extras (``logistic_i50_A``,
   ``logistic_fit_slope_per_A``), its slope's standard error as ``logistic_slope_err_per_A``.
 - ``logistic`` (P = 1 / (1 + exp(-k (I - I50)))) needs ``i50_A`` and ``logistic_slope_per_A``.
+- ``domain_wall``: a DW-MTJ integrate-fire-reset neuron (:mod:`devices.laws.domain_wall`),
+  a :class:`DomainWallCalibration`; written by ``hil characterize ifr-survey``, read by the
+  spiking layer. Needs
+
+  - ``jdep_A_m2``: the depinning current density J_dep (A/m^2);
+  - ``mobility_m3_per_A_s``: the wall mobility mu (m/s per A/m^2) quoted for ``distance_m``:
+    a pulse of density J >= J_dep moves the wall by mu (J - J_dep) width_s;
+  - ``distance_m``: the distance the wall travels to fire (the design L - MTJ offset; a
+    track longer than designed reads as a slower wall: mu / distance_m is what is measured);
+  - ``pinning_rel``: the relative cycle-to-cycle spread of one step (<= 0.5);
+  - ``cross_section_m2``: the write line's cross-section (track width x heavy metal), so
+    that J = I / cross_section_m2.
+
+  Optional: ``jdep_err_A_m2``, ``mobility_err_m3_per_A_s``, ``pinning_err`` (standard
+  errors), ``leak_time_s`` (the restoring drift's time constant; absent: no leak),
+  ``reset_fail_probability`` (in [0, 1): a reset that leaves the neuron fired),
+  ``line_resistance_ohm``; other keys are extras (a survey adds ``pulses_to_fire_ref``,
+  ``pulses_to_fire_ref_err``, ``reference_density_A_m2``). ``pulses_to_fire(J)`` gives the
+  law's E[N] at a current density.
 
 ``width_s`` (the pulse width of the curves) is given at the top level, per device, or both
 (a device's own wins). Optional: ``bench``, ``chip``, ``source``, ``meta`` (an object) at the
@@ -55,19 +74,27 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.laws import neel_brown
+from devices.laws import domain_wall, neel_brown
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
-MODELS = ("neel_brown", "logistic")
+MODELS = ("neel_brown", "logistic", "domain_wall")
 READOUTS = ("binary", "fraction")
 #: the keys each model needs
-REQUIRED = {"neel_brown": ("ic0_A", "delta"), "logistic": ("i50_A", "logistic_slope_per_A")}
+REQUIRED = {"neel_brown": ("ic0_A", "delta"), "logistic": ("i50_A", "logistic_slope_per_A"),
+            "domain_wall": ("jdep_A_m2", "mobility_m3_per_A_s", "distance_m", "pinning_rel",
+                            "cross_section_m2")}
 #: positive numbers, in the order a device entry is written
 NUMBERS = ("width_s", "ic0_A", "delta", "tau0_s", "exponent", "i50_A", "logistic_slope_per_A",
            "line_resistance_ohm")
 UNCERTAINTIES = ("ic0_err_A", "delta_err", "i50_err_A", "logistic_slope_err_per_A")
 NEEL_BROWN_DEFAULTS = {"tau0_s": 1e-9, "exponent": 1.0}
+#: a domain_wall entry's positive numbers and uncertainties, in the order it is written
+DOMAIN_WALL_NUMBERS = ("width_s", "jdep_A_m2", "mobility_m3_per_A_s", "distance_m", "pinning_rel",
+                       "cross_section_m2", "leak_time_s", "line_resistance_ohm")
+DOMAIN_WALL_UNCERTAINTIES = ("jdep_err_A_m2", "mobility_err_m3_per_A_s", "pinning_err")
+#: the domain-wall law holds for a step spread up to this (devices.kinds.dw_mtj_ifr_neuron)
+MAX_PINNING_REL = 0.5
 
 
 class CalibrationFileError(ValueError):
@@ -166,6 +193,69 @@ class DeviceCalibration:
         out["readout"] = self.readout
         if self.n_domains is not None:
             out["n_domains"] = int(self.n_domains)
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class DomainWallCalibration:
+    """The calibrated integrate-fire-reset law of one DW-MTJ neuron (model ``domain_wall``):
+    steps mu (J - J_dep) width_s of relative spread ``pinning_rel`` toward the MTJ at
+    ``distance_m``; see the module docstring for each key."""
+
+    jdep_A_m2: float
+    mobility_m3_per_A_s: float
+    distance_m: float
+    pinning_rel: float
+    cross_section_m2: float
+    size: str | None = None
+    width_s: float | None = None       # None: the chip's width_s
+    leak_time_s: float | None = None   # None: no leak
+    reset_fail_probability: float | None = None
+    line_resistance_ohm: float | None = None
+    jdep_err_A_m2: float | None = None
+    mobility_err_m3_per_A_s: float | None = None
+    pinning_err: float | None = None
+    extra: dict = field(default_factory=dict)
+    model: str = "domain_wall"
+
+    def density_A_m2(self, current_A):
+        """J = I / cross_section_m2."""
+        return current_A / self.cross_section_m2
+
+    def pulses_to_fire(self, current_density_A_m2, pulse_period_s: float | None = None):
+        """E[N]: the mean count of write pulses of ``width_s`` to fire at a density (numpy or
+        torch; inf below depinning), pulses ``pulse_period_s`` apart (for the leak)."""
+        step = domain_wall.mean_step_m(current_density_A_m2, self.width_s, self.jdep_A_m2,
+                                       self.mobility_m3_per_A_s)
+        return domain_wall.expected_pulses_to_fire(step, self.distance_m, self.pinning_rel,
+                                                   self.leak(pulse_period_s))
+
+    def leak(self, interval_s: float | None = None) -> float:
+        """The fraction of its distance a wall keeps over ``interval_s``: 1 without leak; with
+        one, the interval must be given (the leak acts between pulses)."""
+        if self.leak_time_s is None:
+            return 1.0
+        if interval_s is None:
+            raise CalibrationFileError("this neuron leaks (leak_time_s "
+                                       f"{self.leak_time_s:g} s): give the pulse period")
+        return float(domain_wall.leak_factor(interval_s, self.leak_time_s))
+
+    def at_width(self, width_s: float, name: str = "", source: str = "") -> DomainWallCalibration:
+        """The law at another pulse width (dx = mu (J - J_dep) t holds at any width)."""
+        if not (isinstance(width_s, (int, float)) and math.isfinite(width_s) and width_s > 0):
+            raise CalibrationFileError(f"pulse width_s must be a finite number > 0, got {width_s!r}")
+        return self if _same_width(self.width_s, width_s) else dataclasses.replace(self, width_s=float(width_s))
+
+    def to_dict(self, chip_width_s: float | None = None) -> dict:
+        out = {"size": self.size} if self.size is not None else {}
+        out["model"] = self.model
+        for key in DOMAIN_WALL_NUMBERS + DOMAIN_WALL_UNCERTAINTIES + ("reset_fail_probability",):
+            value = getattr(self, key)
+            if key == "width_s" and chip_width_s is not None and _same_width(value, chip_width_s):
+                continue
+            if value is not None:
+                out[key] = float(value)
         out.update(self.extra)
         return out
 
@@ -277,7 +367,29 @@ def _label(entry: Mapping, key: str, where: str, example: str) -> str | None:
     return value
 
 
-def _device(name, entry, where: str, top_width: float | None) -> DeviceCalibration:
+def _domain_wall(entry: Mapping, where: str, top_width: float | None) -> DomainWallCalibration:
+    numbers = {key: _number(entry, key, where) for key in DOMAIN_WALL_NUMBERS}
+    errors = {key: _number(entry, key, where, uncertainty=True) for key in DOMAIN_WALL_UNCERTAINTIES}
+    if numbers["width_s"] is None and top_width is None:
+        raise CalibrationFileError(f"{where}: missing key 'width_s' (the write pulse width of "
+                                   f"the law: give it at the top level or per device)")
+    numbers["width_s"] = numbers["width_s"] or top_width
+    if numbers["pinning_rel"] > MAX_PINNING_REL:
+        raise CalibrationFileError(f"{where}['pinning_rel']: pinning_rel must be <= "
+                                   f"{MAX_PINNING_REL} (the domain-wall law's range), got "
+                                   f"{numbers['pinning_rel']!r}: refit the device")
+    p_fail = _number(entry, "reset_fail_probability", where, uncertainty=True)
+    if p_fail is not None and not p_fail < 1:
+        raise CalibrationFileError(f"{where}['reset_fail_probability']: reset_fail_probability "
+                                   f"must be below 1 (a probability), got {p_fail!r}")
+    known = {"size", "model", "reset_fail_probability", *DOMAIN_WALL_NUMBERS,
+             *DOMAIN_WALL_UNCERTAINTIES}
+    extra = {k: v for k, v in entry.items() if k not in known}
+    return DomainWallCalibration(size=_label(entry, "size", where, "M"), reset_fail_probability=p_fail,
+                                 extra=extra, **numbers, **errors)
+
+
+def _device(name, entry, where: str, top_width: float | None):
     if not isinstance(entry, Mapping):
         raise CalibrationFileError(f"{where} must be an object, got {str(entry)[:60]!r}")
     model = entry.get("model")
@@ -287,6 +399,8 @@ def _device(name, entry, where: str, top_width: float | None) -> DeviceCalibrati
         if key not in entry:
             raise CalibrationFileError(f"{where}: a {model} curve needs {key!r} (missing key; "
                                        f"required: model, {', '.join(REQUIRED[model])}, width_s)")
+    if model == "domain_wall":
+        return _domain_wall(entry, where, top_width)
     numbers = {key: _number(entry, key, where) for key in NUMBERS}
     errors = {key: _number(entry, key, where, uncertainty=True) for key in UNCERTAINTIES}
     if numbers["width_s"] is None and top_width is None:
@@ -410,6 +524,7 @@ __all__ = [
     "CalibrationFileError",
     "ChipCalibration",
     "DeviceCalibration",
+    "DomainWallCalibration",
     "load_calibration",
     "parse_calibration",
     "save_calibration",
