@@ -150,6 +150,41 @@ def typical_calibration(calibration: ChipCalibration, names: list[str],
                            f"typical device of {len(names)} (median of {calibration.source})")
 
 
+def device_layer(config: ExperimentConfig, backend, calibration: ChipCalibration,
+                 names: list[str], limits, gain_cal: ChipCalibration | None = None) -> DeviceNeuron:
+    """The in-situ device layer of ``config``: ``hidden`` neurons round-robin on ``names``."""
+    return DeviceNeuron.from_calibration(
+        backend, calibration, round_robin(config.hidden, names), limits,
+        width_s=config.width_s, repeats=config.repeats, eval_repeats=config.eval_repeats,
+        gain_calibration=gain_cal, saturation=config.saturation, headroom=config.headroom,
+        current_levels=config.current_levels)
+
+
+def measure_batch_cost(devices, layer: DeviceNeuron, pre: torch.Tensor) -> dict:
+    """One training batch ``pre`` (the hidden layer's input) through ``layer`` on the bench
+    backend ``devices``, twice: the first time also pays the bench's one-time setup (bias
+    field, each device's line resistance, the waveforms), recorded apart as ``setup_*``; the
+    second is the batch every later one repeats (its round trips, bench time, physical floor)."""
+    layer.eval_repeats = layer.repeats
+    trips0, time0 = devices.round_trips, devices.bench_time_s
+    layer(pre)
+    setup_trips = devices.round_trips - trips0
+    setup_time_s = devices.bench_time_s - time0
+    trips0, time0, started = devices.round_trips, devices.bench_time_s, time.perf_counter()
+    floor0 = devices.floor_s
+    layer(pre)
+    batch_trips, batch_time_s = devices.round_trips - trips0, devices.bench_time_s - time0
+    return {"batch": [int(pre.shape[0]), int(pre.shape[1])],
+            # the first batch less a steady one: what the bench pays once per run
+            "setup_round_trips": setup_trips - batch_trips,
+            "setup_bench_time_s": setup_time_s - batch_time_s,
+            "round_trips_per_batch": batch_trips,
+            "bench_time_s_per_batch": batch_time_s,
+            "floor_s_per_batch": devices.floor_s - floor0,
+            "wall_s_per_batch": time.perf_counter() - started,
+            "devices": len(set(layer.neuron_devices))}
+
+
 class _Runner:
     def __init__(self, config: ExperimentConfig):
         self.config = config
@@ -247,25 +282,8 @@ class _Runner:
             for size in self.sizes:
                 names = [n for n in chip.names if chip.size[chip.index(n)] == size]
                 layer = self._device_layer(devices, truth, names)
-                layer.eval_repeats = layer.repeats
-                trips0, time0 = devices.round_trips, devices.bench_time_s
-                layer(pre)
-                setup_trips = devices.round_trips - trips0
-                setup_time_s = devices.bench_time_s - time0
-                trips0, time0, started = devices.round_trips, devices.bench_time_s, time.perf_counter()
-                floor0 = devices.floor_s
-                layer(pre)
-                batch_trips, batch_time_s = devices.round_trips - trips0, devices.bench_time_s - time0
                 self.result.bench_projection[size] = {
-                    "batch": [int(pre.shape[0]), int(pre.shape[1])], "repeats": cfg.repeats,
-                    # the first batch less a steady one: what the bench pays once per run
-                    "setup_round_trips": setup_trips - batch_trips,
-                    "setup_bench_time_s": setup_time_s - batch_time_s,
-                    "round_trips_per_batch": batch_trips,
-                    "bench_time_s_per_batch": batch_time_s,
-                    "floor_s_per_batch": devices.floor_s - floor0,
-                    "wall_s_per_batch": time.perf_counter() - started,
-                    "devices": len(set(layer.neuron_devices))}
+                    "repeats": cfg.repeats, **measure_batch_cost(devices, layer, pre)}
 
     def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str) -> ChipCalibration:
         source = self.config.calibration
@@ -299,12 +317,7 @@ class _Runner:
         return SimulatedArrayBackend.from_bench(self.bench, chip_seed=chip_seed, variability=spreads)
 
     def _device_layer(self, backend, calibration, names, gain_cal=None, seed=0) -> DeviceNeuron:
-        cfg = self.config
-        return DeviceNeuron.from_calibration(
-            backend, calibration, round_robin(cfg.hidden, names), self.limits,
-            width_s=cfg.width_s, repeats=cfg.repeats, eval_repeats=cfg.eval_repeats,
-            gain_calibration=gain_cal, saturation=cfg.saturation, headroom=cfg.headroom,
-            current_levels=cfg.current_levels)
+        return device_layer(self.config, backend, calibration, names, self.limits, gain_cal)
 
     # ------------------------------------------------------------------ the runs
     def run(self) -> ExperimentResult:
