@@ -9,6 +9,8 @@
     hil characterize endurance --device M0 --cycles 5000
     hil characterize ifr --device M0 --cycles 100 --bench examples/benches/dw_ifr_neurons.toml
     hil characterize ifr-transfer --device M0 --points 6 --cycles 40 --bench ...   (DW-MTJ neurons)
+    hil characterize ifr-survey --bench examples/benches/dw_ifr_neurons.toml   (every DW neuron:
+        D2D spread per geometry, calibration_<chip>.json with the domain_wall model)
     hil characterize drift --devices S0,S1 --checks 8 --interval 1800 --bench examples/benches/realistic_drift.toml
     ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
     hil characterize switching --backend visa --visa-library @py \
@@ -57,6 +59,7 @@ CATALOG = {
     "endurance": Entry("procedures.endurance:EnduranceProcedure", "endurance.csv", "chip1/M0"),
     "ifr": Entry("procedures.ifr:IFRCyclingProcedure", "ifr.csv", "chip1/M0"),
     "ifr-transfer": Entry("procedures.ifr:IFRTransferProcedure", "ifr_transfer.csv", "chip1/M0"),
+    "ifr-survey": Entry("procedures.ifr_survey:IFRSurveyProcedure", "ifr_survey.csv"),
     "drift": Entry("procedures.drift:DriftMonitorProcedure", "drift.csv"),
 }
 PROCEDURES = tuple(CATALOG)
@@ -239,6 +242,8 @@ def _run_and_write(name, proc, out: Path, resume, progress, bench, visa_library,
         from procedures.variability import finish_survey
         survey = finish_survey(proc, outcome.rows, out)
         result.update(survey=survey, **survey.paths)
+    elif hasattr(proc, "finish"):     # a survey of its own kind (ifr-survey) writes its outputs
+        result.update(proc.finish(outcome.rows, out))
     else:
         from procedures.report import write_procedure_report
         round_trips = sum(float(r.get("Round trips", 0) or 0) for r in outcome.rows
@@ -346,7 +351,7 @@ def characterize_main(args) -> int:
         if _has_points(data):
             print(f"hil characterize: {again}", file=sys.stderr)
         return 1
-    if args.procedure == "survey":
+    if "survey" in result:
         survey = result["survey"]
         print(survey.table())
         print(f"calibration: {result['calibration']}")

@@ -28,6 +28,7 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 
 from devices import kinds
 from devices.kinds import dw_mtj_ifr_neuron
+from drivers.batch import LINE_FREQUENCY_HZ
 from procedures.base import BenchProcedure
 from procedures.ifr_fit import amplitude_stats, fit_ifr_transfer
 from procedures.session import ParameterError
@@ -35,7 +36,7 @@ from procedures.session import ParameterError
 IFR_COLUMNS = ["Device", "Size", "Cycle", "Pulse amplitude (V)", "Pulse width (s)",
                "Write current (A)", "Current density (A/m**2)", "Pulses to fire", "Fired",
                "Reset attempts", "Reset ok", "Fired resistance (ohm)", "Reset resistance (ohm)",
-               "Line resistance (ohm)", "Round trips", "Projected bench time (s)"]
+               "Line resistance (ohm)", "Round trips", "Projected bench time (s)", "Floor (s)"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,11 @@ class _IFRBase(BenchProcedure):
 
     def validate(self):
         super().validate()
-        facts = self.facts(self.device)
+        self.validate_device(self.facts(self.device))
+
+    def validate_device(self, facts) -> None:
+        """Everything checked for one device before the bench opens: its kind, every level
+        and width against its size's limits."""
         group = self.bench_config().group_of(facts.address)
         if kinds.kind(group.kind).element != "ifr_neuron":
             raise ParameterError(f"{facts.name} is a {group.kind} device; IFR cycling needs an "
@@ -114,9 +119,10 @@ class _IFRBase(BenchProcedure):
                 return attempt, True, reading
         return int(self.max_reset_tries), False, reading
 
-    def prepare(self) -> tuple[float, float]:
-        """(line resistance, firing threshold): reset twice, read the reset state."""
-        facts = self._facts = self.facts(self.device)
+    def prepare(self, facts=None) -> tuple[float, float]:
+        """(line resistance, firing threshold) of ``facts`` (default: ``device``), which
+        becomes the device the cycles run on: reset twice, read the reset state."""
+        facts = self._facts = facts or self.facts(self.device)
         line_ohm = float(self.bench.line_resistance(facts.name))
         readings = []
         for _ in range(2):
@@ -140,6 +146,15 @@ class _IFRBase(BenchProcedure):
         attempts, ok, reset_ohm = self._reset(name, threshold_ohm)
         return CycleResult(pulses, bool(fired), attempts, ok, fired_ohm, reset_ohm)
 
+    def cycle_floor_s(self, result: CycleResult) -> float:
+        """A cycle's physical floor: each read's integration (one per write pulse and per reset
+        try) plus the pulses themselves; the rest of a cycle's bench time is bus overhead."""
+        width = float(self.pulse_width)
+        written = result.pulses + (int(self.eject_pulses) if result.fired else 0)
+        reads = result.pulses + result.reset_attempts
+        return (reads * float(self.nplc) / LINE_FREQUENCY_HZ + written * width
+                + result.reset_attempts * float(self.reset_width))
+
     def cycle_row(self, number: int, level_V: float, line_ohm: float, threshold_ohm: float) -> dict:
         facts = self._facts
         rt0, t0 = self.bench.round_trips, self.bench.projected_time_s
@@ -153,7 +168,8 @@ class _IFRBase(BenchProcedure):
                 "Reset attempts": result.reset_attempts, "Reset ok": result.reset_ok,
                 "Fired resistance (ohm)": result.fired_ohm, "Reset resistance (ohm)": result.reset_ohm,
                 "Line resistance (ohm)": line_ohm, "Round trips": self.bench.round_trips - rt0,
-                "Projected bench time (s)": self.bench.projected_time_s - t0}
+                "Projected bench time (s)": self.bench.projected_time_s - t0,
+                "Floor (s)": self.cycle_floor_s(result)}
 
     def run_level(self, level_V: float, line_ohm: float, threshold_ohm: float, first: int,
                   progress) -> tuple[list[dict], str]:
@@ -167,25 +183,35 @@ class _IFRBase(BenchProcedure):
                              lambda: self.cycle_row(number, level_V, line_ohm, threshold_ohm))
             rows.append(row)
             progress(k + 1)
-            stuck = 0 if _truthy(row["Fired"]) else stuck + 1
+            stuck = 0 if truthy(row["Fired"]) else stuck + 1
             if stuck >= int(self.stuck_limit):
                 return rows, "stuck wall"
-            if not _truthy(row["Reset ok"]):
+            if not truthy(row["Reset ok"]):
                 return rows, "reset failed"
         return rows, "ok"
 
 
-def _truthy(value) -> bool:
+def truthy(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def bench_cost(rows: list[dict]) -> dict:
+    """Round trips, projected bench time and the physical floor of these rows."""
+    def total(column):
+        values = np.array([float(r.get(column, 0.0) or 0.0) for r in rows])
+        return float(np.sum(values[np.isfinite(values)]))
+    projected, floor = total("Projected bench time (s)"), total("Floor (s)")
+    return {"round_trips": total("Round trips"), "projected_time_s": projected, "floor_s": floor,
+            "projected_over_floor": projected / floor if floor else None}
 
 
 def cycle_summary(rows: list[dict]) -> dict:
     """Pulses-to-fire histogram and statistics, reset success rate, stuck cycles."""
-    fired = [r for r in rows if _truthy(r["Fired"])]
+    fired = [r for r in rows if truthy(r["Fired"])]
     pulses = np.array([int(float(r["Pulses to fire"])) for r in fired])
     attempts = sum(int(float(r["Reset attempts"])) for r in fired)
-    first_try = sum(1 for r in fired if _truthy(r["Reset ok"]) and int(float(r["Reset attempts"])) == 1)
-    successes = sum(1 for r in fired if _truthy(r["Reset ok"]))
+    first_try = sum(1 for r in fired if truthy(r["Reset ok"]) and int(float(r["Reset attempts"])) == 1)
+    successes = sum(1 for r in fired if truthy(r["Reset ok"]))
     values, counts = np.unique(pulses, return_counts=True) if pulses.size else ([], [])
     return {"cycles": len(rows), "fired_cycles": len(fired), "stuck_cycles": len(rows) - len(fired),
             "mean_pulses_to_fire": float(pulses.mean()) if pulses.size else float("nan"),
@@ -215,7 +241,8 @@ class IFRCyclingProcedure(_IFRBase):
                                      lambda k: self.emit("progress", 100.0 * k / total))
         self.summary = {"device": self._facts.name, "amplitude_V": level,
                         "current_density_A_m2": float(rows[0]["Current density (A/m**2)"]) if rows else float("nan"),
-                        "threshold_ohm": threshold, "state": state, **cycle_summary(rows)}
+                        "threshold_ohm": threshold, "state": state, **cycle_summary(rows),
+                        "bench_cost": bench_cost(rows)}
 
 
 class IFRTransferProcedure(_IFRBase):
@@ -252,6 +279,7 @@ class IFRTransferProcedure(_IFRBase):
             states.append(state)
         self.summary = transfer_summary(self._facts, self.bench_config().group_of(self._facts.address),
                                         by_level, states, float(self.pulse_width))
+        self.summary["bench_cost"] = bench_cost([r for rows in by_level for r in rows])
 
 
 def transfer_summary(facts, group, by_level: list[list[dict]], states: list[str], width_s: float) -> dict:
@@ -259,14 +287,14 @@ def transfer_summary(facts, group, by_level: list[list[dict]], states: list[str]
     from procedures.fits import FitError
 
     stats = [amplitude_stats(float(rows[0]["Current density (A/m**2)"]), [r["Pulses to fire"] for r in rows],
-                             [_truthy(r["Fired"]) for r in rows]) for rows in by_level if rows]
+                             [truthy(r["Fired"]) for r in rows]) for rows in by_level if rows]
     distance = dw_mtj_ifr_neuron.geometry(group).mtj_distance_m
     summary = {"device": facts.name, "design_distance_m": distance,
                "amplitudes": [{"amplitude_V": float(rows[0]["Pulse amplitude (V)"]), "state": state,
                                **vars(s)} for rows, s, state in zip(by_level, stats, states)]}
     if by_level:
         middle = by_level[len(by_level) // 2]
-        fired = np.array([int(float(r["Pulses to fire"])) for r in middle if _truthy(r["Fired"])])
+        fired = np.array([int(float(r["Pulses to fire"])) for r in middle if truthy(r["Fired"])])
         top = int(fired.max()) if fired.size else 0
         summary["number_encoding"] = {
             "amplitude_V": float(middle[0]["Pulse amplitude (V)"]),
@@ -278,5 +306,5 @@ def transfer_summary(facts, group, by_level: list[list[dict]], states: list[str]
     return summary
 
 
-__all__ = ["CycleResult", "IFRCyclingProcedure", "IFRTransferProcedure", "cycle_summary",
-           "transfer_summary"]
+__all__ = ["CycleResult", "IFRCyclingProcedure", "IFRTransferProcedure", "bench_cost",
+           "cycle_summary", "transfer_summary", "truthy"]

@@ -48,10 +48,31 @@ class IFRFit:
     width_s: float
     chi2_per_dof: float
     points: int
+    #: correlation of the J_dep and mobility estimates (a higher J_dep needs a faster wall)
+    jdep_mobility_corr: float = 0.0
 
-    def mean_pulses(self, density_A_m2):
-        step = domain_wall.mean_step_m(density_A_m2, self.width_s, self.jdep_A_m2, self.mobility_m3_per_A_s)
-        return domain_wall.expected_pulses_to_fire(step, self.distance_m, self.pinning_rel)
+    def mean_pulses(self, density_A_m2, jdep_A_m2=None, mobility_m3_per_A_s=None, pinning_rel=None):
+        """E[N] at a density, of this fit or with one parameter moved."""
+        jdep = self.jdep_A_m2 if jdep_A_m2 is None else jdep_A_m2
+        mu = self.mobility_m3_per_A_s if mobility_m3_per_A_s is None else mobility_m3_per_A_s
+        s = self.pinning_rel if pinning_rel is None else pinning_rel
+        step = domain_wall.mean_step_m(density_A_m2, self.width_s, jdep, mu)
+        return domain_wall.expected_pulses_to_fire(step, self.distance_m, s)
+
+    def pulses_with_error(self, density_A_m2: float) -> tuple[float, float]:
+        """(E[N], its standard error) at one density: the fit's errors carried through the law
+        by finite differences, J_dep and mu with their correlation, the pinning spread apart."""
+        mean = float(self.mean_pulses(density_A_m2))
+        values = (self.jdep_A_m2, self.mobility_m3_per_A_s, self.pinning_rel)
+        errors = (self.jdep_err_A_m2, self.mobility_err_m3_per_A_s, self.pinning_err)
+        grads = []
+        for k, (value, key) in enumerate(zip(values, ("jdep_A_m2", "mobility_m3_per_A_s", "pinning_rel"))):
+            h = 1e-4 * value
+            grads.append((float(self.mean_pulses(density_A_m2, **{key: value + h}))
+                          - float(self.mean_pulses(density_A_m2, **{key: value - h}))) / (2 * h))
+        g = np.array(grads) * np.array(errors)
+        var = g @ g + 2 * g[0] * g[1] * self.jdep_mobility_corr
+        return mean, float(np.sqrt(max(var, 0.0)))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,9 +126,11 @@ def fit_ifr_transfer(stats: list[AmplitudeStats], width_s: float, distance_m: fl
     except np.linalg.LinAlgError:
         cov = np.full((3, 3), np.nan)
     err = np.sqrt(np.abs(np.diag(cov))) * _SCALE
+    corr = cov[0, 1] / np.sqrt(abs(cov[0, 0] * cov[1, 1])) if cov[0, 0] * cov[1, 1] > 0 else 0.0
     jdep, mu, s = result.x * _SCALE
     return IFRFit(float(jdep), float(err[0]), float(mu), float(err[1]), float(s), float(err[2]),
-                  float(distance_m), float(width_s), chi2, len(use))
+                  float(distance_m), float(width_s), chi2, len(use),
+                  float(corr) if np.isfinite(corr) else 0.0)
 
 
 __all__ = ["AmplitudeStats", "IFRFit", "amplitude_stats", "fit_ifr_transfer"]
