@@ -16,6 +16,7 @@ DEFAULT = "mlp"
 #: name -> (experiment module, one line for ``hil train --help``)
 NETWORKS: dict[str, tuple[str, str]] = {
     "mlp": ("hil.experiment", "one hidden layer of stochastic switching neurons (default)"),
+    "snn": ("hil.snn.experiment", "a spiking layer of DW-MTJ integrate-fire-reset neurons (digits)"),
 }
 
 

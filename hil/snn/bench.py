@@ -1,0 +1,147 @@
+"""The spiking layer's sequences through the instruments: pulse generator + read SMU.
+
+:class:`IFRBenchBackend` answers as :class:`~hil.snn.devices.IFRArrayBackend` does (spikes
+(steps, batch, neurons) for write densities of the same shape) but plays every lane on the
+bench through :class:`drivers.bench.Bench`, the way ``hil characterize ifr`` cycles a device
+(:mod:`procedures.ifr`): a lane (one neuron's spike train for one sample) starts with a
+reverse reset pulse read back (tried again while the MTJ still reads fired); each step sends
+a write pulse of the step's density (none for 0) through the 81160A and reads the MTJ with
+the 2450; a reading under the firing threshold is a spike, followed by ``eject_pulses``
+pulses that push the wall out at the track end and a reset pulse (a failed reset shows at the
+next step's read, as in the array backend). The firing threshold of a device is
+(1 - ``fire_drop``) x its reading after a reset, measured once.
+
+Every density of a batch is checked against its device's safe ceiling before the first
+command (:func:`~hil.snn.devices.check_densities`), and each device's levels against the
+drivers' limits before its first pulse; the drivers check every pulse again. A density
+becomes a programmed level through the device's measured line resistance
+(:func:`drivers.limits.level_for_current_V`). ``round_trips``, ``bench_time_s`` and ``floor_s``
+count from the backend's creation: bus transactions, the bench's projected time (the virtual
+clock on a simulated bench) and the physical floor (each step's pulse and read integration,
+each fire's eject and reset pulses, each lane's first reset and read).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.limits import level_for_current_V
+from hil.snn.devices import IFRParameters, check_densities
+from procedures.session import device_facts
+
+
+class IFRBenchBackend:
+    def __init__(self, bench, params: IFRParameters, nplc: float = 0.01, eject_pulses: int = 3,
+                 reset_width_s: float = 100e-9, fire_drop: float = 0.25, max_reset_tries: int = 3):
+        self.bench = bench
+        self.params = params
+        self.device_names = list(params.names)
+        self.nplc, self.eject_pulses = float(nplc), int(eject_pulses)
+        self.reset_width_s, self.fire_drop = float(reset_width_s), float(fire_drop)
+        self.max_reset_tries = int(max_reset_tries)
+        self._line_ohm: dict[str, float] = {}
+        self._threshold_ohm: dict[str, float] = {}
+        self._trips0, self._time0 = bench.round_trips, bench.projected_time_s
+        self._floor0 = bench.floor_s
+        self.read_s = self.nplc / bench.line_frequency_Hz
+        self.lanes = self.steps = self.fires = self.reset_failures = 0
+
+    @property
+    def round_trips(self) -> int:
+        return self.bench.round_trips - self._trips0
+
+    @property
+    def bench_time_s(self) -> float:
+        return self.bench.projected_time_s - self._time0
+
+    @property
+    def floor_s(self) -> float:
+        return self.bench.floor_s - self._floor0
+
+    def index_of(self, names) -> np.ndarray:
+        return self.params.index_of(names)
+
+    # ------------------------------------------------------------------ per device
+    def _levels(self, name: str) -> tuple[float, float]:
+        """(eject level, reset level) of a device: 0.9 and -0.95 x its largest safe level."""
+        top = device_facts(self.bench.config, name).max_level_V
+        return 0.9 * top, -0.95 * top
+
+    def _read(self, name: str) -> float:
+        self.bench.add_floor_s(self.read_s)
+        return float(self.bench.read_resistance(name, nplc=self.nplc))
+
+    def _reset_pulse(self, name: str) -> None:
+        # a small write level plays as a USER waveform whose :FREQ also sets the pulse mode's
+        # period; the role's cache would then skip the reset's :PULS:WIDT (the drivers bug
+        # procedures.ifr works around too): rewrite every setting before the reset
+        self.bench.pulse.forget_state()
+        self.bench.pulse.pulse(self._levels(name)[1], self.reset_width_s)
+        self.bench.add_floor_s(self.reset_width_s)
+
+    def prepare(self, name: str) -> None:
+        """Line resistance and firing threshold, once per device (two resets, two reads)."""
+        if name in self._threshold_ohm:
+            return
+        self._line_ohm[name] = float(self.bench.line_resistance(name))
+        readings = []
+        for _ in range(2):
+            self._reset_pulse(name)
+            readings.append(self._read(name))
+        self._threshold_ohm[name] = (1.0 - self.fire_drop) * max(readings)
+
+    def _start_lane(self, name: str) -> None:
+        for _ in range(self.max_reset_tries):
+            self._reset_pulse(name)
+            if self._read(name) >= self._threshold_ohm[name]:
+                return
+        self.reset_failures += 1         # the lane starts fired: its first read says so
+
+    def _play_lane(self, name: str, levels_V: np.ndarray, width_s: float) -> np.ndarray:
+        pulse, threshold = self.bench.pulse, self._threshold_ohm[name]
+        eject_V = self._levels(name)[0]
+        self._start_lane(name)
+        spikes = np.zeros(len(levels_V), dtype=np.float32)
+        for t, level in enumerate(levels_V):
+            if level > 0:
+                pulse.pulse(float(level), width_s)
+                self.bench.add_floor_s(width_s)
+            if self._read(name) < threshold:
+                spikes[t] = 1.0
+                pulse.pulse(eject_V, width_s, self.eject_pulses)
+                self.bench.add_floor_s(self.eject_pulses * width_s)
+                self._reset_pulse(name)
+        return spikes
+
+    # ------------------------------------------------------------------ the batch
+    def run(self, device_index, density_A_m2, width_s: float, period_s: float) -> np.ndarray:
+        """Spikes (T, B, N) of the sequences ``density_A_m2`` (T, B, N), played lane by lane,
+        device by device (``period_s`` is the array backend's; here the bench sets the time)."""
+        idx = np.asarray(device_index, dtype=np.int64)
+        density = np.asarray(density_A_m2, dtype=float)
+        if density.ndim != 3 or density.shape[2] != len(idx):
+            raise ValueError(f"densities must be (steps, batch, {len(idx)}), got {density.shape}")
+        check_densities(self.params, idx, density)
+        source_ohm = self.bench.config.wiring.source_impedance_ohm
+        spikes = np.zeros(density.shape, dtype=np.float32)
+        for device in dict.fromkeys(idx.tolist()):
+            name = self.device_names[device]
+            self.bench.select(name)
+            self.prepare(name)
+            cols = np.flatnonzero(idx == device)
+            current = density[:, :, cols] * self.params.cross_section_m2[device]
+            levels = np.where(current > 0, level_for_current_V(current, source_ohm, self._line_ohm[name]), 0.0)
+            self.bench.pulse.check(np.append(levels[levels > 0], self._levels(name)[0]), width_s)
+            for b in range(density.shape[1]):
+                for k, j in enumerate(cols):
+                    spikes[:, b, j] = self._play_lane(name, levels[:, b, k], width_s)
+            self.lanes += density.shape[1] * len(cols)
+            self.steps += density.shape[0] * density.shape[1] * len(cols)
+        self.fires += int(spikes.sum())
+        return spikes
+
+    def describe(self) -> str:
+        return f"bench {self.bench.config.name!r} through drivers/VISA (DW-MTJ IFR lanes)"
+
+
+__all__ = ["IFRBenchBackend"]
