@@ -245,6 +245,10 @@ class Keysight81160APulseSource:
             self.load_waveform(level, count, trigger="MAN")
             return
         polarity = "INV" if amplitude_V < 0 else "NORM"
+        # the same pulse level as the last pulse-mode pulse, nothing written between (a
+        # waveform or a level pair changes the shape): the levels need no rewrite
+        same_levels = (self._holds(shape="PULS", polarity=polarity)
+                       and self._state.get("pulse_level") == level)
         self._state.pop("level_pair", None)      # channel 1 no longer holds the reset
         self._addition_off()
         if self._output_on is not False and not self._holds(shape="PULS", polarity=polarity):
@@ -258,12 +262,15 @@ class Keysight81160APulseSource:
         self._set("pulse_period", self.period_s)
         self._set("pulse_width", width)
         self._set("polarity", polarity)
-        if polarity == "NORM":     # widen first so that high > low holds at every step
-            self.channel.voltage_high = level
-            self.channel.voltage_low = 0.0
-        else:
-            self.channel.voltage_low = -level
-            self.channel.voltage_high = 0.0
+        if not same_levels:
+            self._state.pop("pulse_level", None)
+            if polarity == "NORM":     # widen first so that high > low holds at every step
+                self.channel.voltage_high = level
+                self.channel.voltage_low = 0.0
+            else:
+                self.channel.voltage_low = -level
+                self.channel.voltage_high = 0.0
+            self._state["pulse_level"] = level
         self._set("trigger_count", count)
 
     def fire(self) -> None:

@@ -109,10 +109,6 @@ class _IFRBase(BenchProcedure):
     def _reset(self, name: str, threshold_ohm: float) -> tuple[int, bool, float]:
         reading = float("nan")
         for attempt in range(1, int(self.max_reset_tries) + 1):
-            # a small write level plays as a USER waveform whose :FREQ also sets the pulse
-            # mode's period; the role's cache then skips the reset's :PULS:WIDT (a drivers
-            # bug, reported): rewrite every setting before the reset
-            self.bench.pulse.forget_state()
             self.bench.pulse.pulse(self.reset_level(self._facts), float(self.reset_width))
             reading = self._read(name)
             if reading >= threshold_ohm:
