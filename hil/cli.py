@@ -141,7 +141,9 @@ USER_ERRORS = (
     ("hil.safety", "CurrentLimitError"),
     ("hil.train", "CheckpointError"),
     ("hil.experiment", "ExperimentConfigError"),
+    ("hil.stdp.config", "StdpConfigError"),              # hil.stdp.synapse.SynapseModelError too
     ("hil.sweep.spec", "SweepError"),
+    ("hil.multibench", "MultiBenchError"),
 )
 
 

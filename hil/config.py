@@ -32,7 +32,15 @@ import numpy as np
 from devices import kinds
 from devices.benchfile import BenchFile
 
-MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu")
+#: the modes a run may ask for; ``exsitu_recal`` and ``insitu_online`` are the drift study's
+#: (hil.experiment), run when asked for
+MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "exsitu_recal", "insitu",
+         "insitu_online")
+#: the modes a run does by default
+DEFAULT_MODES = ("software", "ideal_stochastic", "exsitu_uncalibrated", "exsitu", "insitu")
+#: the non-ideality levels a run may ask for: the bench file's own ``[nonideal]`` table, or
+#: one of devices.nonideal's named sets in its place
+BENCH_NONIDEAL = "bench"
 
 #: how a variability level that keeps the bench file's spreads (None) is spelled in TOML
 BENCH_SPREADS = "bench"
@@ -64,7 +72,7 @@ class ExperimentConfig:
     epochs: int = 20
     batch_size: int = 32
     lr: float = 3e-3                  # Adam learning rate
-    hidden: int = 128                 # hidden neurons
+    hidden: int | tuple[int, ...] = 128  # hidden neurons; a list: one device layer per entry
     repeats: int = 4                  # device trials averaged per answer while training
     eval_repeats: int | None = 16     # ... while evaluating (None = repeats)
     width_s: float = 10e-9            # write pulse width
@@ -75,13 +83,20 @@ class ExperimentConfig:
     #: write currents snapped to this many levels per device (hil.levels; None = continuous);
     #: 8 costs in-situ accuracy within 0.3 pp of continuous currents (20 epochs, 3 seeds)
     current_levels: int | None = 8
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] = DEFAULT_MODES
     out_dir: str = "runs/hil"
     resume: bool = False              # continue from the checkpoints in out_dir
     checkpoints: bool = True          # write one per run and epoch
     progress: bool = True             # progress bars
     torch_threads: int | None = 1     # small batches run fastest on one thread; None/0 = torch's choice
     bench_projection: bool = True     # measure one in-situ batch per size through the BenchBackend
+    #: non-ideality levels: "bench" (the bench file's [nonideal]) or devices.nonideal's presets
+    nonideal: tuple[str, ...] = (BENCH_NONIDEAL,)
+    trial_time_s: float = 0.4e-3      # a trial's bench duration on the drifting devices' clock
+    recalibrate_every: int = 45       # exsitu_recal: batches of bench time between calibrations
+    online_memory: float = 8.0        # insitu_online: the estimator's memory, in batches
+    online_every: int = 4             # insitu_online: refresh the curves every N batches
+    remap: bool = True                # in-situ modes: move neurons off dead / stuck devices
 
     def __post_init__(self):
         for name, check in _CHECKS.items():
@@ -136,7 +151,10 @@ _OPTIONS = {"bench": "--bench", "dataset": "--dataset", "mnist_path": "--mnist",
             "lr": "--lr", "width_s": "--width-s", "calibration": "--calibration",
             "modes": "--modes", "out_dir": "--out", "resume": "--resume",
             "progress": "--no-progress", "variability": "--high-variability",
-            "current_levels": "--current-levels"}
+            "current_levels": "--current-levels", "nonideal": "--nonideal",
+            "trial_time_s": "--trial-time-s", "recalibrate_every": "--recalibrate-every",
+            "online_memory": "--online-memory", "online_every": "--online-every",
+            "remap": "--no-remap"}
 
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
@@ -221,6 +239,34 @@ def _modes(value):
     return modes
 
 
+def _hidden(value):
+    """One width (an int) or a list of widths, one device layer each; one width is kept an int."""
+    rule = "an integer >= 1 or a list of them (one hidden layer each, e.g. [128, 64])"
+    widths = [value] if _is_int(value) else _list("hidden", value, rule)
+    for width in widths:
+        _int("hidden", width, high=65_536)
+    return int(widths[0]) if len(widths) == 1 else tuple(int(w) for w in widths)
+
+
+def hidden_widths(config) -> tuple[int, ...]:
+    """The hidden layers' widths of a config (``hidden`` an int: one layer)."""
+    return (config.hidden,) if isinstance(config.hidden, int) else tuple(config.hidden)
+
+
+def _nonideal(value):
+    from devices import nonideal
+
+    choices = (BENCH_NONIDEAL,) + tuple(nonideal.PRESETS)
+    levels = _list("nonideal", value, f"a list of at least one of {choices}")
+    unknown = [v for v in levels if v not in choices]
+    if unknown:
+        _fail("nonideal", f"one of {choices} (the bench file's own [nonideal] table or a named "
+                          f"set of devices/nonideal.py)", unknown[0])
+    if len(set(levels)) != len(levels):
+        _fail("nonideal", "a list without repeats", list(levels))
+    return levels
+
+
 def _seeds(value):
     seeds = _list("seeds", value, "a list of at least one seed")
     bad = [s for s in seeds if not _is_int(s) or s < 0]
@@ -299,7 +345,7 @@ MAX_SAMPLES_PER_STEP = 2**26
 
 def _check_samples(config: ExperimentConfig) -> None:
     repeats = max(config.repeats, config.eval_repeats or config.repeats)
-    samples = max(config.batch_size, 512) * config.hidden * repeats
+    samples = max(config.batch_size, 512) * max(hidden_widths(config)) * repeats
     if samples > MAX_SAMPLES_PER_STEP:
         raise ExperimentConfigError(
             f"experiment settings batch_size {config.batch_size} (at least 512 while "
@@ -329,7 +375,7 @@ _CHECKS = {
     "epochs": lambda v: _int("epochs", v, high=100_000),
     "batch_size": lambda v: _int("batch_size", v, high=65_536),
     "lr": lambda v: _positive("lr", v, cap=10.0),
-    "hidden": lambda v: _int("hidden", v, high=65_536),
+    "hidden": _hidden,
     "repeats": lambda v: _int("repeats", v, high=65_536),
     "eval_repeats": lambda v: _int("eval_repeats", v, optional=True, high=65_536),
     "width_s": lambda v: _positive("width_s", v, cap=1.0),
@@ -345,6 +391,12 @@ _CHECKS = {
     "progress": lambda v: _bool("progress", v),
     "torch_threads": lambda v: _int("torch_threads", v, 0, optional=True, high=1024),
     "bench_projection": lambda v: _bool("bench_projection", v),
+    "nonideal": _nonideal,
+    "trial_time_s": lambda v: _positive("trial_time_s", v, cap=10.0),
+    "recalibrate_every": lambda v: _int("recalibrate_every", v, high=10_000_000),
+    "online_memory": lambda v: _positive("online_memory", v, cap=1e6),
+    "online_every": lambda v: _int("online_every", v, high=1_000_000),
+    "remap": lambda v: _bool("remap", v),
 }
 assert tuple(_CHECKS) == FIELDS, "every ExperimentConfig field needs its check, in field order"
 
@@ -370,7 +422,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--epochs", type=int, default=off, help=f"default {d.epochs}")
     add("--seeds", type=int, nargs="+", default=off, help=f"e.g. 0 1 2 (default {list(d.seeds)})")
     add("--sizes", nargs="+", default=off, help="device sizes (default: all)")
-    add("--hidden", type=int, default=off, help=f"hidden neurons (default {d.hidden})")
+    add("--hidden", type=int, nargs="+", default=off, metavar="N",
+        help=f"hidden neurons; several numbers: one device layer each, e.g. 128 64 (default "
+             f"{d.hidden})")
     add("--repeats", type=int, default=off,
         help=f"device trials averaged per answer while training (default {d.repeats})")
     add("--eval-repeats", type=int, default=off, help=f"... while testing (default {d.eval_repeats})")
@@ -384,7 +438,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
              f"{d.current_levels or CONTINUOUS})")
     add("--high-variability", type=float, nargs=2, default=off, metavar=("DELTA_REL", "IC0_REL"),
         help="D2D spreads of the 'high' level (default 0.25 0.20)")
-    add("--modes", nargs="+", choices=MODES, default=off, help="default: all")
+    add("--modes", nargs="+", choices=MODES, default=off,
+        help=f"default: {' '.join(DEFAULT_MODES)}")
+    add("--nonideal", nargs="+", default=off, metavar="LEVEL",
+        help="non-ideality levels of the devices: 'bench' (the bench file's [nonideal], default) "
+             "or a named set (off, realistic, strong), e.g. --nonideal off realistic strong")
+    add("--trial-time-s", type=float, default=off,
+        help=f"a trial's bench duration on the drifting devices' clock (default {d.trial_time_s:g} s)")
+    add("--recalibrate-every", type=int, default=off, metavar="N",
+        help=f"exsitu_recal: recalibrate every N batches of bench time (default {d.recalibrate_every})")
+    add("--online-memory", type=float, default=off, metavar="BATCHES",
+        help=f"insitu_online: the estimator's memory (default {d.online_memory:g} batches)")
+    add("--online-every", type=int, default=off, metavar="N",
+        help=f"insitu_online: refresh the surrogate every N batches (default {d.online_every})")
+    add("--no-remap", dest="remap", action="store_false", default=off,
+        help="in-situ modes: keep neurons on devices found dead or stuck")
     add("--out", dest="out_dir", default=off, help=f"output folder (default {d.out_dir})")
     add("--resume", action="store_true", default=off,
         help="continue from the checkpoints in --out")
@@ -392,6 +460,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--demo", action="store_true", default=off,
         help=f"the short demo run ({DEMO_CONFIG['epochs']} epochs, {len(DEMO_CONFIG['seeds'])} "
              f"seeds) unless --epochs/--seeds say otherwise")
+    from hil.multibench.cli import add_benches_arguments  # --benches: several benches at once
+
+    add_benches_arguments(parser)
     return parser
 
 
@@ -408,7 +479,8 @@ def _levels_option(text: str):
 #: options whose namespace name is the setting's name
 _SAME_NAME = ("bench", "dataset", "mnist_path", "epochs", "seeds", "sizes", "hidden", "repeats",
               "eval_repeats", "batch_size", "lr", "width_s", "calibration", "modes", "out_dir",
-              "resume", "current_levels")
+              "resume", "current_levels", "nonideal", "trial_time_s", "recalibrate_every",
+              "online_memory", "online_every", "remap")
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
@@ -419,6 +491,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     if given.get("demo"):
         settings.update(DEMO_CONFIG)
     settings.update({k: given[k] for k in _SAME_NAME if k in given})
+    if isinstance(settings.get("hidden"), list) and len(settings["hidden"]) == 1:
+        settings["hidden"] = settings["hidden"][0]
     if "mnist_path" in given:
         settings["dataset"] = "mnist"
     if given.get("no_progress"):
