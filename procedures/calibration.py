@@ -52,6 +52,29 @@ Per device, ``model`` says which curve it is:
   ``line_resistance_ohm``; other keys are extras (a survey adds ``pulses_to_fire_ref``,
   ``pulses_to_fire_ref_err``, ``reference_density_A_m2``). ``pulses_to_fire(J)`` gives the
   law's E[N] at a current density.
+- ``ferrimagnet_synapse``, ``dw_quantized_synapse``, ``celu_neuron``: a multi-level synapse or
+  a CeLU neuron (issue 17), an :class:`ElementCalibration`; written by ``hil characterize
+  ltp-ltd`` / ``neuron-transfer``, read by the device-backed weight and activation layers.
+  ``width_s`` is the programming (input) pulse width. Their keys (:data:`ELEMENT_KEYS`):
+
+  - ``ferrimagnet_synapse`` (:mod:`devices.laws.synapse_conductance`) needs ``gmin_S``,
+    ``gmax_S`` (the conductance range, S), ``nu_ltp``, ``nu_ltd`` (>= 0: the nonlinearity of
+    potentiation and depression), ``n_pulses`` (N: nominal pulses from Gmin to Gmax, a
+    fitted real) and ``write_noise`` (the cycle-to-cycle sigma of one nominal step in units
+    of the mean step (Gmax - Gmin) / N). Optional: ``n_states`` (distinguishable states, an
+    integer), ``read_noise_S`` (rms of one reading, S), ``write_density_A_m2`` (the nominal
+    pulse), ``cross_section_m2``, ``line_resistance_ohm``, the standard errors
+    ``gmin_err_S``, ``gmax_err_S``, ``nu_ltp_err``, ``nu_ltd_err``, ``n_pulses_err``,
+    ``write_noise_err``.
+  - ``dw_quantized_synapse`` (:mod:`devices.laws.notched_wall`) needs ``levels`` (K, an
+    integer >= 2), ``gmin_S``, ``gmax_S``, ``step_probability`` (p(J) of the nominal pulse,
+    in (0, 1]) and ``overshoot_probability`` (a two-notch move given a move, in [0, 1)).
+    Optional: ``read_noise_S``, ``write_density_A_m2``, ``cross_section_m2``,
+    ``line_resistance_ohm``, ``step_probability_err``, ``overshoot_err``.
+  - ``celu_neuron`` (:mod:`devices.laws.celu`: R_xy = R0 + g celu(I; a)) needs ``alpha_A``
+    (a, A), ``gain_ohm_per_A`` (g) and ``offset_ohm`` (R0, either sign). Optional:
+    ``alpha_err_A``, ``gain_err_ohm_per_A``, ``offset_err_ohm``, ``read_noise_ohm``,
+    ``line_resistance_ohm``.
 
 ``width_s`` (the pulse width of the curves) is given at the top level, per device, or both
 (a device's own wins). Optional: ``bench``, ``chip``, ``source``, ``meta`` (an object) at the
@@ -74,16 +97,21 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.laws import domain_wall, neel_brown
+from devices.laws import celu, domain_wall, neel_brown, notched_wall, synapse_conductance
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
-MODELS = ("neel_brown", "logistic", "domain_wall")
+MODELS = ("neel_brown", "logistic", "domain_wall", "ferrimagnet_synapse", "dw_quantized_synapse",
+          "celu_neuron")
 READOUTS = ("binary", "fraction")
 #: the keys each model needs
 REQUIRED = {"neel_brown": ("ic0_A", "delta"), "logistic": ("i50_A", "logistic_slope_per_A"),
             "domain_wall": ("jdep_A_m2", "mobility_m3_per_A_s", "distance_m", "pinning_rel",
-                            "cross_section_m2")}
+                            "cross_section_m2"),
+            "ferrimagnet_synapse": ("gmin_S", "gmax_S", "nu_ltp", "nu_ltd", "n_pulses", "write_noise"),
+            "dw_quantized_synapse": ("levels", "gmin_S", "gmax_S", "step_probability",
+                                     "overshoot_probability"),
+            "celu_neuron": ("alpha_A", "gain_ohm_per_A", "offset_ohm")}
 #: positive numbers, in the order a device entry is written
 NUMBERS = ("width_s", "ic0_A", "delta", "tau0_s", "exponent", "i50_A", "logistic_slope_per_A",
            "line_resistance_ohm")
@@ -95,6 +123,27 @@ DOMAIN_WALL_NUMBERS = ("width_s", "jdep_A_m2", "mobility_m3_per_A_s", "distance_
 DOMAIN_WALL_UNCERTAINTIES = ("jdep_err_A_m2", "mobility_err_m3_per_A_s", "pinning_err")
 #: the domain-wall law holds for a step spread up to this (devices.kinds.dw_mtj_ifr_neuron)
 MAX_PINNING_REL = 0.5
+#: the synapse and CeLU-neuron models: each key and its rule ("positive", "nonnegative",
+#: "probability" in [0, 1], "real", "count" an integer >= 1), required keys first (REQUIRED)
+_LINE_KEYS = {"cross_section_m2": "positive", "line_resistance_ohm": "positive"}
+ELEMENT_KEYS = {
+    "ferrimagnet_synapse": {
+        "gmin_S": "positive", "gmax_S": "positive", "nu_ltp": "nonnegative", "nu_ltd": "nonnegative",
+        "n_pulses": "positive", "write_noise": "nonnegative", "n_states": "count",
+        "read_noise_S": "nonnegative", "write_density_A_m2": "positive", **_LINE_KEYS,
+        **{key: "nonnegative" for key in ("gmin_err_S", "gmax_err_S", "nu_ltp_err", "nu_ltd_err",
+                                          "n_pulses_err", "write_noise_err")}},
+    "dw_quantized_synapse": {
+        "levels": "count", "gmin_S": "positive", "gmax_S": "positive",
+        "step_probability": "probability", "overshoot_probability": "probability",
+        "read_noise_S": "nonnegative", "write_density_A_m2": "positive", **_LINE_KEYS,
+        "step_probability_err": "nonnegative", "overshoot_err": "nonnegative"},
+    "celu_neuron": {
+        "alpha_A": "positive", "gain_ohm_per_A": "positive", "offset_ohm": "real",
+        "alpha_err_A": "nonnegative", "gain_err_ohm_per_A": "nonnegative",
+        "offset_err_ohm": "nonnegative", "read_noise_ohm": "nonnegative",
+        "line_resistance_ohm": "positive"},
+}
 
 
 class CalibrationFileError(ValueError):
@@ -260,6 +309,87 @@ class DomainWallCalibration:
         return out
 
 
+@dataclass(frozen=True)
+class ElementCalibration:
+    """A calibrated multi-level synapse or CeLU neuron (models ``ferrimagnet_synapse``,
+    ``dw_quantized_synapse``, ``celu_neuron``): its numbers by key (:data:`ELEMENT_KEYS`, the
+    module docstring), ``cal["nu_ltp"]``, and its law at those numbers."""
+
+    model: str
+    values: Mapping[str, float]
+    size: str | None = None
+    width_s: float | None = None       # the programming / input pulse width; None: the chip's
+    extra: dict = field(default_factory=dict)
+
+    def __getitem__(self, key: str):
+        try:
+            return self.values[key]
+        except KeyError:
+            raise CalibrationFileError(f"this {self.model} calibration has no {key!r} (it holds "
+                                       f"{sorted(self.values)})") from None
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    def _need(self, *models: str) -> None:
+        if self.model not in models:
+            raise CalibrationFileError(f"a {self.model} calibration has no such law (it is one of "
+                                       f"{models}'s)")
+
+    def ltp_conductance(self, pulses):
+        """G after ``pulses`` nominal potentiating pulses from Gmin (ferrimagnet_synapse)."""
+        self._need("ferrimagnet_synapse")
+        return synapse_conductance.ltp_conductance(pulses, self["gmin_S"], self["gmax_S"],
+                                                   self["nu_ltp"], self["n_pulses"])
+
+    def ltd_conductance(self, pulses):
+        """G after ``pulses`` nominal depressing pulses from Gmax (ferrimagnet_synapse)."""
+        self._need("ferrimagnet_synapse")
+        return synapse_conductance.ltd_conductance(pulses, self["gmin_S"], self["gmax_S"],
+                                                   self["nu_ltd"], self["n_pulses"])
+
+    def step_conductance(self, g_S, steps, direction):
+        """G after a pulse of ``steps`` nominal steps in ``direction`` (+1 / -1) from ``g_S``,
+        without write noise (ferrimagnet_synapse; numpy or torch)."""
+        self._need("ferrimagnet_synapse")
+        nu = self["nu_ltp"] if direction > 0 else self["nu_ltd"]
+        return synapse_conductance.step_conductance(g_S, steps, direction, self["gmin_S"],
+                                                    self["gmax_S"], nu, self["n_pulses"])
+
+    def level_conductances(self) -> np.ndarray:
+        """G_k of the K notches (dw_quantized_synapse)."""
+        self._need("dw_quantized_synapse")
+        return notched_wall.level_conductance(np.arange(self["levels"]), self["levels"],
+                                              self["gmin_S"], self["gmax_S"])
+
+    def output_ohm(self, current_A):
+        """R_xy = R0 + g celu(I; a) (celu_neuron; numpy or torch)."""
+        self._need("celu_neuron")
+        return celu.hall_output_ohm(current_A, self["offset_ohm"], self["gain_ohm_per_A"],
+                                    self["alpha_A"])
+
+    def at_width(self, width_s: float, name: str = "", source: str = "") -> ElementCalibration:
+        """Itself at its own width; a synapse's steps hold at their programming width only."""
+        if not (isinstance(width_s, (int, float)) and math.isfinite(width_s) and width_s > 0):
+            raise CalibrationFileError(f"pulse width_s must be a finite number > 0, got {width_s!r}")
+        if _same_width(self.width_s, width_s):
+            return self
+        where = f" of device {name!r}" if name else ""
+        raise CalibrationFileError(
+            f"the {self.model} calibration{where}{' (' + source + ')' if source else ''} holds at "
+            f"width_s={self.width_s:g} s, not {float(width_s):g} s: program at {self.width_s:g} s "
+            f"or characterize at {float(width_s):g} s")
+
+    def to_dict(self, chip_width_s: float | None = None) -> dict:
+        out = {"size": self.size} if self.size is not None else {}
+        out["model"] = self.model
+        if self.width_s is not None and not (chip_width_s is not None and _same_width(self.width_s, chip_width_s)):
+            out["width_s"] = float(self.width_s)
+        out.update({k: v for k, v in self.values.items()})
+        out.update(self.extra)
+        return out
+
+
 def neel_brown_curve(ic0_A, delta, width_s, tau0_s=1e-9, exponent=1.0, n_domains=1,
                      readout: str | None = None, **fields) -> DeviceCalibration:
     """A Neel-Brown curve; refused when it has no thermally activated transition at ``width_s``."""
@@ -389,6 +519,44 @@ def _domain_wall(entry: Mapping, where: str, top_width: float | None) -> DomainW
                                  extra=extra, **numbers, **errors)
 
 
+def _element_value(entry: Mapping, key: str, rule: str, where: str) -> float | int:
+    value = entry[key]
+    at = f"{where}[{key!r}]"
+    if rule == "count":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CalibrationFileError(f"{at}: {key} must be an integer >= 1, got {value!r}")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CalibrationFileError(f"{at}: {key} must be a finite number, got {value!r}")
+    bad = {"positive": not value > 0, "nonnegative": value < 0,
+           "probability": not 0 <= value <= 1, "real": False}[rule]
+    if bad:
+        what = {"positive": "> 0", "nonnegative": ">= 0", "probability": "in [0, 1]"}[rule]
+        raise CalibrationFileError(f"{at}: {key} must be {what}, got {value!r}")
+    return float(value)
+
+
+def _element(model: str, entry: Mapping, where: str, top_width: float | None) -> ElementCalibration:
+    """A synapse or CeLU-neuron entry, every key by its rule (:data:`ELEMENT_KEYS`)."""
+    width = _number(entry, "width_s", where) or top_width
+    if width is None:
+        raise CalibrationFileError(f"{where}: missing key 'width_s' (the programming pulse width: "
+                                   f"give it at the top level or per device)")
+    rules = ELEMENT_KEYS[model]
+    values = {key: _element_value(entry, key, rule, where) for key, rule in rules.items() if key in entry}
+    if "gmax_S" in rules and not values["gmax_S"] > values["gmin_S"]:
+        raise CalibrationFileError(f"{where}['gmax_S']: gmax_S {values['gmax_S']!r} S must be over "
+                                   f"gmin_S {values['gmin_S']!r} S: refit the device")
+    if model == "dw_quantized_synapse":
+        if values["levels"] < 2 or not values["step_probability"] > 0 or not values["overshoot_probability"] < 1:
+            raise CalibrationFileError(f"{where}: a quantized synapse needs levels >= 2, "
+                                       f"step_probability > 0 and overshoot_probability < 1, got "
+                                       f"{values['levels']}, {values['step_probability']!r}, "
+                                       f"{values['overshoot_probability']!r}")
+    extra = {k: v for k, v in entry.items() if k not in {"size", "model", "width_s", *rules}}
+    return ElementCalibration(model, values, _label(entry, "size", where, "F"), width, extra)
+
+
 def _device(name, entry, where: str, top_width: float | None):
     if not isinstance(entry, Mapping):
         raise CalibrationFileError(f"{where} must be an object, got {str(entry)[:60]!r}")
@@ -401,6 +569,8 @@ def _device(name, entry, where: str, top_width: float | None):
                                        f"required: model, {', '.join(REQUIRED[model])}, width_s)")
     if model == "domain_wall":
         return _domain_wall(entry, where, top_width)
+    if model in ELEMENT_KEYS:
+        return _element(model, entry, where, top_width)
     numbers = {key: _number(entry, key, where) for key in NUMBERS}
     errors = {key: _number(entry, key, where, uncertainty=True) for key in UNCERTAINTIES}
     if numbers["width_s"] is None and top_width is None:
@@ -525,6 +695,8 @@ __all__ = [
     "ChipCalibration",
     "DeviceCalibration",
     "DomainWallCalibration",
+    "ELEMENT_KEYS",
+    "ElementCalibration",
     "load_calibration",
     "parse_calibration",
     "save_calibration",
