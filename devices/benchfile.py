@@ -122,6 +122,15 @@ class DeviceGroup:
     slot: int
     width_m: float
     params: dict[str, Any] = field(default_factory=dict)  # material overrides (simulation)
+    #: a crossbar group: ``count`` row lines on card ``slot``, ``columns`` column lines on
+    #: card ``column_slot``, one junction per crossing (0 / 0: one device per card column)
+    columns: int = 0
+    column_slot: int = 0
+
+    @property
+    def device_count(self) -> int:
+        """Its devices: ``count``, or rows x columns junctions for a crossbar."""
+        return self.count * self.columns if self.columns else self.count
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,10 @@ class DeviceAddress:
     index: int
     slot: int
     column: int
+    #: a crossbar junction's column line: its card slot and card column (0: not a crossbar;
+    #: then ``slot`` / ``column`` are its row line's)
+    column_slot: int = 0
+    column_line: int = 0
 
     @property
     def name(self) -> str:
@@ -141,6 +154,10 @@ class DeviceAddress:
     def channel(self, row: int) -> int:
         """7709 channel number SRCC: slot, row, two-digit column."""
         return self.slot * 1000 + row * 100 + self.column
+
+    def column_channel(self, row: int) -> int:
+        """A crossbar junction's column-line channel SRCC on matrix row ``row``."""
+        return self.column_slot * 1000 + row * 100 + self.column_line
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,9 @@ class Wiring:
     #: the read SMU's digital I/O line that the pulse generator's Trigger Out drives (0: not
     #: wired); wired, one generator message plays every level of a batch
     generator_trigger_line: int = 0
+    #: a 7709 row tied to ground (a shorting plug on the card's row): a crossbar's unselected
+    #: and write-return lines go there (0: none)
+    ground_row: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,11 @@ class BenchFile:
     def devices(self) -> list[DeviceAddress]:
         out = []
         for group in self.groups:
+            if group.columns:       # a crossbar: junction r * columns + c, row-major
+                out += [DeviceAddress(group.chip, group.size, r * group.columns + c, group.slot,
+                                      r + 1, group.column_slot, c + 1)
+                        for r in range(group.count) for c in range(group.columns)]
+                continue
             for index in range(group.count):
                 out.append(DeviceAddress(group.chip, group.size, index, group.slot, index + 1))
         return out
@@ -252,6 +277,7 @@ WIRING_SCHEMA = {
     "trigger_link": Flag(default=True),
     "generator_trigger_line": Integer(0, 6, "the 2450's digital I/O lines are 1-6 (0: not "
                                             "wired)", default=0),
+    "ground_row": Integer(0, 6, "a 7709 card has rows 1-6 (0: no ground row)", default=0),
 }
 CHIP_SCHEMA = {
     "name": Text(pattern=_NAME, what="a chip name (letters, digits, _ . -; no '/')",
@@ -265,6 +291,9 @@ GROUP_SCHEMA = {
     "count": Integer(1, 8, "a 7709 card has 8 columns"),
     "slot": Integer(1, 5, "a 2750 has card slots 1..5"),
     "width_m": Number(0.0, 1e-3, "m", open_low=True),
+    # a crossbar kind's column lines (its row lines: count on slot)
+    "columns": Integer(0, 8, "a crossbar's column lines fill at most one 7709 card", default=0),
+    "column_slot": Integer(0, 5, "a 2750 has card slots 1..5 (0: not a crossbar)", default=0),
 }
 # ceilings a lab could mean; a typo (a missing exponent) or inf is refused
 LIMITS_SCHEMA = {
@@ -326,6 +355,8 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
 
     wiring = Wiring(**check_table(top["wiring"], WIRING_SCHEMA, "wiring", err, "wiring key"))
     rows = {"pulse_row": wiring.pulse_row, "read_row": wiring.read_row, "aux_row": wiring.aux_row}
+    if wiring.ground_row:
+        rows["ground_row"] = wiring.ground_row
     for n, (key, row) in enumerate(rows.items()):   # named on the later key of a clash
         other = next((k for k, r in list(rows.items())[:n] if r == row), None)
         if other is not None:
@@ -368,9 +399,23 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
             if slot in slots:
                 raise err(f"{gpath}.slot", f"slot {slot} is already used by {slots[slot]}")
             slots[slot] = gpath
+            crossbar = kinds.kind(group["kind"]).element == "crossbar_synapse"
+            if crossbar != bool(group["columns"]) or crossbar != bool(group["column_slot"]):
+                key = "columns" if crossbar != bool(group["columns"]) else "column_slot"
+                raise err(f"{gpath}.{key}", (
+                    f"is needed by a {group['kind']} group (a crossbar: count row lines on slot, "
+                    "columns column lines on column_slot)") if crossbar else (
+                    f"is only for a crossbar kind; a {group['kind']} group has one device "
+                    "per card column"))
+            if group["column_slot"]:
+                if group["column_slot"] in slots:
+                    raise err(f"{gpath}.column_slot", f"slot {group['column_slot']} is already "
+                                                      f"used by {slots[group['column_slot']]}")
+                slots[group["column_slot"]] = gpath
             params = {k: v for k, v in group.items() if k not in GROUP_SCHEMA}
             groups.append(DeviceGroup(name, size, group["kind"], group["count"], slot,
-                                      group["width_m"], params))
+                                      group["width_m"], params, group["columns"],
+                                      group["column_slot"]))
 
     group_sizes = sorted({g.size for g in groups})
     limits = {}

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from devices.benchfile import BenchFile, as_bench_file
-from simulated_bench import nonideal
+from simulated_bench import crossbar, nonideal
 from simulated_bench.chip import OPEN_OHM, Chip, build_chip
-from simulated_bench.clock import VirtualClock
+from simulated_bench.clock import LINE_FREQUENCY_HZ, VirtualClock
 from simulated_bench.scpi import append_bounded
 
 
@@ -65,6 +65,9 @@ class SimulatedBench:
             # off by default: then None, and no stream is drawn (bit-identical figures)
             self.chips[chip_name].nonideal = nonideal.build(self.chips[chip_name], config.nonideal,
                                                             config.seed, len(self.chips) - 1)
+        #: devices reached through crossbar lines only (simulated_bench/crossbar.py)
+        self._crossbar_junctions = {name: crossbar.junction_indices(chip)
+                                    for name, chip in self.chips.items()}
         self._hk_min_T = min((float(c.hk_T.min()) for c in self.chips.values()), default=1.0)
         self.pulse_log: list[PulseRecord] = []
         self._field_updated_s = self.clock.now_s   # devices have lived through the field up to here
@@ -99,7 +102,10 @@ class SimulatedBench:
         closed = switch.closed_channels() if switch is not None else set()
         found = []
         for chip in self.chips.values():
+            lines_only = self._crossbar_junctions.get(chip.name, ())
             for idx in range(len(chip)):
+                if idx in lines_only:
+                    continue
                 if int(chip.slot[idx]) * 1000 + row * 100 + int(chip.column[idx]) in closed:
                     found.append((chip, idx))
         return found
@@ -204,8 +210,10 @@ class SimulatedBench:
         """A pulse of open-circuit voltage ``emf_V`` leaves the generator at ``time_s``.
 
         Each device on the pulse row sees I = EMF / (R_source + R_device) (devices on the
-        row are in parallel; the source impedance is shared).
+        row are in parallel; the source impedance is shared). A crossbar with lines on the
+        pulse row is solved as a circuit (:mod:`simulated_bench.crossbar`).
         """
+        self._crossbar_pulse(time_s, emf_V, width_s)
         targets = self.devices_on_pulse_path()
         if not targets:
             return
@@ -248,6 +256,8 @@ class SimulatedBench:
         the pulse row does (logged as a pulse of width 0); slow switching by DC exposure is
         not. Returns the devices it destroyed.
         """
+        if emf_V != 0.0:     # on a crossbar: breakdown only, as for the devices below
+            self._crossbar_pulse(time_s, emf_V, 0.0)
         targets = self.devices_on_pulse_path()
         if not targets or emf_V == 0.0:
             return []
@@ -276,6 +286,12 @@ class SimulatedBench:
         voltage is I * R_read; the read current itself is a (weak, long) pulse, so a read
         can disturb a small device, as on a real bench.
         """
+        if (hit := self._crossbar_reading(row, crossbar.Source(None, current_A=source_current_A),
+                                          nplc)) is not None:
+            current = source_current_A
+            in_compliance = abs(hit[0]) > compliance_V
+            voltage = float(np.clip(hit[0], -compliance_V, compliance_V))
+            return voltage, float(current if not in_compliance else 0.0), in_compliance
         targets = self._devices_on_row(self.config.wiring.read_row if row is None else row)
         if not targets:
             # open terminals: a current source runs straight into its voltage compliance
@@ -303,6 +319,11 @@ class SimulatedBench:
     def source_voltage_and_measure(self, source_V: float, compliance_A: float,
                                    nplc: float, row: int | None = None) -> tuple[float, float, bool]:
         """Voltage-sourced read: returns (voltage, measured current, in compliance)."""
+        if (hit := self._crossbar_reading(row, crossbar.Source(source_V), nplc)) is not None:
+            current = hit[1]
+            if abs(current) > compliance_A:
+                return float(source_V), float(np.sign(current) * compliance_A), True
+            return float(source_V), float(current), False
         targets = self._devices_on_row(self.config.wiring.read_row if row is None else row)
         if not targets:
             return source_V, 0.0, False
@@ -314,6 +335,38 @@ class SimulatedBench:
             return float(np.sign(source_V) * compliance_A * resistance), float(np.sign(source_V) * compliance_A), True
         noise = 1e-9 * self.noise_rng.standard_normal() / np.sqrt(max(nplc, 1e-3))
         return float(source_V), float(current + noise), False
+
+    # ------------------------------------------------------------ crossbars
+    def _crossbar_pulse(self, time_s: float, emf_V: float, width_s: float) -> None:
+        """A pulse on the pulse row reaches every crossbar line closed onto it."""
+        if not any(self._crossbar_junctions.values()):
+            return
+        row = self.config.wiring.pulse_row
+        source = crossbar.Source(emf_V, self.config.wiring.source_impedance_ohm)
+        for chip, net, solved in crossbar.drive(self, {row: source}, width_s, time_s, row):
+            for r, c in crossbar.selected_junctions(self, net, row):
+                idx = int(net.junctions[r, c])
+                volts = float(solved.junction_V[r, c])
+                current = volts * float(chip.truth(idx).conductances_S(chip, np.array([idx]),
+                                                                       np.array([volts]))[0])
+                append_bounded(self.pulse_log, PulseRecord(time_s, chip.names[idx], volts,
+                                                           current, width_s))
+
+    def _crossbar_reading(self, row: int | None, source, nplc: float):
+        """A source meter's reading on crossbar lines: (bus voltage, current out of the
+        SMU) with its current noise, or None when no crossbar line is on its row. The
+        reading's integration time is the junctions' exposure (read disturb)."""
+        if not any(self._crossbar_junctions.values()):
+            return None
+        row = self.config.wiring.read_row if row is None else row
+        self.update_field_exposure()
+        solved = crossbar.drive(self, {row: source}, nplc / LINE_FREQUENCY_HZ,
+                                self.clock.now_s, row)
+        if not solved:
+            return None
+        current = sum(s.source_current_A.get(row, 0.0) for _, _, s in solved)
+        current += 1e-9 * self.noise_rng.standard_normal() / np.sqrt(max(nplc, 1e-3))
+        return float(solved[0][2].bus_V[row - 1]), float(current)
 
     def projected_time_s(self) -> float:
         """How long the run so far would have taken on a real bench."""

@@ -242,7 +242,7 @@ def build_chip(name: str, groups: list[DeviceGroup], variability: dict,
         "r_ahe_ohm", "read_noise_ohm", "hk_T", "damage_limit", "params")}
     for group in groups:
         nom = nominal_parameters(group)
-        n = group.count
+        n = group.device_count
         cols["names"] += [f"{name}/{group.size}{i}" for i in range(n)]
         cols["size"] += [group.size] * n
         cols["kind"] += [group.kind] * n

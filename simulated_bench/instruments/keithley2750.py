@@ -51,8 +51,10 @@ class Keithley2750(ScpiInstrument):
 
     def __init__(self, lab, address: str):
         super().__init__(lab, address)
-        #: slots that hold a 7709 card: one per device group of the bench file
-        self.card_slots: set[int] = {group.slot for group in lab.config.groups}
+        #: slots that hold a 7709 card: one per device group of the bench file (a crossbar
+        #: group has two: its row lines and its column lines)
+        self.card_slots: set[int] = {slot for group in lab.config.groups
+                                     for slot in (group.slot, group.column_slot) if slot}
         self._closed: set[int] = set()
         #: seconds one close / open command takes (relays settle)
         self.relay_settle_s = RELAY_SETTLE_S
