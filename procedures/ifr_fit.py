@@ -17,7 +17,11 @@ from scipy.optimize import least_squares
 from devices.laws import domain_wall
 from procedures.fits import FitError
 
-SD_FLOOR = 0.05        # pulses: the spread's standard error never below this (all-equal counts)
+#: pulses: the spread used for the standard errors never falls below this. A count is an
+#: integer (rounding alone spreads it by ~1 / sqrt(12) = 0.29), so a few cycles that all
+#: fired at the same count (sample sd 0) say little about a sub-pulse spread: weighting them
+#: by their own sd 0 pinned the fit to a pinning spread near 0
+SD_FLOOR = 0.3
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,15 @@ class IFRSurveyProcedure(IFRTransferProcedure):
     reference_density = FloatParameter("Reference density", units="A/m**2", default=8e10,
                                        minimum=0.0, maximum=1e13)
 
+    #: default amplitudes, as fractions of each device's safe maximum: from ~12 pulses to
+    #: fire down to ~3 (counts of 2 and 1 pulse carry little of J_dep or the pinning spread)
+    LEVEL_FRACTIONS = (0.3, 0.7)
+
+    def write_levels(self, facts) -> list[float]:
+        start = float(self.amplitude_start) or self.LEVEL_FRACTIONS[0] * facts.max_level_V
+        stop = float(self.amplitude_stop) or self.LEVEL_FRACTIONS[1] * facts.max_level_V
+        return [float(v) for v in np.linspace(start, stop, int(self.points))]
+
     def device_list(self):
         return select_devices(self.bench_config(), self.devices)
 
