@@ -8,7 +8,7 @@ import torch
 from devices.benchfile import load_bench_file
 from devices.laws import domain_wall
 from hil.neuron import round_robin
-from hil.safety import CurrentLimitError, device_current_limits
+from hil.safety import CurrentLimitError
 from hil.snn.config import EXAMPLE_BENCH
 from hil.snn.devices import IFRParameters
 from hil.snn.layer import DensityMapping, IFRSpikingLayer, LIFLayer
@@ -17,7 +17,6 @@ from hil.snn.simulated import sizes_of, truth_backend, truth_calibration, wall_c
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 BENCH = load_bench_file(EXAMPLE_BENCH)
-LIMITS = device_current_limits(BENCH)
 CHIP = wall_chip(BENCH)
 WIDTH_S = 20e-9
 TRUTH = truth_calibration(CHIP, WIDTH_S)
@@ -25,9 +24,9 @@ TRUTH = truth_calibration(CHIP, WIDTH_S)
 
 def _layer(size="M", seed=1, neurons=None, backend=None):
     names = neurons or sizes_of(CHIP)[size]
-    own = IFRParameters.from_calibration(TRUTH, names, LIMITS)
+    own = IFRParameters.from_calibration(TRUTH, names, BENCH)
     mapping = DensityMapping.from_parameters(own, WIDTH_S)
-    return IFRSpikingLayer(backend or truth_backend(CHIP, LIMITS, seed), names, mapping, own, WIDTH_S), own
+    return IFRSpikingLayer(backend or truth_backend(CHIP, BENCH, seed), names, mapping, own, WIDTH_S), own
 
 
 def _first_spike(spikes: np.ndarray) -> np.ndarray:
@@ -94,12 +93,17 @@ def test_the_bench_path_plays_the_lanes_through_the_drivers():
     from procedures.session import open_bench
 
     names = sizes_of(CHIP)["N"][:2]
-    params = IFRParameters.from_calibration(TRUTH, names, LIMITS)
+    params = IFRParameters.from_calibration(TRUTH, names, BENCH)
     with open_bench(BENCH) as bench:
         backend = IFRBenchBackend(bench, params)
         layer, own = _layer(neurons=names, backend=backend)
         with torch.no_grad():
             spikes = layer(torch.full((10, 2, 2), 0.5)).numpy()
+        trips = backend.round_trips
+        with pytest.raises(CurrentLimitError, match="safe maximum"):
+            backend.run(layer.device_index, np.full((1, 1, 2), 1.01 * params.max_density_A_m2),
+                        WIDTH_S, 1e-6)
+        assert backend.round_trips == trips          # refused before any command
     law = own.mean_pulses_to_fire((layer.mapping.centre + layer.mapping.span * np.tanh(0.5)).double().numpy(),
                                   WIDTH_S)
     first = _first_spike(spikes)

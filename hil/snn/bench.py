@@ -11,9 +11,10 @@ pulses that push the wall out at the track end and a reset pulse (a failed reset
 next step's read, as in the array backend). The firing threshold of a device is
 (1 - ``fire_drop``) x its reading after a reset, measured once.
 
-Every density of a batch is checked against its device's safe ceiling before the first
-command (:func:`~hil.snn.devices.check_densities`), and each device's levels against the
-drivers' limits before its first pulse; the drivers check every pulse again. A density
+Every density of a batch is checked against its device's calibrated safe ceiling before the
+first command (:func:`~hil.snn.devices.check_densities`), and each device's against the
+ceiling over its measured write path and the drivers' limits before its first pulse; the
+drivers check every pulse again. A density
 becomes a programmed level through the device's measured line resistance
 (:func:`drivers.limits.level_for_current_V`). ``round_trips``, ``bench_time_s`` and ``floor_s``
 count from the backend's creation: bus transactions, the bench's projected time (the virtual
@@ -26,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from drivers.limits import level_for_current_V
-from hil.snn.devices import IFRParameters, check_densities
+from hil.safety import CurrentLimitError
+from hil.snn.devices import FLOAT32_MARGIN, IFRParameters, check_densities, max_density_A_m2
 from procedures.session import device_facts
 
 
@@ -41,6 +43,7 @@ class IFRBenchBackend:
         self.max_reset_tries = int(max_reset_tries)
         self._line_ohm: dict[str, float] = {}
         self._threshold_ohm: dict[str, float] = {}
+        self._ceiling: dict[str, float] = {}      # over the measured write path
         self._trips0, self._time0 = bench.round_trips, bench.projected_time_s
         self._floor0 = bench.floor_s
         self.read_s = self.nplc / bench.line_frequency_Hz
@@ -72,10 +75,6 @@ class IFRBenchBackend:
         return float(self.bench.read_resistance(name, nplc=self.nplc))
 
     def _reset_pulse(self, name: str) -> None:
-        # a small write level plays as a USER waveform whose :FREQ also sets the pulse mode's
-        # period; the role's cache would then skip the reset's :PULS:WIDT (the drivers bug
-        # procedures.ifr works around too): rewrite every setting before the reset
-        self.bench.pulse.forget_state()
         self.bench.pulse.pulse(self._levels(name)[1], self.reset_width_s)
         self.bench.add_floor_s(self.reset_width_s)
 
@@ -84,6 +83,9 @@ class IFRBenchBackend:
         if name in self._threshold_ohm:
             return
         self._line_ohm[name] = float(self.bench.line_resistance(name))
+        self._ceiling[name] = max_density_A_m2(self.bench.config, name,
+                                               self.params.cross_section_m2[self.index_of([name])[0]],
+                                               self._line_ohm[name])
         readings = []
         for _ in range(2):
             self._reset_pulse(name)
@@ -129,6 +131,12 @@ class IFRBenchBackend:
             self.bench.select(name)
             self.prepare(name)
             cols = np.flatnonzero(idx == device)
+            peak = float(density[:, :, cols].max(initial=0.0))
+            if peak > self._ceiling[name] * (1 + FLOAT32_MARGIN):
+                raise CurrentLimitError(
+                    f"write density {peak:.4g} A/m^2 for device {name!r} exceeds its safe maximum "
+                    f"{self._ceiling[name]:.4g} A/m^2 over its measured write path "
+                    f"({self._line_ohm[name]:.0f} ohm); no pulse was sent to it")
             current = density[:, :, cols] * self.params.cross_section_m2[device]
             levels = np.where(current > 0, level_for_current_V(current, source_ohm, self._line_ohm[name]), 0.0)
             self.bench.pulse.check(np.append(levels[levels > 0], self._levels(name)[0]), width_s)

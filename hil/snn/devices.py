@@ -3,7 +3,7 @@
 :class:`IFRParameters` holds what the spiking layer needs of each device (the
 ``domain_wall`` model of :mod:`procedures.calibration`: J_dep, mu, the distance to fire, the
 pinning spread, the leak, the reset failure probability, the write line's cross-section) and
-its safe maximum current density (the bench's limits over that cross-section).
+its safe maximum current density (the bench's limits over its write path and cross-section).
 
 :class:`IFRArrayBackend` plays whole batches of pulse sequences at once: lane (b, j) is neuron
 j's spike train for sample b on its device ``device_index[j]``, every lane starting from a
@@ -21,13 +21,14 @@ the fast simulated path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from devices.benchfile import BenchFile
 from devices.laws import domain_wall
-from hil.safety import CurrentLimitError
+from hil.safety import CurrentLimitError, max_write_current_A
 from procedures.calibration import CalibrationFileError, ChipCalibration
 
 #: relative margin below a ceiling so float32 arithmetic never crosses it
@@ -50,8 +51,10 @@ class IFRParameters:
 
     @classmethod
     def from_calibration(cls, calibration: ChipCalibration, names: Sequence[str],
-                         max_current_A: Mapping[str, float]) -> "IFRParameters":
-        """The devices ``names`` of a ``domain_wall`` calibration, with their safe ceilings."""
+                         bench: BenchFile) -> "IFRParameters":
+        """The devices ``names`` of a ``domain_wall`` calibration, each with the safe ceiling
+        of its write path: the bench limits' largest pulse over the calibrated line
+        resistance (the size's lowest where the calibration has none), over its cross-section."""
         cols = {k: [] for k in ("jdep", "mu", "distance", "pinning", "leak", "fail", "area", "jmax")}
         for name in names:
             c = calibration[name]
@@ -67,7 +70,7 @@ class IFRParameters:
             cols["leak"].append(np.inf if c.leak_time_s is None else c.leak_time_s)
             cols["fail"].append(c.reset_fail_probability or 0.0)
             cols["area"].append(c.cross_section_m2)
-            cols["jmax"].append(max_current_A[name] / c.cross_section_m2)
+            cols["jmax"].append(max_density_A_m2(bench, name, c.cross_section_m2, c.line_resistance_ohm))
         arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
         return cls(tuple(names), arrays["jdep"], arrays["mu"], arrays["distance"],
                    arrays["pinning"], arrays["leak"], arrays["fail"], arrays["area"],
@@ -85,6 +88,15 @@ class IFRParameters:
         """E[N] of every device at one density (the law's first passage; inf below J_dep)."""
         step = domain_wall.mean_step_m(density_A_m2, width_s, self.jdep_A_m2, self.mobility_m3_per_A_s)
         return domain_wall.expected_pulses_to_fire(step, self.distance_m, self.pinning_rel)
+
+
+def max_density_A_m2(bench: BenchFile, name: str, cross_section_m2: float,
+                     line_resistance_ohm: float | None = None) -> float:
+    """The largest write density the drivers let a pulse drive through a device's write path
+    (:func:`hil.safety.max_write_current_A` over its cross-section)."""
+    current = max_write_current_A(bench.limits_for(name), bench.wiring.source_impedance_ohm,
+                                  line_resistance_ohm)
+    return current / cross_section_m2
 
 
 def check_densities(params: IFRParameters, device_index: np.ndarray, density: np.ndarray) -> None:
@@ -162,4 +174,4 @@ class IFRArrayBackend:
         return f"{self.name} ({len(self.device_names)} DW-MTJ IFR devices)"
 
 
-__all__ = ["IFRArrayBackend", "IFRParameters", "check_densities"]
+__all__ = ["IFRArrayBackend", "IFRParameters", "check_densities", "max_density_A_m2"]

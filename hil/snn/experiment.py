@@ -44,7 +44,6 @@ import torch
 from devices.benchfile import as_bench_file
 from hil.data import load_dataset
 from hil.neuron import round_robin
-from hil.safety import device_current_limits
 from hil.snn.config import SNNConfig, SNNConfigError, add_train_arguments, config_from_args  # noqa: F401
 from hil.snn.devices import IFRArrayBackend, IFRParameters
 from hil.snn.layer import DensityMapping, IFRSpikingLayer, LIFLayer
@@ -79,7 +78,6 @@ class _Runner:
 
         self.config = config
         self.bench = as_bench_file(config.bench_path())
-        self.limits = device_current_limits(self.bench)
         self.data = load_dataset("digits", seed=config.split_seed)
         self.own_chip = wall_chip(self.bench)
         all_sizes = list(sizes_of(self.own_chip))
@@ -108,7 +106,7 @@ class _Runner:
         from hil.snn.simulated import sizes_of
 
         for size in self.sizes:
-            IFRParameters.from_calibration(calibration, sizes_of(self.own_chip)[size], self.limits)
+            IFRParameters.from_calibration(calibration, sizes_of(self.own_chip)[size], self.bench)
         self.identity["calibration_sha256"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         return calibration
 
@@ -174,12 +172,12 @@ class _Runner:
             calibration = self._calibration(chip)
             for size in self.sizes:
                 names = round_robin(cfg.hidden, sizes_of(chip)[size])
-                own = IFRParameters.from_calibration(calibration, names, self.limits)
+                own = IFRParameters.from_calibration(calibration, names, self.bench)
                 typical = typical_parameters(own)
                 self._physics(size, own, typical)
 
                 def devices(tag):     # a fresh trial stream per run: order-independent
-                    return truth_backend(chip, self.limits, _seed(tag, seed, size))
+                    return truth_backend(chip, self.bench, _seed(tag, seed, size))
 
                 if modes & {"exsitu", "exsitu_uncalibrated"}:
                     run_id = f"exsitu/{size}/seed{seed}"
@@ -231,9 +229,9 @@ class _Runner:
         with open_bench(self.bench) as bench:
             for size in self.sizes:
                 names = round_robin(cfg.hidden, sizes_of(self.own_chip)[size])
-                own = IFRParameters.from_calibration(calibration, names, self.limits)
+                own = IFRParameters.from_calibration(calibration, names, self.bench)
                 backend = IFRBenchBackend(bench, IFRParameters.from_calibration(
-                    calibration, list(dict.fromkeys(names)), self.limits))
+                    calibration, list(dict.fromkeys(names)), self.bench))
                 net = self._net(self._layer(backend, own), 0)
                 trips0, time0, floor0 = backend.round_trips, backend.bench_time_s, backend.floor_s
                 for name in dict.fromkeys(names):

@@ -62,10 +62,11 @@ def truth_calibration(chip, width_s: float) -> ChipCalibration:
     return ChipCalibration("", chip.name, float(width_s), devices, f"simulated truth: chip {chip.name}")
 
 
-def truth_backend(chip, max_current_A: Mapping[str, float], seed: int = 0) -> IFRArrayBackend:
-    """The chip's true domain-wall devices as an array backend (trials seeded by ``seed``)."""
+def truth_backend(chip, bench: BenchFile, seed: int = 0) -> IFRArrayBackend:
+    """The chip's true domain-wall devices as an array backend (trials seeded by ``seed``),
+    each with the safe ceiling of its true write path under ``bench``'s limits."""
     truth = truth_calibration(chip, 1e-9)        # the law's parameters do not depend on width
-    params = IFRParameters.from_calibration(truth, truth.names(), max_current_A)
+    params = IFRParameters.from_calibration(truth, truth.names(), bench)
     return IFRArrayBackend(params, seed, name=f"simulated chip {chip.name!r} (true physics)")
 
 
