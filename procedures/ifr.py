@@ -278,6 +278,26 @@ class IFRTransferProcedure(_IFRBase):
         self.summary["bench_cost"] = bench_cost([r for rows in by_level for r in rows])
 
 
+def rows_by_level(rows: list[dict]) -> list[list[dict]]:
+    """One device's rows split by write amplitude (ascending), each in cycle order."""
+    levels: dict[float, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: int(float(r["Cycle"]))):
+        levels.setdefault(float(row["Pulse amplitude (V)"]), []).append(row)
+    return [levels[v] for v in sorted(levels)]
+
+
+def device_transfer(rows: list[dict], bench_file, width_s: float) -> dict:
+    """:func:`transfer_summary` of one device's rows as read back (a file, a live run): the
+    levels from the rows, a level 'reset failed' where one of its resets did."""
+    from procedures.session import device_facts
+
+    facts = device_facts(bench_file, str(rows[0]["Device"]))
+    levels = rows_by_level(rows)
+    states = ["ok" if all(truthy(r["Reset ok"]) for r in level) else "reset failed"
+              for level in levels]
+    return transfer_summary(facts, bench_file.group_of(facts.address), levels, states, width_s)
+
+
 def transfer_summary(facts, group, by_level: list[list[dict]], states: list[str], width_s: float) -> dict:
     """Per amplitude statistics, number encoding at the middle amplitude and the fit."""
     from procedures.fits import FitError
@@ -303,4 +323,4 @@ def transfer_summary(facts, group, by_level: list[list[dict]], states: list[str]
 
 
 __all__ = ["CycleResult", "IFRCyclingProcedure", "IFRTransferProcedure", "bench_cost",
-           "cycle_summary", "transfer_summary", "truthy"]
+           "cycle_summary", "device_transfer", "rows_by_level", "transfer_summary", "truthy"]

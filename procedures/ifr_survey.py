@@ -32,7 +32,7 @@ from devices.kinds import dw_mtj_ifr_neuron
 from procedures.base import BenchProcedure
 from procedures.calibration import ChipCalibration, DomainWallCalibration
 from procedures.fits import FitError
-from procedures.ifr import IFRTransferProcedure, bench_cost, cycle_summary, transfer_summary, truthy
+from procedures.ifr import IFRTransferProcedure, bench_cost, cycle_summary, device_transfer
 from procedures.ifr_fit import IFRFit
 from procedures.session import ParameterError, device_facts, select_devices
 
@@ -47,6 +47,7 @@ QUANTITIES = (("jdep_A_m2", "J_dep", "A/m^2", "jdep_rel"),
 class IFRSurveyProcedure(IFRTransferProcedure):
     """The IFR transfer of every selected DW-MTJ neuron of a chip (default: all)."""
 
+    device = None                      # a survey takes a list: devices
     devices = Parameter("Devices", default="all")
     cycles = IntegerParameter("Cycles per amplitude", default=30, minimum=1, maximum=10**6)
     points = IntegerParameter("Amplitudes", default=5, minimum=3, maximum=100)
@@ -245,16 +246,9 @@ def spread(values, errors, configured_rel) -> Spread:
 def neuron_result(name: str, rows: list[dict], bench_file, width_s: float,
                   reference_density: float) -> NeuronResult:
     facts = device_facts(bench_file, name)
-    group = bench_file.group_of(facts.address)
-    by_cycle = sorted(rows, key=lambda r: int(float(r["Cycle"])))
-    by_level: dict[float, list[dict]] = {}
-    for row in by_cycle:
-        by_level.setdefault(float(row["Pulse amplitude (V)"]), []).append(row)
-    levels = [by_level[v] for v in sorted(by_level)]
-    states = ["ok" if all(truthy(r["Reset ok"]) for r in rows_) else "reset failed" for rows_ in levels]
-    transfer = transfer_summary(facts, group, levels, states, width_s)
-    result = NeuronResult(name, facts.size, float(by_cycle[0]["Line resistance (ohm)"]),
-                          facts.limits.line_cross_section_m2, transfer, cycle_summary(by_cycle), None)
+    transfer = device_transfer(rows, bench_file, width_s)
+    result = NeuronResult(name, facts.size, float(rows[0]["Line resistance (ohm)"]),
+                          facts.limits.line_cross_section_m2, transfer, cycle_summary(rows), None)
     if "error" in transfer["fit"]:
         result.error = transfer["fit"]["error"]
         return result

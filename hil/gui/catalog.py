@@ -71,7 +71,7 @@ class PlotSpec:
     x: str                    # column on the x axis
     y: str                    # column on the y axis
     group: str = ""           # column whose values split the rows into separate traces
-    fit: str = ""             # "switching" (Neel-Brown + logistic), "tau", or ""
+    fit: str = ""             # "switching" (Neel-Brown + logistic), "tau", "ifr" (transfer), or ""
     log_x: bool = False
     abs_x: bool = False       # plot |x| (write currents of negative pulses)
 
@@ -91,6 +91,9 @@ _TITLES = {
     "RILoopProcedure": "R-I loop",
     "VariabilitySurveyProcedure": "Variability survey (all devices)",
     "EnduranceProcedure": "Endurance (cycling)",
+    "IFRCyclingProcedure": "IFR cycling: pulses to fire (DW-MTJ neuron)",
+    "IFRTransferProcedure": "IFR transfer: pulses to fire vs amplitude",
+    "IFRSurveyProcedure": "IFR survey (all DW-MTJ neurons)",
 }
 
 _PLOTS = {
@@ -103,6 +106,10 @@ _PLOTS = {
     "VariabilitySurveyProcedure": PlotSpec("Write current (A)", "Switching probability",
                                            "Device", "switching", log_x=True, abs_x=True),
     "EnduranceProcedure": PlotSpec("Cycles done", "Error rate", "Device", log_x=False),
+    # pulses to fire per cycle as they come; the transfer: mean +- sd per amplitude with the fit
+    "IFRCyclingProcedure": PlotSpec("Cycle", "Pulses to fire"),
+    "IFRTransferProcedure": PlotSpec("Current density (A/m**2)", "Pulses to fire", fit="ifr"),
+    "IFRSurveyProcedure": PlotSpec("Current density (A/m**2)", "Pulses to fire", "Device", "ifr"),
 }
 
 

@@ -130,6 +130,10 @@ class LiveCurve:
             groups = [(n, g) for n, g in groups if str(n).startswith("width")]
             n_groups = len(groups)
         for gi, (name, sub) in enumerate(groups):
+            if spec.fit == "ifr":
+                color = (self.color if n_groups == 1 else self._size_color(sub, gi, n_groups))
+                self._ifr_trace(sub, color, name)
+                continue
             if spec.fit == "switching" and "Phase" in sub:
                 sub = sub[sub["Phase"].isin(["coarse", "fine"])]
             x = sub[spec.x].to_numpy(dtype=float)
@@ -252,6 +256,51 @@ class LiveCurve:
             self._add(pg.InfiniteLine(pos=math.log10(i50) if spec.log_x else i50, angle=90,
                                       pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine)))
         self.fit_text.append((f"{name}: " if name is not None else "") + text)
+
+    def _ifr_trace(self, sub, color, name):
+        """A DW-MTJ neuron's pulses to fire: mean +- sd per amplitude and the transfer fit, both
+        the procedures' (:func:`procedures.ifr.device_transfer`; refitted when rows arrive)."""
+        from procedures.fits import FitError
+        from procedures.ifr import device_transfer
+        from procedures.ifr_fit import IFRFit
+
+        if not len(sub):
+            return
+        key = (str(name), len(sub))
+        cached = self._fits.get(str(name))
+        if cached is not None and cached[0] == key:
+            summary = cached[1]
+        else:
+            try:
+                summary = device_transfer(sub.to_dict("records"), self._bench_config(),
+                                          float(self.results.procedure.pulse_width))
+            except (FitError, ValueError, KeyError, ZeroDivisionError) as exc:
+                summary = exc
+            self._fits[str(name)] = (key, summary)
+        if isinstance(summary, Exception):
+            return
+        points = [a for a in summary["amplitudes"] if a["fired"]]
+        if not points:
+            return
+        x = np.array([a["density_A_m2"] for a in points])
+        y = np.array([a["mean_pulses"] for a in points])
+        sd = np.nan_to_num(np.array([a["sd_pulses"] for a in points]))
+        self._add(pg.ErrorBarItem(x=x, y=y, height=2 * sd, beam=0, pen=pg.mkPen(color, width=1)))
+        self._add(pg.PlotDataItem(x, y, pen=None, symbol="o", symbolSize=8,
+                                  symbolPen=pg.mkPen("k", width=0.5), symbolBrush=pg.mkBrush(color)))
+        label = f"{name}: " if name is not None else ""
+        fit = summary["fit"]
+        if "jdep_A_m2" not in fit:
+            self.fit_text.append(f"{label}transfer fit waits for 3 amplitudes that fired "
+                                 f"({len(points)} so far)")
+            return
+        model = IFRFit(**fit)
+        grid = np.linspace(float(x.min()), float(x.max()), 200)
+        self._add(pg.PlotDataItem(grid, model.mean_pulses(grid), pen=pg.mkPen(color, width=2.5)))
+        self.fit_text.append(
+            f"{label}J_dep = {fmt_err(model.jdep_A_m2, model.jdep_err_A_m2, 'A/m²')}, "
+            f"µ = {model.mobility_m3_per_A_s:.3g} ± {model.mobility_err_m3_per_A_s:.1g} m/s per A/m², "
+            f"pinning {model.pinning_rel:.3f}")
 
     def _device_result(self, name: str, sub):
         """The procedures' fits of one survey device (fine rows), for the per-size statistics."""
