@@ -90,8 +90,9 @@ class ExperimentConfig:
     progress: bool = True             # progress bars
     torch_threads: int | None = 1     # small batches run fastest on one thread; None/0 = torch's choice
     bench_projection: bool = True     # measure one in-situ batch per size through the BenchBackend
-    #: non-ideality levels: "bench" (the bench file's [nonideal]) or devices.nonideal's presets
-    nonideal: tuple[str, ...] = (BENCH_NONIDEAL,)
+    #: level name -> a [nonideal] table (devices.nonideal: a preset and overrides), or None for
+    #: the bench file's own; a list of names is read as those presets ("bench": the file's)
+    nonideal: Mapping[str, Mapping | None] = field(default_factory=lambda: {BENCH_NONIDEAL: None})
     trial_time_s: float = 0.4e-3      # a trial's bench duration on the drifting devices' clock
     recalibrate_every: int = 45       # exsitu_recal: batches of bench time between calibrations
     online_memory: float = 8.0        # insitu_online: the estimator's memory, in batches
@@ -136,7 +137,7 @@ class ExperimentConfig:
             value = getattr(self, name)
             if isinstance(value, tuple):
                 value = list(value)
-            elif name == "variability":
+            elif name in ("variability", "nonideal"):
                 value = {k: None if v is None else dict(v) for k, v in value.items()}
             out[name] = value
         return out
@@ -168,9 +169,10 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ExperimentConfigError(f"experiment config file {str(path)!r} is not valid TOML "
                                     f"({exc}); fix the file") from None
-    levels = data.get("variability")
-    if isinstance(levels, dict):
-        data["variability"] = {k: None if v == BENCH_SPREADS else v for k, v in levels.items()}
+    for key, bench in (("variability", BENCH_SPREADS), ("nonideal", BENCH_NONIDEAL)):
+        levels = data.get(key)
+        if isinstance(levels, dict):
+            data[key] = {k: None if v == bench else v for k, v in levels.items()}
     return data
 
 
@@ -254,17 +256,42 @@ def hidden_widths(config) -> tuple[int, ...]:
 
 
 def _nonideal(value):
+    """Level name -> a checked [nonideal] table (None: the bench file's own). A list of names
+    is read as those presets of devices.nonideal, "bench" as the bench file's table."""
     from devices import nonideal
 
     choices = (BENCH_NONIDEAL,) + tuple(nonideal.PRESETS)
-    levels = _list("nonideal", value, f"a list of at least one of {choices}")
-    unknown = [v for v in levels if v not in choices]
-    if unknown:
-        _fail("nonideal", f"one of {choices} (the bench file's own [nonideal] table or a named "
-                          f"set of devices/nonideal.py)", unknown[0])
-    if len(set(levels)) != len(levels):
-        _fail("nonideal", "a list without repeats", list(levels))
-    return levels
+    if isinstance(value, (list, tuple)):
+        names = _list("nonideal", value, f"a list of at least one of {choices} or a mapping of "
+                                         f"level names to [nonideal] tables")
+        unknown = [v for v in names if v not in choices]
+        if unknown:
+            _fail("nonideal", f"one of {choices} (the bench file's own [nonideal] table or a "
+                              f"named set of devices/nonideal.py)", unknown[0])
+        if len(set(names)) != len(names):
+            _fail("nonideal", "a list without repeats", list(names))
+        value = {v: None if v == BENCH_NONIDEAL else {"preset": v} for v in names}
+    if not isinstance(value, Mapping) or not value:
+        _fail("nonideal", "a mapping of at least one level name to a [nonideal] table (or None)",
+              value)
+    levels = {}
+    for name, table in value.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            _fail("nonideal", "keyed by non-empty level names without '/'", name)
+        if table is not None:
+            def err(path, message, level=name):
+                return ExperimentConfigError(f"non-ideality level {level!r}: [{path}] {message} "
+                                             f"(see devices/nonideal.py)")
+            if not isinstance(table, Mapping):
+                raise err("nonideal", f"must be a table or None (the bench file's), got {table!r}")
+            nonideal.parse(_plain(table), err)          # refused here, not at the first run
+            table = MappingProxyType(_plain(table))
+        levels[name] = table
+    return MappingProxyType(levels)
+
+
+def _plain(table: Mapping) -> dict:
+    return {k: _plain(v) if isinstance(v, Mapping) else v for k, v in table.items()}
 
 
 def _seeds(value):

@@ -444,7 +444,8 @@ class _Runner:
                 if len(widths) > 1:     # every hidden layer's trials: the batch a bench runs
                     layer = _HiddenStack(self._net(layer, 0))
                 self.result.bench_projection[size] = {
-                    "repeats": cfg.repeats, **measure_batch_cost(devices, layer, pre)}
+                    "repeats": cfg.repeats, **measure_batch_cost(devices, layer, pre),
+                    "neurons_per_sample": sum(widths)}
 
     def _calibration(self, backend: SimulatedArrayBackend, seed: int, var: str,
                      level: str = BENCH_NONIDEAL) -> ChipCalibration:
@@ -471,13 +472,15 @@ class _Runner:
 
     def _nonideal(self, level: str) -> dict:
         """The resolved [nonideal] table of a level: the bench file's, or a named set."""
-        if level == BENCH_NONIDEAL:
+        table = self.config.nonideal[level]
+        if table is None:
             return self.bench.nonideal
-        return nonideal_table.parse({"preset": level}, None)
+        return nonideal_table.parse({k: dict(v) if isinstance(v, Mapping) else v
+                                     for k, v in table.items()}, None)
 
     @staticmethod
     def _level_tag(level: str) -> tuple:
-        """What a non-ideality level adds to a run's id and seeds (nothing for the bench's)."""
+        """What a non-ideality level adds to a run's id and seeds (nothing for the default)."""
         return () if level == BENCH_NONIDEAL else (level,)
 
     def _devices_under_test(self, seed: int, var: str, spreads,
@@ -518,7 +521,8 @@ class _Runner:
         projection = self.result.bench_projection.get(size)
         if not projection:
             return self.config.trial_time_s
-        batch, neurons = projection["batch"]
+        batch, neurons = projection["batch"][0], projection.get("neurons_per_sample",
+                                                                  projection["batch"][1])
         return projection["bench_time_s_per_batch"] / (batch * neurons * projection["repeats"])
 
     # ------------------------------------------------------------------ the runs

@@ -26,7 +26,10 @@ whatever the backend; backward stays the surrogate at the unquantized current.
 
 Neurons map to devices explicitly (``neuron_devices``): with fewer devices than neurons, one
 device serves several neurons in time (round-robin by default); :meth:`DeviceNeuron.device_map`
-and :meth:`DeviceNeuron.report` say which.
+and :meth:`DeviceNeuron.report` say which. A layer built from a calibration can be rebuilt on
+other devices or fresher curves (:meth:`DeviceNeuron.rebuild`: remapping off a dead device,
+an online estimate of the curves), and ``observers`` see every batch's answers with the
+currents written (:mod:`hil.online`, :mod:`hil.remap`): no extra trial.
 """
 
 from __future__ import annotations
@@ -171,6 +174,8 @@ class DeviceSwitch(torch.autograd.Function):
         t = np.multiply(x.detach().numpy(), inv_scale)
         np.tanh(t, out=t)
         answer = sample(t)
+        for observe in layer.observers:     # what the devices answered, for online estimates
+            observe(layer, t, answer)
         if need_grad:
             ctx.slope = torch.from_numpy(slope(t))
         return torch.from_numpy(np.asarray(answer, dtype=np.float32))
@@ -207,6 +212,9 @@ class DeviceNeuron(nn.Module):
         self._grid: CurrentGrid | None = None
         self.current_grid()               # refuses a bad level count now, not at the first batch
         self._bound: dict = {}   # repeats -> the fast path's bound callables (see fast_path)
+        #: callables (layer, t, answer) told every batch's answers (see written_currents_A)
+        self.observers: list = []
+        self.recipe: dict | None = None   # how from_calibration built it (for rebuild)
 
     @classmethod
     def from_calibration(cls, backend, calibration: ChipCalibration, neuron_devices: Sequence[str],
@@ -222,18 +230,41 @@ class DeviceNeuron(nn.Module):
         K quantizes the write currents to K levels per device (None: continuous).
         """
         width_s = float(calibration.width_s if width_s is None else width_s)
-        # the curves at the width actually played: a Neel-Brown curve is rebuilt there, a
-        # logistic one fitted at another width is refused (CalibrationError)
-        curves = [calibration[n].at_width(width_s, n, calibration.source)
-                  for n in neuron_devices]
-        gain_curves = None if gain_calibration is None else [
-            gain_calibration[n].at_width(width_s, n, gain_calibration.source)
-            for n in neuron_devices]
-        mapping = CurrentMapping.from_curves(curves, [max_current_A[n] for n in neuron_devices],
-                                             neuron_devices, gain_curves, saturation, headroom)
-        surrogate = surrogate_for(curves, surrogate_model, dtype=torch.float32)
-        return cls(backend, neuron_devices, mapping, surrogate, width_s, repeats, eval_repeats,
-                   current_levels)
+        recipe = {"calibration": calibration, "max_current_A": max_current_A,
+                  "gain_calibration": gain_calibration, "surrogate_model": surrogate_model,
+                  "saturation": saturation, "headroom": headroom}
+        mapping, surrogate = _mapping_and_surrogate(recipe, list(neuron_devices), width_s)
+        layer = cls(backend, neuron_devices, mapping, surrogate, width_s, repeats, eval_repeats,
+                    current_levels)
+        layer.recipe = recipe
+        return layer
+
+    def rebuild(self, neuron_devices: Sequence[str] | None = None,
+                calibration: ChipCalibration | None = None) -> None:
+        """The same layer on other devices (``neuron_devices``, e.g. a dead device's neurons
+        moved to healthy ones) or with other curves (``calibration``, e.g. an online estimate):
+        mapping and surrogate rebuilt as :meth:`from_calibration` built them, the weights
+        untouched. Only a layer built by :meth:`from_calibration` can be rebuilt."""
+        if self.recipe is None:
+            raise ValueError("only a layer built with DeviceNeuron.from_calibration can be rebuilt")
+        names = list(self.neuron_devices if neuron_devices is None else neuron_devices)
+        recipe = {**self.recipe, "calibration": calibration or self.recipe["calibration"]}
+        mapping, surrogate = _mapping_and_surrogate(recipe, names, self.width_s)
+        self.recipe = recipe
+        self.neuron_devices = names
+        self.device_index = self.backend.index_of(names)
+        self.mapping = mapping
+        self.surrogate = surrogate
+
+    def written_currents_A(self, t: np.ndarray) -> np.ndarray:
+        """The currents the devices were written with for t = tanh(x gain / span): the grid
+        levels of a quantized layer, else centre + span t."""
+        grid = self.current_grid()
+        if grid is not None:
+            return grid.currents_A(t)
+        current = np.multiply(t, self.mapping.np_span_A)
+        current += self.mapping.np_centre_A
+        return current
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != len(self.neuron_devices):
@@ -356,6 +387,19 @@ class QuantizedSampler:
         if finite and self._levels_within:
             return self.sampler(levels_t, within_limits=True)
         return self.sampler(levels_t)
+
+
+def _mapping_and_surrogate(recipe: dict, names: list[str], width_s: float):
+    """A layer's mapping and surrogate for neurons on ``names`` (see from_calibration)."""
+    calibration, gain_calibration = recipe["calibration"], recipe["gain_calibration"]
+    # the curves at the width actually played: a Neel-Brown curve is rebuilt there, a
+    # logistic one fitted at another width is refused (CalibrationError)
+    curves = [calibration[n].at_width(width_s, n, calibration.source) for n in names]
+    gain_curves = None if gain_calibration is None else [
+        gain_calibration[n].at_width(width_s, n, gain_calibration.source) for n in names]
+    mapping = CurrentMapping.from_curves(curves, [recipe["max_current_A"][n] for n in names],
+                                         names, gain_curves, recipe["saturation"], recipe["headroom"])
+    return mapping, surrogate_for(curves, recipe["surrogate_model"], dtype=torch.float32)
 
 
 # ---------------------------------------------------------------------------- software neurons

@@ -11,7 +11,13 @@ import numpy as np
 TARGET_GAP_PP = 1.5  # in-situ within this many percentage points of the software baseline
 
 
+#: the level of a run on the bench file's own [nonideal] table (hil.config.BENCH_NONIDEAL)
+BENCH_LEVEL = "bench"
+
+
 def _cell(summary: dict, key) -> str:
+    if len(key) == 3:
+        key = (*key, BENCH_LEVEL)
     row = summary.get(key)
     if row is None:
         return "-"
@@ -19,17 +25,20 @@ def _cell(summary: dict, key) -> str:
 
 
 def _index(result) -> dict:
-    return {(r["mode"], r["size"], r["variability"]): r for r in result.summary()}
+    return {(r["mode"], r["size"], r["variability"], r.get("nonideal", BENCH_LEVEL)): r
+            for r in result.summary()}
 
 
 def format_table(result) -> str:
     """The results table: test accuracy (%) mean ± std over seeds, per size and variability."""
     summary = _index(result)
-    software = summary.get(("software", "-", "-"))
-    ideal = summary.get(("ideal_stochastic", "-", "-"))
+    software = summary.get(("software", "-", "-", BENCH_LEVEL))
+    ideal = summary.get(("ideal_stochastic", "-", "-", BENCH_LEVEL))
     seeds = result.config.seeds
+    hidden = result.config.hidden
+    hidden = hidden if isinstance(hidden, int) else " x ".join(str(h) for h in hidden) + " (layers)"
     lines = [f"test accuracy (%), mean ± std over {len(seeds)} seed(s) {list(seeds)}; "
-             f"{result.config.epochs} epochs, {result.config.hidden} hidden neurons, "
+             f"{result.config.epochs} epochs, {hidden} hidden neurons, "
              f"{result.config.repeats} trial(s)/answer in training, "
              f"{result.config.eval_repeats} in test",
              f"software baseline (sigmoid):   {_cell(summary, ('software', '-', '-'))}",
@@ -44,7 +53,7 @@ def format_table(result) -> str:
                    key=lambda s: [r["size"] for r in result.runs].index(s))
     for var in variabilities:
         for size in sizes:
-            insitu = summary.get(("insitu", size, var))
+            insitu = summary.get(("insitu", size, var, BENCH_LEVEL))
             gap = target = "-"
             trips = bench = "n.a."
             if insitu is not None and software is not None:
@@ -74,7 +83,75 @@ def format_table(result) -> str:
             f"{first['floor_s_per_batch']:.2f} s; the simulated array itself uses no bus.")
     else:
         lines.append("trips/batch and bench time: simulated array = 0 / n.a. (no bench projection)")
+    if _is_drift_study(result):
+        lines += ["", format_drift_table(result)]
+    events = format_device_events(result)
+    if events:
+        lines += ["", events]
     return "\n".join(lines)
+
+
+_DRIFT_MODES = ("exsitu_recal", "insitu_online")
+
+
+def _is_drift_study(result) -> bool:
+    config = result.config
+    return bool(set(config.modes) & set(_DRIFT_MODES)) or tuple(config.nonideal) != (BENCH_LEVEL,)
+
+
+def format_drift_table(result) -> str:
+    """Accuracy per non-ideality level x variability x size for the modes side by side, the
+    in-situ margin over ex-situ calibrated once, the gap to software, and what periodic
+    recalibration cost in bench time."""
+    summary = _index(result)
+    software = summary.get(("software", "-", "-", BENCH_LEVEL))
+    cols = (("exsitu", "ex-situ once"), ("exsitu_recal", "ex-situ recal"), ("insitu", "in-situ"),
+            ("insitu_online", "in-situ online"))
+    header = (f"{'nonideal':<9} {'var':<5} {'size':<4} " + " ".join(f"{c[1]:>14}" for c in cols)
+              + f" {'in-situ - once':>14} {'best - sw':>10} {'recal cost':>16} {'session':>8}")
+    lines = [f"devices that drift: test accuracy (%) at the end of the bench session, mean ± std "
+             f"over {len(result.config.seeds)} seed(s); software "
+             f"{_cell(summary, ('software', '-', '-'))}", header, "-" * len(header)]
+    sizes = list(dict.fromkeys(r["size"] for r in result.runs if r["size"] != "-"))
+    for level in result.config.nonideal:
+        for var in result.config.variability:
+            for size in sizes:
+                rows = {m: summary.get((m, size, var, level)) for m, _ in cols}
+                if not any(rows.values()):
+                    continue
+                best = max((rows[m]["test_acc_mean_pct"] for m in ("insitu", "insitu_online")
+                            if rows[m]), default=None)
+                once = rows["exsitu"]
+                margin = "-" if best is None or once is None else \
+                    f"{best - once['test_acc_mean_pct']:+.1f} pp"
+                gap = "-" if best is None or software is None else \
+                    f"{best - software['test_acc_mean_pct']:+.1f} pp"
+                recal = rows["exsitu_recal"]
+                cost = "-" if recal is None or recal["recalibration_bench_time_s"] is None else \
+                    f"{recal['recalibrations']:.0f} x, {_duration(recal['recalibration_bench_time_s'])}"
+                session = next((r["session_s"] for r in rows.values() if r and r["session_s"]), None)
+                lines.append(f"{level:<9} {var:<5} {size:<4} "
+                             + " ".join(f"{_cell(summary, (m, size, var, level)):>14}" for m, _ in cols)
+                             + f" {margin:>14} {gap:>10} {cost:>16} "
+                             f"{'-' if session is None else _duration(session):>8}")
+    lines.append("best - sw: the better in-situ mode against software; recal cost: recalibrations "
+                 "and their trials' projected bench time; session: the devices' virtual time at "
+                 "the last test (every device mode is tested then).")
+    return "\n".join(lines)
+
+
+def format_device_events(result) -> str:
+    """Devices left out at calibration or found dead / stuck during training, per run."""
+    lines = []
+    for run_id, events in getattr(result, "device_events", {}).items():
+        for e in events:
+            when = "at calibration" if e["note"] == "left out at calibration" else (
+                f"after batch {e['batch']}" + ("" if e["virtual_time_s"] is None
+                                              else f" ({_duration(e['virtual_time_s'])} virtual)"))
+            moved = (f"; {e['neurons_moved']} neuron(s) moved to {', '.join(e['to'])}"
+                     if e["neurons_moved"] else (f"; {e['note']}" if e["note"] else ""))
+            lines.append(f"  {run_id}: {e['device']} {when}: {e['answer']}{moved}")
+    return "devices left out or remapped:\n" + "\n".join(lines) if lines else ""
 
 
 def _duration(seconds: float) -> str:
@@ -98,7 +175,8 @@ def write_outputs(result, out_dir: Path) -> dict[str, Path]:
                    if k != "bench" or v is None or isinstance(v, str)},
         "runs": result.runs, "summary": result.summary(), "learning_curves": result.curves,
         "bench_projection": getattr(result, "bench_projection", {}),
-        "neuron_maps": result.mappings}, indent=1, default=str))
+        "neuron_maps": result.mappings,
+        "device_events": getattr(result, "device_events", {})}, indent=1, default=str))
     paths["table"].write_text(format_table(result) + "\n")
     plot_learning_curves(result, paths["curves"])
     plot_accuracy_vs_size(result, paths["sizes"])
@@ -168,14 +246,14 @@ def plot_accuracy_vs_size(result, path: Path) -> None:
     for ax, var in zip(axes[0], variabilities):
         x = np.arange(len(sizes))
         for mode, marker in (("exsitu_uncalibrated", "v"), ("exsitu", "s"), ("insitu", "o")):
-            rows = [summary.get((mode, s, var)) for s in sizes]
+            rows = [summary.get((mode, s, var, BENCH_LEVEL)) for s in sizes]
             if not any(rows):
                 continue
             mean = [r["test_acc_mean_pct"] if r else np.nan for r in rows]
             std = [r["test_acc_std_pct"] if r else np.nan for r in rows]
             ax.errorbar(x, mean, yerr=std, marker=marker, capsize=3, label=mode)
         for mode, style in (("software", "k-"), ("ideal_stochastic", "k:")):
-            row = summary.get((mode, "-", "-"))
+            row = summary.get((mode, "-", "-", BENCH_LEVEL))
             if row:
                 ax.axhline(row["test_acc_mean_pct"], color="k",
                            linestyle=style[1:], label=mode, linewidth=1)

@@ -165,8 +165,10 @@ def check_resume(state: dict, config: TrainConfig, path) -> None:
             f"somewhere else (another --out / --checkpoint)")
 
 
-def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
-    """Train ``model`` (logits out) with Adam + cross-entropy; returns the per-epoch history."""
+def train(model: nn.Module, data: Split, config: TrainConfig, after_batch=None) -> History:
+    """Train ``model`` (logits out) with Adam + cross-entropy; returns the per-epoch history.
+    ``after_batch(n)``, if given, is called after each optimizer step with the run's batch
+    count so far (online estimates, device watches)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     shuffle = torch.Generator().manual_seed(int(config.seed))
     history = History()
@@ -211,6 +213,8 @@ def train(model: nn.Module, data: Split, config: TrainConfig) -> History:
             loss = loss_fn(logits, y)
             loss.backward()
             optimizer.step()
+            if after_batch is not None:
+                after_batch(epoch * n_batches + b + 1)
             total_loss += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
             if config.progress and b % 8 == 0:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hil import cli
-from hil.config import (DEMO_CONFIG, FIELDS, MODES, ExperimentConfig, ExperimentConfigError,
+from hil.config import (DEFAULT_MODES, DEMO_CONFIG, FIELDS, MODES, ExperimentConfig, ExperimentConfigError,
                         add_train_arguments, config_from_args)
 from hil.experiment import run_identity
 
@@ -33,8 +33,10 @@ def test_defaults_and_identity_keep_the_legacy_keys_and_values():
     assert config.to_dict() == {
         **LEGACY_DEFAULT_IDENTITY, "current_levels": 8, "sizes": None, "seeds": [0, 1, 2],
         "epochs": 20,
-        "modes": list(MODES), "out_dir": "runs/hil", "resume": False, "checkpoints": True,
-        "progress": True, "torch_threads": 1, "bench_projection": True}
+        "modes": list(DEFAULT_MODES), "out_dir": "runs/hil", "resume": False, "checkpoints": True,
+        "progress": True, "torch_threads": 1, "bench_projection": True, "nonideal": {"bench": None},
+        "trial_time_s": 0.4e-3, "recalibrate_every": 45, "online_memory": 8.0, "online_every": 4,
+        "remap": True}
     assert tuple(config.to_dict()) == FIELDS
 
 
@@ -49,16 +51,21 @@ def _every_field_changed(tmp_path) -> dict:
             "calibration_trials": 32, "saturation": 6.0, "headroom": 0.8, "current_levels": 6,
             "modes": ["software", "insitu"], "out_dir": str(tmp_path / "out"), "resume": True,
             "checkpoints": False, "progress": False, "torch_threads": 2,
-            "bench_projection": False}
+            "bench_projection": False,
+            "nonideal": {"bench": None, "drifty": {"preset": "strong", "wear_life_cycles": 1e12}},
+            "trial_time_s": 1e-3,
+            "recalibrate_every": 10, "online_memory": 4.0, "online_every": 2, "remap": False}
 
 
 def test_a_toml_file_sets_every_field_and_round_trips_through_a_dict(tmp_path):
     settings = _every_field_changed(tmp_path)
     assert set(settings) == set(FIELDS)
     assert all(settings[k] != v for k, v in ExperimentConfig().to_dict().items())
-    lines = [f"{k} = {_toml(v)}" for k, v in settings.items() if k != "variability"]
+    lines = [f"{k} = {_toml(v)}" for k, v in settings.items() if k not in ("variability", "nonideal")]
     lines += ["[variability]", 'bench = "bench"',          # TOML has no null: the bench's own
-              "[variability.wide]", "delta_rel = 0.3", "ic0_rel = 0.1"]
+              "[variability.wide]", "delta_rel = 0.3", "ic0_rel = 0.1",
+              "[nonideal]", 'bench = "bench"',
+              "[nonideal.drifty]", 'preset = "strong"', "wear_life_cycles = 1e12"]
     path = tmp_path / "experiment.toml"
     path.write_text("\n".join(lines) + "\n")
 
@@ -163,8 +170,15 @@ REFUSALS = [
     ({"progress": None}, r"'progress' \(--no-progress\) must be true or false, got None"),
     ({"torch_threads": -1}, r"'torch_threads' must be None or an integer >= 0, got -1"),
     ({"bench_projection": "no"}, r"'bench_projection' must be true or false, got 'no'"),
+    ({"nonideal": ["chaos"]}, r"'nonideal' \(--nonideal\) must be one of .*got 'chaos'"),
+    ({"nonideal": {"x": {"preset": "wild"}}}, r"non-ideality level 'x': \[nonideal.preset\] must be"),
+    ({"trial_time_s": 0}, r"'trial_time_s' \(--trial-time-s\) must be a finite number > 0, got 0"),
+    ({"recalibrate_every": 0}, r"'recalibrate_every' .* >= 1, got 0"),
+    ({"online_memory": -1}, r"'online_memory' .* > 0, got -1"),
+    ({"online_every": 0}, r"'online_every' .* >= 1, got 0"),
+    ({"remap": "yes"}, r"'remap' \(--no-remap\) must be true or false, got 'yes'"),
     ({"hiden": 3}, r"unknown experiment setting 'hiden' \(did you mean 'hidden'\?\); accepted: "
-                   r"bench, dataset, .*, bench_projection$"),
+                   r"bench, dataset, .*, bench_projection, nonideal, .*, remap"),
     ({"nothing_like_it": 3}, r"unknown experiment setting 'nothing_like_it'; accepted: bench,"),
 ]
 

@@ -1,0 +1,110 @@
+"""Dead and stuck devices found from their answers, and their neurons moved to healthy ones.
+
+A device that reads open, or is stuck in one state (from the start, or worn past its life),
+answers the same whatever current it is written with. :class:`DeviceWatch` (a device
+layer's observer: no extra trial) counts, per device, the trials it answered, the switches,
+and the switches its neurons' mapping expects: P ~ sigmoid(x) of each neuron's input x (the
+mapping centres x = 0 on the device's I50 with a gain of one curve width,
+x = atanh(t) span / gain). Once a device holds ``min_trials`` trials over which the mapping
+expects a mix (between ``mixed`` and 1 - ``mixed`` switched), a device that switched in fewer
+than ``stuck_fraction`` of them is flagged "stuck at 0" (dead, or stuck in the reset state),
+one that switched in more than 1 - ``stuck_fraction`` "stuck at 1"; the counts then start
+again. A healthy device, even drifted by a few curve widths, switches in a good part of such
+trials; only one that answers the same to every current is flagged.
+
+:class:`Remapper` then moves the neurons of a flagged device, in every layer that uses it, to
+the healthy devices of the same set that serve the fewest neurons, and rebuilds those layers
+(:meth:`hil.neuron.DeviceNeuron.rebuild`, the weights untouched); each event (which device,
+what it answered, when: batch, virtual time) is kept for the run's report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+
+class DeviceWatch:
+    """Per-device answers against what the mapping expects (see the module docstring)."""
+
+    def __init__(self, backend_names: Sequence[str], min_trials: int = 1000, mixed: float = 0.1,
+                 stuck_fraction: float = 0.01):
+        self.names = list(backend_names)
+        self.min_trials, self.mixed, self.stuck_fraction = int(min_trials), float(mixed), float(stuck_fraction)
+        self.counts = np.zeros((3, len(self.names)))     # trials, switches, expected switches
+
+    def observe(self, layer, t: np.ndarray, answer: np.ndarray) -> None:
+        repeats = layer.repeats if layer.training else layer.eval_repeats
+        m = layer.mapping
+        x = np.arctanh(np.clip(t, -0.999999, 0.999999)) * (m.np_span_A / m.np_gain_A)
+        expected = 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
+        n = len(self.names)
+        idx = layer.device_index
+        self.counts[0] += repeats * len(t) * np.bincount(idx, minlength=n)
+        self.counts[1] += repeats * np.bincount(idx, weights=answer.sum(axis=0), minlength=n)
+        self.counts[2] += repeats * np.bincount(idx, weights=expected.sum(axis=0), minlength=n)
+
+    def check(self) -> dict[str, str]:
+        """Devices flagged since the last check: name -> what it answered."""
+        trials, switched, expected = self.counts
+        ready = trials >= self.min_trials
+        fraction = switched / np.maximum(trials, 1.0)
+        hoped = expected / np.maximum(trials, 1.0)
+        mixed = (hoped > self.mixed) & (hoped < 1.0 - self.mixed)
+        low, high = fraction < self.stuck_fraction, fraction > 1.0 - self.stuck_fraction
+        out = {}
+        for i in np.flatnonzero(ready & mixed & (low | high)):
+            verdict = "stuck at 0 (dead, or stuck in reset)" if low[i] else "stuck at 1"
+            out[self.names[i]] = (f"{verdict}: switched in {fraction[i]:.3f} of {int(trials[i])} "
+                                  f"trials where its mapping expects {hoped[i]:.2f}")
+        self.counts[:, ready] = 0.0
+        return out
+
+
+class Remapper:
+    """Moves neurons off flagged devices, in every device layer of a network."""
+
+    def __init__(self, layers: Sequence, devices: Sequence[str], watch: DeviceWatch):
+        self.layers = list(layers)
+        self.devices = list(devices)          # the devices neurons may be moved to
+        self.watch = watch
+        self.bad: dict[str, str] = {}
+        self.events: list[dict] = []
+        for layer in self.layers:
+            layer.observers.append(watch.observe)
+
+    def healthy(self) -> list[str]:
+        return [d for d in self.devices if d not in self.bad]
+
+    def after_batch(self, batch: int, clock_s: float | None = None) -> list[dict]:
+        """Check the watch; remap what it flagged. Returns this batch's events."""
+        flagged = {n: why for n, why in self.watch.check().items() if n not in self.bad}
+        if not flagged:
+            return []
+        self.bad.update(flagged)
+        healthy = self.healthy()
+        load = Counter({d: 0 for d in healthy})
+        for layer in self.layers:
+            load.update(n for n in layer.neuron_devices if n in load)
+        events = []
+        for name, why in flagged.items():
+            moved = 0
+            for layer in self.layers:
+                names = list(layer.neuron_devices)
+                for j, n in enumerate(names):
+                    if n == name and healthy:
+                        target = min(healthy, key=lambda d: (load[d], healthy.index(d)))
+                        names[j] = target
+                        load[target] += 1
+                        moved += 1
+                if names != layer.neuron_devices:
+                    layer.rebuild(neuron_devices=names)
+            events.append({"device": name, "answer": why, "batch": int(batch),
+                           "virtual_time_s": None if clock_s is None else float(clock_s),
+                           "neurons_moved": moved,
+                           "to": sorted(healthy) if moved else [],
+                           "note": "" if healthy else "no healthy device left: neurons kept"})
+        self.events.extend(events)
+        return events
