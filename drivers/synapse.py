@@ -82,6 +82,7 @@ class _DeviceArray:
         self.floor_s = 0.0
         self._line_ohm: dict[str, float] = {}
         self._last_mode: str | None = None
+        self._retries_seen = -1
 
     def _address(self, name: str):
         config = self.bench.config
@@ -143,10 +144,21 @@ class _DeviceArray:
             # a USER waveform's :FREQ also sets the pulse mode's period, which the role's cache
             # does not know: write every setting again on a change of mode
             pulse.forget_state()
-        self.bench.select(dev.name)
+        self._select(dev)
         pulse.pulse(level_V, width_s, count)
         self._last_mode = mode
         self.floor_s += count * width_s
+
+    def _select(self, dev) -> None:
+        """Connect the device unless the matrix role reports exactly its crosspoints closed
+        and no fault recovery ran since this array connected it (a recovery may have
+        reopened the matrix): a train of calls on one device moves no relay."""
+        wiring = self.bench.config.wiring
+        wanted = frozenset({dev.channel(wiring.pulse_row), dev.channel(wiring.read_row)})
+        retries = self.bench.faults.retries
+        if self.bench.switch.connected != wanted or retries != self._retries_seen:
+            self.bench.select(dev.name)
+            self._retries_seen = self.bench.faults.retries
 
     def _read_ohm(self, dev) -> float:
         ohm = float(self.bench.read_resistance(dev.name, nplc=self.nplc))

@@ -12,6 +12,8 @@
     hil characterize ifr-survey --bench examples/benches/dw_ifr_neurons.toml   (every DW neuron:
         D2D spread per geometry, calibration_<chip>.json with the domain_wall model)
     hil characterize drift --devices S0,S1 --checks 8 --interval 1800 --bench examples/benches/realistic_drift.toml
+    hil characterize ltp-ltd --devices F0,F1 --cycles 3 --bench examples/benches/ferrimagnet_synapses.toml
+    hil characterize neuron-transfer --device N0 --points 41 --bench examples/benches/celu_neurons.toml
     ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
     hil characterize switching --backend visa --visa-library @py \
         --address GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET ...   (over `hil serve`)
@@ -61,6 +63,9 @@ CATALOG = {
     "ifr-transfer": Entry("procedures.ifr:IFRTransferProcedure", "ifr_transfer.csv", "chip1/M0"),
     "ifr-survey": Entry("procedures.ifr_survey:IFRSurveyProcedure", "ifr_survey.csv"),
     "drift": Entry("procedures.drift:DriftMonitorProcedure", "drift.csv"),
+    "ltp-ltd": Entry("procedures.ltp_ltd:LTPLTDProcedure", "ltp_ltd.csv"),
+    "neuron-transfer": Entry("procedures.neuron_transfer:NeuronTransferProcedure",
+                             "neuron_transfer.csv", "chip1/N0"),
 }
 PROCEDURES = tuple(CATALOG)
 DATA_FILES = {name: entry.data_file for name, entry in CATALOG.items()}
@@ -105,6 +110,8 @@ def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
     parser.add_argument("--checks", type=int, default=None, help="drift: checks per device (6)")
     parser.add_argument("--interval", type=float, default=None,
                         help="drift: bench seconds between checks (600)")
+    parser.add_argument("--pulses", type=int, default=None,
+                        help="ltp-ltd: pulses per sweep (default 64; 4 per level of a quantized synapse)")
     parser.add_argument("--no-width-scan", action="store_true",
                         help="survey: skip the P vs width scan (one device per size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -126,7 +133,8 @@ def _parameters(args) -> dict:
     simple = {"trials": args.trials, "points": args.points, "coarse_points": args.coarse_points,
               "pulse_width": args.width, "bias_field": args.field, "cycles": args.cycles,
               "block": args.block, "max_field": args.max_field,
-              "checks": getattr(args, "checks", None), "interval_s": getattr(args, "interval", None)}
+              "checks": getattr(args, "checks", None), "interval_s": getattr(args, "interval", None),
+              "pulses": getattr(args, "pulses", None)}
     if args.amplitude is not None:
         simple["max_amplitude" if name == "ri-loop" else "amplitude"] = args.amplitude
     for key, value in simple.items():
@@ -139,7 +147,8 @@ def _parameters(args) -> dict:
 OPTIONS = {"trials": "--trials", "points": "--points", "coarse_points": "--coarse-points",
            "pulse_width": "--width", "bias_field": "--field", "cycles": "--cycles",
            "block": "--block", "max_field": "--max-field", "amplitude": "--amplitude",
-           "max_amplitude": "--amplitude", "checks": "--checks", "interval_s": "--interval"}
+           "max_amplitude": "--amplitude", "checks": "--checks", "interval_s": "--interval",
+           "pulses": "--pulses"}
 
 
 def _check_number(procedure: str, key: str, parameter, value) -> str | None:

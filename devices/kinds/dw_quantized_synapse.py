@@ -11,6 +11,7 @@ from devices.benchschema import Integer, Number
 from devices.kinds import DeviceKind
 from devices.kinds.ferrimagnet_synapse import (
     CONDUCTANCE_PARAMETERS,
+    PROGRAMMING_DEFAULTS as LINE_PROGRAMMING_DEFAULTS,
     PROGRAMMING_PARAMETERS,
     WRITE_LINE_PARAMETERS,
     Programming,
@@ -33,9 +34,21 @@ KIND = DeviceKind(
     })
 
 
+#: the design programming pulse: p(J) ~ 0.7 at 20 ns near J_dep ~ 1e11 A/m^2 (stochastic, as
+#: in the seed)
+PROGRAMMING_DEFAULTS = {**LINE_PROGRAMMING_DEFAULTS, "write_density_A_m2": 9.3e10}
+#: notches of a track whose group does not say (``levels``)
+LEVELS_DEFAULT = 3
+
+
+def levels(group) -> int:
+    """K, the notches of a bench-file group of this kind (its design)."""
+    return int(group.params.get("levels", LEVELS_DEFAULT))
+
+
 def programming(group) -> Programming:
     """The design programming pulse of a group (see :mod:`devices.kinds.ferrimagnet_synapse`)."""
-    return _line_programming(group)
+    return _line_programming(group, PROGRAMMING_DEFAULTS)
 
 
-__all__ = ["KIND", "programming"]
+__all__ = ["KIND", "LEVELS_DEFAULT", "PROGRAMMING_DEFAULTS", "levels", "programming"]

@@ -71,10 +71,10 @@ class Programming:
     width_s: float
 
 
-def programming(group) -> Programming:
-    """The programming pulse of a bench-file group of a synapse kind (its overrides or the
-    defaults of this module)."""
-    p = {**PROGRAMMING_DEFAULTS, **{k: v for k, v in group.params.items() if k in PROGRAMMING_DEFAULTS}}
+def programming(group, defaults=PROGRAMMING_DEFAULTS) -> Programming:
+    """The programming pulse of a bench-file group of a synapse kind (its overrides, else
+    the kind's ``defaults``)."""
+    p = {**defaults, **{k: v for k, v in group.params.items() if k in defaults}}
     return Programming(float(p["write_density_A_m2"]), float(p["write_width_s"]))
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from devices.kinds import dw_quantized_synapse as kind
-from devices.kinds.ferrimagnet_synapse import PROGRAMMING_DEFAULTS
 from devices.laws import notched_wall
 from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
 from simulated_bench.kinds.ferrimagnet_synapse import LINE_DEFAULTS, NOT_A_SWITCH, line_columns, spread
@@ -30,9 +29,8 @@ NAME = kind.KIND.name
 DEFAULTS = {
     **LINE_DEFAULTS,
     **NOT_A_SWITCH,
-    **PROGRAMMING_DEFAULTS,
-    "write_density_A_m2": 9.3e10,      # p(J) ~ 0.7 at 20 ns: stochastic, as in the seed
-    "levels": 3,
+    **kind.PROGRAMMING_DEFAULTS,       # p(J) ~ 0.7 at 20 ns: stochastic, as in the seed
+    "levels": kind.LEVELS_DEFAULT,
     "depinning_density_A_m2": 1.0e11,
     "pinning_barrier_kT": 40.0,
     "tau0_s": 1e-9,
