@@ -143,6 +143,7 @@ USER_ERRORS = (
     ("hil.experiment", "ExperimentConfigError"),
     ("hil.stdp.config", "StdpConfigError"),              # hil.stdp.synapse.SynapseModelError too
     ("hil.sweep.spec", "SweepError"),
+    ("hil.synapses.configs", "SynapseConfigError"),
     ("hil.multibench", "MultiBenchError"),
 )
 
