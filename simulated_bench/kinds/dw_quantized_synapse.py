@@ -10,8 +10,9 @@ G_k = Gmin + (Gmax - Gmin) k / (K - 1) (:mod:`devices.laws.notched_wall`).
 - **Read.** 1 / G_k plus read noise. **Damage:** electromigration of the line.
 
 D2D: J_dep (``jdep_rel``), Gmin, Gmax (``gmin_rel``, ``gmax_rel``); the line through
-``resistance_rel``. Typical magnitudes: depinning from a notch at ~1e11 A/m^2 with a pinning
-barrier of tens of kT (p from ~0.3 to ~0.9 over 0.90-0.95 J_dep at 20 ns); overshoot a few %.
+``resistance_rel``. Typical magnitudes (the seed: quantized stochastic DW synapses with 2, 3
+and 5 states, arXiv 2111.07284): depinning from a notch at ~1e11 A/m^2 with a pinning barrier
+of tens of kT (p from ~0.3 to ~0.9 over 0.90-0.95 J_dep at 20 ns); overshoot a few %.
 """
 
 from __future__ import annotations

@@ -19,8 +19,11 @@ device for both: a device is more or less nonlinear as a whole); the line throug
 serve the other kinds on a heavy-metal line too.
 
 Typical magnitudes (defaults): SOT in Co-Gd / Pt switches at ~1e10-1e11 A/m^2 (threshold
-2e10, nominal 5e10 A/m^2 at 20 ns); the seed's synapse is near linear and symmetric (nu ~ 1,
-tens of states); junction conductances 0.2-0.4 mS (2.5-5 kohm, an on/off ratio of 2).
+2e10, nominal 5e10 A/m^2 at 20 ns); the seed's synapse (ferrimagnetic SOT synapse and CeLU
+neuron, all-spin CNN; ACS AMI 2024, DESIGN.md) is near linear and symmetric (nu ~ 1, tens of
+states; nonlinearities of 1-5 are usual for other multi-level SOT and RRAM synapses);
+junction conductances 0.2-0.4 mS (2.5-5 kohm, an on/off ratio of 2); cycle-to-cycle write
+noise of 5-20 % of a step.
 """
 
 from __future__ import annotations
