@@ -329,6 +329,7 @@ def characterize_main(args) -> int:
         from drivers.limits import LimitViolation
     except ImportError:  # pragma: no cover
         LimitViolation = ParameterError
+    from drivers.synapse import ProgrammingError
     from drivers.transport import InstrumentConnectionError
 
     bench_errors = _bench_errors()
@@ -346,7 +347,7 @@ def characterize_main(args) -> int:
                                       visa_library=getattr(args, "visa_library", None),
                                       addresses=parse_addresses(getattr(args, "address", [])))
     except (ParameterError, BenchFileError, LimitViolation, CalibrationFileError, FitError,
-            InstrumentConnectionError) as exc:
+            InstrumentConnectionError, ProgrammingError) as exc:
         # an instrument that cannot be reached (or is not the file's model) is the bench file's
         # or the address's to fix, like a bad value: one line, exit 2
         print(f"hil characterize: error: {exc}", file=sys.stderr)
