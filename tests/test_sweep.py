@@ -1,4 +1,5 @@
-"""hil sweep: spec refusals, an in-process sweep, resume after kill -9, a failing point, Ray."""
+"""hil sweep: spec refusals, an in-process sweep, resume after kill -9, a failing point, --ray
+without Ray (a sweep on Ray: tests/test_sweep_ray.py)."""
 
 from __future__ import annotations
 
@@ -154,19 +155,6 @@ def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert err == ("hil sweep: error: --ray needs Ray, an optional extra: pip install "
                    "'spin-hil[ray]' (or run without --ray, in process)")
-
-
-def test_local_ray_gives_the_in_process_numbers(tmp_path):
-    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'spin-hil[ray]'")
-    # two points, one per worker (starting Ray is most of this test's time; the 200-point
-    # comparison is benchmarks/bench_sweep.py)
-    spec = load_spec(_spec(tmp_path, '[axes]\n"variability.delta_rel" = [0.05, 0.3]\nseed = [5]\n'
-                           + SURVEY))
-    local = run_sweep(spec, tmp_path / "local", progress=False, plot=False)
-    on_ray = run_sweep(spec, tmp_path / "ray", ray=True, num_cpus=2, progress=False, plot=False)
-    assert len(on_ray.ran) == 2 and all(r["status"] == "ok" for r in local.records)
-    assert [r["metrics"] for r in on_ray.records] == [r["metrics"] for r in local.records]
-    assert {r["id"] for r in on_ray.records} == {r["id"] for r in local.records}
 
 
 def test_limits_and_group_axes_reach_the_points_bench(tmp_path):

@@ -50,6 +50,7 @@ class MultiBenchRun:
     round_trips_per_batch: float          # every bench's bus transactions, summed
     floor_s_per_batch: float              # the physical floor of the slowest shard
     wall_s: float
+    measured: bool = True                 # bench cost measured (bench_projection)
     per_bench_time_s: list[float] = field(default_factory=list)   # each bench's own total
 
 
@@ -100,6 +101,7 @@ def train_on_benches(config: ExperimentConfig, pool, labels: list[str], on_batch
             setup_s = max(s["setup_bench_time_s"] for s in setups)
             per_bench = [s["setup_bench_time_s"] for s in setups]
             batch_times, trips, floors, curve = [], [], [], []
+            measured = True
             n = len(x_train)
             n_batches = int(np.ceil(n / config.batch_size))
             params = dict(master.named_parameters())
@@ -124,6 +126,7 @@ def train_on_benches(config: ExperimentConfig, pool, labels: list[str], on_batch
                     batch_times.append(max(a["bench_time_s"] for a in done))
                     trips.append(sum(a["round_trips"] for a in done))
                     floors.append(max(a["floor_s"] for a in done))
+                    measured = measured and all(a["measured"] for a in done)
                     for k, a in enumerate(answers):
                         if a is not None:
                             per_bench[k] += a["bench_time_s"]
@@ -140,7 +143,8 @@ def train_on_benches(config: ExperimentConfig, pool, labels: list[str], on_batch
                 bench_time_s_per_batch=float(np.mean(batch_times)) if batch_times else 0.0,
                 round_trips_per_batch=float(np.mean(trips)) if trips else 0.0,
                 floor_s_per_batch=float(np.mean(floors)) if floors else 0.0,
-                wall_s=time.perf_counter() - started, per_bench_time_s=per_bench))
+                wall_s=time.perf_counter() - started, measured=measured,
+                per_bench_time_s=per_bench))
     return result
 
 

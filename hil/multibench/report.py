@@ -12,10 +12,10 @@ def format_runs(result) -> str:
              f"{'per batch':>11}{'floor':>9}{'trips/batch':>12}"]
     for r in result.runs:
         each = " ".join(f"{100 * a:.1f}" for a in r.per_bench_acc)
-        lines.append(f"{r.size:<5}{r.seed:>5}{100 * r.test_acc:>11.1f}{each:>24}"
-                     f"{_duration(r.projected_bench_time_s):>12}"
-                     f"{1e3 * r.bench_time_s_per_batch:>9.1f}ms{1e3 * r.floor_s_per_batch:>7.1f}ms"
-                     f"{r.round_trips_per_batch:>12.0f}")
+        cost = (f"{_duration(r.projected_bench_time_s):>12}{1e3 * r.bench_time_s_per_batch:>9.1f}ms"
+                f"{1e3 * r.floor_s_per_batch:>7.1f}ms{r.round_trips_per_batch:>12.0f}"
+                if r.measured else f"{'not measured (bench_projection off)':>44}")
+        lines.append(f"{r.size:<5}{r.seed:>5}{100 * r.test_acc:>11.1f}{each:>24}{cost}")
     lines.append("bench time: projected real-bench time of the training (the benches in "
                  "parallel: per batch the slowest shard, plus the one-time setup); floor: the "
                  "physical floor of that shard (trials x (read + pulses)); test acc: the test "

@@ -76,6 +76,9 @@ def run_multibench(config: ExperimentConfig, jobs: list[BenchJob], ray: bool = F
     per bench); returns the :class:`~hil.multibench.dataparallel.MultiBenchResult`."""
     from hil.multibench.dataparallel import train_on_benches
 
+    if not isinstance(config.hidden, int):
+        raise MultiBenchError(f"--benches trains one hidden layer of device neurons: give one "
+                              f"--hidden width, got {list(config.hidden)}")
     config = config.replace(sizes=list(bench_sizes(config, jobs)), modes=["insitu"])
     labels = [job.label for job in jobs]
     if not (ray or ray_address):

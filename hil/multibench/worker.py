@@ -168,7 +168,7 @@ class BenchWorker:
         self.net = HiddenLayerNet(run.n_features, cfg.hidden, run.n_classes, layer)
         self.loss = nn.CrossEntropyLoss()
         self.cost_per_step = None
-        if bench_backend is None:       # simulated forward: measure one shard on the bench
+        if bench_backend is None and cfg.bench_projection:   # measure one shard on the bench
             from hil.backends import BenchBackend
 
             measuring = BenchBackend(self.bench, n_domains={n: truth[n].n_domains for n in names})
@@ -263,12 +263,14 @@ class BenchWorker:
         """A step's bench cost: measured on the bench forward, else the measured shard's."""
         if marks is None:
             c = self.cost_per_step
+            if c is None:               # bench_projection off: not measured
+                return {"round_trips": 0, "bench_time_s": 0.0, "floor_s": 0.0, "measured": False}
             return {"round_trips": c["round_trips_per_batch"],
                     "bench_time_s": c["bench_time_s_per_batch"],
-                    "floor_s": c["floor_s_per_batch"]}
+                    "floor_s": c["floor_s_per_batch"], "measured": True}
         b = self.bench_backend
         return {"round_trips": b.round_trips - marks[0], "bench_time_s": b.bench_time_s - marks[1],
-                "floor_s": b.floor_s - marks[2]}
+                "floor_s": b.floor_s - marks[2], "measured": True}
 
 
 def _close_stack(stack: contextlib.ExitStack) -> None:
