@@ -306,9 +306,11 @@ def run_snn_experiment(config: SNNConfig | dict) -> dict:
     out = Path(config.out_dir)
     require_run_folder(out, config.resume)
     with lock_folder(out):
-        if (out / RESULTS).exists() and not config.resume:
-            raise CheckpointError(f"{str(out)!r} holds the {RESULTS} of an earlier run: pass --resume "
-                                  f"to continue it, or give another --out; it is not overwritten")
+        earlier = [p.name for p in [out / RESULTS, *sorted(out.glob("checkpoints/*.pt"))] if p.exists()]
+        if earlier and not config.resume:
+            raise CheckpointError(f"{str(out)!r} holds an earlier run ({', '.join(earlier[:3])}"
+                                  f"{' ...' if len(earlier) > 3 else ''}): pass --resume to continue "
+                                  f"it, or give another --out; it is not overwritten")
         threads = torch.get_num_threads()
         torch.set_num_threads(config.torch_threads)
         try:
