@@ -190,6 +190,23 @@ class Crossbar:
         self._add_floor(self.measure_s)
         return float(current)
 
+    def read_junction(self, row: int, col: int, v_read: float | None = None) -> float:
+        """One junction's read conductance (S): its row driven, its column measured (one
+        reading; every other line as ``unselected`` says)."""
+        self._check_index(row, col)
+        v = self.v_read_V if v_read is None else float(v_read)
+        check_source_voltage(v, self.compliance_A, self.limits, self.junction(row, col))
+        wiring = self.bench.config.wiring
+        channels = [self._row_channel(row, wiring.read_row), self._column_channel(col, wiring.aux_row)]
+        if self.unselected == "ground":
+            channels += [self._row_channel(r, wiring.ground_row) for r in range(self.rows) if r != row]
+            channels += [self._column_channel(k, wiring.ground_row) for k in range(self.cols) if k != col]
+        return -self._column_reading(channels, v) / v
+
+    def read_state(self, row: int, col: int) -> int:
+        """One junction's state as a bit (AP = 0, P = 1), from one reading."""
+        return int(self.read_junction(row, col) > self.threshold_S)
+
     def conductances(self, v_read: float | None = None) -> np.ndarray:
         """Each junction's read conductance (S, shape (rows, cols)): one row driven at a
         time, every column read."""

@@ -75,6 +75,14 @@ Per device, ``model`` says which curve it is:
     (a, A), ``gain_ohm_per_A`` (g) and ``offset_ohm`` (R0, either sign). Optional:
     ``alpha_err_A``, ``gain_err_ohm_per_A``, ``offset_err_ohm``, ``read_noise_ohm``,
     ``line_resistance_ohm``.
+- ``stt_synapse``: a binary stochastic STT-MTJ synapse of a crossbar (issue 16,
+  :mod:`devices.laws.stt_switching`), an :class:`ElementCalibration` written by ``hil
+  characterize synapse-switching``: ``vc_p_to_ap_V``, ``vc_ap_to_p_V`` (the critical voltage
+  over the junction of each direction), ``delta`` and ``exponent`` (n; the free layer's, shared
+  by both directions), ``tau0_s``, ``g_p_S`` > ``g_ap_S`` (the read conductances). Optional:
+  ``read_voltage_V``, the standard errors ``vc_p_to_ap_err_V``, ``vc_ap_to_p_err_V``,
+  ``delta_err``, ``exponent_err``. ``width_s`` is the reference width of the run; the law holds
+  at every width (``switching_probability(V, t, to_state)``, ``voltage_for_probability``).
 
 ``width_s`` (the pulse width of the curves) is given at the top level, per device, or both
 (a device's own wins). Optional: ``bench``, ``chip``, ``source``, ``meta`` (an object) at the
@@ -97,12 +105,12 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.laws import celu, domain_wall, neel_brown, notched_wall, synapse_conductance
+from devices.laws import celu, domain_wall, neel_brown, notched_wall, stt_switching, synapse_conductance
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
 MODELS = ("neel_brown", "logistic", "domain_wall", "ferrimagnet_synapse", "dw_quantized_synapse",
-          "celu_neuron")
+          "celu_neuron", "stt_synapse")
 READOUTS = ("binary", "fraction")
 #: the keys each model needs
 REQUIRED = {"neel_brown": ("ic0_A", "delta"), "logistic": ("i50_A", "logistic_slope_per_A"),
@@ -111,7 +119,9 @@ REQUIRED = {"neel_brown": ("ic0_A", "delta"), "logistic": ("i50_A", "logistic_sl
             "ferrimagnet_synapse": ("gmin_S", "gmax_S", "nu_ltp", "nu_ltd", "n_pulses", "write_noise"),
             "dw_quantized_synapse": ("levels", "gmin_S", "gmax_S", "step_probability",
                                      "overshoot_probability"),
-            "celu_neuron": ("alpha_A", "gain_ohm_per_A", "offset_ohm")}
+            "celu_neuron": ("alpha_A", "gain_ohm_per_A", "offset_ohm"),
+            "stt_synapse": ("vc_p_to_ap_V", "vc_ap_to_p_V", "delta", "exponent", "tau0_s",
+                            "g_p_S", "g_ap_S")}
 #: positive numbers, in the order a device entry is written
 NUMBERS = ("width_s", "ic0_A", "delta", "tau0_s", "exponent", "i50_A", "logistic_slope_per_A",
            "line_resistance_ohm")
@@ -143,7 +153,17 @@ ELEMENT_KEYS = {
         "alpha_err_A": "nonnegative", "gain_err_ohm_per_A": "nonnegative",
         "offset_err_ohm": "nonnegative", "read_noise_ohm": "nonnegative",
         "line_resistance_ohm": "positive"},
+    "stt_synapse": {
+        "vc_p_to_ap_V": "positive", "vc_ap_to_p_V": "positive", "delta": "positive",
+        "exponent": "positive", "tau0_s": "positive", "g_p_S": "positive", "g_ap_S": "positive",
+        "read_voltage_V": "positive",
+        **{key: "nonnegative" for key in ("vc_p_to_ap_err_V", "vc_ap_to_p_err_V", "delta_err",
+                                          "exponent_err")}},
 }
+
+
+#: an stt_synapse's critical voltage key of each direction (by the target state)
+_VC_KEY = {"AP": "vc_p_to_ap_V", "P": "vc_ap_to_p_V"}
 
 
 class CalibrationFileError(ValueError):
@@ -368,11 +388,27 @@ class ElementCalibration:
         return celu.hall_output_ohm(current_A, self["offset_ohm"], self["gain_ohm_per_A"],
                                     self["alpha_A"])
 
+    def switching_probability(self, voltage_V, width_s, to_state: str):
+        """P_sw of a pulse of ``voltage_V`` (its magnitude, over the junction) and ``width_s``
+        toward ``to_state`` ("P" or "AP"; stt_synapse): the law at its fitted numbers."""
+        self._need("stt_synapse")
+        return stt_switching.probability(voltage_V, width_s, self[_VC_KEY[to_state]],
+                                         self["delta"], self["tau0_s"], self["exponent"])
+
+    def voltage_for_probability(self, probability, width_s, to_state: str) -> float:
+        """The pulse amplitude (V over the junction) that switches toward ``to_state`` with
+        ``probability`` at ``width_s`` (stt_synapse)."""
+        self._need("stt_synapse")
+        return float(stt_switching.voltage_for_probability(
+            probability, width_s, self[_VC_KEY[to_state]], self["delta"], self["tau0_s"],
+            self["exponent"]))
+
     def at_width(self, width_s: float, name: str = "", source: str = "") -> ElementCalibration:
-        """Itself at its own width; a synapse's steps hold at their programming width only."""
+        """Itself at its own width; a synapse's steps hold at their programming width only
+        (an stt_synapse's law holds at every width)."""
         if not (isinstance(width_s, (int, float)) and math.isfinite(width_s) and width_s > 0):
             raise CalibrationFileError(f"pulse width_s must be a finite number > 0, got {width_s!r}")
-        if _same_width(self.width_s, width_s):
+        if _same_width(self.width_s, width_s) or self.model == "stt_synapse":
             return self
         where = f" of device {name!r}" if name else ""
         raise CalibrationFileError(
@@ -547,6 +583,9 @@ def _element(model: str, entry: Mapping, where: str, top_width: float | None) ->
     if "gmax_S" in rules and not values["gmax_S"] > values["gmin_S"]:
         raise CalibrationFileError(f"{where}['gmax_S']: gmax_S {values['gmax_S']!r} S must be over "
                                    f"gmin_S {values['gmin_S']!r} S: refit the device")
+    if model == "stt_synapse" and not values["g_p_S"] > values["g_ap_S"]:
+        raise CalibrationFileError(f"{where}['g_p_S']: g_p_S {values['g_p_S']!r} S must be over "
+                                   f"g_ap_S {values['g_ap_S']!r} S (P conducts more): refit the junction")
     if model == "dw_quantized_synapse":
         if values["levels"] < 2 or not values["step_probability"] > 0 or not values["overshoot_probability"] < 1:
             raise CalibrationFileError(f"{where}: a quantized synapse needs levels >= 2, "

@@ -14,6 +14,9 @@
     hil characterize drift --devices S0,S1 --checks 8 --interval 1800 --bench examples/benches/realistic_drift.toml
     hil characterize ltp-ltd --devices F0,F1 --cycles 3 --bench examples/benches/ferrimagnet_synapses.toml
     hil characterize neuron-transfer --device N0 --points 41 --bench examples/benches/celu_neurons.toml
+    hil characterize synapse-switching --devices W0,W27 --bench examples/benches/stt_synapse_crossbar.toml
+        (P_sw vs V and width, both directions; fitted Vc, Delta, n; calibration_<chip>.json)
+    hil characterize crossbar-read --bench examples/benches/stt_synapse_crossbar.toml   (VMM error)
     ... [--bench BENCH.toml] [--backend sim|visa] [--out DIR] [--resume] [--no-progress]
     hil characterize switching --backend visa --visa-library @py \
         --address GPIB0::10::INSTR=TCPIP0::127.0.0.1::5025::SOCKET ...   (over `hil serve`)
@@ -64,6 +67,9 @@ CATALOG = {
     "ifr-survey": Entry("procedures.ifr_survey:IFRSurveyProcedure", "ifr_survey.csv"),
     "drift": Entry("procedures.drift:DriftMonitorProcedure", "drift.csv"),
     "ltp-ltd": Entry("procedures.ltp_ltd:LTPLTDProcedure", "ltp_ltd.csv"),
+    "synapse-switching": Entry("procedures.synapse_switching:SynapseSwitchingProcedure",
+                               "synapse_switching.csv"),
+    "crossbar-read": Entry("procedures.crossbar_read:CrossbarReadProcedure", "crossbar_read.csv"),
     "neuron-transfer": Entry("procedures.neuron_transfer:NeuronTransferProcedure",
                              "neuron_transfer.csv", "chip1/N0"),
 }

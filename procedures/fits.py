@@ -412,6 +412,116 @@ def _require_physical(ic0, ic0_err, delta, delta_err, i50, i50_err, current) -> 
             f"across the transition")
 
 
+# ----------------------------------------------------------------------------- n free
+@dataclass(frozen=True)
+class ExponentFit:
+    """(critical drives, Delta, n) of the Neel-Brown law at a known tau0, fitted together.
+
+    The drive is whatever the law is written in: a current for a neuron, the voltage over
+    the barrier for a synapse (:mod:`devices.laws.stt_switching`), so ``critical`` holds Ic0
+    or Vc in the data's unit, one per group of points (a synapse's two directions share
+    its free layer's Delta and n but not Vc). n is identified by the curvature of the
+    barrier Delta (1 - x)^n in the drive, which one pulse width barely shows: give widths
+    over two decades or more.
+    """
+
+    critical: tuple
+    critical_err: tuple
+    delta: float
+    delta_err: float
+    exponent: float
+    exponent_err: float
+    tau0_s: float
+    dispersion: float
+    n_points: int
+    widths_s: tuple
+
+    def probability(self, drive, width_s, group: int = 0):
+        return neel_brown.probability(drive, width_s, self.critical[group], self.delta,
+                                      self.tau0_s, self.exponent)
+
+    def drive_for(self, probability, width_s, group: int = 0) -> float:
+        return float(neel_brown.current_for_probability(probability, width_s, self.critical[group],
+                                                        self.delta, self.tau0_s, self.exponent))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "critical": list(self.critical),
+                "critical_err": list(self.critical_err), "widths_s": list(self.widths_s)}
+
+
+def _jacobian_with_exponent(drive, width, critical, delta, tau0_s, exponent) -> np.ndarray:
+    """dP / d(critical, Delta, n) per point (``critical`` per point): the law's (Ic0, Delta)
+    columns and dP/dn = dP/d ln r x (-Delta u^n ln u)."""
+    two = neel_brown.parameter_jacobian(drive, width, critical, delta, tau0_s, exponent)
+    u = neel_brown.reduced_barrier(drive, critical)
+    rate = np.exp(neel_brown.log_rate(drive, width, critical, delta, tau0_s, exponent))
+    d_n = -delta * u ** exponent * np.log(np.where(u > 0, u, 1.0))
+    return np.column_stack([two, np.exp(-rate) * rate * d_n])
+
+
+def fit_neel_brown_exponent(drive, switched, trials, width_s, tau0_s: float = 1e-9,
+                            group=None, max_exponent: float = 4.0) -> ExponentFit:
+    """Binomial ML fit of (critical drive per group, Delta, n) to switching counts over
+    several pulse widths (one width per point; ``group``: each point's group index 0..G-1,
+    None: one group). Starts from the fixed-n fits at n = 1 and n = 2 of each group (the
+    better n); the errors are the Fisher ones, scaled by the dispersion as for
+    :func:`fit_neel_brown`."""
+    if not tau0_s > 0:
+        raise FitError(f"tau0_s must be > 0, got {tau0_s!r}")
+    drive, switched, trials, width = _counts(drive, switched, trials, width_s)
+    labels = np.zeros(drive.size, dtype=int) if group is None else \
+        np.broadcast_to(np.asarray(group), drive.shape).astype(int)
+    groups = np.unique(labels)
+    if not np.array_equal(groups, np.arange(groups.size)):
+        raise FitError(f"group labels must be 0..G-1, got {groups.tolist()}")
+    widths = tuple(float(w) for w in np.unique(width))
+    if len(widths) < 2:
+        raise FitError(f"fitting the exponent n needs two or more pulse widths, got one "
+                       f"({widths[0]:g} s): the curvature of the barrier in the drive shows "
+                       "only across widths")
+    starts = []
+    for n in (1.0, 2.0):
+        try:
+            fixed = [fit_neel_brown(drive[labels == g], switched[labels == g], trials[labels == g],
+                                    width[labels == g], tau0_s, n) for g in groups]
+        except FitError:
+            continue
+        c = np.array([f.ic0_A for f in fixed])
+        d = float(np.mean([f.delta for f in fixed]))
+        p = neel_brown.probability(drive, width, c[labels], d, tau0_s, n)
+        starts.append((_binomial_nll(p, switched, trials), tuple(c), d, n))
+    if not starts:
+        raise FitError("no Neel-Brown curve fits the data at n = 1 or 2: measure across the "
+                       "switching transition at every width")
+    _, c0, d0, n0 = min(starts)
+    c0 = np.asarray(c0)
+
+    def unpack(theta):
+        return c0 * np.exp(theta[:groups.size]), d0 * math.exp(theta[-2]), \
+            min(n0 * math.exp(theta[-1]), max_exponent)
+
+    def nll(theta):
+        c, d, n = unpack(theta)
+        return _binomial_nll(neel_brown.probability(drive, width, c[labels], d, tau0_s, n),
+                             switched, trials)
+
+    critical, delta, exponent = unpack(_nelder_mead(nll, np.zeros(groups.size + 2)).x)
+    p = neel_brown.probability(drive, width, critical[labels], delta, tau0_s, exponent)
+    disp, scale = _scale(p, switched, trials, groups.size + 2)
+    jac3 = _jacobian_with_exponent(drive, width, critical[labels], delta, tau0_s, exponent)
+    jac = np.column_stack([np.where(labels == g, jac3[:, 0], 0.0) for g in groups] + [jac3[:, 1:]])
+    errs = [math.sqrt(max(v, 0.0)) for v in np.diag(_covariance(jac, p, trials, scale))]
+    below = [float(drive[(labels == g) & (p < 0.5)].max(initial=0.0)) for g in groups]
+    if not (all(math.isfinite(v) for v in (*critical, delta, exponent, *errs))
+            and all(c > b for c, b in zip(critical, below)) and delta > 0):
+        raise FitError(f"the (critical, Delta, n) fit ended on no physical curve (critical "
+                       f"{np.round(critical, 4).tolist()}, Delta {delta:.4g}, n {exponent:.3g}): "
+                       "measure more points across the transition at each width")
+    return ExponentFit(tuple(float(c) for c in critical), tuple(errs[:groups.size]), float(delta),
+                       errs[-2], float(exponent), errs[-1], float(tau0_s), disp, int(drive.size),
+                       widths)
+
+
 # ----------------------------------------------------------------------------- tau(I)
 @dataclass(frozen=True)
 class TauFit:
@@ -507,5 +617,5 @@ def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.
                        float(math.sqrt(max(cov[1, 1], 0))), float(tau0_s), float(exponent), chi2)
 
 
-__all__ = ["FitError", "LogisticFit", "NeelBrownFit", "TauCurveFit", "TauFit", "fit_logistic",
-           "fit_neel_brown", "fit_tau", "fit_tau_curve"]
+__all__ = ["ExponentFit", "FitError", "LogisticFit", "NeelBrownFit", "TauCurveFit", "TauFit",
+           "fit_logistic", "fit_neel_brown", "fit_neel_brown_exponent", "fit_tau", "fit_tau_curve"]

@@ -40,7 +40,8 @@ MATRIX_ROWS = 6
 SMU_OHM = 0.5          # a source meter's force path: output stage and cable
 GROUND_OHM = 0.5       # the shorting plug of the ground row and its cable
 LEAK_S = 1e-10         # every node to ground: relay / board insulation, 10 Gohm
-BIAS_ITERATIONS = 3
+BIAS_ITERATIONS = 4
+BIAS_RTOL = 1e-5       # the junction voltages' change at which the bias iteration stops
 MIN_CELL_OHM = 1e-3
 
 
@@ -75,27 +76,46 @@ class CrossbarNetwork:
         rows, cols = self.rows, self.cols
         self._n_lines = 2 * rows * cols
         self._n = self._n_lines + MATRIX_ROWS
-        # the fixed part of the (sparse) conductance matrix: line chains and leakage
-        g = _Stamps()
-        g_cell = 1.0 / self.cell_ohm
         row_node = np.arange(rows * cols).reshape(rows, cols)
         col_node = rows * cols + np.arange(rows * cols).reshape(rows, cols)
-        for a, b in ((row_node[:, :-1], row_node[:, 1:]), (col_node[:-1, :], col_node[1:, :])):
-            g.between(a.ravel(), b.ravel(), np.full(a.size, g_cell))
-        g.to_ground(np.arange(self._n), np.full(self._n, LEAK_S))
-        self._fixed = g
         self._row_node, self._col_node = row_node, col_node
-        self._row_end = row_node[:, 0]            # where each row line enters
-        self._col_end = col_node[-1, :]           # where each column line enters
+        buses = self._n_lines + np.arange(MATRIX_ROWS)
+        # each line enters at one end: row lines at column 0, column lines at the last row
+        ends = np.concatenate([row_node[:, 0], col_node[-1, :]])
+        # every branch the circuit can have, (a, b) with b = -1 for a branch to ground; the
+        # sparsity pattern is fixed, so a solve only fills in the conductances
+        cells = [(row_node[:, :-1], row_node[:, 1:]), (col_node[:-1, :], col_node[1:, :])]
+        a = [x.ravel() for x, _ in cells] + [np.arange(self._n), row_node.ravel(),
+                                              np.repeat(ends, MATRIX_ROWS), buses]
+        b = [y.ravel() for _, y in cells] + [np.full(self._n, -1), col_node.ravel(),
+                                              np.tile(buses, ends.size), np.full(MATRIX_ROWS, -1)]
+        a, b = np.concatenate(a), np.concatenate(b)
+        n_cells = sum(x.size for x, _ in cells)
+        self._fixed_g = np.concatenate([np.full(n_cells, 1.0 / self.cell_ohm),
+                                        np.full(self._n, LEAK_S)])
+        self._n_junctions = rows * cols
+        self._n_access = ends.size * MATRIX_ROWS
+        # the nodal matrix's entries of every branch: (a, a) and (b, b) +g, (a, b) and (b, a) -g
+        to_node = b >= 0
+        branch = np.arange(a.size)
+        i = np.concatenate([a, b[to_node], a[to_node], b[to_node]])
+        j = np.concatenate([a, b[to_node], b[to_node], a[to_node]])
+        self._entry_branch = np.concatenate([branch, branch[to_node], branch[to_node], branch[to_node]])
+        self._entry_sign = np.concatenate([np.ones(a.size), np.ones(to_node.sum()),
+                                           -np.ones(to_node.sum()), -np.ones(to_node.sum())])
+        keys, self._entry_slot = np.unique(j * self._n + i, return_inverse=True)   # CSC order
+        self._indices = (keys % self._n).astype(np.int32)
+        self._indptr = np.searchsorted(keys // self._n, np.arange(self._n + 1)).astype(np.int32)
+        self._row_channels = [[self.row_slot * 1000 + m * 100 + r for r in range(1, rows + 1)]
+                              for m in range(MATRIX_ROWS + 1)]
+        self._column_channels = [[self.column_slot * 1000 + m * 100 + c for c in range(1, cols + 1)]
+                                 for m in range(MATRIX_ROWS + 1)]
 
     # ------------------------------------------------------------ wiring
     def lines_on(self, closed: set[int], matrix_row: int) -> tuple[np.ndarray, np.ndarray]:
         """Which row lines and which column lines are closed onto ``matrix_row``."""
-        rows = np.array([self.row_slot * 1000 + matrix_row * 100 + r + 1 in closed
-                         for r in range(self.rows)])
-        cols = np.array([self.column_slot * 1000 + matrix_row * 100 + c + 1 in closed
-                         for c in range(self.cols)])
-        return rows, cols
+        return (np.array([c in closed for c in self._row_channels[matrix_row]], dtype=bool),
+                np.array([c in closed for c in self._column_channels[matrix_row]], dtype=bool))
 
     def touches(self, closed: set[int], matrix_row: int) -> bool:
         rows, cols = self.lines_on(closed, matrix_row)
@@ -105,35 +125,36 @@ class CrossbarNetwork:
     def solve(self, conductance_S, closed: set[int], sources: dict[int, Source]) -> Solution:
         """Node voltages with every bus driven as ``sources`` says (a bus not in it floats).
         ``conductance_S(junction_V)`` gives the (rows, cols) junction conductances at a bias."""
-        g0 = self._fixed.copy()
         b = np.zeros(self._n)
         stamped = {}
-        g_access = 1.0 / (self.access_ohm + self.cell_ohm)
+        access = np.zeros((self.rows + self.cols, MATRIX_ROWS))    # line end x bus
+        bus_g = np.zeros(MATRIX_ROWS)
         for m in range(1, MATRIX_ROWS + 1):
-            bus = self._n_lines + m - 1
-            rows, cols = self.lines_on(closed, m)
-            ends = np.concatenate([self._row_end[rows], self._col_end[cols]])
-            g0.between(ends, np.full(ends.size, bus), np.full(ends.size, g_access))
+            on = np.concatenate(self.lines_on(closed, m))
+            access[on, m - 1] = 1.0 / (self.access_ohm + self.cell_ohm)
             source = sources.get(m)
-            if source is None or not ends.size:
+            if source is None or not on.any():
                 continue                      # a source on a bus with no line: no current
             stamped[m] = source
+            bus = self._n_lines + m - 1
             if source.voltage_V is None:
                 b[bus] += source.current_A
             else:
-                g0.to_ground([bus], [1.0 / source.resistance_ohm])
+                bus_g[m - 1] = 1.0 / source.resistance_ohm
                 b[bus] += source.voltage_V / source.resistance_ohm
         junction_V = np.zeros((self.rows, self.cols))
         for _ in range(BIAS_ITERATIONS):
-            g = g0.copy()
-            g.between(self._row_node.ravel(), self._col_node.ravel(),
-                      np.asarray(conductance_S(junction_V), dtype=float).ravel())
-            v = spsolve(g.matrix(self._n), b)
+            g = np.concatenate([self._fixed_g, np.asarray(conductance_S(junction_V), dtype=float).ravel(),
+                                access.ravel(), bus_g])
+            data = np.bincount(self._entry_slot, weights=self._entry_sign * g[self._entry_branch],
+                               minlength=self._indices.size)
+            matrix = sparse.csc_matrix((data, self._indices, self._indptr), shape=(self._n, self._n))
+            v = spsolve(matrix, b)
             new_V = v[self._row_node] - v[self._col_node]
-            if np.allclose(new_V, junction_V, rtol=1e-9, atol=1e-12):
-                break
+            converged = np.allclose(new_V, junction_V, rtol=BIAS_RTOL, atol=1e-9)
             junction_V = new_V
-        junction_V = v[self._row_node] - v[self._col_node]
+            if converged:
+                break
         bus_V = v[self._n_lines:]
         currents = {}
         for m, source in stamped.items():
@@ -142,37 +163,6 @@ class CrossbarNetwork:
             else:
                 currents[m] = (source.voltage_V - bus_V[m - 1]) / source.resistance_ohm
         return Solution(junction_V, bus_V, currents)
-
-
-class _Stamps:
-    """A nodal conductance matrix as its stamps (sparse: a node has at most four
-    neighbours; a sparse LU needs no BLAS threads, which a dense solve this small loses to)."""
-
-    def __init__(self):
-        self.i: list[np.ndarray] = []
-        self.j: list[np.ndarray] = []
-        self.g: list[np.ndarray] = []
-
-    def copy(self) -> "_Stamps":
-        out = _Stamps()
-        out.i, out.j, out.g = list(self.i), list(self.j), list(self.g)
-        return out
-
-    def between(self, a, b, conductance) -> None:
-        a, b, conductance = np.asarray(a), np.asarray(b), np.asarray(conductance, dtype=float)
-        self.i += [a, b, a, b]
-        self.j += [a, b, b, a]
-        self.g += [conductance, conductance, -conductance, -conductance]
-
-    def to_ground(self, a, conductance) -> None:
-        a = np.asarray(a)
-        self.i.append(a)
-        self.j.append(a)
-        self.g.append(np.asarray(conductance, dtype=float))
-
-    def matrix(self, n: int):
-        return sparse.csc_matrix((np.concatenate(self.g),
-                                  (np.concatenate(self.i), np.concatenate(self.j))), shape=(n, n))
 
 
 # ---------------------------------------------------------------- the bench's side
