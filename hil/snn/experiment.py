@@ -202,7 +202,8 @@ class _Runner:
                     self._record(run_id, "insitu", size, seed, acc, t_epoch, layer)
 
     def _physics(self, size: str, own: IFRParameters, typical: IFRParameters) -> None:
-        """What the geometry does: the typical device's pulses to fire at the mapping's top."""
+        """What the geometry does: the typical device's pulses to fire at the mapping's top
+        (of the first seed's chip)."""
         if size in self.physics:
             return
         cfg = self.config
@@ -281,13 +282,15 @@ def format_table(results: dict) -> str:
     cfg = results["config"]
     lines = [f"SNN on digits: {cfg['hidden']} DW-MTJ IFR neurons, {cfg['steps']} steps, "
              f"{cfg['coding']} coding, {cfg['epochs']} epochs, pulse {cfg['width_s'] * 1e9:g} ns",
-             f"{'mode':<20} {'size':<5} {'seeds':>5} {'test acc %':>14}  geometry"]
+             f"{'mode':<20} {'size':<5} {'seeds':>5} {'test acc %':>14} {'vs LIF':>8}  geometry"]
+    lif = [r["test_acc_mean_pct"] for r in results["summary"] if r["mode"] == "ideal_lif"]
     for row in results["summary"]:
         geo = results["geometry"].get(row["size"])
         note = (f"D = {geo['distance_um']:.2f} um, E[N] = {geo['pulses_to_fire_at_top']:.2f} pulses "
                 f"at the top density {geo['top_density_A_m2']:.3g} A/m^2") if geo else ""
+        versus = f"{row['test_acc_mean_pct'] - lif[0]:+.2f} pp" if lif and row["mode"] != "ideal_lif" else ""
         lines.append(f"{row['mode']:<20} {row['size']:<5} {row['n_seeds']:>5} "
-                     f"{row['test_acc_mean_pct']:>7.2f} +- {row['test_acc_std_pct']:<4.2f}  {note}")
+                     f"{row['test_acc_mean_pct']:>7.2f} +- {row['test_acc_std_pct']:<4.2f} {versus:>8}  {note}")
     for size, p in results["bench_projection"].items():
         lines.append(
             f"bench, in situ {size}: {p['round_trips_per_sample']:.0f} round trips and "
