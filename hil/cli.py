@@ -135,6 +135,7 @@ USER_ERRORS = (
     ("drivers.limits", "LimitViolation"),
     ("drivers.transport", "InstrumentConnectionError"),
     ("drivers.faults", "FaultError"),
+    ("drivers.synapse", "ProgrammingError"),
     ("procedures.session", "ParameterError"),
     ("procedures.calibration", "CalibrationFileError"),   # hil.calibration.CalibrationError too
     ("hil.data", "DatasetError"),

@@ -10,7 +10,8 @@ import torch
 
 from devices import kinds
 from devices.benchfile import BenchFileError, default_bench_text, parse_bench
-from devices.laws import domain_wall, neel_brown
+from devices.laws import (celu, domain_wall, neel_brown, notched_wall, stt_switching,
+                          synapse_conductance)
 from simulated_bench.kinds import truth
 
 TRUTH_FACE = ("DEFAULTS", "nominal_parameters", "switch_target", "damage",
@@ -18,8 +19,10 @@ TRUTH_FACE = ("DEFAULTS", "nominal_parameters", "switch_target", "damage",
 
 
 def test_the_known_kinds_are_the_modules_of_devices_kinds():
-    assert kinds.names() == ("dw_mtj_ifr_neuron", "mtj", "sot_hall_bar")
-    laws = {"dw_mtj_ifr_neuron": domain_wall, "mtj": neel_brown, "sot_hall_bar": neel_brown}
+    laws = {"dw_mtj_ifr_neuron": domain_wall, "dw_quantized_synapse": notched_wall,
+            "ferrimagnet_celu_neuron": celu, "ferrimagnet_synapse": synapse_conductance,
+            "mtj": neel_brown, "sot_hall_bar": neel_brown, "stt_mtj_synapse": stt_switching}
+    assert kinds.names() == tuple(sorted(laws))
     for name in kinds.names():
         kind = kinds.kind(name)
         assert kind.name == name and kind.law is laws[name] and kind.summary
@@ -33,7 +36,9 @@ def test_every_kind_has_its_simulator_truth(name):
 
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones():
-    with pytest.raises(ValueError, match=r"'ferrimagnet' is not one of \('dw_mtj_ifr_neuron', 'mtj', 'sot_hall_bar'\)"):
+    with pytest.raises(ValueError, match=r"'ferrimagnet' is not one of \('dw_mtj_ifr_neuron', "
+                                         r"'dw_quantized_synapse', .*'sot_hall_bar', "
+                                         r"'stt_mtj_synapse'\)"):
         kinds.kind("ferrimagnet")
     with pytest.raises(ValueError, match="ferrimagnet"):
         truth("ferrimagnet")

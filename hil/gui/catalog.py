@@ -94,6 +94,8 @@ _TITLES = {
     "IFRCyclingProcedure": "IFR cycling: pulses to fire (DW-MTJ neuron)",
     "IFRTransferProcedure": "IFR transfer: pulses to fire vs amplitude",
     "IFRSurveyProcedure": "IFR survey (all DW-MTJ neurons)",
+    "LTPLTDProcedure": "LTP/LTD: conductance vs pulse number (synapses)",
+    "NeuronTransferProcedure": "Neuron transfer: CeLU output vs input current",
 }
 
 _PLOTS = {
@@ -110,6 +112,8 @@ _PLOTS = {
     "IFRCyclingProcedure": PlotSpec("Cycle", "Pulses to fire"),
     "IFRTransferProcedure": PlotSpec("Current density (A/m**2)", "Pulses to fire", fit="ifr"),
     "IFRSurveyProcedure": PlotSpec("Current density (A/m**2)", "Pulses to fire", "Device", "ifr"),
+    "LTPLTDProcedure": PlotSpec("Pulse", "Conductance (S)", "Device", log_x=False),
+    "NeuronTransferProcedure": PlotSpec("Input current (A)", "Output (ohm)", "Device", log_x=False),
 }
 
 
