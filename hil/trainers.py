@@ -17,6 +17,7 @@ DEFAULT = "mlp"
 NETWORKS: dict[str, tuple[str, str]] = {
     "mlp": ("hil.experiment", "one hidden layer of stochastic switching neurons (default)"),
     "snn": ("hil.snn.experiment", "a spiking layer of DW-MTJ integrate-fire-reset neurons (digits)"),
+    "stdp": ("hil.stdp.experiment", "unsupervised stochastic binary STDP on STT-MTJ synapses (WTA)"),
     "cnn": ("hil.synapses.experiment", "the all-spin CNN: multi-level synapses + CeLU device neurons"),
     "synapse-mlp": ("hil.synapses.experiment", "an MLP on multi-level synapses + CeLU device neurons"),
 }
