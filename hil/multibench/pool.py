@@ -11,6 +11,8 @@ the actors.
 
 from __future__ import annotations
 
+import dataclasses
+
 from hil.multibench.worker import BenchJob, BenchWorker
 
 
@@ -35,8 +37,8 @@ class LocalPool:
         self.jobs = list(jobs)
         self.workers: list[BenchWorker] = []
         try:
-            for job in self.jobs:
-                self.workers.append(BenchWorker(job))
+            for job in self.jobs:      # no watchdog: they die with this process
+                self.workers.append(BenchWorker(dataclasses.replace(job, watchdog_s=None)))
         except BaseException:
             self.close()
             raise
@@ -96,10 +98,11 @@ class RayPool:
                 raise cause from None
             raise
         except ray.exceptions.RayActorError as exc:
-            cause = getattr(exc, "cause", None) or getattr(exc, "_cause", None)
-            if isinstance(cause, ray.exceptions.RayTaskError) and isinstance(
-                    getattr(cause, "cause", None), Exception):
-                raise cause.cause from None         # it failed to start: why, as itself
+            if getattr(exc, "actor_init_failed", False):   # it could not open its bench
+                lines = [line.strip() for line in str(getattr(exc, "error_msg", exc)).splitlines()]
+                why = next((line for line in reversed(lines) if line), "unknown error")
+                raise MultiBenchError(f"bench {index + 1} ({self.jobs[index].label!r}) could not "
+                                      f"start: {why}") from None
             raise BenchLost(index, _first_line(exc)) from None
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import signal
 import threading
@@ -35,6 +36,20 @@ import numpy as np
 FORWARDS = ("array", "bench")
 
 
+def _driver_call(method):
+    """A call from the driver: refused on a closed bench; the watchdog counts from its end."""
+    @functools.wraps(method)
+    def call(self, *args):
+        if self._closed:
+            raise RuntimeError(f"bench {self.job.label!r} is closed")
+        self._busy = True
+        try:
+            return method(self, *args)
+        finally:
+            self._last_call, self._busy = time.monotonic(), False
+    return call
+
+
 @dataclass(frozen=True)
 class BenchJob:
     """How a worker reaches its bench (plain data: it travels to a Ray actor)."""
@@ -45,7 +60,9 @@ class BenchJob:
     visa_library: str | None = None
     addresses: dict = field(default_factory=dict)
     forward: str = "array"              # "array" (simulated benches) | "bench"
-    watchdog_s: float = 600.0           # outputs off when the driver is silent this long
+    #: an actor's outputs go off (and it exits) when the driver is silent this long; None: no
+    #: watchdog (a worker in the driver's own process dies with it)
+    watchdog_s: float | None = 600.0
 
 
 @dataclass(frozen=True)
@@ -95,17 +112,19 @@ class BenchWorker:
         self._closed = False
         self._lock = threading.Lock()
         self._last_call = time.monotonic()
+        self._busy = False
         self.net = None
         # garbage-collected: the stack closes; at exit: close() runs before pyvisa's own exit
         # hooks (registered earlier, run later) tear the sessions down
         self._finalizer = weakref.finalize(self, _close_stack, self._stack)
         self._finalizer.atexit = False
         atexit.register(_close_at_exit, weakref.ref(self))
-        if threading.current_thread() is threading.main_thread():
-            with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGTERM, self._on_sigterm)
-        self._watchdog = threading.Thread(target=self._watch, name="bench-watchdog", daemon=True)
-        self._watchdog.start()
+        if job.watchdog_s:              # a worker of its own process (an actor) only; in
+            # the driver's process the bench's own SIGTERM handler unwinds the run instead
+            if threading.current_thread() is threading.main_thread():
+                with contextlib.suppress(ValueError):
+                    signal.signal(signal.SIGTERM, self._on_sigterm)
+            threading.Thread(target=self._watch, name="bench-watchdog", daemon=True).start()
 
     # ------------------------------------------------------------------ life
     def pid(self) -> int:
@@ -128,18 +147,15 @@ class BenchWorker:
         raise SystemExit(128 + signum)
 
     def _watch(self) -> None:
+        # idle time only: a long call (a whole test set on a slow bench) is not silence
         while not self._closed:
             time.sleep(min(5.0, self.job.watchdog_s / 4))
-            if time.monotonic() - self._last_call > self.job.watchdog_s:
+            if not self._busy and time.monotonic() - self._last_call > self.job.watchdog_s:
                 self.close()            # the driver is gone: no bench left on
                 os._exit(3)
 
-    def _touch(self) -> None:
-        if self._closed:
-            raise RuntimeError(f"bench {self.job.label!r} is closed")
-        self._last_call = time.monotonic()
-
     # ------------------------------------------------------------------ one run
+    @_driver_call
     def prepare(self, run: RunSpec, weights: dict, x_probe: np.ndarray) -> dict:
         """Build this bench's device layer for ``run`` (its calibration, its forward backend)
         and, on a simulated forward, measure what a shard costs on the bench: ``x_probe`` (this
@@ -152,7 +168,6 @@ class BenchWorker:
         from hil.network import HiddenLayerNet
         from hil.safety import device_current_limits
 
-        self._touch()
         cfg = ExperimentConfig.from_dict(run.settings)
         bench = self.bench.config
         limits = device_current_limits(bench)
@@ -221,13 +236,13 @@ class BenchWorker:
             for name, value in weights.items():
                 own[name].copy_(torch.from_numpy(value))
 
+    @_driver_call
     def step(self, weights: dict, x: np.ndarray, y: np.ndarray) -> dict:
         """Forward on the devices and backward for one shard, with the driver's ``weights``:
         the gradient of the shard's mean loss per parameter, the shard's loss and hits, and
         what the shard cost on the bench."""
         import torch
 
-        self._touch()
         self._load(weights)
         self.net.train()
         self.net.zero_grad(set_to_none=True)
@@ -241,11 +256,11 @@ class BenchWorker:
                 "correct": int((logits.argmax(1) == torch.from_numpy(y)).sum()),
                 **self._cost_since(marks)}
 
+    @_driver_call
     def evaluate(self, weights: dict, x: np.ndarray, y: np.ndarray) -> int:
         """Test samples the network gets right on this bench (eval mode: ``eval_repeats``)."""
         import torch
 
-        self._touch()
         self._load(weights)
         self.net.eval()
         with torch.no_grad():
