@@ -32,7 +32,8 @@ class DeviceWatch:
     def __init__(self, backend_names: Sequence[str], min_trials: int = 1000, mixed: float = 0.1,
                  stuck_fraction: float = 0.01):
         self.names = list(backend_names)
-        self.min_trials, self.mixed, self.stuck_fraction = int(min_trials), float(mixed), float(stuck_fraction)
+        self.min_trials, self.mixed = int(min_trials), float(mixed)
+        self.stuck_fraction = float(stuck_fraction)
         self.counts = np.zeros((3, len(self.names)))     # trials, switches, expected switches
 
     def observe(self, layer, t: np.ndarray, answer: np.ndarray) -> None:

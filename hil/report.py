@@ -44,6 +44,8 @@ def format_table(result) -> str:
              f"software baseline (sigmoid):   {_cell(summary, ('software', '-', '-'))}",
              f"ideal stochastic binary:       {_cell(summary, ('ideal_stochastic', '-', '-'))}",
              ""]
+    if _is_drift_study(result) and not any(k[3] == BENCH_LEVEL and k[1] != "-" for k in summary):
+        return "\n".join(lines + [format_drift_table(result)] + _events_block(result))
     header = (f"{'variability':<11} {'size':<4} {'ex-situ raw':>12} {'ex-situ':>12} "
               f"{'in-situ':>12} {'in-situ - sw':>12} {'target':>7} {'trips/batch':>11} "
               f"{'bench time':>10}")
@@ -74,9 +76,10 @@ def format_table(result) -> str:
     projection = getattr(result, "bench_projection", {})
     if projection:
         first = next(iter(projection.values()))
+        neurons = first.get("neurons_per_sample", first["batch"][1])   # every hidden layer's
         lines.append(
             f"trips/batch, bench time: one in-situ training batch ({first['batch'][0]} samples x "
-            f"{first['batch'][1]} neurons x {first['repeats']} trials) measured through the "
+            f"{neurons} neurons x {first['repeats']} trials) measured through the "
             f"BenchBackend (drivers + simulated VISA, virtual clock), scaled to the run's "
             f"training batches, plus the bench's one-time setup (evaluation not included); per "
             f"batch {first['bench_time_s_per_batch']:.2f} s against a physical floor of "
@@ -85,10 +88,12 @@ def format_table(result) -> str:
         lines.append("trips/batch and bench time: simulated array = 0 / n.a. (no bench projection)")
     if _is_drift_study(result):
         lines += ["", format_drift_table(result)]
+    return "\n".join(lines + _events_block(result))
+
+
+def _events_block(result) -> list[str]:
     events = format_device_events(result)
-    if events:
-        lines += ["", events]
-    return "\n".join(lines)
+    return ["", events] if events else []
 
 
 _DRIFT_MODES = ("exsitu_recal", "insitu_online")
