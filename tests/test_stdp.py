@@ -92,3 +92,22 @@ def test_cli_bad_option_is_one_line_and_exit_2(argv, expected, capsys, tmp_path)
 
     assert main(["train", "--network", "stdp", "--out", str(tmp_path / "x"), *argv]) == 2
     assert expected in one_line_error(capsys)
+
+
+def test_the_model_of_a_calibration_file_is_its_median_junction_and_spread(tmp_path):
+    import json
+
+    from hil.stdp.calibrated import model_from_calibration
+
+    rng = np.random.default_rng(1)
+    vc_ap, vc_p = 0.9 * (1 + 0.05 * rng.standard_normal(64)), 0.65 * (1 + 0.05 * rng.standard_normal(64))
+    devices = {f"xbar/W{i}": {"model": "stt_synapse", "vc_p_to_ap_V": vc_ap[i], "vc_ap_to_p_V": vc_p[i],
+                              "delta": 44.0, "exponent": 2.0, "tau0_s": 1e-9, "g_p_S": 2.8e-4,
+                              "g_ap_S": 1.1e-4} for i in range(64)}
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps({"format": "spin-hil-calibration", "version": 1, "width_s": 1e-7,
+                                "devices": devices}))
+    model = model_from_calibration(path)
+    assert model.to_ap.vc_V == pytest.approx(np.median(vc_ap)) and model.to_p.exponent == 2.0
+    assert model.spreads["vc_rel"] == pytest.approx(0.05, rel=0.2)
+    assert model.spreads["delta_rel"] == 0.0 and "64 junctions" in model.source

@@ -7,7 +7,7 @@ probability written in voltage,
     P_sw(V, t) = 1 - exp(-t / tau),   tau = tau0 exp(Delta (1 - |V| / Vc) ** n),
 
 with its own (Vc, Delta, n) for AP -> P (potentiation) and P -> AP (depression). The law is
-:mod:`devices.laws.neel_brown` (the current there is the voltage here, Ic0 is Vc). The STDP
+:mod:`devices.laws.stt_switching` (the simulator's and the fits' too). The STDP
 rule asks for a switching *probability*; :meth:`SwitchingLaw.amplitude_for` inverts the
 calibrated typical law to the amplitude that gives it at the pulse width played, and each
 junction then switches with its own law at that amplitude (its D2D spread is what the rule
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from devices.laws import neel_brown
+from devices.laws import stt_switching
 from hil.stdp.config import StdpConfigError
 
 TO_P, TO_AP = "P", "AP"
@@ -41,8 +41,8 @@ class SwitchingLaw:
     tau0_s: float = 1e-9
 
     def probability(self, amplitude_V, width_s):
-        return neel_brown.probability(np.abs(amplitude_V), width_s, self.vc_V, self.delta,
-                                      self.tau0_s, self.exponent)
+        return stt_switching.probability(np.abs(amplitude_V), width_s, self.vc_V, self.delta,
+                                         self.tau0_s, self.exponent)
 
     def amplitude_for(self, probability: float, width_s: float) -> float:
         """The amplitude whose pulse of ``width_s`` switches with ``probability``.
@@ -56,7 +56,8 @@ class SwitchingLaw:
             raise SynapseModelError(
                 f"P_sw = {probability:g} at {width_s:g} s needs more than one reversal attempt per "
                 f"tau0 = {self.tau0_s:g} s; ask a lower probability or a longer pulse")
-        return self.vc_V * (1.0 - (barrier / self.delta) ** (1.0 / self.exponent))
+        return float(stt_switching.voltage_for_probability(probability, width_s, self.vc_V,
+                                                           self.delta, self.tau0_s, self.exponent))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from devices.laws import neel_brown
+from devices.laws import stt_switching
 from hil.stdp.synapse import TO_AP, TO_P, SynapseModel, SynapseModelError
 
 
@@ -76,8 +76,8 @@ class DeviceSynapses:
     def _junction_probability(self, law, amplitude_V, shape, s) -> np.ndarray:
         vc = _spread(self.rng, law.vc_V, s.get("vc_rel", 0.0), shape)
         delta = _spread(self.rng, law.delta, s.get("delta_rel", 0.0), shape)
-        return neel_brown.probability(amplitude_V, self.rule.width_s, vc, delta, law.tau0_s,
-                                      law.exponent)
+        return stt_switching.probability(amplitude_V, self.rule.width_s, vc, delta, law.tau0_s,
+                                         law.exponent)
 
     def weights(self) -> np.ndarray:
         return self._w
