@@ -34,7 +34,10 @@ The Neel-Brown fit frees ``Ic0`` and ``Delta`` at a known attempt time ``tau0`` 
 ``n``; with one pulse width the two are identified because ln(t / tau0) is known. The
 logistic fit gives the neuron's slope ``k`` and offset ``I50``; its 10-90 % width is
 ``2 ln 9 / k``. ``fit_tau`` turns P vs pulse width at one current into tau(I), and
-``fit_tau_curve`` turns tau(I) at several currents into (Delta, Ic0).
+``fit_tau_curve`` turns tau(I) at several currents into (Delta, Ic0) and, with ``exponent``
+None, n. ``fit_neel_brown_exponent`` fits (critical drive, Delta, n) to counts at several
+widths at once (one critical drive per group: a synapse's two directions): n is fitted, not
+assumed (an STT macrospin has n = 2, not the linear n = 1).
 
 Currents are magnitudes in amperes throughout.
 """
@@ -567,7 +570,8 @@ def fit_tau(width_s, switched, trials, current_A: float = float("nan")) -> TauFi
 
 @dataclass(frozen=True)
 class TauCurveFit:
-    """(Ic0, Delta) from ln tau(I) = ln tau0 + Delta (1 - I / Ic0)^n at a known tau0."""
+    """(Ic0, Delta) and n (given or fitted) from ln tau(I) = ln tau0 + Delta (1 - I / Ic0)^n at a
+    known tau0."""
 
     ic0_A: float
     ic0_err_A: float
@@ -576,45 +580,58 @@ class TauCurveFit:
     tau0_s: float
     exponent: float
     chi2_per_dof: float
+    exponent_err: float = 0.0      # 0: n was given, not fitted
 
     def tau_s(self, current_A):
         return neel_brown.relaxation_time(current_A, self.ic0_A, self.delta, self.tau0_s,
                                           self.exponent)
 
 
-def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9, exponent: float = 1.0) -> TauCurveFit:
-    """Weighted least squares of ln tau vs current (errors of ln tau = tau_err / tau)."""
+def fit_tau_curve(taus: list[TauFit], tau0_s: float = 1e-9,
+                  exponent: float | None = 1.0) -> TauCurveFit:
+    """Weighted least squares of ln tau vs current (errors of ln tau = tau_err / tau).
+    ``exponent`` None fits n too (needs tau at 4 or more currents; ``exponent_err`` then
+    holds its error): ln(tau / tau0) = Delta u^n is curved in I for n != 1."""
     taus = [t for t in taus if t.tau_err_s > 0 and np.isfinite(t.tau_err_s)]
-    if len(taus) < 2:
-        raise FitError(f"fit_tau_curve needs tau at >= 2 currents with finite errors, got {len(taus)}")
+    free = exponent is None
+    if len(taus) < (4 if free else 2):
+        raise FitError(f"fit_tau_curve needs tau at >= {4 if free else 2} currents with finite "
+                       f"errors{' to fit the exponent n' if free else ''}, got {len(taus)}")
     current = np.array([t.current_A for t in taus])
     y = np.log([t.tau_s for t in taus]) - math.log(tau0_s)
     sigma = np.array([t.tau_err_s / t.tau_s for t in taus])
     if np.any(y <= 0):
         raise FitError("some tau are at or below tau0: those currents are above Ic0; "
                        "use currents where switching is thermally activated")
-    # start from n = 1: y = Delta - (Delta / Ic0) I
-    b, a = np.polyfit(current, y ** (1.0 / exponent), 1, w=1.0 / sigma)
-    delta_0 = max(a, 1e-3) ** exponent
+    n_0 = 1.0 if free else float(exponent)
+    # start from the straight line of y^(1/n) = Delta^(1/n) (1 - I / Ic0)
+    b, a = np.polyfit(current, y ** (1.0 / n_0), 1, w=1.0 / sigma)
+    delta_0 = max(a, 1e-3) ** n_0
     ic0_0 = -a / b if b < 0 else float(current.max()) * 1.5
 
-    def residuals(theta):
-        ic0, delta = ic0_0 * math.exp(theta[0]), delta_0 * math.exp(theta[1])
-        # ln(tau / tau0) = -ln(t / tau) + ln(t / tau0) = Delta u^n
-        return (delta * neel_brown.reduced_barrier(current, ic0) ** exponent - y) / sigma
+    def unpack(theta):
+        n = n_0 * math.exp(theta[2]) if free else n_0
+        return ic0_0 * math.exp(theta[0]), delta_0 * math.exp(theta[1]), n
 
-    res = optimize.least_squares(residuals, [0.0, 0.0], method="lm", xtol=1e-12, ftol=1e-12)
-    ic0, delta = ic0_0 * math.exp(res.x[0]), delta_0 * math.exp(res.x[1])
-    dof = max(len(current) - 2, 1)
+    def residuals(theta):
+        ic0, delta, n = unpack(theta)
+        # ln(tau / tau0) = -ln(t / tau) + ln(t / tau0) = Delta u^n
+        return (delta * neel_brown.reduced_barrier(current, ic0) ** n - y) / sigma
+
+    res = optimize.least_squares(residuals, np.zeros(3 if free else 2), method="lm", xtol=1e-12,
+                                 ftol=1e-12)
+    ic0, delta, n = unpack(res.x)
+    dof = max(len(current) - res.x.size, 1)
     chi2 = float(np.sum(res.fun ** 2) / dof)
     # covariance in natural parameters: J is in log parameters -> chain rule
-    jac = res.jac * np.array([ic0, delta])[None, :] ** -1.0
+    jac = res.jac / np.array([ic0, delta, n][:res.x.size])[None, :]
     try:
         cov = np.linalg.inv(jac.T @ jac) * max(chi2, 1.0)
     except np.linalg.LinAlgError:
-        cov = np.full((2, 2), np.nan)
+        cov = np.full((res.x.size, res.x.size), np.nan)
     return TauCurveFit(float(ic0), float(math.sqrt(max(cov[0, 0], 0))), float(delta),
-                       float(math.sqrt(max(cov[1, 1], 0))), float(tau0_s), float(exponent), chi2)
+                       float(math.sqrt(max(cov[1, 1], 0))), float(tau0_s), float(n), chi2,
+                       float(math.sqrt(max(cov[2, 2], 0))) if free else 0.0)
 
 
 __all__ = ["ExponentFit", "FitError", "LogisticFit", "NeelBrownFit", "TauCurveFit", "TauFit",
