@@ -4,6 +4,7 @@ outputs off when the run is interrupted."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -12,6 +13,7 @@ from devices.benchfile import default_bench_text
 from hil.cli import main
 from hil.config import ExperimentConfig
 from hil.multibench import MultiBenchError, load_jobs, run_multibench
+from hil.multibench.dataparallel import MultiBenchRun
 from tests.simhelpers import one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -34,11 +36,20 @@ SMALL = dict(epochs=2, hidden=16, batch_size=32, repeats=2, eval_repeats=8, seed
              sizes=("S",), calibration="truth", progress=False)
 
 
-def test_two_benches_reach_the_one_bench_accuracy_in_about_half_its_bench_time(tmp_path):
+def test_two_benches_reach_the_one_bench_accuracy_in_about_half_its_bench_time(tmp_path, capsys):
     paths = bench_files(tmp_path, [101, 102])
     config = ExperimentConfig(**SMALL, out_dir=str(tmp_path / "out"))
     (one,) = run_multibench(config, load_jobs(paths[:1])).runs
-    (two,) = run_multibench(config, load_jobs(paths)).runs
+    # the same settings through hil train: the table, and results.json holding the run
+    assert main(["train", "--benches", *paths, "--epochs", "2", "--hidden", "16",
+                 "--batch-size", "32", "--repeats", "2", "--eval-repeats", "8", "--seeds", "0",
+                 "--sizes", "S", "--calibration", "truth", "--no-progress",
+                 "--out", str(tmp_path / "two")]) == 0
+    printed = capsys.readouterr().out
+    assert "in situ on 2 bench(es) (in process)" in printed and "trips/batch" in printed
+    saved = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert saved["benches"] == paths and saved["config"]["modes"] == ["insitu"]
+    two = MultiBenchRun(**saved["runs"][0])
     assert one.benches == 1 and two.benches == 2 and len(two.per_bench_acc) == 2
     # a 16-neuron network after 2 epochs (~70-80 % over seeds 0-2, one bench or two): far
     # above chance (10 %), two benches within the seed spread of one
