@@ -39,3 +39,18 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path, capsys, option, shown):
     assert code == 2
     assert shown in one_line_error(capsys)
     assert not (tmp_path / "run" / RESULTS).exists()
+
+
+def test_a_calibration_file_serves_the_devices_it_holds(tmp_path):
+    from devices.benchfile import load_bench_file
+    from hil.snn.config import EXAMPLE_BENCH
+    from hil.snn.simulated import truth_calibration, wall_chip
+    from procedures.calibration import save_calibration
+
+    truth = truth_calibration(wall_chip(load_bench_file(EXAMPLE_BENCH)), 20e-9)
+    path = save_calibration(truth.subset([n for n in truth.names() if n != "chip1/N3"]),
+                            tmp_path / "calibration.json")
+    results = run_snn_experiment({**TINY, "epochs": 0, "modes": ("insitu",), "calibration": str(path),
+                                  "out_dir": str(tmp_path / "run")})
+    assert results["uncalibrated_devices_left_out"] == {"N": ["chip1/N3"]}
+    assert "N3" not in results["runs"][0]["mapping"] and "N4 x" in results["runs"][0]["mapping"]

@@ -91,6 +91,7 @@ class _Runner:
                             if k not in ("epochs", "out_dir", "resume", "progress", "modes", "seeds",
                                          "sizes", "bench_projection", "bench_samples", "torch_threads")},
                          "bench_sha256": bench_digest(self.bench)}
+        self.left_out: dict[str, list[str]] = {}     # size -> devices a calibration file lacks
         self.file_calibration = None if config.calibration == "truth" else self._read_file()
         self.runs: list[dict] = []
         self.projection: dict[str, dict] = {}
@@ -106,7 +107,13 @@ class _Runner:
         from hil.snn.simulated import sizes_of
 
         for size in self.sizes:
-            IFRParameters.from_calibration(calibration, sizes_of(self.own_chip)[size], self.bench)
+            names = [n for n in sizes_of(self.own_chip)[size] if n in calibration]
+            if not names:
+                raise CalibrationFileError(f"calibration {path!r} holds no device of size {size!r}; "
+                                           f"survey them (hil characterize ifr-survey) or leave the "
+                                           f"size out (--sizes)")
+            IFRParameters.from_calibration(calibration, names, self.bench)
+            self.left_out[size] = [n for n in sizes_of(self.own_chip)[size] if n not in calibration]
         self.identity["calibration_sha256"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         return calibration
 
@@ -147,6 +154,12 @@ class _Runner:
             return self.own_chip
         return wall_chip(self.bench, chip_seed=_seed("chip", self.bench.seed, seed))
 
+    def _devices(self, chip, size: str) -> list[str]:
+        """The size's devices that serve neurons: all of them, or those the file calibrated."""
+        from hil.snn.simulated import sizes_of
+
+        return [n for n in sizes_of(chip)[size] if n not in self.left_out.get(size, ())]
+
     def _calibration(self, chip) -> ChipCalibration:
         from hil.snn.simulated import truth_calibration
 
@@ -171,7 +184,7 @@ class _Runner:
             chip = self._chip(seed)
             calibration = self._calibration(chip)
             for size in self.sizes:
-                names = round_robin(cfg.hidden, sizes_of(chip)[size])
+                names = round_robin(cfg.hidden, self._devices(chip, size))
                 own = IFRParameters.from_calibration(calibration, names, self.bench)
                 typical = typical_parameters(own)
                 self._physics(size, own, typical)
@@ -229,7 +242,7 @@ class _Runner:
         samples_per_run = cfg.epochs * len(self.data.x_train)
         with open_bench(self.bench) as bench:
             for size in self.sizes:
-                names = round_robin(cfg.hidden, sizes_of(self.own_chip)[size])
+                names = round_robin(cfg.hidden, self._devices(self.own_chip, size))
                 own = IFRParameters.from_calibration(calibration, names, self.bench)
                 backend = IFRBenchBackend(bench, IFRParameters.from_calibration(
                     calibration, list(dict.fromkeys(names)), self.bench))
@@ -274,7 +287,8 @@ class _Runner:
     def results(self) -> dict:
         return {"network": "snn", "config": self.config.to_dict(), "bench": self.bench.name,
                 "sizes": self.sizes, "runs": self.runs, "summary": self.summary(),
-                "geometry": self.physics, "bench_projection": self.projection}
+                "geometry": self.physics, "bench_projection": self.projection,
+                "uncalibrated_devices_left_out": self.left_out}
 
 
 def format_table(results: dict) -> str:
