@@ -27,6 +27,11 @@ def describe_bench(config=None) -> str:
         "wiring:",
         f"  pulse generator channel {w.pulse_channel} ({w.source_impedance_ohm:g} ohm) -> 7709 row {w.pulse_row}",
         f"  read SMU -> 7709 row {w.read_row}; channel SRCC = slot, row, column",
+        f"  aux SMU -> 7709 row {w.aux_row}" + (f"; ground -> 7709 row {w.ground_row}"
+                                               if w.ground_row else ""),
+        *[f"  crossbar {g.chip}/{g.size}: {g.count} row lines on card {g.slot} (columns "
+          f"1-{g.count}), {g.columns} column lines on card {g.column_slot}; junction r,c = "
+          f"{g.size}<r*{g.columns}+c>" for g in bench_file.groups if g.columns],
         f"  magnet: field = {w.magnet_T_per_A * 1e3:g} mT/A x current, axis {w.magnet_axis}",
         f"  trigger link (read SMU digital out -> pulse generator trigger in): {w.trigger_link}",
         f"  variability: {bench_file.variability}",

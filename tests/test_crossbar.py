@@ -126,3 +126,13 @@ def test_a_voltage_over_the_barrier_breakdown_shorts_the_junction(config):
     assert sim.damaged_devices() == ["xbar/W9"] and chip.broken[net.junctions[1, 1]] == "short"
     g = TRUTH.conductances_S(chip, net.junctions, np.zeros(net.junctions.shape))
     assert g[1, 1] > 100 * g[1, 2]
+
+
+def test_bench_show_prints_the_crossbar_wiring_and_each_junctions_truth():
+    from hil.benchinfo import describe_bench
+
+    text = describe_bench(XBAR)
+    assert "aux SMU -> 7709 row 3; ground -> 7709 row 4" in text
+    assert "crossbar xbar/W: 8 row lines on card 1 (columns 1-8), 8 column lines on card 2" in text
+    line = next(row for row in text.splitlines() if row.strip().startswith("xbar/W13 "))
+    assert " 1,5 " in line and line.split()[-1] == "AP"

@@ -95,3 +95,17 @@ def test_crossbar_read_reports_the_vmm_error_of_each_scheme(tmp_path):
     assert schemes["ground"]["readings"] == 16 and schemes["ground"]["max_abs_error"] < 0.02
     assert schemes["float"]["mean_error"] > 0.2          # sneak paths through floating lines
     assert (tmp_path / "crossbar_read.png").stat().st_size > 0
+
+
+def test_the_tau_curve_fits_the_exponent_when_asked():
+    from devices.laws import neel_brown
+    from procedures.fits import TauFit, fit_tau_curve
+
+    current = np.linspace(30e-6, 50e-6, 6)
+    tau = neel_brown.relaxation_time(current, 60e-6, 60.0, 1e-9, 2.0)
+    noise = 1 + 0.03 * np.random.default_rng(1).standard_normal(current.size)
+    taus = [TauFit(float(i), float(t * e), float(0.05 * t), 1.0, 10) for i, t, e in zip(current, tau, noise)]
+    free = fit_tau_curve(taus, 1e-9, None)
+    assert free.exponent == pytest.approx(2.0, abs=0.3) and free.exponent_err > 0
+    assert free.ic0_A == pytest.approx(60e-6, rel=0.1)
+    assert fit_tau_curve(taus, 1e-9, 1.0).chi2_per_dof > 5 * free.chi2_per_dof   # n = 1 does not fit
