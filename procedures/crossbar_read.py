@@ -11,9 +11,11 @@ the ideal sum of its junctions' conductances.
    beside the ideal I_j = V_read sum_i x_i G_ij from the map.
 
 The VMM error of a column reading is (I_measured - I_ideal) / I_ideal. With the unselected
-lines grounded it is the IR drop along the lines and the TMR's bias dependence (the map's
-junctions were read alone); with them floating ("float") the sneak paths through the
-unselected junctions add to every column. The summary reports, per scheme, the mean, rms and
+lines grounded it is the extra IR drop of the column lines shared by the active rows (the map
+reads each junction with its row line carrying its whole row's current, so that drop is in
+the map already: against the simulated truth's conductances the grounded read is ~5-10 % low
+on the example bench, 20 ohm access and 2 ohm per cell); with them floating ("float") the
+sneak paths through the unselected junctions add to every column. The summary reports, per scheme, the mean, rms and
 largest relative error, and the cost (round trips, projected bench time, floor).
 """
 
