@@ -163,6 +163,10 @@ def celu_neuron(**changes) -> CeLUNeuronDevice:
     return CeLUNeuronDevice(**values)
 
 
+#: up to this many levels a device is "few-level" (weight_range 2, else 4)
+FEW_LEVELS = 8
+
+
 @dataclass(frozen=True)
 class WeightConfig:
     """How a layer's weights sit on synapse devices (the layer's device config).
@@ -170,15 +174,22 @@ class WeightConfig:
     A weight is a complementary pair, w = w_max (G+ - G-) / (G_max - G_min) of the typical
     device, with G+ at level k and G- at level N-1-k: N weight levels, symmetric about 0
     (2 levels: binary +-w_max; 3: ternary). ``weight_range`` sets w_max = weight_range /
-    sqrt(fan_in). In situ, a pair is programmed when its shadow weight passes the midpoint to
-    the next level by ``margin`` of the level spacing (hysteresis against noise and jitter)."""
+    sqrt(fan_in); None picks it by the levels (:data:`FEW_LEVELS`): 2 for a device of few
+    levels, whose lowest nonzero level must stay within the weights' spread (at 4 a ternary
+    device's zero level swallows every initial weight, 1 / sqrt(fan_in) at most, and ex-situ
+    training never leaves it), 4 for a fine-grained device, whose trained weights outgrow
+    2 / sqrt(fan_in) (clamping them there costs the CNN ~2.5 pp). In situ, a pair is
+    programmed when its shadow weight passes the midpoint to the next level by ``margin`` of
+    the level spacing (hysteresis against noise and jitter)."""
 
     device: SynapseDevice
     margin: float = 0.2
-    weight_range: float = 4.0
+    weight_range: float | None = None
 
     def __post_init__(self):
         _check("margin", self.margin, 0.0, 0.49, "weights: ")
+        if self.weight_range is None:
+            object.__setattr__(self, "weight_range", 2.0 if self.device.n_states <= FEW_LEVELS else 4.0)
         _check("weight_range", self.weight_range, 1e-3, 100.0, "weights: ")
 
 

@@ -37,7 +37,7 @@ class SynapseExperimentConfig:
     hidden: int = 32
     channels: tuple[int, int] = (8, 16)
     margin: float = 0.2
-    weight_range: float = 4.0
+    weight_range: float | None = None           # None: by the device's levels
     modes: tuple[str, ...] = MODES
     bench_projection: bool = True
     out_dir: str = "runs/synapses"
@@ -74,7 +74,8 @@ class SynapseExperimentConfig:
             fail("--seeds", list(self.seeds), "must be distinct integers >= 0")
         for name, value, low, high in (("--lr", self.lr, 1e-6, 10.0),
                                        ("--margin", self.margin, 0.0, 0.49),
-                                       ("--weight-range", self.weight_range, 1e-3, 100.0)):
+                                       ("--weight-range", 1.0 if self.weight_range is None
+                                        else self.weight_range, 1e-3, 100.0)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
                 fail(name, value, f"must be a number in [{low:g}, {high:g}]")
         self.modes = tuple(dict.fromkeys(self.modes))
@@ -114,8 +115,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--channels", type=int, nargs=2, default=list(d.channels), help="conv channels (cnn)")
     add("--margin", type=float, default=d.margin,
         help="in-situ noise margin, a fraction of the level spacing (default %(default)s)")
-    add("--weight-range", type=float, default=d.weight_range,
-        help="w_max = RANGE / sqrt(fan_in) (default %(default)s)")
+    add("--weight-range", type=float, default=None,
+        help="w_max = RANGE / sqrt(fan_in) (default: 2 for devices of <= 8 levels, else 4)")
     add("--modes", nargs="+", default=list(d.modes), help=f"some of {MODES}")
     add("--no-bench-projection", dest="bench_projection", action="store_false",
         help="skip pricing the operations through the instruments")

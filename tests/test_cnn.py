@@ -1,0 +1,63 @@
+"""The all-spin CNN (hil.synapses.networks) and ``hil train --network cnn | synapse-mlp``'s
+bad input: one line and exit 2, nothing trained."""
+
+import json
+
+import pytest
+import torch
+
+from hil.cli import main
+from hil.synapses.array import DeviceArray
+from hil.synapses.configs import CeLUNeuronDevice, WeightConfig, ferrimagnet_synapse
+from hil.synapses.layers import bind_devices, devices_needed, program_from_shadow, pulses_of
+from hil.synapses.networks import AllSpinCNN, set_network_mode
+from hil.synapses.neurons import CeLUDeviceActivation
+from simhelpers import one_line_error
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_all_spin_cnn_runs_on_devices_and_in_software():
+    device = ferrimagnet_synapse(n_pulses=8)
+    neuron = CeLUNeuronDevice(read_noise_ohm=0.01)
+    net = AllSpinCNN((1, 8, 8), 10, WeightConfig(device),
+                     lambda c: CeLUDeviceActivation.drawn(c, neuron, seed=c), channels=(2, 3))
+    assert devices_needed(net) == 2 * (2 * 9 + 3 * 2 * 9 + 3 * 4 * 10)
+    x = torch.randn(5, 64)
+    set_network_mode(net, "software", "software")
+    soft = net(x)
+    array = DeviceArray.draw(device, devices_needed(net), seed=0)
+    bind_devices(net, array)
+    sent = program_from_shadow(net)
+    assert sent == pulses_of(net) == array.pulses_sent == devices_needed(net) // 2 * 8
+    set_network_mode(net, "devices", "devices", in_situ=True)
+    out = net(x)
+    assert out.shape == soft.shape == (5, 10) and torch.isfinite(out).all()
+    out.sum().backward()          # gradients reach every shadow weight through the devices
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+    assert array.device_reads == devices_needed(net)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--margin", "0.7"], "--margin 0.7: must be a number in [0, 0.49]"),
+    (["--bench", "examples/benches/mtj_chip.toml"], "not synapse groups of"),
+    (["--sizes", "Q"], "--sizes ['Q']: not synapse groups"),
+    (["--dataset", "cifar10"], "needs --data FOLDER"),
+    (["--dataset", "cifar10", "--data", "/nonexistent/cifar"], "CIFAR-10 folder '/nonexistent/cifar' does not exist"),
+    (["--mnist", "/nonexistent/mnist"], "MNIST folder '/nonexistent/mnist' does not exist"),
+    (["--seeds", "1", "1"], "--seeds [1, 1]: must be distinct"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    code = main(["train", "--network", "cnn", "--epochs", "1", "--out", str(tmp_path / "run"), *argv])
+    assert code == 2
+    assert message in one_line_error(capsys)
+    assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_an_earlier_run_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"earlier": True}))
+    code = main(["train", "--network", "synapse-mlp", "--epochs", "1", "--out", str(out)])
+    assert code == 2 and "holds the results.json of an earlier run" in one_line_error(capsys)
+    assert json.loads((out / "results.json").read_text()) == {"earlier": True}
