@@ -15,6 +15,7 @@ reports after a partial reversal.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,17 @@ class TrialBatch:
 
     def __len__(self) -> int:
         return len(self.amplitude_V)
+
+    def part(self, start: int, stop: int) -> TrialBatch:
+        """Trials ``start:stop`` (in order) as a batch of their own, with this batch's
+        calibration states and counters (e.g. the sweep points of a batch that also read the
+        reference states)."""
+        meta = dict(self.meta)
+        if meta.get("applied_amplitude_V") is not None:
+            meta["applied_amplitude_V"] = np.asarray(meta["applied_amplitude_V"])[start:stop]
+        return dataclasses.replace(self, amplitude_V=self.amplitude_V[start:stop],
+                                   resistance_ohm=self.resistance_ohm[start:stop],
+                                   trial_id=self.trial_id[start:stop], meta=meta)
 
     def switching_probability(self) -> dict[float, float]:
         """Fraction of switched trials per distinct amplitude."""

@@ -183,6 +183,14 @@ def floor_columns(batch, share: int) -> dict:
             "Reading floor (s)": float(meta.get("reading_floor_s", 0.0)) / share}
 
 
+#: the line-resistance read's integration: 0.2 PLC (4 ms; 12 ms with the 2450's autozero)
+#: instead of 1 PLC (60 ms), the survey's largest fixed cost per device after the waveform
+#: uploads. The read sources ~12 mV and measures a few uA to a few hundred uA, where the
+#: SMU's current noise (~1 nA / sqrt(NPLC)) is 0.1 % of the smallest (S) device's current;
+#: the line resistance only converts levels to currents, so I50 moves by as much
+LINE_NPLC = 0.2
+
+
 class SwitchingSweep:
     """The per-device sweep (line resistance, coarse, fine) on a BenchProcedure."""
 
@@ -226,7 +234,7 @@ class SwitchingSweep:
             bench = self.proc.bench
             bench.select(facts.name)
             bench.pulse.pulse(self.reset_level_V(facts), self.width_s)
-            return float(bench.line_resistance(facts.name))
+            return float(bench.line_resistance(facts.name, nplc=LINE_NPLC))
 
         def measure():
             value, rt, dt = self._costed(reset_then_read)
@@ -247,22 +255,73 @@ class SwitchingSweep:
             todo = np.asarray([levels[i] for i in missing], dtype=float)
             batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
                 facts.name, todo, width_s, repeats=trials, reset_V=self.reset_level_V(facts)))
-            frac, res, readout = batch_fractions(batch, len(todo), trials, refs, readout)
-            applied = applied_levels(batch, todo, trials)
-            for j, i in enumerate(missing):
-                current = float(facts.current_A(applied[j], line_ohm))
-                row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
-                       "Point": first_point + i, "Pulse amplitude (V)": float(todo[j]),
-                       "Pulse width (s)": width_s, "Write current (A)": current,
-                       "Current density (A/m**2)": float(facts.current_density_A_m2(current)),
-                       "Trials": trials, "Switched": _count(frac[j], trials),
-                       "Switching probability": _count(frac[j], trials) / trials,
-                       "Switched sd": _sd(frac[j]), "Readout": readout,
-                       "Mean resistance (ohm)": float(np.nanmean(res[j])) if np.isfinite(res[j]).any() else float("nan"),
-                       "Line resistance (ohm)": line_ohm,
-                       "Round trips": rt / len(todo), "Projected bench time (s)": dt / len(todo),
-                       **floor_columns(batch, len(todo))}
-                self.proc.point(keys[i], lambda row=row: row)
+            self._level_rows(facts, phase, [keys[i] for i in missing],
+                             [first_point + i for i in missing], todo, batch, trials, line_ohm,
+                             refs, readout, (rt, dt, len(todo)))
+        return [self.proc.done[k] for k in keys]
+
+    def _level_rows(self, facts, phase, keys, points, todo, batch, trials, line_ohm, refs,
+                    readout, cost) -> None:
+        """Record the rows of ``todo`` (the batch's first ``len(todo) * trials`` trials);
+        ``cost`` = (round trips, bench time, rows sharing them)."""
+        rt, dt, share = cost
+        frac, res, readout = batch_fractions(batch, len(todo), trials, refs, readout)
+        applied = applied_levels(batch, todo, trials)
+        for j, (key, point) in enumerate(zip(keys, points)):
+            current = float(facts.current_A(applied[j], line_ohm))
+            row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
+                   "Point": point, "Pulse amplitude (V)": float(todo[j]),
+                   "Pulse width (s)": float(batch.width_s), "Write current (A)": current,
+                   "Current density (A/m**2)": float(facts.current_density_A_m2(current)),
+                   "Trials": trials, "Switched": _count(frac[j], trials),
+                   "Switching probability": _count(frac[j], trials) / trials,
+                   "Switched sd": _sd(frac[j]), "Readout": readout,
+                   "Mean resistance (ohm)": float(np.nanmean(res[j])) if np.isfinite(res[j]).any() else float("nan"),
+                   "Line resistance (ohm)": line_ohm,
+                   "Round trips": rt / share, "Projected bench time (s)": dt / share,
+                   **floor_columns(batch, share)}
+            self.proc.point(key, lambda row=row: row)
+
+    def _reference_rows(self, facts, reset_reads, set_reads, batch, cost) -> None:
+        """Record the reference states (Phase "levels", Point 0 / 1) from their readings."""
+        rt, dt, share = cost
+        keys = [self.proc.key(facts.name, PHASE_LEVELS, i) for i in (0, 1)]
+        for point, reads in ((0, reset_reads), (1, set_reads)):
+            row = {"Device": facts.name, "Size": facts.size, "Phase": PHASE_LEVELS,
+                   "Point": point, "Pulse amplitude (V)": 0.0 if point == 0 else
+                   -self.reset_level_V(facts), "Pulse width (s)": self.width_s,
+                   "Trials": int(reads.size), "Mean resistance (ohm)": float(np.mean(reads)),
+                   "Round trips": rt / share, "Projected bench time (s)": dt / share,
+                   **floor_columns(batch, share)}
+            self.proc.point(keys[point], lambda row=row: row)
+
+    def fine_with_references(self, facts: DeviceFacts, levels, line_ohm: float) -> list[dict]:
+        """The fine sweep and the reference states in one batch: the sweep's levels, then
+        level 0 (a reset only) and the full reverse level (the set state), each read as many
+        times as the batch's calibration trials read them, so each state gets about
+        ``reference_trials`` readings. One batch instead of two saves its setup and the
+        reference batch's own calibration trials (the survey's largest overhead per device
+        after the waveform uploads); the fractions use the references of the same batch."""
+        trials = self.trials
+        copies = max(1, int(round(self.reference_trials / trials)) - 1)
+        reset_V = self.reset_level_V(facts)
+        extra = np.tile([0.0, -reset_V], copies)
+        amplitudes = np.concatenate([np.asarray(levels, dtype=float), extra])
+        batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
+            facts.name, amplitudes, self.width_s, repeats=trials, reset_V=reset_V))
+        n = len(levels) * trials
+        reads = np.asarray(batch.resistance_ohm[n:], dtype=float).reshape(copies, 2, trials)
+        cal = (batch.meta or {}).get("calibration_resistance_ohm")
+        cal = np.full((2, 0), np.nan) if cal is None else np.asarray(cal, dtype=float)
+        reset_reads = np.concatenate([cal[0], reads[:, 0].ravel()])
+        set_reads = np.concatenate([cal[1], reads[:, 1].ravel()])
+        share = len(levels) + 2
+        self._reference_rows(facts, reset_reads, set_reads, batch, (rt, dt, share))
+        refs = (float(np.mean(reset_reads)), float(np.mean(set_reads)))
+        keys = [self.proc.key(facts.name, PHASE_FINE, i) for i in range(len(levels))]
+        self._level_rows(facts, PHASE_FINE, keys, list(range(len(levels))),
+                         np.asarray(levels, dtype=float), batch.part(0, n), trials, line_ohm,
+                         refs, "auto", (rt, dt, share))
         return [self.proc.done[k] for k in keys]
 
     def reference_levels(self, facts: DeviceFacts) -> tuple[float, float]:
@@ -286,63 +345,69 @@ class SwitchingSweep:
             else:
                 reset_reads = np.ravel(batch.resistance_ohm)
                 set_reads = np.array([batch.set_state_ohm])
-            for point, reads in ((0, reset_reads), (1, set_reads)):
-                row = {"Device": facts.name, "Size": facts.size, "Phase": PHASE_LEVELS,
-                       "Point": point, "Pulse amplitude (V)": 0.0 if point == 0 else
-                       -self.reset_level_V(facts), "Pulse width (s)": self.width_s,
-                       "Trials": int(reads.size),
-                       "Mean resistance (ohm)": float(np.mean(reads)),
-                       "Round trips": rt / 2, "Projected bench time (s)": dt / 2,
-                       **floor_columns(batch, 2)}
-                self.proc.point(keys[point], lambda row=row: row)
+            self._reference_rows(facts, reset_reads, set_reads, batch, (rt, dt, 2))
         return tuple(float(self.proc.done[k]["Mean resistance (ohm)"]) for k in keys)
 
-    def width_scan(self, facts: DeviceFacts, fine_rows: list[dict], widths, probabilities,
-                   tau0_s: float = 1e-9, exponent: float = 1.0, progress=None) -> list[dict]:
-        """P vs width at the currents of P = ``probabilities`` on the fine curve.
-
-        One batch per width holds every current (Phase "width<k>" for the k-th current,
-        Point = width index). Returns the rows of all currents.
-        """
+    def width_levels(self, facts: DeviceFacts, fine_rows: list[dict], probabilities,
+                     tau0_s: float = 1e-9, exponent: float = 1.0) -> list[float]:
+        """The write levels of P = ``probabilities`` on the fine curve (checked)."""
         ref = fit_sweep(fine_rows, tau0_s, exponent)[0]
         line_ohm = float(fine_rows[0]["Line resistance (ohm)"])
-        refs = self.reference_levels(facts) if self.reference_trials else None
         levels = []
         for prob in probabilities:
             level = float(facts.level_for_current_V(ref.current_for(prob), line_ohm))
             BenchProcedure.check_level(facts, level, f"level for P = {prob}")
             levels.append(level)
+        return levels
+
+    def width_point(self, facts: DeviceFacts, levels: list[float], wi: int, width: float,
+                    line_ohm: float) -> None:
+        """One width of a width scan: one batch holds every current (Phase "width<k>" for the
+        k-th current, Point = width index ``wi``); points on disk are not measured again."""
+        keys = [self.proc.key(facts.name, f"width{ci}", wi) for ci in range(1, len(levels) + 1)]
+        missing = [i for i, k in enumerate(keys) if k not in self.proc.done]
+        if not missing:
+            return
+        refs = self.reference_levels(facts) if self.reference_trials else None
+        todo = np.array([levels[i] for i in missing])
+        batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
+            facts.name, todo, float(width), repeats=self.trials,
+            reset_V=self.reset_level_V(facts)))
+        frac, res, readout = batch_fractions(batch, len(todo), self.trials, refs)
+        applied = applied_levels(batch, todo, self.trials)
+        for j, i in enumerate(missing):
+            cur = float(facts.current_A(applied[j], line_ohm))
+            row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{i + 1}",
+                   "Point": wi, "Pulse amplitude (V)": float(todo[j]),
+                   "Pulse width (s)": float(width), "Write current (A)": cur,
+                   "Current density (A/m**2)": float(facts.current_density_A_m2(cur)),
+                   "Trials": self.trials, "Switched": _count(frac[j], self.trials),
+                   "Switching probability": _count(frac[j], self.trials) / self.trials,
+                   "Switched sd": _sd(frac[j]), "Readout": readout,
+                   "Mean resistance (ohm)": float(np.nanmean(res[j])),
+                   "Line resistance (ohm)": line_ohm,
+                   "Round trips": rt / len(todo),
+                   "Projected bench time (s)": dt / len(todo),
+                   **floor_columns(batch, len(todo))}
+            self.proc.point(keys[i], lambda row=row: row)
+
+    def width_rows(self, facts: DeviceFacts) -> list[dict]:
+        return [r for k, r in self.proc.done.items()
+                if k[0] == facts.name and str(k[1]).startswith("width")]
+
+    def width_scan(self, facts: DeviceFacts, fine_rows: list[dict], widths, probabilities,
+                   tau0_s: float = 1e-9, exponent: float = 1.0, progress=None) -> list[dict]:
+        """P vs width at the currents of P = ``probabilities`` on the fine curve (one batch
+        per width, :meth:`width_point`). Returns the rows of all currents."""
+        levels = self.width_levels(facts, fine_rows, probabilities, tau0_s, exponent)
+        line_ohm = float(fine_rows[0]["Line resistance (ohm)"])
         for wi, width in enumerate(widths):
             if self.proc.stopped():
                 break
-            keys = [self.proc.key(facts.name, f"width{ci}", wi) for ci in range(1, len(levels) + 1)]
-            missing = [i for i, k in enumerate(keys) if k not in self.proc.done]
-            if missing:
-                todo = np.array([levels[i] for i in missing])
-                batch, rt, dt = self._costed(lambda todo=todo, width=width: self.proc.bench.trials(
-                    facts.name, todo, float(width), repeats=self.trials,
-                    reset_V=self.reset_level_V(facts)))
-                frac, res, readout = batch_fractions(batch, len(todo), self.trials, refs)
-                applied = applied_levels(batch, todo, self.trials)
-                for j, i in enumerate(missing):
-                    cur = float(facts.current_A(applied[j], line_ohm))
-                    row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{i + 1}",
-                           "Point": wi, "Pulse amplitude (V)": float(todo[j]),
-                           "Pulse width (s)": float(width), "Write current (A)": cur,
-                           "Current density (A/m**2)": float(facts.current_density_A_m2(cur)),
-                           "Trials": self.trials, "Switched": _count(frac[j], self.trials),
-                           "Switching probability": _count(frac[j], self.trials) / self.trials,
-                           "Switched sd": _sd(frac[j]), "Readout": readout,
-                           "Mean resistance (ohm)": float(np.nanmean(res[j])),
-                           "Line resistance (ohm)": line_ohm,
-                           "Round trips": rt / len(todo),
-                           "Projected bench time (s)": dt / len(todo),
-                           **floor_columns(batch, len(todo))}
-                    self.proc.point(keys[i], lambda row=row: row)
+            self.width_point(facts, levels, wi, width, line_ohm)
             if progress is not None:
                 progress((wi + 1) / len(widths))
-        return [r for k, r in self.proc.done.items()
-                if k[0] == facts.name and str(k[1]).startswith("width")]
+        return self.width_rows(facts)
 
     def run_device(self, facts: DeviceFacts) -> list[dict]:
         """Line resistance, coarse scan, state levels, fine scan of one device (fine rows)."""
@@ -366,9 +431,13 @@ class SwitchingSweep:
                     f"({facts.max_level_V * self.max_fraction:.4g} V, near its safety limit) at "
                     f"{self.width_s:g} s: use a longer pulse width")
             low, high = window
+        fine = np.linspace(low, high, self.points)
+        nothing_yet = not any(k[0] == facts.name and k[1] in (PHASE_LEVELS, PHASE_FINE)
+                              for k in self.proc.done)
+        if self.reference_trials and nothing_yet:
+            return self.fine_with_references(facts, fine, line_ohm)
         refs = self.reference_levels(facts) if self.reference_trials else None
-        return self.measure_levels(facts, PHASE_FINE, np.linspace(low, high, self.points),
-                                   self.trials, line_ohm, refs=refs)
+        return self.measure_levels(facts, PHASE_FINE, fine, self.trials, line_ohm, refs=refs)
 
 
 def std_errors(rows: list[dict]):

@@ -93,12 +93,19 @@ class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
                     except fits.FitError:
                         continue
                     firsts[facts.size] = facts
-            for k, facts in enumerate(firsts.values()):
-                if self.stopped():
-                    break
-                sweep.width_scan(facts, fine_rows[facts.name], self.WIDTHS_S,
-                                 self.WIDTH_PROBABILITIES, float(self.tau0), float(self.exponent))
-                self.emit("progress", share + (100.0 - share) * (k + 1) / len(firsts))
+            # width-major over the scanned devices: a width's waveform pair (the same data for
+            # every device; its reset level is the channel's :VOLT) is uploaded once, not
+            # once per device (8 uploads instead of 24 on the default chip)
+            plans = {facts.name: (facts, sweep.width_levels(
+                facts, fine_rows[facts.name], self.WIDTH_PROBABILITIES, float(self.tau0),
+                float(self.exponent)), float(fine_rows[facts.name][0]["Line resistance (ohm)"]))
+                for facts in firsts.values()}
+            for wi, width in enumerate(self.WIDTHS_S):
+                for facts, levels, line_ohm in plans.values():
+                    if self.stopped():
+                        break
+                    sweep.width_point(facts, levels, wi, float(width), line_ohm)
+                self.emit("progress", share + (100.0 - share) * (wi + 1) / len(self.WIDTHS_S))
         self.summary = {"failures": failures}
 
 
