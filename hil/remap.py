@@ -3,14 +3,15 @@
 A device that reads open, or is stuck in one state (from the start, or worn past its life),
 answers the same whatever current it is written with. :class:`DeviceWatch` (a device
 layer's observer: no extra trial) counts, per device, the trials it answered, the switches,
-and the switches its neurons' mapping expects: P ~ sigmoid(x) of each neuron's input x (the
-mapping centres x = 0 on the device's I50 with a gain of one curve width,
-x = atanh(t) span / gain). Once a device holds ``min_trials`` trials over which the mapping
-expects a mix (between ``mixed`` and 1 - ``mixed`` switched), a device that switched in fewer
-than ``stuck_fraction`` of them is flagged "stuck at 0" (dead, or stuck in the reset state),
-one that switched in more than 1 - ``stuck_fraction`` "stuck at 1"; the counts then start
-again. A healthy device, even drifted by a few curve widths, switches in a good part of such
-trials; only one that answers the same to every current is flagged.
+and the trials written above and below its calibrated I50 (t > 0 and t < 0 of each neuron's
+mapping, which centres x = 0 on the device's I50). Once a device holds ``min_trials`` trials,
+at least ``min_side`` of them on each side of its I50, a device that switched in fewer than
+``stuck_fraction`` of them is flagged "stuck at 0" (dead, or stuck in the reset state), one
+that switched in more than 1 - ``stuck_fraction`` "stuck at 1"; the counts then start again.
+A healthy device, even drifted by a few curve widths, switches in a good part of the trials
+above its I50 and in few below; one whose I50 has jumped out of its whole mapping (a large
+telegraph jump) answers like a stuck one and is moved too. Comparisons and sums only: the
+watch costs a few per cent of a layer's batch.
 
 :class:`Remapper` then moves the neurons of a flagged device, in every layer that uses it, to
 the healthy devices of the same set that serve the fewest neurons, and rebuilds those layers
@@ -27,39 +28,36 @@ import numpy as np
 
 
 class DeviceWatch:
-    """Per-device answers against what the mapping expects (see the module docstring)."""
+    """Per-device answers on both sides of the calibrated I50 (see the module docstring)."""
 
-    def __init__(self, backend_names: Sequence[str], min_trials: int = 1000, mixed: float = 0.1,
+    def __init__(self, backend_names: Sequence[str], min_trials: int = 1000, min_side: float = 0.1,
                  stuck_fraction: float = 0.01):
         self.names = list(backend_names)
-        self.min_trials, self.mixed = int(min_trials), float(mixed)
+        self.min_trials, self.min_side = int(min_trials), float(min_side)
         self.stuck_fraction = float(stuck_fraction)
-        self.counts = np.zeros((3, len(self.names)))     # trials, switches, expected switches
+        self.counts = np.zeros((3, len(self.names)))     # trials, switches, trials above I50
 
     def observe(self, layer, t: np.ndarray, answer: np.ndarray) -> None:
         repeats = layer.repeats if layer.training else layer.eval_repeats
-        m = layer.mapping
-        x = np.arctanh(np.clip(t, -0.999999, 0.999999)) * (m.np_span_A / m.np_gain_A)
-        expected = 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
-        n = len(self.names)
-        idx = layer.device_index
+        n, idx = len(self.names), layer.device_index
         self.counts[0] += repeats * len(t) * np.bincount(idx, minlength=n)
         self.counts[1] += repeats * np.bincount(idx, weights=answer.sum(axis=0), minlength=n)
-        self.counts[2] += repeats * np.bincount(idx, weights=expected.sum(axis=0), minlength=n)
+        self.counts[2] += repeats * np.bincount(idx, weights=np.count_nonzero(t > 0, axis=0),
+                                                minlength=n)
 
     def check(self) -> dict[str, str]:
         """Devices flagged since the last check: name -> what it answered."""
-        trials, switched, expected = self.counts
+        trials, switched, above = self.counts
         ready = trials >= self.min_trials
         fraction = switched / np.maximum(trials, 1.0)
-        hoped = expected / np.maximum(trials, 1.0)
-        mixed = (hoped > self.mixed) & (hoped < 1.0 - self.mixed)
+        side = above / np.maximum(trials, 1.0)
+        both = (side >= self.min_side) & (side <= 1.0 - self.min_side)
         low, high = fraction < self.stuck_fraction, fraction > 1.0 - self.stuck_fraction
         out = {}
-        for i in np.flatnonzero(ready & mixed & (low | high)):
+        for i in np.flatnonzero(ready & both & (low | high)):
             verdict = "stuck at 0 (dead, or stuck in reset)" if low[i] else "stuck at 1"
             out[self.names[i]] = (f"{verdict}: switched in {fraction[i]:.3f} of {int(trials[i])} "
-                                  f"trials where its mapping expects {hoped[i]:.2f}")
+                                  f"trials, {side[i]:.2f} of them above its I50")
         self.counts[:, ready] = 0.0
         return out
 
