@@ -228,7 +228,7 @@ class BenchFile:
         raise KeyError(
             f"unknown device {name!r} on bench {self.name!r}; devices are named like "
             f"{devices[0].name!r} or {devices[0].size}{devices[0].index!s} "
-            f"(sizes: {sorted({d.size for d in devices})}, indices 0..{max(g.count for g in self.groups) - 1})"
+            f"(sizes: {sorted({d.size for d in devices})}, indices 0..{max(g.device_count for g in self.groups) - 1})"
         )
 
     def group_of(self, device: DeviceAddress) -> DeviceGroup:

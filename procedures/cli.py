@@ -118,6 +118,11 @@ def add_characterize_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
                         help="drift: bench seconds between checks (600)")
     parser.add_argument("--pulses", type=int, default=None,
                         help="ltp-ltd: pulses per sweep (default 64; 4 per level of a quantized synapse)")
+    parser.add_argument("--vectors", type=int, default=None,
+                        help="crossbar-read: random input vectors (16)")
+    parser.add_argument("--widths", default=None,
+                        help="synapse-switching: pulse widths in s, comma separated "
+                             "(2e-9,2e-8,2e-7,2e-6,2e-5)")
     parser.add_argument("--no-width-scan", action="store_true",
                         help="survey: skip the P vs width scan (one device per size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -140,7 +145,8 @@ def _parameters(args) -> dict:
               "pulse_width": args.width, "bias_field": args.field, "cycles": args.cycles,
               "block": args.block, "max_field": args.max_field,
               "checks": getattr(args, "checks", None), "interval_s": getattr(args, "interval", None),
-              "pulses": getattr(args, "pulses", None)}
+              "pulses": getattr(args, "pulses", None), "vectors": getattr(args, "vectors", None),
+              "widths": getattr(args, "widths", None)}
     if args.amplitude is not None:
         simple["max_amplitude" if name == "ri-loop" else "amplitude"] = args.amplitude
     for key, value in simple.items():
@@ -154,7 +160,7 @@ OPTIONS = {"trials": "--trials", "points": "--points", "coarse_points": "--coars
            "pulse_width": "--width", "bias_field": "--field", "cycles": "--cycles",
            "block": "--block", "max_field": "--max-field", "amplitude": "--amplitude",
            "max_amplitude": "--amplitude", "checks": "--checks", "interval_s": "--interval",
-           "pulses": "--pulses"}
+           "pulses": "--pulses", "vectors": "--vectors", "widths": "--widths"}
 
 
 def _check_number(procedure: str, key: str, parameter, value) -> str | None:
