@@ -17,7 +17,10 @@ true_synapses`: a chip as large as the network needs, one per seed); the neurons
 bench's own devices (``--neuron-bench``, or one of ``--bench`` holding a CeLU group),
 channels round-robin over them, backward through each one's true CeLU; without a neuron
 bench, devices drawn from the kind's typical device and D2D spread, backward through the
-typical CeLU.
+typical CeLU. With ``--calibration FILE`` (``hil characterize ltp-ltd`` / ``neuron-transfer``)
+a group's model (what ex-situ training learns on, how weights map to levels) is its calibrated
+median device, and the neurons' backward each one's calibrated CeLU; the devices under test
+stay the truth's.
 
 The simulated array has no bus. To report what a run would cost on the bench, the bench's own
 devices of each group are programmed and read through the instruments once
@@ -44,6 +47,8 @@ import numpy as np
 import torch
 
 from devices.benchfile import as_bench_file
+from hil.synapses.calibrated import (SYNAPSE_MODELS, neurons_from_calibration,
+                                     synapse_from_calibration)
 from hil.synapses.configs import SynapseConfigError, WeightConfig, celu_neuron
 from hil.synapses.images import load_images
 from hil.synapses.layers import bind_devices, devices_needed, program_from_shadow, seed_models
@@ -52,6 +57,7 @@ from hil.synapses.neurons import CeLUDeviceActivation
 from hil.synapses.settings import (NETWORKS, SynapseExperimentConfig, add_train_arguments,  # noqa: F401
                                    config_from_args)
 from hil.train import TrainConfig, evaluate, train
+from procedures.calibration import load_calibration
 from procedures.outlock import lock_folder, require_run_folder
 
 RESULTS = "results.json"
@@ -88,8 +94,11 @@ class _Runner:
                 f"a bench with ferrimagnet_synapse or dw_quantized_synapse devices")
         self.neuron_bench = config.neuron_bench or next(
             (p for p in config.benches if simulated.neuron_sizes(p)), None)
+        self.calibrations = [load_calibration(path) for path in config.calibration]
+        self.models = {group: self._model(group) for group in self.groups}
         if self.neuron_bench is not None:
             self.neuron, self.alpha, self.gain = simulated.true_neurons(self.neuron_bench)
+            self.cal_alpha, self.cal_gain = self._neuron_calibration()
         else:
             self.neuron = celu_neuron()
         self.runs: list[dict] = []
@@ -97,10 +106,38 @@ class _Runner:
         self.prices: dict[str, dict] = {}
         self.n_batches = int(np.ceil(len(self.data.x_train) / config.batch_size))
 
+    # ------------------------------------------------------------------ the models
+    def _holding(self, models: tuple[str, ...], size: str | None):
+        """The first calibration file with an entry of ``models`` (of ``size``), or None."""
+        for cal in self.calibrations:
+            for name in cal.names():
+                entry = cal[name]
+                if getattr(entry, "model", None) in models and (size is None or entry.size == size):
+                    return cal
+        return None
+
+    def _model(self, group):
+        """A group's device model: its calibration when a file holds the size, else the truth."""
+        truth = self.sim.typical_synapse(*group)
+        cal = self._holding(SYNAPSE_MODELS, group[1])
+        if cal is None:
+            return truth, "truth"
+        return synapse_from_calibration(cal, group[1], truth.read_noise_ohm), cal.source
+
+    def _neuron_calibration(self):
+        cal = self._holding(("celu_neuron",), None)
+        if cal is None:
+            return self.alpha, self.gain      # backward through each device's true CeLU
+        bench = as_bench_file(self.neuron_bench)
+        size = self.sim.neuron_sizes(bench)[0]
+        names = [d.name for d in bench.devices() if d.size == size]
+        return neurons_from_calibration(cal, names, self.neuron)
+
     # ------------------------------------------------------------------ pieces
     def _neurons(self, seed: int):
         if self.neuron_bench is not None:
             return lambda c: CeLUDeviceActivation(c, self.neuron, self.alpha, self.gain,
+                                                  self.cal_alpha, self.cal_gain,
                                                   seed=_seed("neuron-read", seed, c))
         return lambda c: CeLUDeviceActivation.drawn(c, self.neuron, seed=_seed("neurons", seed, c))
 
@@ -129,6 +166,7 @@ class _Runner:
                "epoch_time_s": float(epoch_time_s)}
         if array is not None:
             row.update(kind=array.device.kind, levels=array.device.n_states,
+                       model=self.models[group][1],
                        pulses=int(array.pulses_sent), bursts=int(array.bursts),
                        device_reads=int(array.device_reads),
                        neuron_evaluations=int(sum(a.reads for a in activations(net))))
@@ -176,7 +214,7 @@ class _Runner:
             self._price()
         for seed in cfg.seeds:
             if "software" in cfg.modes:
-                first = self.sim.typical_synapse(*self.groups[0])
+                first = self.models[self.groups[0]][0]
                 net = self._net(WeightConfig(first, cfg.margin, cfg.weight_range), seed)
                 set_network_mode(net, "software", "software")
                 run_id = f"software/seed{seed}"
@@ -194,7 +232,7 @@ class _Runner:
     def _run_group(self, group, seed: int) -> None:
         cfg = self.config
         bench, size = group
-        device = self.sim.typical_synapse(bench, size)
+        device, _ = self.models[group]
         weights = WeightConfig(device, cfg.margin, cfg.weight_range)
         tag = f"{Path(bench).stem}:{size}"
         if "exsitu" in cfg.modes:
@@ -248,6 +286,8 @@ class _Runner:
                 "dataset": self.data.name, "image": list(self.image),
                 "train_batches": self.n_batches * cfg.epochs,
                 "neurons": self.neuron_bench or f"typical {self.neuron.kind} (drawn)",
+                "models": {f"{Path(b).name}:{size}": {"source": src, "device": dev.describe()}
+                           for (b, size), (dev, src) in self.models.items()},
                 "runs": self.runs, "summary": self.summary(), "bench_prices": self.prices,
                 "curves": self.curves}
 
@@ -284,6 +324,9 @@ def format_table(results: dict) -> str:
     cfg = results["config"]
     lines = [f"{results['experiment']} on {results['dataset']} ({len(cfg['seeds'])} seeds, "
              f"{cfg['epochs']} epochs; neurons: {Path(str(results['neurons'])).name})"]
+    sources = sorted({m["source"] for m in results.get("models", {}).values()})
+    if sources:
+        lines.append(f"device models (ex-situ training, weight levels): {', '.join(sources)}")
     soft = [s for s in summary if s["mode"] == "software"]
     if soft:
         s = soft[0]

@@ -27,6 +27,7 @@ class SynapseExperimentConfig:
     benches: tuple[str, ...] = DEFAULT_BENCHES
     sizes: tuple[str, ...] | None = None         # synapse groups (default: every one)
     neuron_bench: str | None = None              # CeLU neurons (default: a bench that has them)
+    calibration: tuple[str, ...] = ()            # calibration files (default: the truth)
     dataset: str = "digits"
     data_path: str | None = None
     limit_train: int | None = None
@@ -53,6 +54,7 @@ class SynapseExperimentConfig:
         if self.dataset not in DATASETS:
             fail("--dataset", self.dataset, f"must be one of {DATASETS}")
         self.benches = tuple(str(b) for b in self.benches)
+        self.calibration = tuple(str(c) for c in self.calibration)
         if not self.benches:
             fail("--bench", [], "give at least one bench file with synapse devices")
         for name, value, low, high in (("--epochs", self.epochs, 1, 10_000),
@@ -102,6 +104,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--neuron-bench", default=None, metavar="BENCH.toml",
         help="bench with ferrimagnet CeLU neurons (default: one of --bench that has them, "
              "else the kind's typical device with its D2D spread)")
+    add("--calibration", nargs="+", default=[], metavar="FILE.json",
+        help="calibration file(s) of hil characterize ltp-ltd / neuron-transfer: each synapse "
+             "group's model (ex-situ training, the weight levels) and the neurons' backward "
+             "(default: the simulated truth)")
     add("--dataset", choices=DATASETS, default=d.dataset)
     add("--data", dest="data_path", default=None, metavar="FOLDER",
         help="folder with the local MNIST IDX or CIFAR-10 python batches (no download)")
@@ -133,7 +139,8 @@ def config_from_args(args: argparse.Namespace) -> SynapseExperimentConfig:
         dataset, data_path = "mnist", given["mnist_path"]
     return SynapseExperimentConfig(
         network=given["network"], benches=tuple(given["benches"] or DEFAULT_BENCHES),
-        sizes=given["sizes"], neuron_bench=given["neuron_bench"], dataset=dataset,
+        sizes=given["sizes"], neuron_bench=given["neuron_bench"],
+        calibration=tuple(given["calibration"]), dataset=dataset,
         data_path=data_path, limit_train=given["limit_train"], epochs=given["epochs"],
         seeds=tuple(given["seeds"]), lr=given["lr"], batch_size=given["batch_size"],
         hidden=given["hidden"], channels=tuple(given["channels"]), margin=given["margin"],
