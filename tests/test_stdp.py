@@ -111,3 +111,47 @@ def test_the_model_of_a_calibration_file_is_its_median_junction_and_spread(tmp_p
     assert model.to_ap.vc_V == pytest.approx(np.median(vc_ap)) and model.to_p.exponent == 2.0
     assert model.spreads["vc_rel"] == pytest.approx(0.05, rel=0.2)
     assert model.spreads["delta_rel"] == 0.0 and "64 junctions" in model.source
+
+
+def test_the_crossbar_drive_is_its_junction_states_in_weight_units():
+    """In situ: a 4 x 4 cut of the example crossbar, through the instruments. After the
+    physical random start, each column's read current with every row on, in weight units, is
+    the number of its P junctions (read one by one), and an STDP event is one pulse per row."""
+    import tomllib
+
+    from drivers.crossbar import Crossbar
+    from hil.stdp.config import DEFAULT_BENCH
+    from hil.stdp.crossbar import CrossbarSynapses
+    from procedures.session import open_bench
+
+    with open(DEFAULT_BENCH, "rb") as handle:
+        bench_file = tomllib.load(handle)
+    bench_file["chip"][0]["group"][0].update(count=4, columns=4)
+    with open_bench(bench_file) as bench:
+        synapses = CrossbarSynapses(Crossbar(bench), typical_model(), PulseRule(0.2, 0.2))
+        synapses.randomize()
+        states = synapses.states()
+        assert 0 < states.sum() < 16                       # a random start, not all one state
+        drive = synapses.drive(np.ones(4))
+        np.testing.assert_allclose(drive, states.sum(axis=0), atol=0.35)
+        pulses, trips = synapses.pulses, synapses.round_trips
+        synapses.update(1, np.array([True, False, True, False]))
+        assert synapses.pulses - pulses == 4 and synapses.round_trips > trips
+
+
+def test_a_run_writes_its_results_and_refuses_to_overwrite_them(tmp_path, capsys):
+    import json
+
+    from hil.cli import main
+
+    argv = ["train", "--network", "stdp", "--dataset", "patterns", "--modes", "binary", "analog",
+            "--seeds", "0", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "binary  patterns3x8" in table and "analog  patterns3x8" in table
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["mode"] for r in results["runs"]} == {"binary", "analog"}
+    binary = next(r for r in results["runs"] if r["mode"] == "binary")
+    assert binary["pulses"] == 8 * binary["post_spikes"] and 0 <= binary["test_acc"] <= 1
+    assert main(argv) == 2
+    assert "holds the results of an earlier run" in one_line_error(capsys)
