@@ -3,9 +3,9 @@ device-to-device spread per track geometry, and the calibration file (model ``do
 
 :class:`IFRSurveyProcedure` (``hil characterize ifr-survey``) runs the transfer of
 :class:`~procedures.ifr.IFRTransferProcedure` on each selected device in turn (``cycles``
-IFR cycles at each of ``points`` amplitudes between 0.35 and 0.95 of the device's safe
-maximum), all rows in one Results CSV keyed by (Device, Cycle): a killed survey resumes
-device by device, cycle by cycle.
+IFR cycles at each of ``points`` amplitudes between 0.3 and 0.7 of the device's safe
+maximum: ~12 down to ~3 pulses to fire), all rows in one Results CSV keyed by (Device,
+Cycle): a killed survey resumes device by device, cycle by cycle.
 
 The analysis (:func:`analyze_ifr_survey`) reads only the rows. Per device: the transfer fit
 (J_dep, the mobility quoted for the design distance, the pinning spread; :mod:`procedures.ifr_fit`),
@@ -31,7 +31,6 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 from devices.kinds import dw_mtj_ifr_neuron
 from procedures.base import BenchProcedure
 from procedures.calibration import ChipCalibration, DomainWallCalibration
-from procedures.fits import FitError
 from procedures.ifr import IFRTransferProcedure, bench_cost, cycle_summary, device_transfer
 from procedures.ifr_fit import IFRFit
 from procedures.session import ParameterError, device_facts, select_devices
