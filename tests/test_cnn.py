@@ -61,3 +61,30 @@ def test_an_earlier_run_is_not_overwritten(tmp_path, capsys):
     code = main(["train", "--network", "synapse-mlp", "--epochs", "1", "--out", str(out)])
     assert code == 2 and "holds the results.json of an earlier run" in one_line_error(capsys)
     assert json.loads((out / "results.json").read_text()) == {"earlier": True}
+
+
+def test_cifar10_from_local_batches_feeds_the_cnn(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from hil.data import DatasetError
+    from hil.synapses.images import CIFAR_TEST, CIFAR_TRAIN, load_images
+
+    rng = np.random.default_rng(0)
+    for name in CIFAR_TRAIN + (CIFAR_TEST,):
+        batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+                 b"labels": list(rng.integers(0, 10, 4))}
+        (tmp_path / name).write_bytes(pickle.dumps(batch))
+    split, shape = load_images("cifar10", tmp_path)
+    assert shape == (3, 32, 32) and split.x_train.shape == (20, 3072) and len(split.x_test) == 4
+    channels = split.x_train.reshape(20, 3, -1)
+    assert torch.allclose(channels.mean((0, 2)), torch.zeros(3), atol=1e-4)   # per channel
+    net = AllSpinCNN(shape, 10, WeightConfig(ferrimagnet_synapse(n_pulses=8)),
+                     lambda c: CeLUDeviceActivation.drawn(c, CeLUNeuronDevice(), seed=c),
+                     channels=(2, 2))
+    set_network_mode(net, "software", "software")
+    assert net(split.x_test).shape == (4, 10)
+    (tmp_path / CIFAR_TEST).write_bytes(b"not a pickle")
+    with pytest.raises(DatasetError, match="is not a CIFAR-10 python batch"):
+        load_images("cifar10", tmp_path)
