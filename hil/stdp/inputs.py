@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.data import Split
+from hil.stdp.config import StdpConfigError
 
 
 @dataclass
@@ -46,7 +47,9 @@ def patterns(n_in: int, n_patterns: int) -> np.ndarray:
     n_in / n_patterns pixels, each overlapping its neighbours by one pixel (so they are not
     trivially disjoint), one pattern per row."""
     if not 2 <= n_patterns <= n_in // 2:
-        raise ValueError(f"{n_patterns} patterns on {n_in} inputs: give 2 to {n_in // 2}")
+        raise StdpConfigError(f"stdp setting 'patterns' (--patterns): {n_patterns} patterns on "
+                              f"{n_in} inputs (the crossbar's rows) do not fit; give 2 to "
+                              f"{n_in // 2}")
     edges = np.linspace(0, n_in, n_patterns + 1).round().astype(int)
     out = np.zeros((n_patterns, n_in), dtype=bool)
     for k in range(n_patterns):
