@@ -11,8 +11,12 @@ devices that follow it; it never knows which kind it is. Modules:
 ``layers``      DeviceLinear, DeviceConv2d
 ``neurons``     CeLUDeviceActivation (the ferrimagnet CeLU neuron devices)
 ``networks``    the all-spin CNN and the synapse MLP, in device and software forms
+``calibrated``  configs from a calibration file (hil characterize ltp-ltd / neuron-transfer)
 ``simulated``   arrays drawn from the simulated bench's truth (the one module here that
                 imports the simulator)
-``bench``       a bench backend: the same array interface through drivers.synapse over VISA
-``experiment``  ``hil train --network cnn`` / ``synapse-mlp``
+``bench``       a bench backend: the same array interface through drivers.synapse over VISA,
+                and the measured price of a read, a burst and a pulse
+``images``      digits / MNIST (hil.data) and CIFAR-10 from local files, with their shapes
+``settings``    the experiment's checked settings and options
+``experiment``  ``hil train --network cnn`` / ``synapse-mlp``: results.json and the table
 """
