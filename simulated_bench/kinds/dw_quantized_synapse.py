@@ -24,9 +24,12 @@ import numpy as np
 from devices.kinds import dw_quantized_synapse as kind
 from devices.laws import notched_wall
 from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
-from simulated_bench.kinds.ferrimagnet_synapse import LINE_DEFAULTS, NOT_A_SWITCH, line_columns, spread
+from simulated_bench.kinds.ferrimagnet_synapse import (LINE_DEFAULTS, NOT_A_SWITCH,
+    fixed_placeholders, line_columns, spread)
 
 NAME = kind.KIND.name
+#: defaults a bench file may not override: the chip's switch columns, unused by this kind
+FIXED = fixed_placeholders(kind.KIND)
 DEFAULTS = {
     **LINE_DEFAULTS,
     **NOT_A_SWITCH,

@@ -48,6 +48,14 @@ LINE_DEFAULTS = {
 #: the columns every chip device has, at values that play no part for a non-switch kind
 NOT_A_SWITCH = {"anisotropy_J_m3": 1e5, "saturation_A_m": 1e5, "tau0_s": 1e-9, "exponent": 1.0,
                 "temperature_K": 300.0}
+
+
+def fixed_placeholders(device_kind) -> tuple[str, ...]:
+    """The NOT_A_SWITCH keys a kind does not declare: its truth has them, no bench file sets them."""
+    return tuple(key for key in NOT_A_SWITCH if key not in device_kind.parameters)
+
+#: defaults a bench file may not override: the chip's switch columns, unused by this kind
+FIXED = fixed_placeholders(kind.KIND)
 DEFAULTS = {
     **LINE_DEFAULTS,
     **kind.PROGRAMMING_DEFAULTS,
@@ -196,7 +204,7 @@ DESCRIBE_NOTE = ("  (G_ltp(p) = Gmin + (Gmax - Gmin)(1 - exp(-nu_p p/N))/(1 - ex
                  "   a pulse of J, t makes (|J| - Jth)/(Jnom - Jth) t/t_nom steps; c2c: sigma of one "
                  "step in mean steps; G: now)")
 
-__all__ = ["DEFAULTS", "DESCRIBE_NOTE", "LINE_DEFAULTS", "NOT_A_SWITCH", "OPEN_OHM", "SHORT_OHM",
+__all__ = ["DEFAULTS", "DESCRIBE_NOTE", "FIXED", "LINE_DEFAULTS", "NOT_A_SWITCH", "fixed_placeholders", "OPEN_OHM", "SHORT_OHM",
            "SynapseState", "apply_pulse", "build_state", "damage", "describe", "line_columns",
            "nominal_parameters", "read_resistance", "set_conductance", "spread", "switch_target",
            "write_path_resistance"]
