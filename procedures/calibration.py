@@ -502,6 +502,19 @@ class ChipCalibration:
         out["devices"] = {name: dev.to_dict(self.width_s) for name, dev in self.devices.items()}
         return out
 
+    def require_models(self, models: Iterable[str], use: str) -> ChipCalibration:
+        """``self`` when every device's model is one of ``models``; else one
+        :class:`CalibrationFileError` naming the first other device, its model and ``use``
+        (e.g. a domain_wall file handed to a switching-neuron network)."""
+        models = tuple(models)
+        for name, dev in self.devices.items():
+            if dev.model not in models:
+                raise CalibrationFileError(
+                    f"the calibration ({self.source or 'no source'}) holds device {name!r} as a "
+                    f"{dev.model} model; {use} needs {' or '.join(models)}: give a calibration "
+                    f"of that kind (a switching survey writes neel_brown, ifr-survey domain_wall)")
+        return self
+
     def by_size(self) -> dict[str, dict[str, DeviceCalibration]]:
         out: dict[str, dict[str, DeviceCalibration]] = {}
         for name, dev in self.devices.items():

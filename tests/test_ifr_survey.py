@@ -95,3 +95,12 @@ def test_a_corrupt_entry_is_one_clear_error(survey, tmp_path, key, value, says):
     message = str(err.value)
     assert "\n" not in message and "chip1/M1" in message and key in message and says in message
     assert np.isfinite(load_calibration(result["calibration"])["chip1/M1"].jdep_A_m2)
+
+
+def test_a_domain_wall_calibration_is_refused_where_switching_curves_are_needed(survey):
+    result, _ = survey
+    cal = load_calibration(result["calibration"])
+    assert cal.require_models(("domain_wall",), "the spiking layer") is cal
+    with pytest.raises(CalibrationFileError) as err:
+        cal.require_models(("neel_brown", "logistic"), "a switching-neuron network")
+    assert "domain_wall model" in str(err.value) and "\n" not in str(err.value)
