@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from hil.config import ExperimentConfig
 from hil.data import load_dataset
@@ -107,7 +108,10 @@ def train_on_benches(config: ExperimentConfig, pool, labels: list[str], on_batch
             params = dict(master.named_parameters())
             for epoch in range(config.epochs):
                 order = torch.randperm(n, generator=shuffle).numpy()
-                for b in range(n_batches):
+                bar = tqdm(range(n_batches), desc=f"{n_bench} benches {size}/seed{seed} "
+                           f"{epoch + 1}/{config.epochs}", disable=not config.progress,
+                           leave=False, dynamic_ncols=True)
+                for b in bar:
                     rows = order[b * config.batch_size:(b + 1) * config.batch_size]
                     shards = _shards(rows, n_bench)
                     try:
@@ -132,7 +136,11 @@ def train_on_benches(config: ExperimentConfig, pool, labels: list[str], on_batch
                             per_bench[k] += a["bench_time_s"]
                     if on_batch is not None:
                         on_batch(epoch, b, pool)
+                bar.close()
                 curve.append(_split_accuracy(pool, master, x_test, y_test, n_bench))
+                if config.progress:
+                    tqdm.write(f"{n_bench} benches {size}/seed{seed} epoch {epoch + 1}/"
+                               f"{config.epochs}: test acc {curve[-1]:.4f}")
             whole = pool.call("evaluate", [(x_test, y_test)] * n_bench, shared=_weights(master))
             result.runs.append(MultiBenchRun(
                 size=size, seed=seed, benches=n_bench, test_acc=curve[-1] if curve else float("nan"),
