@@ -235,7 +235,8 @@ def plot_learning_curves(result, path: Path) -> None:
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:     # a panel with no run of its level is empty
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -267,7 +268,8 @@ def plot_accuracy_vs_size(result, path: Path) -> None:
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{var} D2D variability")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:     # a panel with no run of its level is empty
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
