@@ -12,8 +12,10 @@ the actors.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 
-from hil.multibench.worker import BenchJob, BenchWorker
+from hil.multibench.worker import BenchJob, BenchWorker, outlives_worker
 
 
 class MultiBenchError(RuntimeError):
@@ -39,6 +41,7 @@ class LocalPool:
         try:
             for job in self.jobs:      # no watchdog: they die with this process
                 self.workers.append(BenchWorker(dataclasses.replace(job, watchdog_s=None)))
+            self.guardians = _guardians(self.jobs, [os.getpid()] * len(self.jobs))
         except BaseException:
             self.close()
             raise
@@ -57,6 +60,7 @@ class LocalPool:
                 worker.close()
             except Exception as exc:    # noqa: BLE001 - close the others first
                 errors.append(exc)
+        _dismiss(getattr(self, "guardians", []))
         if errors:
             raise errors[0]
 
@@ -74,6 +78,10 @@ class RayPool:
         self.actors = [actor.remote(job) for job in self.jobs]
         try:
             self.pids = self.call("pid", [()] * len(self.actors))   # every bench opened
+            here = socket.gethostname()
+            hosts = self.call("host", [()] * len(self.actors))
+            self.guardians = _guardians(self.jobs, [pid if host == here else None
+                                                    for pid, host in zip(self.pids, hosts)])
         except BaseException:
             self.close()
             raise
@@ -123,6 +131,22 @@ class RayPool:
                 ray.kill(actor)
             except Exception:   # noqa: BLE001
                 pass
+        _dismiss(getattr(self, "guardians", []))
+
+
+def _guardians(jobs: list[BenchJob], worker_pids: list) -> list:
+    """A guardian per bench that outlives its worker (:mod:`hil.multibench.guardian`): its
+    outputs go off even when this driver is killed."""
+    from hil.multibench.guardian import start_guardian
+
+    return [start_guardian(job, pid) for job, pid in zip(jobs, worker_pids) if outlives_worker(job)]
+
+
+def _dismiss(guardians: list) -> None:
+    from hil.multibench.guardian import dismiss
+
+    for guardian in guardians:
+        dismiss(guardian)
 
 
 def _first_line(exc: BaseException) -> str:

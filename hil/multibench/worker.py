@@ -7,9 +7,9 @@ actor (``ray.remote(BenchWorker)``), so both run the same code. It owns its benc
 it is built, and turns every output off when it closes: on :meth:`close`, when it is
 garbage-collected (a finalizer), when its process exits (``atexit``), on SIGTERM (Ray stopping the
 actor), and from a watchdog thread when the driver has not called for ``watchdog_s`` (a
-driver that died without stopping it). A process killed with SIGKILL runs none of these: the
-driver then turns that bench's outputs off through a fresh connection
-(:func:`safe_off_bench`).
+driver that hangs). A process killed with SIGKILL runs none of these: the driver then turns
+that bench's outputs off through a fresh connection (:func:`safe_off_bench`); when the driver
+itself is killed, the bench's guardian process does (:mod:`hil.multibench.guardian`).
 
 The forward pass of a step is the device layer of :mod:`hil.experiment` (``device_layer``):
 on a real bench (``forward = "bench"``) through :class:`hil.backends.BenchBackend`, every trial
@@ -26,6 +26,7 @@ import contextlib
 import functools
 import os
 import signal
+import socket
 import threading
 import time
 import weakref
@@ -78,13 +79,19 @@ class RunSpec:
     n_classes: int
 
 
+def outlives_worker(job: BenchJob) -> bool:
+    """Whether the bench's instruments outlive its worker's process (real instruments, a served
+    simulated bench), not a simulated bench inside that process."""
+    return not (job.backend == "sim" and job.visa_library is None)
+
+
 def safe_off_bench(job: BenchJob) -> str:
     """Turn a bench's outputs off through a fresh connection (its worker died). Opening a bench
     already turns every output off and checks it; a simulated bench in process died with its
     worker, so nothing can be on. Returns one line on what was done."""
     from procedures.session import open_bench
 
-    if job.backend == "sim" and job.visa_library is None:
+    if not outlives_worker(job):
         return "its simulated instruments died with it"
     try:
         with open_bench(job.bench, job.backend, job.visa_library, job.addresses):
@@ -129,6 +136,9 @@ class BenchWorker:
     # ------------------------------------------------------------------ life
     def pid(self) -> int:
         return os.getpid()
+
+    def host(self) -> str:
+        return socket.gethostname()
 
     def outputs_on(self) -> bool:
         """Whether the opened bench is open (its outputs are only on while it is)."""
@@ -298,4 +308,4 @@ def _close_at_exit(ref: weakref.ref) -> None:
         worker.close()
 
 
-__all__ = ["FORWARDS", "BenchJob", "BenchWorker", "RunSpec", "safe_off_bench"]
+__all__ = ["FORWARDS", "BenchJob", "BenchWorker", "RunSpec", "outlives_worker", "safe_off_bench"]
