@@ -5,6 +5,7 @@ outputs off when the run is interrupted."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -113,3 +114,30 @@ def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
     assert main(["train", "--benches", *paths, "--ray", "--epochs", "1", "--no-progress",
                  "--out", str(tmp_path / "o")]) == 2
     assert one_line_error(capsys).startswith("hil train: error: --ray needs Ray")
+
+
+def test_a_guardian_turns_the_bench_off_when_the_driver_dies_and_not_when_dismissed(tmp_path):
+    """The guardian of a bench served by this process: its pipe closed with no word (the
+    driver killed) -> the magnet left on goes off; dismissed -> the bench is not touched."""
+    from drivers.bench import Bench
+    from hil.multibench.guardian import dismiss, start_guardian
+    from hil.multibench.worker import BenchJob
+    from simulated_bench.bench import SimulatedBench
+    from simulated_bench.server import serve
+
+    (job,) = load_jobs(bench_files(tmp_path, [101]))
+    served = SimulatedBench(job.bench)
+    magnet = served.instruments[job.bench.address_of("magnet")]
+    with serve(served) as handle:
+        remote = BenchJob(job.bench, job.label, "visa", "@py", dict(handle.addresses), "bench")
+        bench = Bench.open(job.bench, "@py", dict(handle.addresses))
+        bench.field.set_field(0.01)          # a bias field on, then the "driver" vanishes
+        bench.close()
+        kept = start_guardian(remote, None)
+        dismiss(kept)                        # a run that ended with its driver alive
+        assert kept.returncode == 0 and magnet.output_on
+        guardian = start_guardian(remote, os.getpid() + 10**6)   # its worker already gone
+        guardian.stdin.close()               # the driver died: no word
+        guardian.wait(timeout=60)
+        with handle.lock:
+            assert not magnet.output_on
