@@ -40,7 +40,7 @@ def test_all_spin_cnn_runs_on_devices_and_in_software():
 
 @pytest.mark.parametrize("argv, message", [
     (["--margin", "0.7"], "--margin 0.7: must be a number in [0, 0.49]"),
-    (["--bench", "examples/benches/mtj_chip.toml"], "not synapse groups of"),
+    (["--bench", "examples/benches/mtj_chip.toml"], "no synapse group (kind ferrimagnet_synapse"),
     (["--sizes", "Q"], "--sizes ['Q']: not synapse groups"),
     (["--dataset", "cifar10"], "needs --data FOLDER"),
     (["--dataset", "cifar10", "--data", "/nonexistent/cifar"], "CIFAR-10 folder '/nonexistent/cifar' does not exist"),

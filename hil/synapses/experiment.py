@@ -86,6 +86,11 @@ class _Runner:
                 if config.sizes is None or size in config.sizes:
                     self.groups.append((path, size))
         known = {s for p in config.benches for s in simulated.synapse_sizes(p)}
+        if not known:
+            raise SynapseConfigError(
+                f"--bench {list(config.benches)}: no synapse group (kind ferrimagnet_synapse or "
+                f"dw_quantized_synapse) in the bench file(s); give one such as "
+                f"examples/benches/ferrimagnet_synapses.toml")
         missing = sorted(set(config.sizes or ()) - known)
         if missing or not self.groups:
             raise SynapseConfigError(
