@@ -49,7 +49,7 @@ class _DeviceWeights(nn.Module):
             self.register_parameter("bias", None)
         self.mode = "software"
         self.in_situ = False
-        self._followed_version = None
+        self._followed: torch.Tensor | None = None     # the shadow the pairs last followed
 
     def set_mode(self, mode: str, in_situ: bool = False) -> None:
         if mode not in MODES:
@@ -62,7 +62,7 @@ class _DeviceWeights(nn.Module):
         """Program the pairs once, from reset, to the shadow weights' nearest levels."""
         before = self.tile.pulses
         self.tile.program_levels(self.tile.nearest_level(self.weight))
-        self._followed_version = self.weight._version
+        self._followed = self.weight.detach().clone()
         return self.tile.pulses - before
 
     def effective_weight(self) -> torch.Tensor:
@@ -72,10 +72,10 @@ class _DeviceWeights(nn.Module):
         if self.mode == "model":
             real = self.tile.model_weights(self.tile.nearest_level(w))
         else:
-            if self.in_situ and w._version != self._followed_version:
-                self.tile.clamp_(w)
+            if self.in_situ and (self._followed is None or not torch.equal(w.detach(), self._followed)):
+                self.tile.clamp_(w)          # the optimizer moved the shadows: follow them
                 self.tile.follow(w)
-                self._followed_version = w._version
+                self._followed = w.detach().clone()
             real = self.tile.read_weights()
         return real.to(w.dtype).detach() + (w - w.detach())    # device forward, identity backward
 
