@@ -360,7 +360,8 @@ class _Runner:
         """Before anything trains: a calibration file that names the chip it measured must name
         this bench's chip, and it must hold every device of the sizes run, at the width the
         layers play (a logistic curve fitted at another width is refused)."""
-        calibration = load_calibration(path)
+        calibration = load_calibration(path).require_models(
+            ("neel_brown", "logistic"), f"hil train of switching neurons (file {str(path)!r})")
         reason = other_chip(calibration.meta.get("chip_identity"), self.bench)
         if reason:
             raise CalibrationFileError(

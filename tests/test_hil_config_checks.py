@@ -177,3 +177,21 @@ def test_a_calibration_file_missing_a_device_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
     assert "has no device 'chip1/M" in err and repr(chip.names[0]) in err
+
+
+def test_a_calibration_of_another_model_kind_is_one_line(tmp_path, capsys):
+    import json
+
+    from hil.cli import main
+
+    path = tmp_path / "dw.json"
+    path.write_text(json.dumps({
+        "format": "spin-hil-calibration", "version": 1, "width_s": 2e-8,
+        "devices": {"chip1/S0": {"model": "domain_wall", "jdep_A_m2": 3e10,
+                                 "mobility_m3_per_A_s": 6e-10, "distance_m": 1e-6,
+                                 "pinning_rel": 0.1, "cross_section_m2": 1e-15}}}))
+    code = main(["train", "--calibration", str(path), "--epochs", "1", "--seeds", "0",
+                 "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err, err
+    assert "'chip1/S0' as a domain_wall model" in err and "needs neel_brown or logistic" in err
