@@ -18,7 +18,9 @@ bench file raises :class:`MissingRoleError` naming the bench-file key to add.
 Safety: the pulse and read roles check every value against the limits of the device the
 matrix connects to their row (the tightest limits of the bench while that is unknown); every
 source is disarmed (output off, settings kept) before the matrix changes, and re-checked
-against the new device before it is turned on again; every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
+against the new device before it is turned on again (a hot change, a crossbar's line moves,
+keeps a source meter on only when its source passes the new row's limits, checked before the
+matrix command; the pulse source is always disarmed); every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
 leaving the ``with`` block normally, on an exception, on Ctrl-C and on SIGTERM (a handler is
 installed while the bench is open, and the previous one restored after). While the outputs
 go off, a further SIGINT / SIGTERM is only recorded and delivered once they are off, and an
@@ -292,29 +294,43 @@ class Bench:
         return time.perf_counter() - self._wall_start
 
     # ------------------------------------------------------------ the matrix decides the limits
-    def _matrix_changed(self, channels: frozenset[int] | None) -> None:
+    def _matrix_changed(self, channels: frozenset[int] | None,
+                        upcoming: frozenset[int] | None = None) -> None:
         """Called with None just before the matrix changes (every source is disarmed: a
         level set for the old device must not reach the new one), then with the closed
-        crosspoints (the roles get the limits of the devices now on their rows)."""
+        crosspoints (the roles get the limits of the devices now on their rows).
+
+        A hot change (``upcoming``: the crosspoints about to be closed, from
+        ``SwitchMatrix.connect(..., hot=True)``) disarms the pulse source always, and a
+        source meter only where its programmed source fails the limits of the devices
+        ``upcoming`` puts on its row: checked here, before the matrix command is sent. (A
+        read-level source switched between lines at its checked level is what a matrix
+        scan does; the generator is never switched hot.)"""
         if channels is None:
             for role in ("pulse", "read_smu", "aux_smu"):
                 obj = self._roles.get(role)
-                if obj is not None:
-                    obj.disarm()
-        wiring = self.config.wiring
-        for role, row in (("pulse", wiring.pulse_row), ("read_smu", wiring.read_row),
-                          ("aux_smu", getattr(wiring, "aux_row", 3))):
+                if obj is None:
+                    continue
+                if upcoming is not None and role != "pulse" and hasattr(obj, "allows"):
+                    limits, device = self._row_limits(role, upcoming)
+                    if obj.allows(limits, device):
+                        continue
+                obj.disarm()
+        for role in ("pulse", "read_smu", "aux_smu"):
             obj = self._roles.get(role)
-            if obj is None:
-                continue
-            on_row = [] if channels is None else [
-                d for d in self.config.devices() if d.channel(row) in channels]
-            if on_row:
-                obj.limits = tightest(self.config.limits_for(d) for d in on_row)
-                obj.device = ",".join(d.name for d in on_row)
-            else:
-                obj.limits, obj.device = self.all_limits, ""
+            if obj is not None:
+                obj.limits, obj.device = self._row_limits(role, channels or frozenset())
         self._selected = None
+
+    def _row_limits(self, role: str, channels: frozenset[int]):
+        """(limits, device names) of what ``channels`` put on ``role``'s matrix row."""
+        wiring = self.config.wiring
+        row = {"pulse": wiring.pulse_row, "read_smu": wiring.read_row,
+               "aux_smu": getattr(wiring, "aux_row", 3)}[role]
+        on_row = [d for d in self.config.devices() if d.channel(row) in channels]
+        if not on_row:
+            return self.all_limits, ""
+        return tightest(self.config.limits_for(d) for d in on_row), ",".join(d.name for d in on_row)
 
     def device(self, device) -> DeviceAddress:
         return self.config.device(device)

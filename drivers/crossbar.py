@@ -53,6 +53,7 @@ from drivers.limits import check_pulse, check_source_voltage
 
 STATES = tuple(synapse.POLARITY)
 UNSELECTED = ("ground", "float")
+WRITE_RETURNS = ("ground", "aux")
 
 
 class CrossbarError(ValueError):
@@ -64,7 +65,7 @@ class Crossbar:
 
     def __init__(self, bench, size: str | None = None, v_read_V: float = 0.1,
                  nplc: float = 0.01, compliance_A: float | None = None,
-                 unselected: str = "ground"):
+                 unselected: str = "ground", write_return: str = "ground"):
         self.bench = bench
         config = bench.config
         groups = [g for g in config.groups if g.columns]
@@ -88,6 +89,11 @@ class Crossbar:
                                 "[wiring] ground_row (a 7709 row tied to ground); or use "
                                 "unselected='float'")
         self.unselected = unselected
+        if write_return not in WRITE_RETURNS:
+            raise CrossbarError(f"write_return {write_return!r} is not one of {WRITE_RETURNS}")
+        #: what holds a written junction's column at 0 V: the ground row, or the aux SMU
+        #: (the bench without a ground row has only that)
+        self.write_return = write_return if config.wiring.ground_row else "aux"
         self.nplc = float(nplc)
         self.compliance_A = self.limits.max_read_current_A if compliance_A is None \
             else float(compliance_A)
@@ -96,6 +102,7 @@ class Crossbar:
         g_p, g_ap = synapse.design_conductances_S(self.group)
         #: P / AP decision level of a read conductance: the geometric mean of the design values
         self.threshold_S = float(np.sqrt(g_p * g_ap))
+        self._aux_delay_off = False
         self.pulses = 0          # write pulses sent
         self.readings = 0        # column readings taken
         self.floor_s = 0.0
@@ -132,7 +139,7 @@ class Crossbar:
         switch = self.bench.role_for_step("switch")
         if switch.connected == frozenset(channels):
             return
-        self.bench.retry.run(lambda: switch.connect(channels), self.bench.recover,
+        self.bench.retry.run(lambda: switch.connect(channels, hot=True), self.bench.recover,
                              "connect crossbar lines")
 
     def junction(self, row: int, col: int) -> str:
@@ -183,6 +190,11 @@ class Crossbar:
             read.source_voltage(v_read, self.compliance_A, self.nplc)
             read.enable()
             aux.source_voltage(0.0, self.compliance_A, self.nplc)
+            if not self._aux_delay_off:
+                # the column sits at 0 V throughout and the 2750 answers after its relays
+                # settle: the 2400's auto source delay (~1 ms per reading) has nothing to wait for
+                aux.instrument.source_delay = 0.0
+                self._aux_delay_off = True
             aux.enable()
             return aux.measure()[1]
         current = bench.retry.run(step, bench.recover, "crossbar column reading")
@@ -198,6 +210,8 @@ class Crossbar:
         check_source_voltage(v, self.compliance_A, self.limits, self.junction(row, col))
         wiring = self.bench.config.wiring
         channels = [self._row_channel(row, wiring.read_row), self._column_channel(col, wiring.aux_row)]
+        if self.write_return == "aux":      # the junction's write lines stay closed (generator off)
+            channels.append(self._row_channel(row, wiring.pulse_row))
         if self.unselected == "ground":
             channels += [self._row_channel(r, wiring.ground_row) for r in range(self.rows) if r != row]
             channels += [self._column_channel(k, wiring.ground_row) for k in range(self.cols) if k != col]
@@ -242,28 +256,53 @@ class Crossbar:
         self._pulse(*self._plan(row, col, to_state, amplitude_V, width_s))
 
     def write_many(self, pulses: Iterable[tuple[int, int, str, float, float]]) -> None:
-        """Pulses (row, col, to_state, amplitude_V, width_s) in order, every one checked
-        before the first is sent; consecutive pulses on one junction share its matrix
-        connection, and equal pulses the generator's settings."""
-        planned = [self._plan(*pulse) for pulse in pulses]
-        for pulse in planned:
-            self._pulse(*pulse)
+        """Pulses (row, col, to_state, amplitude_V, width_s), every one checked before the
+        first is sent, in the plan of :func:`write_plan`: each junction gets its pulses in
+        their order, equal consecutive ones as one burst (the generator's trigger count),
+        and the pulses of one level are sent together (one level setting, then one matrix
+        change and one trigger per junction)."""
+        for row, col, level, width, count in write_plan([self._plan(*p) for p in pulses]):
+            self._pulse(row, col, level, width, count)
 
-    def _pulse(self, row: int, col: int, level_V: float, width_s: float) -> None:
+    def _pulse(self, row: int, col: int, level_V: float, width_s: float, count: int = 1) -> None:
         wiring = self.bench.config.wiring
         channels = [self._row_channel(row, wiring.pulse_row)]
-        if wiring.ground_row:
+        if self.write_return == "ground":
             channels.append(self._column_channel(col, wiring.ground_row))
         else:
             channels.append(self._column_channel(col, wiring.aux_row))
         self._connect(channels)
-        if not wiring.ground_row:           # the aux SMU is the column's return: 0 V
+        if self.write_return == "aux":      # the aux SMU is the column's return: 0 V
             aux = self.bench.role_for_step("aux_smu")
             self.bench.retry.run(lambda: (aux.source_voltage(0.0, self.compliance_A, self.nplc),
                                           aux.enable()), self.bench.recover, "crossbar return")
-        self.bench.role_for_step("pulse").pulse(level_V, width_s)
-        self.pulses += 1
-        self._add_floor(width_s)
+        self.bench.role_for_step("pulse").pulse(level_V, width_s, count)
+        self.pulses += count
+        self._add_floor(count * width_s)
 
 
-__all__ = ["Crossbar", "CrossbarError", "STATES", "UNSELECTED"]
+def write_plan(pulses) -> list[tuple[int, int, float, float, int]]:
+    """Checked pulses (row, col, level_V, width_s) as bursts (row, col, level_V, width_s,
+    count) in the order they are sent: equal consecutive pulses on one junction merge into
+    one burst; a junction's k-th burst goes after its (k-1)-th, and among the k-th bursts of
+    all junctions those of one (level, width) go together, in their first-come order. The
+    junctions are disjoint lines of one array, so only the order on each junction is the
+    request's (a pulse half-selects its lines at ~0.47 of its level, far below switching)."""
+    bursts: list[list] = []
+    last: dict[tuple[int, int], list] = {}
+    for row, col, level, width in pulses:
+        prev = last.get((row, col))
+        if prev is not None and prev is bursts[-1] and prev[2:4] == [level, width]:
+            prev[4] += 1
+            continue
+        burst = [row, col, level, width, 1, 0 if prev is None else prev[5] + 1]
+        bursts.append(burst)
+        last[(row, col)] = burst
+    groups: dict[tuple, int] = {}
+    for burst in bursts:
+        groups.setdefault((burst[5], burst[2], burst[3]), len(groups))
+    order = sorted(range(len(bursts)), key=lambda i: (bursts[i][5], groups[(bursts[i][5], *bursts[i][2:4])], i))
+    return [tuple(bursts[i][:5]) for i in order]
+
+
+__all__ = ["Crossbar", "CrossbarError", "STATES", "UNSELECTED", "WRITE_RETURNS", "write_plan"]

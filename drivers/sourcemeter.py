@@ -145,6 +145,24 @@ class _SourceMeterRole:
             self.instrument.enable_source()
             self._output_on = True
 
+    def allows(self, limits: SafetyLimits, device: str = "") -> bool:
+        """Whether the output may stay on into a matrix change that puts devices of
+        ``limits`` on its row: it is off, or its programmed source passes those limits."""
+        if self._output_on is False:
+            return True
+        if self._output_on is None or self._source is None:
+            return False
+        mode, level, compliance, _ = self._source
+        try:
+            if mode == "current":
+                check_read_current(level, limits, device)
+                check_compliance_V(compliance, limits, device)
+            else:
+                check_source_voltage(level, compliance, limits, device)
+        except ValueError:
+            return False
+        return True
+
     def disarm(self) -> None:
         """Output off, settings kept (before the matrix connects another device)."""
         if self._output_on is not False:

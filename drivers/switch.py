@@ -2,9 +2,11 @@
 
 Uses pymeasure's :class:`~pymeasure.instruments.keithley.Keithley2750` as it is: its
 ``close`` sends ``:ROUTe:MULTiple:CLOSe (@<list>)``, which accepts a comma-separated list, so
-connecting a device's two crosspoints is one command. ``connect`` always opens every
-crosspoint first: a device receives pulses only while its row-1 crosspoint is closed, and two
+connecting a device's two crosspoints is one command. ``connect`` opens every crosspoint
+first: a device receives pulses only while its row-1 crosspoint is closed, and two
 devices on the pulse row at once would share the pulse in a way no limit check models.
+``connect(..., hot=True)`` (the crossbar's line changes) opens and closes only the
+crosspoints that differ, in one message with the ``:ROUTe:CLOSe?`` that confirms it.
 
 The matrix knows what it connected (``connected``) and tells the bench through
 ``on_change`` so that the pulse and read roles check against the limits of the device that
@@ -43,12 +45,20 @@ class Keithley2750Matrix:
         if self.on_change is not None:
             self.on_change(channels)
 
-    def connect(self, channels: Sequence[int]) -> None:
+    def connect(self, channels: Sequence[int], hot: bool = False) -> None:
+        """Close exactly ``channels``. ``hot``: change only the crosspoints that differ, in one
+        message that also asks the matrix what it holds (one round trip, one relay settle per
+        open and per close), telling ``on_change`` what comes first (``upcoming``) so that it
+        disarms only the sources the new connection's limits refuse; an unknown state falls
+        back to the full change (every crosspoint opened first)."""
         channels = sorted({int(c) for c in channels})
         for channel in channels:
             if not 1000 <= channel <= 9999:
                 raise ValueError(f"7709 channel {channel} is not an SRCC number (e.g. 1101 = "
                                  "slot 1, row 1, column 01)")
+        if hot and self.connected is not None:
+            self._change(frozenset(channels))
+            return
         self._set_connected(None)
         self.instrument.open_all()
         if channels:
@@ -62,6 +72,25 @@ class Keithley2750Matrix:
                     "[[chip.group]] slot numbers")
         self._set_connected(frozenset(channels))
 
+    def _change(self, channels: frozenset[int]) -> None:
+        opened, closed = self.connected - channels, channels - self.connected
+        if not opened and not closed:
+            return
+        if self.on_change is not None:
+            self.on_change(None, channels)
+        self.connected = None
+        parts = [f":ROUTe:MULTiple:OPEN (@{','.join(map(str, sorted(opened)))})"] if opened else []
+        if closed:
+            parts.append(f":ROUTe:MULTiple:CLOSe (@{','.join(map(str, sorted(closed)))})")
+        reply = self.instrument.ask(";".join(parts + [":ROUTe:CLOSe?"])).strip()
+        report = self._parse_closed(reply)
+        if report != sorted(channels):
+            raise SwitchError(
+                f"the 7709 matrix reports closed crosspoints {report} after changing to "
+                f"{sorted(channels)}; check the card slots (*OPT?) against the bench file's "
+                "[[chip.group]] slot numbers")
+        self._set_connected(channels)
+
     def disconnect_all(self) -> None:
         try:
             self._set_connected(None)
@@ -72,7 +101,10 @@ class Keithley2750Matrix:
 
     def closed_channels(self) -> list[int]:
         """The closed crosspoints as the matrix reports them (``(@1101,1201)``, ``(@)``)."""
-        reply = self.instrument.ask(":ROUTe:CLOSe?").strip()
+        return self._parse_closed(self.instrument.ask(":ROUTe:CLOSe?").strip())
+
+    @staticmethod
+    def _parse_closed(reply: str) -> list[int]:
         # only the list's own "(@" and ")" go: a stray '@' inside is a garbled reply, not
         # a separator ("(@11@1)" must not read as channel 111)
         body = reply[2:-1] if reply.startswith("(@") and reply.endswith(")") else None

@@ -8,8 +8,9 @@ Per junction and per direction (P -> AP, AP -> P), at each pulse width of ``widt
    trials each.
 
 A trial: the junction starts in the direction's source state; one write pulse
-(:meth:`drivers.crossbar.Crossbar.write`, the floating-line scheme); one reading of the
-junction; after a switch, a reset pulse back (``reset_width``, amplitude ``reset_to_p_V`` or
+(:meth:`drivers.crossbar.Crossbar.write`, the floating-line scheme, the column held at 0 V by
+the aux SMU); one reading of the junction (the write lines stay closed with the generator's
+output off, the other lines are grounded: one relay close, then one open for the next pulse); after a switch, a reset pulse back (``reset_width``, amplitude ``reset_to_p_V`` or
 ``reset_to_ap_V``), verified by a reading and repeated up to 3 times. Every probe and grid
 point is a row (its counts), so an interrupted run resumes without repeating one. The
 junction's P and AP conductances are read first (``Phase`` "read").
@@ -126,7 +127,10 @@ class SynapseSwitchingProcedure(BenchProcedure):
     # ------------------------------------------------------------------ the bench side
     def _crossbar(self) -> Crossbar:
         if getattr(self, "_xbar", None) is None or self._xbar.bench is not self.bench:
-            self._xbar = Crossbar(self.bench, v_read_V=float(self.v_read), nplc=float(self.nplc))
+            # the aux SMU holds the column at 0 V for the writes too: a trial's read config is
+            # its write config plus lines, so a trial costs one relay close and one open
+            self._xbar = Crossbar(self.bench, v_read_V=float(self.v_read), nplc=float(self.nplc),
+                                  write_return="aux")
         return self._xbar
 
     def _position(self, facts) -> tuple[int, int]:

@@ -91,9 +91,62 @@ def test_writes_switch_the_selected_junction_and_read_states_sees_it(config):
         # the floor: each reading's integration and each pulse's width
         assert xbar.readings == 65 and xbar.pulses == 5
         assert xbar.floor_s == pytest.approx(65 * xbar.measure_s + 4e-6 + 2e-9, rel=1e-9)
-        assert xbar.projected_bench_time_s > 10 * xbar.floor_s and xbar.round_trips > 65 * 3
+        # the relays set the pace: two settles per line change, one change per reading
+        assert xbar.projected_bench_time_s > 65 * 2 * 3e-3
     records = [r for r in sim.pulse_log if r.device == "xbar/W21"]
     assert len(records) == 2 and records[0].voltage_V < 0 < records[1].voltage_V   # P: row below
+
+
+def test_a_vmm_read_keeps_the_sources_on_two_trips_a_column_and_reads_as_a_cold_one(config):
+    sim, bench, xbar = open_crossbar(config)
+    x = np.array([1, 1, 0, 0, 1, 0, 1, 1], dtype=bool)
+    with bench:
+        xbar.read_columns(x)
+        before = dict(bench.bus.per_address)
+        hot = xbar.read_columns(x)
+        used = {a: n - before.get(a, 0) for a, n in bench.bus.per_address.items()
+                if n > before.get(a, 0)}
+        # per column one 2750 message (open, close, confirm) and one 2400 reading; the read
+        # SMU drives through it all (no output off / on), the generator is not touched
+        assert used == {"GPIB0::16::INSTR": 8, "GPIB0::24::INSTR": 8}
+        bench.switch.disconnect_all()                  # every source off, the matrix open
+        cold = xbar.read_columns(x)                    # from a full matrix change on
+    np.testing.assert_allclose(hot, cold, rtol=1e-3)   # the 2400's noise: ~10 nA of ~40 uA
+
+
+def test_a_hot_line_change_keeps_only_the_sources_the_new_row_allows():
+    """Default bench: read currents of 20 uA pass an M device's limit (30 uA), not an S
+    device's (5 uA): moving the read SMU's crosspoint onto S turns its output off first."""
+    bench_file = load_bench_file("devices/default_bench.toml")
+    sim = SimulatedBench(bench_file)
+    smu = sim.instruments["GPIB0::18::INSTR"]
+    with Bench.open(bench_file, visa_library=SimulatedVisaLibrary(sim)) as bench:
+        m0, m1, s0 = (bench_file.device(n) for n in ("M0", "M1", "S0"))
+        bench.switch.connect([m0.channel(2)])
+        bench.read.source_current(20e-6, 1.0, 0.01)
+        bench.read.enable()
+        bench.switch.connect([m1.channel(2)], hot=True)
+        assert smu.output_on and bench.switch.connected == {m1.channel(2)}
+        bench.switch.connect([s0.channel(2)], hot=True)
+        assert not smu.output_on and bench.switch.connected == {s0.channel(2)}
+        with pytest.raises(LimitViolation, match="max_read_current_A"):
+            bench.read.enable()                        # and it stays off
+
+
+def test_write_many_keeps_each_junctions_order_bursts_repeats_and_groups_levels(config):
+    from drivers.crossbar import write_plan
+
+    plan = write_plan([(0, 0, -0.4, 1e-7), (1, 0, 0.5, 1e-7), (2, 0, -0.4, 1e-7),
+                       (2, 0, -0.4, 1e-7), (0, 0, 0.5, 1e-7), (3, 0, 0.5, 1e-7)])
+    assert plan == [(0, 0, -0.4, 1e-7, 1), (2, 0, -0.4, 1e-7, 2), (1, 0, 0.5, 1e-7, 1),
+                    (3, 0, 0.5, 1e-7, 1), (0, 0, 0.5, 1e-7, 1)]
+    sim, bench, xbar = open_crossbar(config)
+    with bench:
+        xbar.write_many([(4, 4, "P", 0.3, 2e-8)] * 3)  # one burst of 3: one trigger
+        trips = xbar.round_trips
+        xbar.write_many([(4, 4, "P", 0.3, 2e-8)] * 3)
+        assert xbar.round_trips - trips == 1 and xbar.pulses == 6
+    assert len([r for r in sim.pulse_log if r.device == "xbar/W36"]) == 6
 
 
 def test_bad_requests_are_refused_before_anything_is_sent(config):
