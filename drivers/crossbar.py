@@ -156,9 +156,11 @@ class Crossbar:
                                     "nothing was sent")
 
     # ------------------------------------------------------------ read
-    def read_columns(self, active_rows: Sequence[bool], v_read: float | None = None) -> np.ndarray:
+    def read_columns(self, active_rows: Sequence[bool], v_read: float | None = None,
+                     columns: Sequence[int] | None = None) -> np.ndarray:
         """The summed current of every column (A, shape (cols,)) with the ``active_rows``
-        driven at ``v_read`` (default ``v_read_V``). No active row: zeros, nothing sent."""
+        driven at ``v_read`` (default ``v_read_V``); ``columns``: only those are read (the
+        others answer 0). No active row: zeros, nothing sent."""
         active = np.asarray(active_rows)
         if active.shape != (self.rows,) or not np.isin(active, (0, 1)).all():
             raise CrossbarError(f"active_rows must be {self.rows} booleans (one per row line), "
@@ -173,7 +175,10 @@ class Crossbar:
         rows = [self._row_channel(r, wiring.read_row) for r in np.flatnonzero(active)]
         if self.unselected == "ground":
             rows += [self._row_channel(r, wiring.ground_row) for r in np.flatnonzero(~active)]
-        for c in range(self.cols):
+        wanted = range(self.cols) if columns is None else sorted({int(c) for c in columns})
+        for c in wanted:
+            self._check_index(0, c)
+        for c in wanted:
             channels = rows + [self._column_channel(c, wiring.aux_row)]
             if self.unselected == "ground":
                 channels += [self._column_channel(k, wiring.ground_row)
