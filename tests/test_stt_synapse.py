@@ -109,3 +109,27 @@ def test_the_tau_curve_fits_the_exponent_when_asked():
     assert free.exponent == pytest.approx(2.0, abs=0.3) and free.exponent_err > 0
     assert free.ic0_A == pytest.approx(60e-6, rel=0.1)
     assert fit_tau_curve(taus, 1e-9, 1.0).chi2_per_dof > 5 * free.chi2_per_dof   # n = 1 does not fit
+
+
+def test_a_junction_reads_the_same_with_its_write_lines_left_closed():
+    """synapse-switching returns its writes through the aux SMU so that the read config is the
+    write config plus lines (generator off): the read conductance is the plain read's, and a
+    trial (pulse, reading) costs one relay close and one open."""
+    from drivers.bench import Bench
+    from drivers.crossbar import Crossbar
+    from simulated_bench.visa import SimulatedVisaLibrary
+
+    sim = SimulatedBench.from_config(XBAR)
+    with Bench.open(sim.config, visa_library=SimulatedVisaLibrary(sim)) as bench:
+        plain, kept = Crossbar(bench), Crossbar(bench, write_return="aux")
+        g = plain.read_junction(2, 6)
+        kept.write(2, 6, "AP", 0.3, 2e-9)                 # far below V50: no switch
+        assert kept.read_junction(2, 6) == pytest.approx(g, rel=1e-3)
+        start, relays = bench.projected_time_s, bench.bus.per_address["GPIB0::16::INSTR"]
+        for _ in range(3):
+            kept.write(2, 6, "AP", 0.3, 2e-9)
+            kept.read_state(2, 6)
+        per_trial_s = (bench.projected_time_s - start) / 3
+        assert bench.bus.per_address["GPIB0::16::INSTR"] - relays == 6
+        assert per_trial_s < 2 * 3e-3 + 12e-3        # two relay settles and six bus messages
+    assert [r.voltage_V > 0 for r in sim.pulse_log if r.device == "xbar/W22"] == [True] * 4
