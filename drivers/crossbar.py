@@ -22,19 +22,35 @@ active inputs at V_read; the aux SMU holds one column at 0 V and measures its su
 I_j = V_read sum_i x_i G_ij (minus the IR drop of the lines); every other line goes to the
 ground row (``unselected="ground"``: no sneak path; the other columns at 0 V take their own
 currents) or floats (``"float"``: the passive array's sneak paths add to I_j). One column
-is measured at a time (one SMU measures): per column a matrix change (the bench disarms the
-sources before it, :class:`drivers.bench.Bench`), both outputs on, one reading; the read
-SMU's settings are written once. Currents are returned positive for a positive V_read.
+is measured at a time (one SMU measures): per column one hot line change (one 2750 message
+opening the last column's two crosspoints, closing the next one's, and confirming them) and
+one 2400 reading; the SMUs stay on, the settings are written once (``columns``: read only
+those). Currents are returned positive for a positive V_read.
+
+Hot line changes (``SwitchMatrix.connect(..., hot=True)``, :meth:`drivers.bench.Bench._matrix_changed`):
+a source meter stays on through a line change only when its programmed source passes the
+limits of what the change puts on its row, checked before the matrix command is sent; the
+pulse generator is always turned off before a change and on again only to fire (its armed
+pulse was checked against the junction first). What the relays switch hot is a read level
+(<= ``max_compliance_V``, here 0.1 V, < 5 mA) or 0 V, never a pulse.
 
 Write (:meth:`write`): the junction's row line on the pulse row, its column line on the
-ground row (or on the aux SMU held at 0 V when the bench has no ground row), every other
-line floating, and one pulse of ``amplitude_V`` whose sign the target state sets
+ground row (or on the aux SMU held at 0 V: ``write_return="aux"``, and a bench without a
+ground row; the reading of that junction then keeps the write lines closed, generator off,
+so that a pulse-and-read trial costs one relay close and one open), every other line
+floating, and one pulse of ``amplitude_V`` whose sign the target state sets
 (:data:`devices.kinds.stt_mtj_synapse.POLARITY`: + row-to-column = P -> AP). Half-select
 disturb: through the floating lines the other junctions of the selected row and column see
 about n / (2n - 1) ~ 0.47 V per volt of the pulse in an 8 x 8 array (the unselected ones
 ~0.07 V): negligible for pulses near V50, but pulses near Vc disturb the selected lines.
 Every pulse is checked against the group's safety limits before anything is sent; a pulse is
-not retried on a bus fault (it may have switched the junction).
+not retried on a bus fault (it may have switched the junction). :meth:`write_many` sends
+equal consecutive pulses on a junction as one burst (the generator's trigger count) and the
+pulses of one level together (:func:`write_plan`).
+
+The floor of this wiring: every line change is one relay open and one close (3 ms each on a
+7709), which no bus plan removes while one SMU measures one column at a time: 48 ms of an
+8-column VMM read (~81 ms projected, 1.6 ms of integration), 6 ms of a write (~11 ms).
 
 Cost: ``round_trips`` and ``projected_bench_time_s`` count from this object's creation (the
 bench's counters); ``floor_s`` is the physical floor of what it did: per column reading the
