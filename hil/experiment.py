@@ -90,7 +90,7 @@ from hil.data import load_dataset
 from hil.network import HiddenLayerNet
 from hil.neuron import DeviceNeuron, StochasticSigmoidNeuron, round_robin
 from hil.online import OnlineCurves
-from hil.remap import DeviceWatch, Remapper
+from hil.remap import DeviceWatch, Remapper, layer_maps, restore_layer_maps
 from hil.safety import CurrentLimitError, device_current_limits
 from hil.train import CheckpointError, TrainConfig, evaluate, train
 
@@ -240,7 +240,8 @@ class _InSituHooks:
     """What an in-situ run does after each training batch (:func:`hil.train.train`'s
     ``after_batch``): the device watch and remapping (:mod:`hil.remap`, ``remap``) and, for
     ``insitu_online``, the online curves (:mod:`hil.online`): the layers rebuilt with the
-    estimate every ``online_every`` batches."""
+    estimate every ``online_every`` batches. Its state (:meth:`state`) goes into the run's
+    checkpoints: a resumed run continues the same estimate, watch, neuron map and events."""
 
     def __init__(self, config: ExperimentConfig, layers: list[DeviceNeuron], backend,
                  calibration: ChipCalibration, names: list[str], online: bool):
@@ -277,6 +278,37 @@ class _InSituHooks:
 
     def events(self) -> list[dict]:
         return [] if self.remapper is None else list(self.remapper.events)
+
+    def state(self) -> dict | None:
+        """The run state a checkpoint keeps (:mod:`hil.train`); None when nothing changes."""
+        if self.online is None and self.remapper is None:
+            return None
+        state = {"neuron_maps": layer_maps(self.layers)}
+        if self.online is not None:
+            state["online_estimate"] = {"curves": self.online.state(),
+                                        "skipped_rebuilds": int(self.skipped)}
+        if self.remapper is not None:
+            state["device_watch"] = self.remapper.state()
+        return state
+
+    def resumes_without_state(self) -> bool:
+        """A checkpoint without run state (written before it was kept) still resumes this run
+        as before: no online estimate, devices that do not drift (none dies or sticks)."""
+        return self.online is None and getattr(self.backend, "drift", None) is None
+
+    def set_state(self, saved: dict) -> None:
+        keys = set(self.state())
+        if set(saved) != keys:
+            raise ValueError(f"it holds {sorted(saved)}, this run keeps {sorted(keys)}")
+        if self.online is not None:
+            skipped = saved["online_estimate"]["skipped_rebuilds"]
+            if not (isinstance(skipped, int) and skipped >= 0):
+                raise ValueError(f"skipped_rebuilds is {skipped!r}, not a count")
+            self.online.set_state(saved["online_estimate"]["curves"])
+            self.skipped = skipped
+        if self.remapper is not None:
+            self.remapper.set_state(saved["device_watch"])
+        restore_layer_maps(self.layers, saved["neuron_maps"])
 
     def summary(self) -> dict:
         return {"online_refreshes": None if self.online is None else self.online.refreshes,

@@ -23,6 +23,10 @@ Neel-Brown curve again: b = beta / w_0, a = alpha - b I50_0, Delta = ln(t / tau0
 Ic0 = Delta / b (:meth:`OnlineCurves.calibration`), which a device layer is rebuilt with
 (:meth:`hil.neuron.DeviceNeuron.rebuild`): the surrogate follows the device, and so does the
 mapping's centre, so each neuron's P(x) keeps the shape it was trained with.
+
+A checkpoint keeps the estimator whole (:meth:`OnlineCurves.state`: the binned answers, the
+estimate, the refresh count and the last estimated calibration), so a resumed run goes on
+with the same estimate, not from the calibration it started with.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from typing import Sequence
 
 import numpy as np
 
-from procedures.calibration import CalibrationFileError, ChipCalibration, neel_brown_curve
+from hil.train import array_from_state, array_state
+from procedures.calibration import (CalibrationFileError, ChipCalibration, neel_brown_curve,
+                                   parse_calibration)
 
 #: current bins per device
 BINS = 48
@@ -169,3 +175,33 @@ class OnlineCurves:
                                     f"online estimate ({self.refreshes} refreshes) from forward-pass answers")
         return self.base
 
+    # ------------------------------------------------------------------ checkpoints
+    #: the arrays a checkpoint keeps: per device, and per device and bin
+    _PER_DEVICE, _PER_BIN = ("alpha", "beta"), ("trials", "switches", "current_sum")
+
+    def state(self) -> dict:
+        """Plain data (tensors, lists): everything the next batches depend on."""
+        return {"devices": list(self.devices), "refreshes": int(self.refreshes),
+                "base": self.base.to_dict(),
+                **{k: array_state(getattr(self, k)) for k in self._PER_DEVICE + self._PER_BIN}}
+
+    def set_state(self, saved: dict) -> None:
+        """Continue from :meth:`state`; a ValueError (nothing changed) when it was written for
+        other devices or bins, or is damaged."""
+        if saved["devices"] != self.devices:
+            raise ValueError(f"the online estimate tracks devices {saved['devices']!r:.80}, "
+                             f"this run {self.devices!r:.80}")
+        n = len(self.devices)
+        arrays = {k: array_from_state(saved[k], (n,), f"online {k}") for k in self._PER_DEVICE}
+        arrays.update({k: array_from_state(saved[k], (n, self.bins), f"online {k}")
+                       for k in self._PER_BIN})
+        refreshes = saved["refreshes"]
+        if not (isinstance(refreshes, int) and refreshes >= 0):
+            raise ValueError(f"online refreshes is {refreshes!r}, not a count")
+        base = parse_calibration(saved["base"], "online base calibration")
+        missing = sorted(set(self.base.names()) - set(base.names()))
+        if missing:
+            raise ValueError(f"the online base calibration lacks devices {missing[:4]}")
+        for key, values in arrays.items():
+            setattr(self, key, values)
+        self.refreshes, self.base = refreshes, base

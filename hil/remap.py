@@ -17,6 +17,11 @@ watch costs a few per cent of a layer's batch.
 the healthy devices of the same set that serve the fewest neurons, and rebuilds those layers
 (:meth:`hil.neuron.DeviceNeuron.rebuild`, the weights untouched); each event (which device,
 what it answered, when: batch, virtual time) is kept for the run's report.
+
+A checkpoint keeps the watch's counts, the devices flagged and the events
+(:meth:`Remapper.state`), and every layer's neuron map and curves (:func:`layer_maps`): a
+resumed run neither finds a dead device again nor forgets one it found, and reports each
+event once.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from collections import Counter
 from typing import Sequence
 
 import numpy as np
+
+from hil.train import array_from_state, array_state
+from procedures.calibration import parse_calibration
 
 
 class DeviceWatch:
@@ -60,6 +68,18 @@ class DeviceWatch:
                                   f"trials, {side[i]:.2f} of them above its I50")
         self.counts[:, ready] = 0.0
         return out
+
+    def state(self) -> dict:
+        return {"names": list(self.names), "counts": array_state(self.counts)}
+
+    def set_state(self, saved: dict) -> None:
+        if saved["names"] != self.names:
+            raise ValueError(f"the device watch counted devices {saved['names']!r:.80}, this "
+                             f"run's backend has {self.names!r:.80}")
+        counts = array_from_state(saved["counts"], self.counts.shape, "device watch counts")
+        if (counts < 0).any():
+            raise ValueError("device watch counts hold a negative count")
+        self.counts = counts
 
 
 class Remapper:
@@ -107,3 +127,49 @@ class Remapper:
                            "note": "" if healthy else "no healthy device left: neurons kept"})
         self.events.extend(events)
         return events
+
+    def state(self) -> dict:
+        """Plain data: the watch, the devices flagged and the events so far."""
+        return {"watch": self.watch.state(), "bad": dict(self.bad),
+                "events": [dict(e) for e in self.events]}
+
+    def set_state(self, saved: dict) -> None:
+        """Continue from :meth:`state` (the layers' maps come back with :func:`restore_layer_maps`)."""
+        bad, events = saved["bad"], saved["events"]
+        if not (isinstance(bad, dict) and set(bad) <= set(self.watch.names)
+                and all(isinstance(v, str) for v in bad.values())):
+            raise ValueError(f"the flagged devices {bad!r:.80} are not devices of this run")
+        if not (isinstance(events, list) and all(isinstance(e, dict) and e.get("device") in bad
+                                                 for e in events)):
+            raise ValueError("the device events do not match the devices flagged")
+        self.watch.set_state(saved["watch"])
+        self.bad, self.events = dict(bad), [dict(e) for e in events]
+
+
+def layer_maps(layers: Sequence) -> list[dict]:
+    """Each device layer's neuron map and the curves it was last built with (what remapping and
+    online refreshes change), as plain data."""
+    return [{"neuron_devices": list(layer.neuron_devices),
+             "calibration": layer.recipe["calibration"].to_dict()} for layer in layers]
+
+
+def restore_layer_maps(layers: Sequence, saved: list) -> None:
+    """Rebuild ``layers`` as :func:`layer_maps` saw them; a ValueError (no layer changed) when
+    the maps do not fit these layers."""
+    if not (isinstance(saved, list) and len(saved) == len(layers)):
+        raise ValueError(f"{len(saved) if isinstance(saved, list) else saved!r:.40} layer maps "
+                         f"saved, this network has {len(layers)} device layers")
+    maps = []
+    for i, (layer, entry) in enumerate(zip(layers, saved)):
+        names = entry["neuron_devices"]
+        if not (isinstance(names, list) and len(names) == len(layer.neuron_devices)
+                and set(names) <= set(layer.backend.device_names)):
+            raise ValueError(f"layer {i}'s saved neuron map does not fit its "
+                             f"{len(layer.neuron_devices)} neurons on this run's devices")
+        calibration = parse_calibration(entry["calibration"], f"layer {i}'s calibration")
+        missing = sorted(set(names) - set(calibration.names()))
+        if missing:
+            raise ValueError(f"layer {i}'s saved calibration lacks devices {missing[:4]}")
+        maps.append((names, calibration))
+    for layer, (names, calibration) in zip(layers, maps):
+        layer.rebuild(neuron_devices=names, calibration=calibration)

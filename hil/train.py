@@ -10,6 +10,20 @@ other settings, or one asking for fewer epochs than the checkpoint has done, is 
 (:class:`CheckpointError` naming what differs); only the epoch count may grow. It carries the
 run's id (``TrainConfig.run_id``): another run's checkpoint copied in its place is refused. An
 existing checkpoint is never overwritten by a run that does not resume it.
+
+Run state: an ``after_batch`` hook that keeps state between batches (an online curve estimate,
+a device watch and the neuron map it remapped: the in-situ runs of :mod:`hil.experiment`) offers
+``state()`` (plain data, None: nothing kept) and ``set_state(saved)``; its state is saved as the
+checkpoint's ``run_state`` and restored on resume, so such a run continues exactly too. Format
+versions: 1 holds no run state; 2 (:data:`CHECKPOINT_VERSION`) adds ``run_state``. A run with
+no run state still writes version 1 (readable by a spin-hil of before run state), and a
+version-1 checkpoint resumes as before. A run that keeps run state refuses a checkpoint
+without it (a version 1 written before run state was saved): continuing it would start the
+estimate and the device watch over, and find the same dead devices again; it cannot repeat the
+interrupted run, so it is refused in one line (delete it to start over), unless the hook says
+it ``resumes_without_state()`` (an in-situ run on devices that do not drift, with no online
+estimate: none of them dies or sticks, so its watch starting over changes nothing). A damaged
+``run_state`` is refused like any other damage.
 """
 
 from __future__ import annotations
@@ -23,11 +37,14 @@ from pathlib import Path
 
 import torch
 from torch import nn
+import numpy as np
 from tqdm import tqdm
 
 from hil.data import Split
 
-CHECKPOINT_VERSION = 1
+#: the newest checkpoint format (see the module docstring); PLAIN_VERSION: one without run state
+CHECKPOINT_VERSION = 2
+PLAIN_VERSION = 1
 
 
 class CheckpointError(RuntimeError):
@@ -123,10 +140,63 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint {str(path)!r} has a damaged history or config (history "
                               f"keys {sorted(history) if isinstance(history, dict) else history!r:.60}"
                               f"); delete it to start over")
-    if state["version"] != CHECKPOINT_VERSION:
+    if state["version"] not in (PLAIN_VERSION, CHECKPOINT_VERSION):
         raise CheckpointError(f"checkpoint {str(path)!r} has version {state['version']!r}; this "
-                              f"spin-hil writes version {CHECKPOINT_VERSION}")
+                              f"spin-hil reads versions {PLAIN_VERSION} and {CHECKPOINT_VERSION}")
+    if state["version"] == CHECKPOINT_VERSION and not isinstance(state.get("run_state"), dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} (version {CHECKPOINT_VERSION}) has a "
+                              f"damaged run_state ({type(state.get('run_state')).__name__}, not a "
+                              f"mapping); delete it to start over")
     return state
+
+
+def array_state(values) -> torch.Tensor:
+    """An array as checkpoint data (a tensor: loads with ``weights_only``, bit-exact)."""
+    return torch.from_numpy(np.array(values, copy=True))
+
+
+def array_from_state(saved, shape: tuple, what: str, dtype=np.float64) -> np.ndarray:
+    """An array saved by :func:`array_state`, checked: a ValueError naming ``what`` when it is
+    no tensor, has another shape than ``shape`` or dtype than ``dtype``, or holds a value that
+    is not finite."""
+    if not isinstance(saved, torch.Tensor):
+        raise ValueError(f"{what} is {type(saved).__name__}, not an array")
+    values = saved.numpy().copy()
+    if values.shape != tuple(shape) or values.dtype != dtype:
+        raise ValueError(f"{what} is {values.dtype} of shape {values.shape}, this run needs "
+                         f"{np.dtype(dtype)} of shape {tuple(shape)}")
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"{what}: {int((~np.isfinite(values)).sum())} of {values.size} values "
+                         f"not finite")
+    return values
+
+
+def restore_run_state(after_batch, state: dict, path) -> None:
+    """Give ``after_batch`` the run state of checkpoint ``state`` (see the module docstring):
+    refused in one line when the checkpoint lacks the state this run keeps, holds state this run
+    does not keep, or holds a damaged one."""
+    fresh = after_batch.state() if hasattr(after_batch, "state") else None
+    saved = state.get("run_state")
+    if fresh is None and saved is None:
+        return
+    if saved is None and getattr(after_batch, "resumes_without_state", lambda: False)():
+        return
+    if saved is None:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} (version {state['version']}) holds no run state, but this run "
+            f"keeps state between batches ({', '.join(sorted(fresh))}): resuming would start it over "
+            f"and not repeat the interrupted run; delete the checkpoint to start the run over")
+    if fresh is None:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} holds run state ({', '.join(sorted(saved))}) this run does "
+            f"not keep: it belongs to another run configuration; resume with the settings it was "
+            f"written with, or write this run somewhere else (another --out / --checkpoint)")
+    try:
+        after_batch.set_state(saved)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint {str(path)!r} has a damaged run_state ({detail}); "
+                              f"delete it to start over") from None
 
 
 #: TrainConfig fields a resume may change: the target epoch count (checked on its own) and the
@@ -168,7 +238,8 @@ def check_resume(state: dict, config: TrainConfig, path) -> None:
 def train(model: nn.Module, data: Split, config: TrainConfig, after_batch=None) -> History:
     """Train ``model`` (logits out) with Adam + cross-entropy; returns the per-epoch history.
     ``after_batch(n)``, if given, is called after each optimizer step with the run's batch
-    count so far (online estimates, device watches)."""
+    count so far (online estimates, device watches); its run state, if it keeps one, goes into
+    every checkpoint and comes back on resume (:func:`restore_run_state`)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     shuffle = torch.Generator().manual_seed(int(config.seed))
     history = History()
@@ -195,6 +266,7 @@ def train(model: nn.Module, data: Split, config: TrainConfig, after_batch=None) 
                                   f"({str(exc).splitlines()[0]}); delete it to start over") from None
         if hasattr(model, "set_rng_state"):
             model.set_rng_state(state.get("neuron_rng"))
+        restore_run_state(after_batch, state, config.checkpoint)
         start_epoch = int(state["epoch"]) + 1
     loss_fn = nn.CrossEntropyLoss()
     n = len(data.x_train)
@@ -229,8 +301,10 @@ def train(model: nn.Module, data: Split, config: TrainConfig, after_batch=None) 
                        f"{history.train_loss[-1]:.4f}, train acc {history.train_acc[-1]:.4f}, "
                        f"test acc {history.test_acc[-1]:.4f}")
         if config.checkpoint:
+            run_state = after_batch.state() if hasattr(after_batch, "state") else None
             save_checkpoint(config.checkpoint, {
-                "version": CHECKPOINT_VERSION,
+                **({} if run_state is None else {"run_state": run_state}),
+                "version": PLAIN_VERSION if run_state is None else CHECKPOINT_VERSION,
                 "epoch": epoch,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
