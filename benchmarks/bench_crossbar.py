@@ -116,7 +116,7 @@ def _runs(seeds: tuple[int, ...]) -> dict:
                      "floor_s": mean["floor_s"],
                      "relay_s": (RELAYS[0] - r0) * RELAY_SETTLE_S / len(rows),
                      "wall_s": (time.perf_counter() - started) / len(rows)}
-        out["STDP accuracy % per seed"] = [r.get("accuracy") for r in rows]
+        out["STDP accuracy % per seed"] = [round(100 * r["test_acc"], 1) for r in rows]
         out["STDP pulses per seed"] = [r.get("pulses") for r in rows]
         started, r0 = time.perf_counter(), RELAYS[0]
         result = run_characterization("synapse-switching", {"bench_file": XBAR, "devices": "W9"},

@@ -180,6 +180,7 @@ class Bench:
         self._previous_sigterm = None
         self._opened = False
         self._selected: DeviceAddress | None = None
+        self._row_devices: dict[int, dict[int, list]] = {}   # matrix row -> channel -> devices
         self._next_trial_id = 0
         #: the physical floor of the batches run so far (see :func:`drivers.batch.physical_floor_s`)
         self.floor_s = 0.0
@@ -327,7 +328,14 @@ class Bench:
         wiring = self.config.wiring
         row = {"pulse": wiring.pulse_row, "read_smu": wiring.read_row,
                "aux_smu": getattr(wiring, "aux_row", 3)}[role]
-        on_row = [d for d in self.config.devices() if d.channel(row) in channels]
+        if row not in self._row_devices:        # the wiring is fixed: index it once per row
+            index: dict[int, list] = {}
+            for position, d in enumerate(self.config.devices()):
+                index.setdefault(d.channel(row), []).append((position, d))
+            self._row_devices[row] = index
+        on_row = [d for _, d in sorted(
+            (entry for c in channels for entry in self._row_devices[row].get(c, ())),
+            key=lambda entry: entry[0])]
         if not on_row:
             return self.all_limits, ""
         return tightest(self.config.limits_for(d) for d in on_row), ",".join(d.name for d in on_row)
