@@ -95,21 +95,30 @@ def emf_V(level_V: float, source_impedance_ohm: float, load_ohm: float = HIGH_Z_
     return level_V * (load_ohm + source_impedance_ohm) / load_ohm
 
 
-def write_current_A(level_V, source_impedance_ohm: float, line_resistance_ohm: float,
+def write_current_A(level_V, source_impedance_ohm: float, line_resistance_ohm,
                     load_ohm: float = HIGH_Z_LOAD_OHM):
     """Current (signed, A; arrays welcome) of a pulse of programmed level ``level_V`` through
-    a device line of ``line_resistance_ohm``: ``EMF / (R_source + R_line)``."""
-    return emf_V(level_V, source_impedance_ohm, load_ohm) / (
-        source_impedance_ohm + line_resistance_ohm)
+    a device line of ``line_resistance_ohm``: ``EMF / (R_source + R_line)``.
+
+    ``line_resistance_ohm`` is a number (an ohmic line) or the write-path law of a kind whose
+    path resistance depends on the current it carries (a tunnel junction: state and bias,
+    :class:`devices.kinds.mtj.JunctionWritePath`), which solves its own circuit."""
+    emf = emf_V(level_V, source_impedance_ohm, load_ohm)
+    solve = getattr(line_resistance_ohm, "current_at_emf_A", None)
+    if solve is not None:
+        return solve(emf, source_impedance_ohm)
+    return emf / (source_impedance_ohm + line_resistance_ohm)
 
 
-def level_for_current_V(current_A, source_impedance_ohm: float, line_resistance_ohm: float,
+def level_for_current_V(current_A, source_impedance_ohm: float, line_resistance_ohm,
                         load_ohm: float = HIGH_Z_LOAD_OHM):
     """The programmed level (signed, V; arrays welcome) that drives ``current_A`` through a
-    device line of ``line_resistance_ohm``: the inverse of :func:`write_current_A`. Not a
-    safety check: the roles check the level before it is written."""
-    return (current_A * (source_impedance_ohm + line_resistance_ohm)
-            / emf_V(1.0, source_impedance_ohm, load_ohm))
+    device line of ``line_resistance_ohm`` (a number or a write-path law, as for
+    :func:`write_current_A`, whose inverse this is). Not a safety check: the roles check the
+    level before it is written."""
+    at_current = getattr(line_resistance_ohm, "resistance_at_current_ohm", None)
+    line = at_current(current_A) if at_current is not None else line_resistance_ohm
+    return current_A * (source_impedance_ohm + line) / emf_V(1.0, source_impedance_ohm, load_ohm)
 
 
 def worst_case_current_A(level_V: float, limits: SafetyLimits, source_impedance_ohm: float,

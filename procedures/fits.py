@@ -452,6 +452,10 @@ class ExponentFit:
                 "critical_err": list(self.critical_err), "widths_s": list(self.widths_s)}
 
 
+#: the largest n the free-n fit goes to (a fit that ends there has not identified n)
+MAX_EXPONENT = 4.0
+
+
 def _jacobian_with_exponent(drive, width, critical, delta, tau0_s, exponent) -> np.ndarray:
     """dP / d(critical, Delta, n) per point (``critical`` per point): the law's (Ic0, Delta)
     columns and dP/dn = dP/d ln r x (-Delta u^n ln u)."""
@@ -463,7 +467,7 @@ def _jacobian_with_exponent(drive, width, critical, delta, tau0_s, exponent) -> 
 
 
 def fit_neel_brown_exponent(drive, switched, trials, width_s, tau0_s: float = 1e-9,
-                            group=None, max_exponent: float = 4.0) -> ExponentFit:
+                            group=None, max_exponent: float | None = None) -> ExponentFit:
     """Binomial ML fit of (critical drive per group, Delta, n) to switching counts over
     several pulse widths (one width per point; ``group``: each point's group index 0..G-1,
     None: one group). Starts from the fixed-n fits at n = 1 and n = 2 of each group (the
@@ -471,6 +475,7 @@ def fit_neel_brown_exponent(drive, switched, trials, width_s, tau0_s: float = 1e
     :func:`fit_neel_brown`."""
     if not tau0_s > 0:
         raise FitError(f"tau0_s must be > 0, got {tau0_s!r}")
+    max_exponent = MAX_EXPONENT if max_exponent is None else max_exponent
     drive, switched, trials, width = _counts(drive, switched, trials, width_s)
     labels = np.zeros(drive.size, dtype=int) if group is None else \
         np.broadcast_to(np.asarray(group), drive.shape).astype(int)

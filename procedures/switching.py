@@ -4,7 +4,8 @@ P_sw vs amplitude (the sigmoid that makes a device a stochastic neuron)
     Each trial is reset -> write -> read (the drivers' batched ``Bench.trials``: N trials
     cost O(1) bus round trips). Where the transition lies is not known in advance, so a
     sweep has phases per device: the two-terminal *line* resistance (write current =
-    EMF / (50 ohm + R_line)); a *coarse* scan from 0 to the device's safe maximum level
+    EMF / (50 ohm + R_line); a tunnel junction's path also gets its *junction* phase, see
+    below); a *coarse* scan from 0 to the device's safe maximum level
     (few trials per level, switched / not) and a *zoom* scan across the coarse step where
     P first reaches 1/2, which together locate the transition; the two state
     *levels* (R_reset, R_set, from many trials); and a *fine* scan of ``points`` levels x
@@ -14,6 +15,24 @@ P_sw vs amplitude (the sigmoid that makes a device a stochastic neuron)
 P_sw vs width
     At a few currents across the transition, P(t) over log-spaced widths gives the
     relaxation time tau(I) (``fits.fit_tau``), and tau(I) gives (Delta, Ic0).
+
+Tunnel junctions (a kind with a ``write_path`` law, :class:`devices.kinds.mtj.JunctionKind`)
+    Their write current is not EMF / (50 ohm + R_line at the read's low bias): the barrier is
+    in series with the leads, a write starts in the reset state (R_AP for an MTJ) and R_AP
+    falls with the barrier's own bias, TMR(V) = TMR0 / (1 + (V / V_half)^2): at I50 an M
+    junction carries 25 % more current than its low-bias resistance says. The *junction*
+    phase measures the law's parameters with the read SMU (four-wire, so the reading is the
+    barrier's own voltage): the reset state at two read currents (1/4 and all of
+    ``max_read_current_A``, of the sign that holds the reset state, so a read never
+    disturbs it) and the set state (after one full-level set pulse) at the largest; then
+    1 / TMR(V) = (1 + V^2 / V_half^2) / TMR0 is a straight line in V^2 through the two reset
+    points (:func:`junction_write_path`), and the leads are the two-terminal line
+    resistance less the junction. The law is extrapolated from the ~45 mV the read limits
+    allow to the ~0.4 V of a write: the kind's law, fitted, not measured at the write's bias
+    (the instruments cannot: the SMU's limits keep it far below, and it cannot read during a
+    20 ns pulse). Every level <-> current conversion then goes through that law
+    (:func:`drivers.limits.write_current_A`). Their Neel-Brown exponent n is fitted where
+    pulse widths over two decades allow (:func:`fit_exponent_rows`).
 
 Readout (:func:`batch_fractions`): a macrospin device's trials count as switched or not; a
 multi-domain Hall bar's trials count their switched fraction, and a point's "Switched" is
@@ -28,12 +47,13 @@ import math
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 
+from devices import kinds
 from procedures import fits
 from procedures.base import BenchProcedure
 from procedures.session import DeviceFacts, ParameterError
 
-PHASE_LINE, PHASE_COARSE, PHASE_ZOOM, PHASE_LEVELS, PHASE_FINE = (
-    "line", "coarse", "zoom", "levels", "fine")
+PHASE_LINE, PHASE_COARSE, PHASE_ZOOM, PHASE_LEVELS, PHASE_FINE, PHASE_JUNCTION = (
+    "line", "coarse", "zoom", "levels", "fine", "junction")
 
 SWEEP_COLUMNS = [
     "Device", "Size", "Phase", "Point", "Pulse amplitude (V)", "Pulse width (s)",
@@ -42,6 +62,7 @@ SWEEP_COLUMNS = [
     "Line resistance (ohm)", "Round trips", "Projected bench time (s)",
     # the batch's floor (trials x read integration) and the read SMU's (x its reading time)
     "Floor (s)", "Reading floor (s)",
+    "Read current (A)",      # the junction phase's four-wire reads
 ]
 SWEEP_KEY = ("Device", "Phase", "Point")
 
@@ -190,6 +211,101 @@ def floor_columns(batch, share: int) -> dict:
 #: the line resistance only converts levels to currents, so I50 moves by as much
 LINE_NPLC = 0.2
 
+#: the junction phase's read currents in the reset state, as fractions of max_read_current_A
+#: (two biases: 1 / TMR is a line in V^2), and the readings per point (2 ohm of read noise
+#: each on the simulated bench: 8 put V_half within ~2 % for the L junctions' 24 ohm fall)
+JUNCTION_READ_FRACTIONS = (0.25, 1.0)
+JUNCTION_READS = 8
+
+
+def device_kind(bench_file, device):
+    """The :class:`devices.kinds.DeviceKind` of a device (a name or its facts)."""
+    address = device.address if isinstance(device, DeviceFacts) else bench_file.device(device)
+    return kinds.kind(bench_file.group_of(address).kind)
+
+
+def law_exponent(kind, given: float) -> float | None:
+    """The Neel-Brown exponent of a kind's fits: ``given`` (the procedures' ``exponent``) for a
+    kind whose n is not fitted; None for one whose n is fitted (a junction kind)."""
+    return None if getattr(kind, "write_path", None) is not None else float(given)
+
+
+def junction_write_path(law, line_ohm: float, rows: list[dict]):
+    """The write path ``law(leads_ohm, r_p_ohm, tmr0, half_bias_V, parallel)`` of a junction
+    from its line resistance and its junction rows (Points 0, 1: the reset state at a low and
+    a high read current; Point 2: the set state).
+
+    The reading is four-wire, so |I| R is the barrier's own voltage. With the reset state
+    antiparallel, 1 / TMR(V) = (1 + V^2 / V_half^2) / TMR0 is a straight line in V^2 through
+    the two reset points, TMR = R_reset / R_set - 1; a line that does not rise (no fall of
+    TMR within the read's bias) gives V_half = inf. The leads are the two-terminal line
+    resistance (read at a bias near the low point's) less the junction there, kept >= 0.
+    """
+    by_point = {int(r["Point"]): r for r in rows}
+    if set(by_point) != {0, 1, 2}:
+        raise fits.FitError(f"the junction phase needs its 3 points, got {sorted(by_point)}")
+    r_set = float(by_point[2]["Mean resistance (ohm)"])
+    low, high = (by_point[i] for i in (0, 1))
+    r = np.array([float(low["Mean resistance (ohm)"]), float(high["Mean resistance (ohm)"])])
+    bias = np.abs([float(low["Read current (A)"]), float(high["Read current (A)"])]) * r
+    if not (np.all(np.isfinite(r)) and np.isfinite(r_set) and r_set > 0):
+        raise fits.FitError(f"the junction reads no resistance (reset {r.tolist()}, set {r_set:.4g} "
+                            f"ohm): an open or shorted junction")
+    if r[0] < r_set:        # the reset state is parallel: its resistance does not move with V
+        path = law(0.0, float(r[0]), float(r_set / r[0] - 1.0), math.inf, True)
+    else:
+        tmr = r / r_set - 1.0
+        if not np.all(tmr > 0):
+            raise fits.FitError(f"the junction shows no TMR (R_reset {r.tolist()} vs R_set "
+                                f"{r_set:.4g} ohm): its states cannot be told apart")
+        slope = (1.0 / tmr[1] - 1.0 / tmr[0]) / (bias[1] ** 2 - bias[0] ** 2)
+        intercept = 1.0 / tmr[0] - slope * bias[0] ** 2
+        half = math.sqrt(intercept / slope) if slope > 0 and intercept > 0 else math.inf
+        tmr0 = 1.0 / intercept if intercept > 0 else float(tmr.max())
+        path = law(0.0, r_set, float(tmr0), float(half), False)
+    leads = max(float(line_ohm) - float(path.junction_ohm(bias[0])), 0.0)
+    return law(leads, path.r_p_ohm, path.tmr0, path.half_bias_V, path.parallel)
+
+
+#: the largest standard error of a fitted n that counts as identified: n = 1 and n = 2 then
+#: lie > 3 errors apart. Thermally activated data over the two decades of width a bench
+#: allows (10 ns .. 1 us: barriers of 2.3 .. 6.9 kT) pin ln tau(I) and its slope, its
+#: curvature (n) barely: on an M junction 64 trials per point give an error of ~0.5, 256 ~0.25
+EXPONENT_MAX_ERR = 0.3
+
+
+def identified_exponent(fit, fallback: float) -> float:
+    """The fitted n where the data identify it (error <= ``EXPONENT_MAX_ERR``, not at the
+    fit's bound), else ``fallback`` (the kind's theoretical n)."""
+    ok = fit.exponent_err <= EXPONENT_MAX_ERR and fit.exponent < 0.999 * fits.MAX_EXPONENT
+    return float(fit.exponent) if ok else float(fallback)
+
+
+def fit_joint_rows(rows: list[dict], tau0_s: float, fallback: float) -> dict:
+    """A junction's width-procedure answer: ``neel_brown_n``, the free-n fit of its fine and
+    width rows (with ``identified``), and ``joint``, the fit of (Ic0, Delta) to the same rows
+    at the n used (the fitted n where identified, else ``fallback``): all the data at once,
+    not the 10 ns sweep alone, so Delta comes from the two decades of width."""
+    try:
+        free = fit_exponent_rows(rows, tau0_s)
+        exponent = identified_exponent(free, fallback)
+        entry = {**free.to_dict(), "identified": exponent == free.exponent}
+    except fits.FitError as exc:
+        exponent, entry = float(fallback), {"error": str(exc), "identified": False}
+    use = [r for r in rows if r["Phase"] == PHASE_FINE or str(r["Phase"]).startswith("width")]
+    current, switched, trials, width, se = _fit_arrays(use)
+    fixed = fits.fit_neel_brown(current, switched, trials, width, tau0_s, exponent, std_err=se)
+    return {"neel_brown_n": entry, "joint": fixed.to_dict()}
+
+
+def fit_exponent_rows(rows: list[dict], tau0_s: float = 1e-9):
+    """(Ic0, Delta, n) fitted together (:func:`procedures.fits.fit_neel_brown_exponent`) to a
+    device's fine rows and P vs width rows: the widths (two decades) show the curvature of
+    the barrier Delta (1 - I / Ic0)^n that fixes n; one width alone cannot."""
+    use = [r for r in rows if r["Phase"] == PHASE_FINE or str(r["Phase"]).startswith("width")]
+    current, switched, trials, width, _ = _fit_arrays(use)
+    return fits.fit_neel_brown_exponent(current, switched, trials, width, tau0_s)
+
 
 class SwitchingSweep:
     """The per-device sweep (line resistance, coarse, fine) on a BenchProcedure."""
@@ -226,6 +342,55 @@ class SwitchingSweep:
         out = measure()
         return out, getattr(bench, "round_trips", 0) - rt0, getattr(bench, "projected_time_s", 0.0) - t0
 
+    def kind(self, facts: DeviceFacts):
+        return device_kind(self.proc.bench_config(), facts)
+
+    def write_path(self, facts: DeviceFacts):
+        """What a level's write current is computed through: the line resistance (a number)
+        or, for a kind with a ``write_path`` law, that law with its measured parameters
+        (the line and junction phases, measured once; rebuilt from the rows on resume)."""
+        line = self.line_resistance(facts)
+        law = getattr(self.kind(facts), "write_path", None)
+        if law is None:
+            return line
+        return junction_write_path(law, line, self.junction_rows(facts))
+
+    def recorded_line_ohm(self, facts: DeviceFacts) -> float:
+        return float(self.proc.done[self.proc.key(facts.name, PHASE_LINE, 0)]["Line resistance (ohm)"])
+
+    def junction_rows(self, facts: DeviceFacts) -> list[dict]:
+        """The junction phase (see the module doc): four-wire reads of the reset state at
+        ``JUNCTION_READ_FRACTIONS`` of the largest read current, of the reset's sign (it holds
+        the reset state), then of the set state at the largest, of the set's sign; the
+        junction is left in its reset state."""
+        keys = [self.proc.key(facts.name, PHASE_JUNCTION, i) for i in range(3)]
+        if not all(k in self.proc.done for k in keys):
+            hold = math.copysign(facts.limits.max_read_current_A, self.reset_level_V(facts))
+            plan = [(0, JUNCTION_READ_FRACTIONS[0]), (1, JUNCTION_READ_FRACTIONS[1]), (2, -1.0)]
+
+            def measure():
+                bench = self.proc.bench
+                bench.select(facts.name)
+                reads = {}
+                for point, fraction in plan:
+                    if point == 2:      # the set state: one full-level set pulse
+                        bench.pulse.pulse(-self.reset_level_V(facts), self.width_s)
+                    elif point == 0:
+                        bench.pulse.pulse(self.reset_level_V(facts), self.width_s)
+                    reads[point] = [float(bench.read_resistance(facts.name, fraction * hold))
+                                    for _ in range(JUNCTION_READS)]
+                bench.pulse.pulse(self.reset_level_V(facts), self.width_s)
+                return reads
+            reads, rt, dt = self._costed(measure)
+            for point, fraction in plan:
+                row = {"Device": facts.name, "Size": facts.size, "Phase": PHASE_JUNCTION,
+                       "Point": point, "Pulse width (s)": self.width_s, "Trials": JUNCTION_READS,
+                       "Read current (A)": fraction * hold,
+                       "Mean resistance (ohm)": float(np.mean(reads[point])),
+                       "Round trips": rt / 3, "Projected bench time (s)": dt / 3}
+                self.proc.point(keys[point], lambda row=row: row)
+        return [self.proc.done[k] for k in keys]
+
     def line_resistance(self, facts: DeviceFacts) -> float:
         """Two-terminal write-path resistance, read in the reset state (after one reset
         pulse): the state every write starts from. An MTJ's junction is in series with its
@@ -244,10 +409,11 @@ class SwitchingSweep:
         return float(row["Line resistance (ohm)"])
 
     def measure_levels(self, facts: DeviceFacts, phase: str, levels, trials: int,
-                       line_ohm: float, width_s: float | None = None, first_point: int = 0,
+                       path, width_s: float | None = None, first_point: int = 0,
                        refs: tuple[float, float] | None = None,
                        readout: str = "auto") -> list[dict]:
-        """Rows of ``levels`` (one bench batch for all the missing ones)."""
+        """Rows of ``levels`` (one bench batch for all the missing ones); ``path``: the
+        device's :meth:`write_path`."""
         width_s = self.width_s if width_s is None else width_s
         keys = [self.proc.key(facts.name, phase, first_point + i) for i in range(len(levels))]
         missing = [i for i, k in enumerate(keys) if k not in self.proc.done]
@@ -256,19 +422,20 @@ class SwitchingSweep:
             batch, rt, dt = self._costed(lambda: self.proc.bench.trials(
                 facts.name, todo, width_s, repeats=trials, reset_V=self.reset_level_V(facts)))
             self._level_rows(facts, phase, [keys[i] for i in missing],
-                             [first_point + i for i in missing], todo, batch, trials, line_ohm,
+                             [first_point + i for i in missing], todo, batch, trials, path,
                              refs, readout, (rt, dt, len(todo)))
         return [self.proc.done[k] for k in keys]
 
-    def _level_rows(self, facts, phase, keys, points, todo, batch, trials, line_ohm, refs,
+    def _level_rows(self, facts, phase, keys, points, todo, batch, trials, path, refs,
                     readout, cost) -> None:
         """Record the rows of ``todo`` (the batch's first ``len(todo) * trials`` trials);
         ``cost`` = (round trips, bench time, rows sharing them)."""
         rt, dt, share = cost
         frac, res, readout = batch_fractions(batch, len(todo), trials, refs, readout)
         applied = applied_levels(batch, todo, trials)
+        line_ohm = self.recorded_line_ohm(facts)
         for j, (key, point) in enumerate(zip(keys, points)):
-            current = float(facts.current_A(applied[j], line_ohm))
+            current = float(facts.current_A(applied[j], path))
             row = {"Device": facts.name, "Size": facts.size, "Phase": phase,
                    "Point": point, "Pulse amplitude (V)": float(todo[j]),
                    "Pulse width (s)": float(batch.width_s), "Write current (A)": current,
@@ -295,7 +462,7 @@ class SwitchingSweep:
                    **floor_columns(batch, share)}
             self.proc.point(keys[point], lambda row=row: row)
 
-    def fine_with_references(self, facts: DeviceFacts, levels, line_ohm: float) -> list[dict]:
+    def fine_with_references(self, facts: DeviceFacts, levels, path) -> list[dict]:
         """The fine sweep and the reference states in one batch: the sweep's levels, then
         level 0 (a reset only) and the full reverse level (the set state), each read as many
         times as the batch's calibration trials read them, so each state gets about
@@ -320,7 +487,7 @@ class SwitchingSweep:
         refs = (float(np.mean(reset_reads)), float(np.mean(set_reads)))
         keys = [self.proc.key(facts.name, PHASE_FINE, i) for i in range(len(levels))]
         self._level_rows(facts, PHASE_FINE, keys, list(range(len(levels))),
-                         np.asarray(levels, dtype=float), batch.part(0, n), trials, line_ohm,
+                         np.asarray(levels, dtype=float), batch.part(0, n), trials, path,
                          refs, "auto", (rt, dt, share))
         return [self.proc.done[k] for k in keys]
 
@@ -352,16 +519,16 @@ class SwitchingSweep:
                      tau0_s: float = 1e-9, exponent: float = 1.0) -> list[float]:
         """The write levels of P = ``probabilities`` on the fine curve (checked)."""
         ref = fit_sweep(fine_rows, tau0_s, exponent)[0]
-        line_ohm = float(fine_rows[0]["Line resistance (ohm)"])
+        path = self.write_path(facts)
         levels = []
         for prob in probabilities:
-            level = float(facts.level_for_current_V(ref.current_for(prob), line_ohm))
+            level = float(facts.level_for_current_V(ref.current_for(prob), path))
             BenchProcedure.check_level(facts, level, f"level for P = {prob}")
             levels.append(level)
         return levels
 
     def width_point(self, facts: DeviceFacts, levels: list[float], wi: int, width: float,
-                    line_ohm: float) -> None:
+                    path) -> None:
         """One width of a width scan: one batch holds every current (Phase "width<k>" for the
         k-th current, Point = width index ``wi``); points on disk are not measured again."""
         keys = [self.proc.key(facts.name, f"width{ci}", wi) for ci in range(1, len(levels) + 1)]
@@ -375,8 +542,9 @@ class SwitchingSweep:
             reset_V=self.reset_level_V(facts)))
         frac, res, readout = batch_fractions(batch, len(todo), self.trials, refs)
         applied = applied_levels(batch, todo, self.trials)
+        line_ohm = self.recorded_line_ohm(facts)
         for j, i in enumerate(missing):
-            cur = float(facts.current_A(applied[j], line_ohm))
+            cur = float(facts.current_A(applied[j], path))
             row = {"Device": facts.name, "Size": facts.size, "Phase": f"width{i + 1}",
                    "Point": wi, "Pulse amplitude (V)": float(todo[j]),
                    "Pulse width (s)": float(width), "Write current (A)": cur,
@@ -400,32 +568,33 @@ class SwitchingSweep:
         """P vs width at the currents of P = ``probabilities`` on the fine curve (one batch
         per width, :meth:`width_point`). Returns the rows of all currents."""
         levels = self.width_levels(facts, fine_rows, probabilities, tau0_s, exponent)
-        line_ohm = float(fine_rows[0]["Line resistance (ohm)"])
+        path = self.write_path(facts)
         for wi, width in enumerate(widths):
             if self.proc.stopped():
                 break
-            self.width_point(facts, levels, wi, width, line_ohm)
+            self.width_point(facts, levels, wi, width, path)
             if progress is not None:
                 progress((wi + 1) / len(widths))
         return self.width_rows(facts)
 
     def run_device(self, facts: DeviceFacts) -> list[dict]:
-        """Line resistance, coarse scan, state levels, fine scan of one device (fine rows)."""
-        line_ohm = self.line_resistance(facts)
+        """Line resistance (and a junction's junction phase), coarse scan, state levels, fine
+        scan of one device (fine rows)."""
+        path = self.write_path(facts)
         if self.level_range_V is not None:
             low, high = self.level_range_V
         else:
             coarse = self.measure_levels(facts, PHASE_COARSE,
                                          coarse_levels(facts, self.coarse_points, self.max_fraction,
                                                        self.min_level_V()),
-                                         self.coarse_trials, line_ohm, readout="binary")
+                                         self.coarse_trials, path, readout="binary")
             bracket = zoom_bracket(coarse)
             zoom = [] if bracket is None else self.measure_levels(
                 facts, PHASE_ZOOM, np.linspace(*bracket, self.coarse_points), self.coarse_trials,
-                line_ohm, readout="binary")
+                path, readout="binary")
             window = fine_window(coarse + zoom, facts, self.max_fraction)
             if window is None:
-                top = facts.current_A(facts.max_level_V * self.max_fraction, line_ohm)
+                top = float(facts.current_A(facts.max_level_V * self.max_fraction, path))
                 raise fits.FitError(
                     f"{facts.name} does not reach P = 0.5 up to {top:.4g} A "
                     f"({facts.max_level_V * self.max_fraction:.4g} V, near its safety limit) at "
@@ -435,9 +604,9 @@ class SwitchingSweep:
         nothing_yet = not any(k[0] == facts.name and k[1] in (PHASE_LEVELS, PHASE_FINE)
                               for k in self.proc.done)
         if self.reference_trials and nothing_yet:
-            return self.fine_with_references(facts, fine, line_ohm)
+            return self.fine_with_references(facts, fine, path)
         refs = self.reference_levels(facts) if self.reference_trials else None
-        return self.measure_levels(facts, PHASE_FINE, fine, self.trials, line_ohm, refs=refs)
+        return self.measure_levels(facts, PHASE_FINE, fine, self.trials, path, refs=refs)
 
 
 def std_errors(rows: list[dict]):
@@ -522,6 +691,13 @@ class SweepParameters:
                 raise ParameterError("bias_field is 0 T: SOT switching needs an in-plane bias "
                                      "field (e.g. 0.01 T) to choose the target state")
 
+    def exponent_for(self, facts: DeviceFacts) -> float:
+        """The n of a device's fixed-n fits: the ``exponent`` parameter, or for a kind whose n
+        is fitted its ``exponent`` (2 for an STT macrospin) until the data fit it."""
+        kind = device_kind(self.bench_config(), facts)
+        given = law_exponent(kind, float(self.exponent))
+        return kind.exponent if given is None else given
+
     def sweep(self, levels=None) -> SwitchingSweep:
         return SwitchingSweep(self, float(self.pulse_width), int(self.trials), int(self.points),
                               int(self.coarse_points), int(self.coarse_trials),
@@ -564,7 +740,7 @@ class SwitchingAmplitudeProcedure(SweepParameters, BenchProcedure):
         self.emit("progress", 5.0)
         rows = self.sweep(None if (lo, hi) == (0.0, 0.0) else (lo, hi)).run_device(facts)
         self.emit("progress", 90.0)
-        nb, lg = fit_sweep(rows, float(self.tau0), float(self.exponent))
+        nb, lg = fit_sweep(rows, float(self.tau0), self.exponent_for(facts))
         self.summary = {"device": facts.name, "neel_brown": nb.to_dict(), "logistic": lg.to_dict()}
         self.emit("progress", 100.0)
 
@@ -574,6 +750,8 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
 
     The currents are those of P = ``probabilities`` at the reference width, taken from a
     locate sweep (Phase "coarse" / "fine"); the width scans are Phase "width1", "width2"...
+    For a kind whose exponent is fitted (a junction), (Ic0, Delta, n) are fitted together to
+    the fine and width rows (``neel_brown_n``) and the reference and tau(I) fits use that n.
     The reset pulse has the write pulse's width, so widths start at 10 ns by default: a
     shorter reset at the reset level (above Ic0, tau -> tau0 = 1 ns) would leave some trials
     unreset and count them as switched.
@@ -616,15 +794,22 @@ class SwitchingWidthProcedure(SweepParameters, BenchProcedure):
         fine = sweep.run_device(facts)
         self.emit("progress", 30.0)
         widths = np.geomspace(float(self.width_min), float(self.width_max), int(self.widths))
+        exponent = self.exponent_for(facts)
         rows = sweep.width_scan(facts, fine, widths, self.probability_list(), float(self.tau0),
-                                float(self.exponent),
+                                exponent,
                                 progress=lambda f: self.emit("progress", 30.0 + 70.0 * f))
         if self.stopped():
             return
-        ref = fit_sweep(fine, float(self.tau0), float(self.exponent))[0]
-        taus, curve = fit_width_scan(rows, float(self.tau0), float(self.exponent))
-        self.summary = {"device": facts.name, "reference": ref.to_dict(),
-                        "tau": [t.__dict__ for t in taus], "tau_curve": curve.__dict__}
+        joint = {}
+        if law_exponent(sweep.kind(facts), float(self.exponent)) is None:
+            joint = fit_joint_rows(fine + rows, float(self.tau0), exponent)
+            exponent = joint["joint"]["exponent"]
+        ref = fit_sweep(fine, float(self.tau0), exponent)[0]
+        taus, curve = fit_width_scan(rows, float(self.tau0), exponent)
+        path = sweep.write_path(facts)
+        self.summary = {"device": facts.name, **joint, "reference": ref.to_dict(),
+                        "tau": [t.__dict__ for t in taus], "tau_curve": curve.__dict__,
+                        **({} if isinstance(path, float) else {"write_path": path.to_dict()})}
 
 
 def fit_width_scan(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0):
@@ -641,5 +826,6 @@ def fit_width_scan(rows: list[dict], tau0_s: float = 1e-9, exponent: float = 1.0
 
 
 __all__ = ["SWEEP_COLUMNS", "SwitchingAmplitudeProcedure", "SwitchingSweep",
-           "SwitchingWidthProcedure", "batch_fractions", "fine_window", "fit_live_sweep", "fit_sweep",
-           "fit_width_scan"]
+           "SwitchingWidthProcedure", "batch_fractions", "device_kind", "fine_window",
+           "fit_exponent_rows", "fit_joint_rows", "fit_live_sweep", "fit_sweep", "fit_width_scan",
+           "identified_exponent", "junction_write_path", "law_exponent"]

@@ -13,6 +13,14 @@ fits, then per size the mean and spread of I50 and of the curve's width. The wid
 10-90 % width of the fitted curve, compared between sizes as a fraction of I50 (and as a
 current density): smaller devices have a lower barrier Delta and switch over a relatively
 broader range of currents.
+
+Tunnel junctions (a kind with a ``write_path`` law): each device's write currents go through
+its measured junction law (:mod:`procedures.switching`, the junction phase), and the
+Neel-Brown exponent n is fitted per size on the width-scanned device, (Ic0, Delta, n)
+together over its fine and width rows (:func:`~procedures.switching.fit_exponent_rows`);
+every device of that size is then fitted at that n (one width cannot tell n). Where the
+fit does not identify n (:data:`~procedures.switching.EXPONENT_MAX_ERR`) or a size has no
+width scan, the kind's n (2 for an STT macrospin) is used, and the table says which.
 """
 
 from __future__ import annotations
@@ -33,8 +41,12 @@ from procedures.switching import (
     SWEEP_COLUMNS,
     SWEEP_KEY,
     SweepParameters,
+    device_kind,
+    fit_exponent_rows,
     fit_sweep,
     fit_width_scan,
+    identified_exponent,
+    law_exponent,
     std_errors,
 )
 
@@ -89,7 +101,7 @@ class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
             for facts in devices:
                 if facts.name in fine_rows and facts.size not in firsts:
                     try:
-                        fit_sweep(fine_rows[facts.name], float(self.tau0), float(self.exponent))
+                        fit_sweep(fine_rows[facts.name], float(self.tau0), self.exponent_for(facts))
                     except fits.FitError:
                         continue
                     firsts[facts.size] = facts
@@ -98,13 +110,13 @@ class VariabilitySurveyProcedure(SweepParameters, BenchProcedure):
             # once per device (8 uploads instead of 24 on the default chip)
             plans = {facts.name: (facts, sweep.width_levels(
                 facts, fine_rows[facts.name], self.WIDTH_PROBABILITIES, float(self.tau0),
-                float(self.exponent)), float(fine_rows[facts.name][0]["Line resistance (ohm)"]))
+                self.exponent_for(facts)), sweep.write_path(facts))
                 for facts in firsts.values()}
             for wi, width in enumerate(self.WIDTHS_S):
-                for facts, levels, line_ohm in plans.values():
+                for facts, levels, path in plans.values():
                     if self.stopped():
                         break
-                    sweep.width_point(facts, levels, wi, float(width), line_ohm)
+                    sweep.width_point(facts, levels, wi, float(width), path)
                 self.emit("progress", share + (100.0 - share) * (wi + 1) / len(self.WIDTHS_S))
         self.summary = {"failures": failures}
 
@@ -159,6 +171,8 @@ class SurveyResult:
     reading_floor_s: float = 0.0
     #: per size: round trips, projected time, floors
     cost_by_size: dict = field(default_factory=dict)
+    #: per size of a kind whose n is fitted: the n used, and the free-n fit (or its error)
+    exponents: dict = field(default_factory=dict)
 
     def bench_cost(self) -> dict:
         """Round trips, projected time and floors, in all and per size (JSON-ready)."""
@@ -211,6 +225,12 @@ class SurveyResult:
         failed = [n for n, d in self.devices.items() if not d.ok]
         if failed:
             lines.append(f"not fitted: {', '.join(failed)}")
+        if self.exponents:
+            lines.append("Neel-Brown exponent n per size: " + ", ".join(
+                f"{size} {e['used']:.2f}" + (f" (fitted {e['fitted']:.2f}+-{e['err']:.2f} on {e['device']}"
+                                            f"{'' if e['identified'] else ', not identified: kind n'})"
+                                            if "fitted" in e else f" (kind's n: {e['why']})")
+                for size, e in self.exponents.items()))
         lines.append(f"bus round trips {self.round_trips:.0f}, projected real-bench time "
                      f"{self.projected_time_s:.1f} s (floor {self.floor_s:.1f} s), read SMU's "
                      f"reading-rate floor {self.reading_floor_s:.1f} s")
@@ -263,13 +283,43 @@ def size_summaries(devices, bench_file) -> list[SizeSummary]:
     return sizes
 
 
+def size_exponents(by_device: dict[str, list[dict]], bench_file, tau0_s: float = 1e-9,
+                   exponent: float = 1.0) -> dict:
+    """Per size of a kind whose n is fitted (:func:`~procedures.switching.law_exponent`): the n
+    its devices are fitted at, from the free-n fit of its width-scanned device where that
+    identifies n, else the kind's n. Sizes of other kinds are not listed (they use
+    ``exponent``)."""
+    out = {}
+    for name, dev_rows in by_device.items():
+        kind = device_kind(bench_file, name)
+        size = str(dev_rows[0]["Size"])
+        if law_exponent(kind, exponent) is not None or size in out and "fitted" in out[size]:
+            continue
+        entry = {"used": float(kind.exponent), "why": "no width scan on this size"}
+        if any(str(r["Phase"]).startswith("width") for r in dev_rows):
+            try:
+                fit = fit_exponent_rows(dev_rows, tau0_s)
+                used = identified_exponent(fit, kind.exponent)
+                entry = {"used": used, "fitted": fit.exponent, "err": fit.exponent_err,
+                         "device": name, "identified": used == fit.exponent,
+                         "ic0_A": fit.critical[0], "delta": fit.delta}
+            except fits.FitError as exc:
+                entry = {"used": float(kind.exponent), "why": f"free-n fit failed: {exc}"}
+        out[size] = entry
+    return out
+
+
 def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float = 1e-9,
                    exponent: float = 1.0, trials: int = 0, points: int = 0) -> SurveyResult:
     """Fits per device and the per-size summary from the survey's rows."""
     by_device: dict[str, list[dict]] = {}
     for row in rows:
         by_device.setdefault(str(row["Device"]), []).append(row)
-    devices = {name: device_result(name, dev_rows, bench_file, tau0_s, exponent)
+    exponents = size_exponents(by_device, bench_file, tau0_s, exponent)
+
+    def n_of(dev_rows):
+        return exponents.get(str(dev_rows[0]["Size"]), {}).get("used", exponent)
+    devices = {name: device_result(name, dev_rows, bench_file, tau0_s, n_of(dev_rows))
                for name, dev_rows in by_device.items()}
     sizes = size_summaries(devices.values(), bench_file)
     width_scans = {}
@@ -277,7 +327,7 @@ def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float =
         scan = [r for r in dev_rows if str(r["Phase"]).startswith("width")]
         if scan:
             try:
-                width_scans[name] = fit_width_scan(scan, tau0_s, exponent)
+                width_scans[name] = fit_width_scan(scan, tau0_s, n_of(dev_rows))
             except fits.FitError:
                 pass
     round_trips = float(np.nansum([float(r.get("Round trips", 0) or 0) for r in rows]))
@@ -296,7 +346,8 @@ def analyze_survey(rows: list[dict], bench_file, width_s: float, tau0_s: float =
     reading_floor = sum(s["reading_floor_s"] for s in cost_by_size.values())
     return SurveyResult(bench_file.name, chip, float(width_s), devices, sizes, round_trips,
                         projected, int(points), int(trials), width_scans=width_scans,
-                        floor_s=floor, reading_floor_s=reading_floor, cost_by_size=cost_by_size)
+                        floor_s=floor, reading_floor_s=reading_floor, cost_by_size=cost_by_size,
+                        exponents=exponents)
 
 
 def survey_chip(bench, out_dir, trials: int = 64, points: int = 16, width_s: float = 10e-9,
