@@ -130,7 +130,8 @@ def run_on_bench(config: StdpConfig, seed: int, model: SynapseModel) -> dict:
         trips, bench_s, floor_s = np.subtract(cost1, cost0) + np.subtract(_cost(crossbar), cost2)
         after = synapses.states()
     row.update({"round_trips": int(trips), "projected_bench_time_s": bench_s, "floor_s": floor_s,
-                "column_reads": synapses.reads, "crossbar": f"{crossbar.rows}x{crossbar.cols}",
+                "column_reads": synapses.reads, "column_readings": crossbar.readings,
+                "crossbar": f"{crossbar.rows}x{crossbar.cols}",
                 "patterns": patterns(crossbar.rows, config.patterns).astype(int).tolist(),
                 "states_before": before.tolist(), "states_after": after.tolist(),
                 "wall_s": time.perf_counter() - started})
