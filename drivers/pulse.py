@@ -32,6 +32,7 @@ anything is written. Levels are always written, never skipped as "already set".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -504,6 +505,126 @@ class Keysight81160APulseSource:
         self._added = added
         self._output_on = True
         self._state["trigger_count"] = counts[-1]
+        return played
+
+    # ------------------------------------------------------------ pulse trains (a read per pulse)
+    # Channel 1 plays a quiet slot (all zeros): its Trigger Out marks every slot for the read
+    # SMU, whose LogicTrigger model reads once per slot. Channel 2 holds the write slot (write
+    # pulse at full DAC scale) in volatile memory and the reset slot (reverse pulse) stored
+    # as TRAIN_RESET_NAME; a slot is a write (``:VOLT2`` = the level, volatile selected), a
+    # reset (the stored slot selected, ``:VOLT2`` = |reset|) or read-only (addition off), all
+    # added at output 1. Nothing is uploaded per train: a train costs one message here.
+    TRAIN_RESET_NAME = "SPINHILRST"
+
+    def load_train(self, quiet_wave: ArbWaveform, write_wave: ArbWaveform,
+                   reset_wave: ArbWaveform) -> None:
+        """Load a pulse train's slots (same length and rate): ``quiet_wave`` (all zeros) on
+        channel 1 at the full amplitude range (the sum's range; its zeros play 0 V), the
+        write slot in channel 2's volatile memory and the reset slot stored beside it, both
+        armed ``MAN`` (the generator as master), addition off. Skipped when the same train
+        slots are known to be loaded."""
+        if not self.supports_level_runs:
+            raise ValueError("pulse trains add channel 2 at output 1: wire the write line to "
+                             "channel 1 (pulse_channel = 1)")
+        if np.any(quiet_wave.dac != 0):
+            raise ValueError("a train's channel-1 slot must be quiet (all zeros)")
+        waves = (quiet_wave, write_wave, reset_wave)
+        if len({len(w.dac) for w in waves}) != 1 or len({w.frequency_Hz for w in waves}) != 1:
+            raise ValueError("a train's slots must have one length and rate")
+        if np.any(write_wave.dac < 0) or np.any(reset_wave.dac > 0):
+            raise ValueError("a train's write slot holds forward pulses and its reset slot "
+                             "reverse ones only")
+        key = ("train", quiet_wave.dac.size, write_wave.dac.tobytes(), reset_wave.dac.tobytes(),
+               quiet_wave.frequency_Hz)
+        if self._state.get("level_pair") == key:
+            return
+        self._state.pop("level_pair", None)
+        if self._output_on is not False:        # channel 2 changes with output 1 off
+            self._output(False)
+        self._added = True if self._added is None else self._added
+        self._addition_off()
+        self._state["added"] = False
+        other = self.instrument.channels[2]
+        other.write(":OUTP{ch}:LOAD %g" % self.load_ohm)
+        other.write(":ARM:SOUR{ch} MAN;:TRIG{ch}:COUN 1")
+        other.write(":FUNC{ch} USER")
+        other.write(":FUNC{ch}:USER VOLATILE")
+        other.offset = 0.0
+        other.amplitude = 2 * self.min_write_level_V
+        stored = reset_wave.dac.tobytes()
+        if self._state.get("train_reset_stored") != stored:
+            _upload_volatile(other, reset_wave, self._state, "volatile2")
+            other.write(":DATA{ch}:COPY %s,VOLATILE" % self.TRAIN_RESET_NAME)
+            self._state["train_reset_stored"] = stored
+        _upload_volatile(other, write_wave, self._state, "volatile2")
+        other.frequency = write_wave.frequency_Hz
+        span = math.floor(self.max_level_V / 2 * 1e6) / 1e6   # the widest arbitrary full scale
+        self.load_waveform(dataclasses.replace(quiet_wave, full_scale_V=span), 1, "MAN")
+        self._state["level_pair"] = key
+        self._state["train_slot"] = "VOLATILE"
+        self._state.pop("train_vpp", None)
+
+    def check_reset_level(self, level_V: float, width_s: float, limits: SafetyLimits | None = None,
+                          device: str | None = None) -> float:
+        """Check a train's reset level (< 0), as played, against ``limits``; returns it."""
+        limits = self.limits if limits is None else limits
+        device = self.device if device is None else device
+        level = float(level_V)
+        if not (np.isfinite(level) and level < 0):
+            raise ValueError(f"a train's reset level must be < 0 V, got {level_V!r}; "
+                             "nothing was sent")
+        played = -self.played_level_V(level)
+        args = (limits, self.source_impedance_ohm, self.load_ohm, device)
+        check_pulse(level, width_s, *args)
+        check_pulse(played, width_s, *args)
+        if not self.min_write_level_V <= -played <= self.max_level_V:
+            raise ValueError(f"reset level {level:g} V is outside the 81160A's "
+                             f"-{self.max_level_V:.3g} .. -{self.min_write_level_V:g} V for a "
+                             "train. Nothing was sent.")
+        return played
+
+    def play_train(self, runs, width_s: float, reset_width_s: float) -> list[float]:
+        """Play a train of slot runs in one message, the generator as master: ``runs`` is
+        ``(level_V, count)`` per run of equal slots (level > 0: write pulses of ``width_s``;
+        0: read-only slots; < 0: reset pulses of ``reset_width_s``), each run ``*TRG;*WAI``
+        (the parser holds until it has played). Every level is checked, as played, before
+        the message is sent; settings are written only where they change. The train slots
+        must be loaded (:meth:`load_train`). Returns the levels as played, per run."""
+        key = self._state.get("level_pair")
+        if not (isinstance(key, tuple) and key and key[0] == "train"):
+            raise RuntimeError("load the train slots (load_train) before play_train")
+        runs = [(float(level), int(count)) for level, count in runs]
+        if not runs or min(count for _, count in runs) < 1:
+            raise ValueError(f"one slot count >= 1 per run, got {runs[:4]}; nothing was sent")
+        played = [self.check_reset_level(level, reset_width_s) if level < 0
+                  else self.check_level(level, width_s) for level, _ in runs]
+        parts = [] if self._output_on is True else [":OUTP1 ON"]
+        added, slot = self._state.get("added"), self._state.get("train_slot")
+        vpp, count = self._state.get("train_vpp"), self._state.get("trigger_count")
+        for level, (_, n) in zip(played, runs):
+            if n != count:
+                parts += [f":TRIG1:COUN {n}", f":TRIG2:COUN {n}"]
+                count = n
+            if level:
+                wanted = self.TRAIN_RESET_NAME if level < 0 else "VOLATILE"
+                if slot != wanted:
+                    parts.append(f":FUNC2:USER {wanted}")
+                    slot = wanted
+                if vpp != 2 * abs(level):
+                    parts.append(f":VOLT2 {2 * abs(level):f}")
+                    vpp = 2 * abs(level)
+            if added != bool(level):
+                parts.append(":CHAN:MATH PLUS" if level else ":CHAN:MATH OFF")
+                added = bool(level)
+            parts += ["*TRG", "*WAI"]
+        for name in ("added", "train_slot", "train_vpp", "trigger_count"):
+            self._state.pop(name, None)
+        self._output_on = None
+        self._added = True if any(played) else self._added
+        self.instrument.write(";".join(parts))
+        self._state.update(added=added, train_slot=slot, train_vpp=vpp, trigger_count=count)
+        self._added = added
+        self._output_on = True
         return played
 
     # ------------------------------------------------------------ status (one query each)

@@ -251,20 +251,29 @@ class Keithley2450SourceMeter(_SourceMeterRole):
         return float(nplc) / float(line_frequency_Hz) + READING_OVERHEAD_S
 
     # ------------------------------------------------------------ generator as master
-    def start_logic_trigger(self, count: int, delay_s: float, line: int) -> None:
+    def start_logic_trigger(self, count: int, delay_s: float, line: int,
+                            confirm: bool = False) -> None:
         """Clear the buffer and start the ``LogicTrigger`` model (2450-901-01 :TRIGger:LOAD
         "LogicTrigger"): ``count`` readings, each ``delay_s`` after an edge on digital I/O
         ``line`` (the pulse generator's Trigger Out). One write; the readings come with
-        :meth:`fetch_logic_trigger`."""
+        :meth:`fetch_logic_trigger`. ``confirm``: one query instead (``:TRIG:STAT?`` in the
+        same message, which answers at once), so the model is armed before the caller writes
+        to the generator: writes to two instruments on two LAN sockets are not ordered."""
         count = int(count)
         if not 1 <= count <= MAX_BUFFER_POINTS:
             raise ValueError(f"buffered count {count} outside 1..{MAX_BUFFER_POINTS}")
         out = 1 if int(line) != 1 else 3      # the output line's pulses: the generator is MAN
         self._trigger_model = True
-        self.instrument.write(
-            f":DIG:LINE{int(line)}:MODE TRIG, IN;"
-            f':TRIG:LOAD "LogicTrigger", {int(line)}, {out}, {count}, ENT, {float(delay_s):.12g};'
-            ":INIT")
+        message = (f":DIG:LINE{int(line)}:MODE TRIG, IN;"
+                   f':TRIG:LOAD "LogicTrigger", {int(line)}, {out}, {count}, ENT, '
+                   f"{float(delay_s):.12g};:INIT")
+        if not confirm:
+            self.instrument.write(message)
+            return
+        reply = self.instrument.ask(message + ";:TRIG:STAT?").strip()
+        if reply.split(";")[0].upper() not in ("RUNNING", "WAITING"):
+            raise GarbledReply(f"2450 :TRIG:STAT? answered {reply!r} after :INIT: the "
+                               "LogicTrigger model is not running")
 
     def fetch_logic_trigger(self, count: int, timeout_s: float = 0.0, garbled_retries: int = 3,
                             on_garbled=None) -> list[float]:

@@ -29,6 +29,7 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 from devices import kinds
 from devices.kinds import dw_mtj_ifr_neuron
 from drivers.batch import LINE_FREQUENCY_HZ
+from drivers.pulsetrain import first_below, run_train, supports_trains
 from procedures.base import BenchProcedure
 from procedures.ifr_fit import amplitude_stats, fit_ifr_transfer
 from procedures.session import ParameterError
@@ -120,11 +121,26 @@ class _IFRBase(BenchProcedure):
         becomes the device the cycles run on: reset twice, read the reset state."""
         facts = self._facts = facts or self.facts(self.device)
         line_ohm = float(self.bench.line_resistance(facts.name))
-        readings = []
-        for _ in range(2):
-            self.bench.pulse.pulse(self.reset_level(facts), float(self.reset_width))
-            readings.append(self._read(facts.name))
+        if self.uses_trains():
+            readings = list(self._train([self.reset_level(facts)] * 2, select=True).resistance_ohm)
+        else:
+            readings = []
+            for _ in range(2):
+                self.bench.pulse.pulse(self.reset_level(facts), float(self.reset_width))
+                readings.append(self._read(facts.name))
         return line_ohm, (1.0 - float(self.fire_drop)) * max(readings)
+
+    # ------------------------------------------------------------------ pulse trains
+    def uses_trains(self) -> bool:
+        """Whether the cycles run as pulse trains (:mod:`drivers.pulsetrain`: the generator's
+        Trigger Out wired to the read SMU), else pulse by pulse."""
+        if getattr(self, "_trains", None) is None:
+            self._trains = supports_trains(self.bench)
+        return self._trains
+
+    def _train(self, levels, select: bool = False):
+        return run_train(self.bench, self._facts.name, levels, float(self.pulse_width),
+                         float(self.reset_width), nplc=float(self.nplc), select=select)
 
     def cycle(self, level_V: float, threshold_ohm: float) -> CycleResult:
         name, width = self._facts.name, float(self.pulse_width)
@@ -152,9 +168,14 @@ class _IFRBase(BenchProcedure):
                 + result.reset_attempts * float(self.reset_width))
 
     def cycle_row(self, number: int, level_V: float, line_ohm: float, threshold_ohm: float) -> dict:
-        facts = self._facts
         rt0, t0 = self.bench.round_trips, self.bench.projected_time_s
         result = self.cycle(level_V, threshold_ohm)
+        return self.result_row(number, level_V, line_ohm, result, self.bench.round_trips - rt0,
+                               self.bench.projected_time_s - t0)
+
+    def result_row(self, number: int, level_V: float, line_ohm: float, result: CycleResult,
+                   round_trips: int, projected_s: float) -> dict:
+        facts = self._facts
         current = float(facts.current_A(level_V, line_ohm))
         return {"Device": facts.name, "Size": facts.size, "Cycle": number,
                 "Pulse amplitude (V)": level_V, "Pulse width (s)": float(self.pulse_width),
@@ -163,13 +184,14 @@ class _IFRBase(BenchProcedure):
                 "Pulses to fire": result.pulses, "Fired": result.fired,
                 "Reset attempts": result.reset_attempts, "Reset ok": result.reset_ok,
                 "Fired resistance (ohm)": result.fired_ohm, "Reset resistance (ohm)": result.reset_ohm,
-                "Line resistance (ohm)": line_ohm, "Round trips": self.bench.round_trips - rt0,
-                "Projected bench time (s)": self.bench.projected_time_s - t0,
-                "Floor (s)": self.cycle_floor_s(result)}
+                "Line resistance (ohm)": line_ohm, "Round trips": round_trips,
+                "Projected bench time (s)": projected_s, "Floor (s)": self.cycle_floor_s(result)}
 
     def run_level(self, level_V: float, line_ohm: float, threshold_ohm: float, first: int,
                   progress) -> tuple[list[dict], str]:
         """``cycles`` cycles at one level; ('ok' | 'stuck wall' | 'reset failed') for the stop."""
+        if self.uses_trains():
+            return _TrainCycles(self, level_V, line_ohm, threshold_ohm, first, progress).run()
         rows, stuck = [], 0
         for k in range(int(self.cycles)):
             if self.stopped():
@@ -185,6 +207,123 @@ class _IFRBase(BenchProcedure):
             if not truthy(row["Reset ok"]):
                 return rows, "reset failed"
         return rows, "ok"
+
+
+class _TrainCycles:
+    """One level's IFR cycles as pulse trains, a cycle per train: each train carries what the
+    previous cycle still owes (the eject pulses its fire left unplayed, its reset, whose
+    reading says whether it took) and the next cycle's write pulses, a reading after each.
+    The first reading under the threshold is the fire; the pulses played after it are the
+    ejection (forward pulses push the wall out at the track end; on an ejected track they do
+    nothing), completed to ``eject_pulses`` before the reset. A train that ends before the
+    fire is continued by the next (no reset in between), up to ``max_pulses``; after a failed
+    reset the next cycle's pulses met an ejected track: their readings are dropped and the
+    reset is tried again, as pulse by pulse. So each cycle's pulses to fire, reset attempts
+    and stop are those of :meth:`_IFRBase.cycle`; a train is sized from the cycles seen
+    (their most pulses + 1)."""
+
+    def __init__(self, proc: _IFRBase, level_V: float, line_ohm: float, threshold_ohm: float,
+                 first: int, progress):
+        self.proc, self.level, self.line_ohm, self.threshold = proc, level_V, line_ohm, threshold_ohm
+        self.first, self.progress = first, progress
+        self.reset_V = proc.reset_level(proc._facts)
+        self.rows: list[dict] = []
+        self.stuck, self.state = 0, None
+        self.pending: dict | None = None     # pulses done, reset not yet resolved
+        self.current: dict | None = None     # pulses under way
+        self.owed = 0                        # eject pulses the pending cycle still needs
+
+    def _finish(self, cycle: dict, ok: bool, reset_ohm: float) -> None:
+        p = self.proc
+        result = CycleResult(cycle["pulses"], cycle["fired"], cycle["attempts"], ok,
+                             cycle["fired_ohm"], reset_ohm)
+        row = p.result_row(cycle["number"], self.level, self.line_ohm, result, cycle["trips"],
+                           cycle["time"])
+        self._account(p.point(p.key(p._facts.name, cycle["number"]), lambda: row))
+
+    def _account(self, row: dict) -> None:
+        self.rows.append(row)
+        self.progress(len(self.rows))
+        self.stuck = 0 if truthy(row["Fired"]) else self.stuck + 1
+        if self.stuck >= int(self.proc.stuck_limit):
+            self.state = "stuck wall"
+        elif not truthy(row["Reset ok"]):
+            self.state = "reset failed"
+        if truthy(row["Fired"]):
+            seen = self.proc.__dict__.setdefault("_pulses_seen", [])
+            seen.append(int(float(row["Pulses to fire"])))
+            del seen[:-20]
+
+    def _may_start(self, k: int) -> bool:
+        p = self.proc
+        if self.state or k >= int(p.cycles) or p.stopped():
+            return False
+        pending = self.pending
+        return not (pending and not pending["fired"] and self.stuck + 1 >= int(p.stuck_limit))
+
+    def _chunk(self) -> int:
+        p, cur = self.proc, self.current
+        left = int(p.max_pulses) - cur["pulses"]
+        # the most pulses to fire seen + 1: a later fire costs a continuation train, eject
+        # pulses owed after an early one ride on the next train (before its reset) for free
+        guess = max(p.__dict__.get("_pulses_seen") or [7]) + 1
+        wanted = guess if not cur["chunk"] else max(guess, 2 * cur["chunk"])
+        return max(1, min(left, wanted))
+
+    def run(self) -> tuple[list[dict], str]:
+        p = self.proc
+        name, k = p._facts.name, 0
+        while True:
+            while (self.pending is None and self.current is None and not self.state
+                   and k < int(p.cycles) and p.key(name, self.first + k) in p.done):
+                self._account(p.done[p.key(name, self.first + k)])     # resumed from disk
+                k += 1
+            if self.current is None and self._may_start(k):
+                self.current = {"number": self.first + k, "pulses": 0, "chunk": 0, "trips": 0,
+                                "time": 0.0}
+                k += 1
+            n = self._chunk() if self.current else 0
+            slots = [self.level] * self.owed + [self.reset_V] * (self.pending is not None) \
+                + [self.level] * n
+            if not slots:
+                break
+            train = p._train(slots)
+            payer = self.current or self.pending
+            payer["trips"] += train.round_trips
+            payer["time"] += train.projected_time_s
+            readings, i = train.resistance_ohm, self.owed
+            self.owed = 0
+            if self.pending is not None:
+                pending, reading = self.pending, float(readings[i])
+                i += 1
+                pending["attempts"] += 1
+                if reading >= self.threshold or pending["attempts"] >= int(p.max_reset_tries):
+                    self.pending = None
+                    self._finish(pending, reading >= self.threshold, reading)
+                    if self.state:
+                        self.current = None        # stopped: its pulses met an ejected track
+                elif self.current is not None:
+                    self.current["chunk"] = 0      # the track was ejected: pulses again
+                    continue
+            if self.current is not None:
+                self._pulses(readings[i:i + n], n)
+        self.proc.bench.check_instrument_errors(("pulse", "read_smu"))
+        return self.rows, self.state or "ok"
+
+    def _pulses(self, readings, n: int) -> None:
+        p, cur = self.proc, self.current
+        fire = first_below(readings, self.threshold)
+        cur["chunk"] = n
+        if fire is None:
+            cur["pulses"] += n
+            if cur["pulses"] < int(p.max_pulses):
+                return                             # continued by the next train
+            cur.update(fired=False, fired_ohm=float(readings[-1]), attempts=0)
+        else:
+            cur.update(pulses=cur["pulses"] + fire + 1, fired=True,
+                       fired_ohm=float(readings[fire]), attempts=0)
+            self.owed = max(0, int(p.eject_pulses) - (n - fire - 1))
+        self.pending, self.current = cur, None
 
 
 def truthy(value) -> bool:
