@@ -20,8 +20,9 @@ matrix connects to their row (the tightest limits of the bench while that is unk
 source is disarmed (output off, settings kept) before the matrix changes, and re-checked
 against the new device before it is turned on again (a hot change, a crossbar's line moves,
 keeps a source meter on only when its source passes the new row's limits, checked before the
-matrix command; the pulse source is always disarmed); every output goes off (pulse output, SMU outputs, magnet ramped to 0 and off, matrix open) on
-leaving the ``with`` block normally, on an exception, on Ctrl-C and on SIGTERM (a handler is
+matrix command; the pulse source is always disarmed); every output goes off (pulse output,
+SMU outputs, magnet ramped to 0 and off, matrix open) on leaving the ``with`` block
+normally, on an exception, on Ctrl-C and on SIGTERM (a handler is
 installed while the bench is open, and the previous one restored after). While the outputs
 go off, a further SIGINT / SIGTERM is only recorded and delivered once they are off, and an
 interruption of one role does not stop the others (:meth:`Bench.safe_off`).

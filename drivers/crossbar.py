@@ -306,9 +306,9 @@ def write_plan(pulses) -> list[tuple[int, int, float, float, int]]:
     """Checked pulses (row, col, level_V, width_s) as bursts (row, col, level_V, width_s,
     count) in the order they are sent: equal consecutive pulses on one junction merge into
     one burst; a junction's k-th burst goes after its (k-1)-th, and among the k-th bursts of
-    all junctions those of one (level, width) go together, in their first-come order. The
-    junctions are disjoint lines of one array, so only the order on each junction is the
-    request's (a pulse half-selects its lines at ~0.47 of its level, far below switching)."""
+    all junctions those of one (level, width) go together, in their first-come order. A pulse
+    reaches the other junctions of its row and column only as the half-select, ~0.47 of its
+    level, far below switching: so only the order on each junction is the request's."""
     bursts: list[list] = []
     last: dict[tuple[int, int], list] = {}
     for row, col, level, width in pulses:
@@ -322,7 +322,8 @@ def write_plan(pulses) -> list[tuple[int, int, float, float, int]]:
     groups: dict[tuple, int] = {}
     for burst in bursts:
         groups.setdefault((burst[5], burst[2], burst[3]), len(groups))
-    order = sorted(range(len(bursts)), key=lambda i: (bursts[i][5], groups[(bursts[i][5], *bursts[i][2:4])], i))
+    order = sorted(range(len(bursts)),
+                   key=lambda i: (bursts[i][5], groups[(bursts[i][5], *bursts[i][2:4])], i))
     return [tuple(bursts[i][:5]) for i in order]
 
 

@@ -10,7 +10,8 @@ Per junction and per direction (P -> AP, AP -> P), at each pulse width of ``widt
 A trial: the junction starts in the direction's source state; one write pulse
 (:meth:`drivers.crossbar.Crossbar.write`, the floating-line scheme, the column held at 0 V by
 the aux SMU); one reading of the junction (the write lines stay closed with the generator's
-output off, the other lines are grounded: one relay close, then one open for the next pulse); after a switch, a reset pulse back (``reset_width``, amplitude ``reset_to_p_V`` or
+output off, the other lines are grounded: one relay close, then one open for the next
+pulse); after a switch, a reset pulse back (``reset_width``, amplitude ``reset_to_p_V`` or
 ``reset_to_ap_V``), verified by a reading and repeated up to 3 times. Every probe and grid
 point is a row (its counts), so an interrupted run resumes without repeating one. The
 junction's P and AP conductances are read first (``Phase`` "read").

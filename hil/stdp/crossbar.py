@@ -12,7 +12,8 @@ Reads: an input is read once (every column), and after an STDP event only the co
 pulses were sent down is read again (``reread="written"``, one line change and one reading
 instead of eight): the other columns' junctions saw only the pulses' half-select, ~0.47 of
 their level (at the rule's 0.41 / 0.56 V and 100 ns the typical junction's P_sw of that is
-~3e-8 per pulse, < 1e-5 even at 0.6 of the level), so their last reading stands. ``reread="all"`` reads every column again.
+~3e-8 per pulse, < 1e-5 even at 0.6 of the level), so their last reading stands.
+``reread="all"`` reads every column again.
 """
 
 from __future__ import annotations
