@@ -267,17 +267,22 @@ def junction_write_path(law, line_ohm: float, rows: list[dict]):
     return law(leads, path.r_p_ohm, path.tmr0, path.half_bias_V, path.parallel)
 
 
-#: the largest standard error of a fitted n that counts as identified: n = 1 and n = 2 then
-#: lie > 3 errors apart. Thermally activated data over the two decades of width a bench
-#: allows (10 ns .. 1 us: barriers of 2.3 .. 6.9 kT) pin ln tau(I) and its slope, its
-#: curvature (n) barely: on an M junction 64 trials per point give an error of ~0.5, 256 ~0.25
+#: a free-n fit identifies n when n's standard error is at most ``EXPONENT_MAX_ERR`` (n = 1
+#: and n = 2 then lie > 3 errors apart) and Delta's at most ``DELTA_MAX_REL_ERR`` of Delta
+#: (Delta and n are correlated: the data pin the barrier Delta u^n where u = 1 - I / Ic0 ~
+#: 0.2-0.35, so an error dn moves Delta by ~1.3 dn). Thermally activated data over the two
+#: decades of width a bench allows (10 ns .. 1 us: barriers of 2.3 .. 6.9 kT) pin ln tau(I)
+#: and its slope, its curvature (n) barely: an M junction needs ~512 trials per point (the
+#: default 64 give an error of ~0.5 on n and ~30 % on Delta); below that n = the kind's.
 EXPONENT_MAX_ERR = 0.3
+DELTA_MAX_REL_ERR = 0.1
 
 
 def identified_exponent(fit, fallback: float) -> float:
-    """The fitted n where the data identify it (error <= ``EXPONENT_MAX_ERR``, not at the
-    fit's bound), else ``fallback`` (the kind's theoretical n)."""
-    ok = fit.exponent_err <= EXPONENT_MAX_ERR and fit.exponent < 0.999 * fits.MAX_EXPONENT
+    """The fitted n where the data identify it (see ``EXPONENT_MAX_ERR``; not at the fit's
+    bound), else ``fallback`` (the kind's theoretical n)."""
+    ok = (fit.exponent_err <= EXPONENT_MAX_ERR and fit.delta_err <= DELTA_MAX_REL_ERR * fit.delta
+          and fit.exponent < 0.999 * fits.MAX_EXPONENT)
     return float(fit.exponent) if ok else float(fallback)
 
 
