@@ -38,6 +38,7 @@ from procedures.base import BenchProcedure
 from procedures.calibration import ChipCalibration, DeviceCalibration
 from procedures.session import ParameterError, select_devices
 from procedures.switching import (
+    PHASE_JUNCTION,
     SWEEP_COLUMNS,
     SWEEP_KEY,
     SweepParameters,
@@ -46,6 +47,7 @@ from procedures.switching import (
     fit_sweep,
     fit_width_scan,
     identified_exponent,
+    junction_write_path,
     law_exponent,
     std_errors,
 )
@@ -132,6 +134,8 @@ class DeviceResult:
     cross_section_m2: float | None = None
     error: str = ""
     readout: str = "binary"          # "binary" (macrospin) or "fraction" (multi-domain bar)
+    #: a junction's measured write-path law (JunctionWritePath.to_dict()), None for a line
+    write_path: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -205,7 +209,9 @@ class SurveyResult:
                 logistic_slope_err_per_A=lg.slope_err_per_A, readout=dev.readout,
                 extra={"logistic_i50_A": lg.i50_A, "logistic_fit_slope_per_A": lg.slope_per_A,
                        "width_10_90_A": nb.width_10_90_A,
-                       "relative_width": nb.relative_width, "dispersion": nb.dispersion})
+                       "relative_width": nb.relative_width, "dispersion": nb.dispersion,
+                       # what converts this device's currents to levels (drivers.limits)
+                       **({"junction_write_path": dev.write_path} if dev.write_path else {})})
         if not devices:
             raise ParameterError("no device of the survey could be fitted; nothing to calibrate")
         return ChipCalibration(self.bench, self.chip, self.width_s, devices,
@@ -253,9 +259,12 @@ def device_result(name: str, rows: list[dict], bench_file, tau0_s: float = 1e-9,
         cross = None
     fine = [r for r in rows if r["Phase"] == "fine"]
     readout = "binary" if std_errors(fine) is None else "fraction"
+    law = getattr(device_kind(bench_file, name), "write_path", None)
+    junction = [r for r in rows if r["Phase"] == PHASE_JUNCTION]
     try:
+        path = junction_write_path(law, line_ohm, junction).to_dict() if law and junction else None
         nb, lg = fit_sweep(rows, tau0_s, exponent)
-        return DeviceResult(name, size, line_ohm, nb, lg, cross, readout=readout)
+        return DeviceResult(name, size, line_ohm, nb, lg, cross, readout=readout, write_path=path)
     except fits.FitError as exc:
         return DeviceResult(name, size, line_ohm, None, None, cross, str(exc), readout)
 

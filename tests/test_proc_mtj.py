@@ -81,6 +81,7 @@ def test_survey_recovers_i50_ic0_and_each_junction_law(chip, tmp_path):
         result = survey_chip(bench, tmp_path / "survey", devices="S0,L0", report=False,
                              print_summary=False, **SMALL)
     rows = read_points(tmp_path / "survey" / "survey.csv")[1]
+    calibration = result.calibration()
     for name in ("chip1/S0", "chip1/L0"):
         truth, fit = truth_of(chip, name), result.devices[name].neel_brown
         assert fit.exponent == 2.0                  # one width: the kind's n (below)
@@ -88,8 +89,10 @@ def test_survey_recovers_i50_ic0_and_each_junction_law(chip, tmp_path):
         assert fit.ic0_A == pytest.approx(truth["ic0"], rel=0.05)
         own = [r for r in rows if r["Device"] == name]
         line = next(float(r["Line resistance (ohm)"]) for r in own if r["Phase"] == "line")
-        check_path(junction_write_path(JunctionWritePath, line,
-                                       [r for r in own if r["Phase"] == "junction"]), truth)
+        path = junction_write_path(JunctionWritePath, line, [r for r in own if r["Phase"] == "junction"])
+        check_path(path, truth)
+        # the calibration file carries the law the currents were converted through
+        assert calibration.devices[name].extra["junction_write_path"] == path.to_dict()
     for size in ("S", "L"):                         # n per size from its width-scanned device
         entry = result.exponents[size]
         assert entry["device"] == f"chip1/{size}0"
