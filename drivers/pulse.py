@@ -32,7 +32,6 @@ anything is written. Levels are always written, never skipped as "already set".
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -515,25 +514,27 @@ class Keysight81160APulseSource:
     # reset (the stored slot selected, ``:VOLT2`` = |reset|) or read-only (addition off), all
     # added at output 1. Nothing is uploaded per train: a train costs one message here.
     TRAIN_RESET_NAME = "SPINHILRST"
+    QUIET_POINTS = 8          # channel 1's quiet slot (the 81160A's smallest waveform: 2)
 
-    def load_train(self, quiet_wave: ArbWaveform, write_wave: ArbWaveform,
-                   reset_wave: ArbWaveform) -> None:
-        """Load a pulse train's slots (same length and rate): ``quiet_wave`` (all zeros) on
-        channel 1 at the full amplitude range (the sum's range; its zeros play 0 V), the
-        write slot in channel 2's volatile memory and the reset slot stored beside it, both
-        armed ``MAN`` (the generator as master), addition off. Skipped when the same train
-        slots are known to be loaded."""
+    def load_train(self, write_wave: ArbWaveform, reset_wave: ArbWaveform) -> None:
+        """Load a pulse train's slots: on channel 1 a quiet slot of the same period
+        (``QUIET_POINTS`` zeros: each channel has its own sample rate) at the full amplitude
+        range (the sum's range; its zeros play 0 V), the write slot in channel 2's volatile
+        memory and the reset slot stored beside it, all armed ``MAN`` (the generator as
+        master), addition off. Skipped when the same train slots are known to be loaded."""
         if not self.supports_level_runs:
             raise ValueError("pulse trains add channel 2 at output 1: wire the write line to "
                              "channel 1 (pulse_channel = 1)")
-        if np.any(quiet_wave.dac != 0):
-            raise ValueError("a train's channel-1 slot must be quiet (all zeros)")
-        waves = (quiet_wave, write_wave, reset_wave)
-        if len({len(w.dac) for w in waves}) != 1 or len({w.frequency_Hz for w in waves}) != 1:
-            raise ValueError("a train's slots must have one length and rate")
+        if len(write_wave.dac) != len(reset_wave.dac) or \
+                write_wave.frequency_Hz != reset_wave.frequency_Hz:
+            raise ValueError("a train's write and reset slots must have one length and rate")
         if np.any(write_wave.dac < 0) or np.any(reset_wave.dac > 0):
             raise ValueError("a train's write slot holds forward pulses and its reset slot "
                              "reverse ones only")
+        span = math.floor(self.max_level_V / 2 * 1e6) / 1e6   # the widest arbitrary full scale
+        quiet_wave = ArbWaveform(np.zeros(self.QUIET_POINTS, dtype=np.int64), span,
+                                 1.0 / (write_wave.frequency_Hz * self.QUIET_POINTS),
+                                 write_wave.frequency_Hz)
         key = ("train", quiet_wave.dac.size, write_wave.dac.tobytes(), reset_wave.dac.tobytes(),
                quiet_wave.frequency_Hz)
         if self._state.get("level_pair") == key:
@@ -558,8 +559,7 @@ class Keysight81160APulseSource:
             self._state["train_reset_stored"] = stored
         _upload_volatile(other, write_wave, self._state, "volatile2")
         other.frequency = write_wave.frequency_Hz
-        span = math.floor(self.max_level_V / 2 * 1e6) / 1e6   # the widest arbitrary full scale
-        self.load_waveform(dataclasses.replace(quiet_wave, full_scale_V=span), 1, "MAN")
+        self.load_waveform(quiet_wave, 1, "MAN")
         self._state["level_pair"] = key
         self._state["train_slot"] = "VOLATILE"
         self._state.pop("train_vpp", None)

@@ -81,13 +81,12 @@ def train_timing(bench, pulse, read, width_s: float, reset_width_s: float,
 
 
 def _slots(pulse, timing: TrialTiming, width_s: float):
-    """(quiet, write, reset) slot waveforms: the reset pulse first, the write pulse after
-    the reset gap, at full DAC scale (the levels are ``:VOLT2``)."""
-    quiet = pulse.build_waveform(np.zeros(timing.samples_per_trial), width_s)
+    """(write, reset) slot waveforms: the reset pulse first, the write pulse after the reset
+    gap, at full DAC scale (the levels are ``:VOLT2``)."""
     reset = pulse.build_waveform(timing.waveform_levels([0.0], -1.0), width_s)
     write = np.zeros(timing.samples_per_trial)
     write[1 + timing.reset_samples + timing.gap_samples] = 1.0
-    return quiet, pulse.build_waveform(write, width_s), reset
+    return pulse.build_waveform(write, width_s), reset
 
 
 def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
@@ -122,8 +121,8 @@ def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
     check_read_current(read_current_A, limits, dev.name)
     check_compliance_V(compliance_V, limits, dev.name)
     timing = train_timing(bench, pulse, read, width_s, reset_width_s, nplc)
-    quiet, write, reset = _slots(pulse, timing, width_s)
-    period_s = timing.samples_per_trial * quiet.sample_interval_s
+    write, reset = _slots(pulse, timing, width_s)
+    period_s = timing.samples_per_trial * write.sample_interval_s
     delay_s = (1 + timing.reset_samples + timing.gap_samples + 1) * timing.sample_interval_s \
         + READ_MARGIN_S
     if delay_s + timing.reading_s > period_s * (1 + 1e-9):
@@ -141,7 +140,7 @@ def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
         read.source_current(read_current_A, compliance_V, nplc)
         read.enable()
         read.set_buffer_capacity(max(total, BUFFER_POINTS))
-        pulse.load_train(quiet, write, reset)
+        pulse.load_train(write, reset)
         read.start_logic_trigger(total, delay_s, bench.config.wiring.generator_trigger_line,
                                  confirm=True)
         pulse.play_train(runs, width_s, reset_width_s)
