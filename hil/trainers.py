@@ -22,6 +22,17 @@ NETWORKS: dict[str, tuple[str, str]] = {
     "synapse-mlp": ("hil.synapses.experiment", "an MLP on multi-level synapses + CeLU device neurons"),
 }
 
+#: a device kind's network element (devices.kinds) -> the --network that trains it, for the
+#: one line that refuses a bench of another kind
+NETWORK_OF_ELEMENT: dict[str, str] = {
+    "switching_neuron": "mlp",
+    "ifr_neuron": "snn",
+    "crossbar_synapse": "stdp",
+    "analog_synapse": "cnn or synapse-mlp",
+    "quantized_synapse": "cnn or synapse-mlp",
+    "celu_neuron": "cnn or synapse-mlp (as --neuron-bench)",
+}
+
 
 def names() -> tuple[str, ...]:
     return tuple(NETWORKS)

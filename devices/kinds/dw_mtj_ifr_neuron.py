@@ -81,7 +81,9 @@ def geometry(group) -> TrackGeometry:
     """The design geometry of a bench-file group of this kind (before D2D spread)."""
     p = {**GEOMETRY_DEFAULTS, **{k: v for k, v in group.params.items() if k in GEOMETRY_DEFAULTS}}
     if not 0 < p["mtj_offset_m"] < p["track_length_m"]:
-        raise ValueError(f"group {group.size!r}: mtj_offset_m {p['mtj_offset_m']:g} m must lie "
-                         f"inside the track (0 < offset < track_length_m {p['track_length_m']:g} m)")
+        from devices.benchfile import BenchFileError   # (benchfile imports this package)
+        raise BenchFileError(f"group {group.size!r}: mtj_offset_m {p['mtj_offset_m']:g} m must lie "
+                             f"inside the track (0 < offset < track_length_m "
+                             f"{p['track_length_m']:g} m); fix the group in the bench file")
     return TrackGeometry(float(group.width_m), float(p["track_length_m"]),
                          float(p["mtj_offset_m"]), float(p["hm_thickness_m"]))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from devices.benchfile import BenchFileError
 from devices.kinds import dw_quantized_synapse as kind
 from devices.laws import notched_wall
 from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
@@ -48,9 +49,9 @@ READS_HARD_AXIS_TILT = False
 
 def nominal_parameters(group) -> dict:
     p = {**DEFAULTS, **group.params}
-    if not p["gmax_S"] > p["gmin_S"]:
-        raise ValueError(f"group {group.size!r}: gmax_S {p['gmax_S']:g} S must be over gmin_S "
-                         f"{p['gmin_S']:g} S")
+    if not p["gmax_S"] > p["gmin_S"]:      # a bench file's error, not a traceback
+        raise BenchFileError(f"group {group.size!r}: gmax_S {p['gmax_S']:g} S must be over gmin_S "
+                             f"{p['gmin_S']:g} S; set them in that order in the bench file")
     line = line_columns(p, group.width_m)
     return {**p, **line, "ic0_A": p["depinning_density_A_m2"] * line["cross_section_m2"],
             "r_offset_ohm": 1.0 / p["gmin_S"], "r_ahe_ohm": 1.0 / p["gmax_S"]}

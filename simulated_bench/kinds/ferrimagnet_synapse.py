@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from devices.benchfile import BenchFileError
 from devices.kinds import ferrimagnet_synapse as kind
 from devices.laws import synapse_conductance as law
 from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
@@ -96,12 +97,14 @@ def group_parameters(defaults: dict, group) -> dict:
 
 def nominal_parameters(group) -> dict:
     p = group_parameters(DEFAULTS, group)
+    # pairs of keys the bench file checks one by one: a bench file's error, not a traceback
     if not p["gmax_S"] > p["gmin_S"]:
-        raise ValueError(f"group {group.size!r}: gmax_S {p['gmax_S']:g} S must be over gmin_S "
-                         f"{p['gmin_S']:g} S")
+        raise BenchFileError(f"group {group.size!r}: gmax_S {p['gmax_S']:g} S must be over gmin_S "
+                             f"{p['gmin_S']:g} S; set them in that order in the bench file")
     if not p["write_density_A_m2"] > p["threshold_density_A_m2"]:
-        raise ValueError(f"group {group.size!r}: write_density_A_m2 {p['write_density_A_m2']:g} "
-                         f"must be over threshold_density_A_m2 {p['threshold_density_A_m2']:g} A/m^2")
+        raise BenchFileError(f"group {group.size!r}: write_density_A_m2 "
+                             f"{p['write_density_A_m2']:g} must be over threshold_density_A_m2 "
+                             f"{p['threshold_density_A_m2']:g} A/m^2; raise it in the bench file")
     line = line_columns(p, group.width_m)
     return {**p, **line, "ic0_A": p["threshold_density_A_m2"] * line["cross_section_m2"],
             "r_offset_ohm": 1.0 / p["gmin_S"], "r_ahe_ohm": 1.0 / p["gmax_S"]}
