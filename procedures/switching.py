@@ -675,6 +675,7 @@ class SweepParameters:
     reset_fraction = FloatParameter("Reset level fraction", default=0.9, minimum=0.0, maximum=1.0)
     bias_field = FloatParameter("Bias field", units="T", default=0.01, minimum=-1.0, maximum=1.0)
     tau0 = FloatParameter("Attempt time tau0", units="s", default=1e-9, minimum=0.0, maximum=1.0)
+    # n of the kinds whose n is given (SOT: 1); a junction kind's n is fitted (exponent_for)
     exponent = FloatParameter("Neel-Brown exponent", default=1.0, minimum=0.1, maximum=5.0)
 
     def validate_sweep(self, devices: list[DeviceFacts]) -> None:
