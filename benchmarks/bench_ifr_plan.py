@@ -5,9 +5,9 @@
 The same runs on ``examples/benches/dw_ifr_neurons.toml`` (same seed, simulated bench) under
 the two plans the procedures choose between:
 
-- ``pulses``: every write pulse and every read its own bus exchange (the bench file as
-  shipped: the generator's Trigger Out not wired, ``generator_trigger_line = 0``);
-- ``trains``: :mod:`drivers.pulsetrain` (the same file with ``generator_trigger_line = 2``:
+- ``pulses``: every write pulse and every read its own bus exchange (the file with the
+  generator's Trigger Out not wired, ``generator_trigger_line = 0``);
+- ``trains``: :mod:`drivers.pulsetrain` (the file with ``generator_trigger_line = 2``:
   Trigger Out on the 2450's digital line 2, as the default bench wires it).
 
 Runs: ``hil characterize ifr`` (M5, 100 cycles), ``ifr-transfer`` (M3, 6 x 40 cycles), the
@@ -22,6 +22,7 @@ draw the pinning noise in another order). Not a timed test.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -52,13 +53,17 @@ WIDTH_S = 10e-9
 
 
 def bench_files(tmp: Path) -> dict[str, str]:
-    """The shipped bench file (pulse by pulse) and the same one with Trigger Out wired."""
-    text = BENCH.read_text()
-    assert "generator_trigger_line" not in text, "the shipped file wires Trigger Out already"
-    wired = tmp / "dw_ifr_neurons_wired.toml"
-    wired.write_text(text.replace("trigger_link = true",
-                                  "trigger_link = true\ngenerator_trigger_line = 2", 1))
-    return {"pulses": str(BENCH), "trains": str(wired)}
+    """The example bench file with Trigger Out not wired (pulse by pulse) and wired (trains)."""
+    text, out = BENCH.read_text(), {}
+    for plan, line in (("pulses", 0), ("trains", 2)):
+        setting = f"generator_trigger_line = {line}"
+        if re.search(r"^generator_trigger_line\s*=", text, re.M):
+            wired = re.sub(r"^generator_trigger_line\s*=.*$", setting, text, count=1, flags=re.M)
+        else:
+            wired = text.replace("trigger_link = true", f"trigger_link = true\n{setting}", 1)
+        (tmp / f"dw_ifr_{plan}.toml").write_text(wired)
+        out[plan] = str(tmp / f"dw_ifr_{plan}.toml")
+    return out
 
 
 def procedure_run(path: str, make, tmp: Path) -> dict:

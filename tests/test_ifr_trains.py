@@ -4,6 +4,7 @@ a failed reset retried and then stopping the run, SNN lanes' spikes against the 
 lanes (same seed), and a train refused before anything is sent."""
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,28 @@ KIND = "dw_mtj_ifr_neuron"
 WIDTH_S = 10e-9
 
 
+def trigger_line(text: str, line: int) -> str:
+    """A bench file's text with the generator's Trigger Out on the 2450's line ``line``."""
+    setting = f"generator_trigger_line = {line}"
+    if re.search(r"^generator_trigger_line\s*=", text, re.M):
+        return re.sub(r"^generator_trigger_line\s*=.*$", setting, text, count=1, flags=re.M)
+    return text.replace("trigger_link = true", f"trigger_link = true\n{setting}", 1)
+
+
 @pytest.fixture(scope="module")
-def wired(tmp_path_factory) -> str:
-    """The example bench with the generator's Trigger Out on the 2450's digital line 2."""
-    path = tmp_path_factory.mktemp("bench") / "dw_ifr_wired.toml"
-    text = SHIPPED.read_text()
-    assert "generator_trigger_line" not in text
-    path.write_text(text.replace("trigger_link = true", "trigger_link = true\ngenerator_trigger_line = 2", 1))
-    return str(path)
+def benches(tmp_path_factory) -> dict[str, str]:
+    """The example bench pulse by pulse (Trigger Out not wired) and as trains (line 2)."""
+    folder, text = tmp_path_factory.mktemp("bench"), SHIPPED.read_text()
+    out = {}
+    for plan, line in (("pulses", 0), ("trains", 2)):
+        (folder / f"{plan}.toml").write_text(trigger_line(text, line))
+        out[plan] = str(folder / f"{plan}.toml")
+    return out
+
+
+@pytest.fixture(scope="module")
+def wired(benches) -> str:
+    return benches["trains"]
 
 
 def cycling(path, tmp_path, device, lab=None, **params):
@@ -92,10 +107,11 @@ def snn_spikes(path, names, x):
                              "trains": backend.trains_played - trains}
 
 
-def test_snn_lanes_as_trains_spike_as_pulse_by_pulse(wired):
+def test_snn_lanes_as_trains_spike_as_pulse_by_pulse(benches):
+    wired = benches["trains"]
     names = sizes_of(wall_chip(load_bench(wired)))["N"][:2]
     x = torch.rand((20, 8, 2), generator=torch.Generator().manual_seed(3)) * 1.6 - 0.3
-    pulses, slow, before = snn_spikes(str(SHIPPED), names, x)
+    pulses, slow, before = snn_spikes(benches["pulses"], names, x)
     trains, fast, after = snn_spikes(wired, names, x)
     trips, played = after["trips"], after["trains"]
     assert not slow.trains and fast.trains
@@ -110,7 +126,8 @@ def test_snn_lanes_as_trains_spike_as_pulse_by_pulse(wired):
     assert after["time_s"] < before["time_s"] / 2.8     # 3.5x here; more per lane on a long lane
 
 
-def test_a_train_is_checked_before_anything_is_sent(wired):
+def test_a_train_is_checked_before_anything_is_sent(benches):
+    wired = benches["trains"]
     with open_bench(wired) as bench:
         top = device_facts(bench.config, "chip1/N0").max_level_V
         trips = bench.round_trips
@@ -120,5 +137,5 @@ def test_a_train_is_checked_before_anything_is_sent(wired):
         readings = run_train(bench, "chip1/N0", [-0.95 * top, 0.0, -0.95 * top], WIDTH_S, 100e-9)
         assert len(readings.resistance_ohm) == 3 and readings.attempts == 1
         assert np.all(readings.resistance_ohm > 2000)                    # reset: R_AP
-    with open_bench(str(SHIPPED)) as bench, pytest.raises(ValueError, match="generator_trigger_line"):
+    with open_bench(benches["pulses"]) as bench, pytest.raises(ValueError, match="generator_trigger_line"):
         run_train(bench, "chip1/N0", [0.0], WIDTH_S, 100e-9)
