@@ -136,6 +136,7 @@ USER_ERRORS = (
     ("drivers.transport", "InstrumentConnectionError"),
     ("drivers.faults", "FaultError"),
     ("drivers.synapse", "ProgrammingError"),
+    ("drivers.crossbar", "CrossbarError"),               # a bench file without a crossbar, ...
     ("procedures.session", "ParameterError"),
     ("procedures.calibration", "CalibrationFileError"),   # hil.calibration.CalibrationError too
     ("hil.data", "DatasetError"),

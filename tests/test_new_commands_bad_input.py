@@ -64,3 +64,28 @@ def test_train_on_a_bench_of_another_kind_is_one_line(case, tmp_path, capsys):
     assert main(argv) == 2
     assert said in one_line_error(capsys)
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+# hil train --network stdp: (argv after "--network stdp", what the one line must say)
+STDP = {
+    "bench mode on a bench without a crossbar": (
+        ["--modes", "binary", "bench", "--dataset", "patterns", "--bench", str(FERRI)],
+        "has no crossbar of synapses (its groups: ferrimagnet_synapse)"),
+    "--bench that no mode reads": (["--dataset", "patterns", "--bench", str(XBAR)],
+                                   "is read by --modes bench only"),
+    "--dataset digits with bench mode only": (["--modes", "bench", "--dataset", "digits"],
+                                              "--modes bench learns the pattern task only"),
+    "--neurons with bench mode only": (["--modes", "bench", "--neurons", "20"],
+                                       "its neurons are the crossbar's columns"),
+    "mnist without its folder": (["--dataset", "mnist"], "(--mnist): not given"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STDP))
+def test_stdp_options_no_mode_reads_are_one_line(case, tmp_path, capsys):
+    extra, said = STDP[case]
+    out = tmp_path / "run"
+    assert main(["train", "--network", "stdp", *extra, "--seeds", "0", "--no-progress",
+                 "--out", str(out)]) == 2
+    assert said in one_line_error(capsys)
+    assert not (out / "results.json").exists()

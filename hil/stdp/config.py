@@ -75,8 +75,12 @@ class StdpConfig:
         return asdict(self)
 
 
+#: settings whose option is not their name with dashes
+_OPTION_OF = {"mnist_path": "--mnist", "out_dir": "--out"}
+
+
 def _fail(name: str, value, rule: str) -> None:
-    option = "--" + name.replace("_", "-")
+    option = _OPTION_OF.get(name, "--" + name.replace("_", "-"))
     raise StdpConfigError(f"stdp setting {name!r} ({option}): {value!r} {rule}")
 
 
@@ -84,8 +88,8 @@ def _check(c: StdpConfig) -> None:
     if c.dataset not in DATASETS:
         _fail("dataset", c.dataset, f"is not one of {DATASETS}")
     if c.dataset == "mnist" and not c.mnist_path:
-        _fail("mnist_path", c.mnist_path, "is needed for the mnist dataset: give the folder "
-                                          "holding the IDX files (nothing is downloaded)")
+        raise StdpConfigError("stdp setting 'mnist_path' (--mnist): not given; the mnist dataset "
+                              "needs --mnist FOLDER holding the IDX files (nothing is downloaded)")
     if not c.modes or any(m not in MODES for m in c.modes):
         _fail("modes", list(c.modes), f"must be taken from {MODES}")
     if not c.seeds or any(not isinstance(s, int) or s < 0 for s in c.seeds):
@@ -117,6 +121,38 @@ def _check(c: StdpConfig) -> None:
             _fail(name, value, "must be a finite number > 0")
     if not (math.isfinite(c.pattern_flip) and 0.0 <= c.pattern_flip < 0.5):
         _fail("pattern_flip", c.pattern_flip, "must lie in [0, 0.5)")
+    if "bench" in c.modes:
+        _require_crossbar(c.bench or DEFAULT_BENCH)
+
+
+def _require_crossbar(path: str) -> None:
+    """Bench mode's bench file has a crossbar: said before the simulated modes train."""
+    from devices.benchfile import load_bench_file
+
+    bench = load_bench_file(path)
+    if not any(g.columns for g in bench.groups):
+        kinds = sorted({g.kind for g in bench.groups})
+        _fail("bench", path, f"has no crossbar of synapses (its groups: {', '.join(kinds)}); "
+                             f"bench mode needs one (a [[chip.group]] of kind stt_mtj_synapse), "
+                             f"e.g. --bench {DEFAULT_BENCH}")
+
+
+def _refuse_unused(given: dict, modes: tuple[str, ...]) -> None:
+    """An option given on the command line that no mode of the run reads is refused: the run
+    would otherwise ignore it and report another setting than the one asked for."""
+    if "bench" in given and "bench" not in modes:
+        _fail("bench", given["bench"], f"is read by --modes bench only (modes of this run: "
+                                       f"{' '.join(modes)}): add bench to --modes or drop --bench")
+    if set(modes) != {"bench"}:
+        return
+    if given.get("dataset", "patterns") != "patterns":
+        _fail("dataset", given["dataset"], "is what the simulated modes learn; --modes bench "
+                                           "learns the pattern task only: add binary or analog "
+                                           "to --modes, or drop --dataset")
+    if "neurons" in given:
+        _fail("neurons", given["neurons"], "is not read by --modes bench (its neurons are the "
+                                           "crossbar's columns): drop --neurons, or add binary "
+                                           "or analog to --modes")
 
 
 def _task_default(name: str) -> str:
@@ -170,4 +206,5 @@ def config_from_args(args: argparse.Namespace) -> StdpConfig:
     for name in ("modes", "seeds"):
         if name in given:
             given[name] = tuple(given[name])
+    _refuse_unused(given, given.get("modes", StdpConfig.modes))
     return StdpConfig(**given)
