@@ -115,8 +115,9 @@ class IFRBenchBackend:
 
     def _play_lane_trains(self, name: str, levels_V: np.ndarray, width_s: float) -> np.ndarray:
         """A lane as pulse trains (:mod:`drivers.pulsetrain`): a train plays the lane's start
-        reset (read) and every step left, a reading after each; the first step reading under
-        the threshold is a spike. The pulses after it met a wall past the MTJ (forward pulses
+        reset (read) and the steps up to where the device's spikes came so far (all of the
+        lane's at first), a reading after each; the first step reading under the threshold is
+        a spike, and a train that ends before one is continued by the next. The pulses after it met a wall past the MTJ (forward pulses
         push it on toward ejection; on an ejected track they do nothing), so their readings
         are dropped and the next train plays what pulse by pulse follows a spike, the eject
         pulses and the reset, then the steps after the spike. A failed start reset leaves the
@@ -132,10 +133,13 @@ class IFRBenchBackend:
         t, tries, since, started = 0, 0, 0, False    # since: steps played since the last reset
         while t < steps:
             owed = self._owed.pop(name, []) + ([] if started else [reset_V])
-            # to the next spike as the device's recent ones came (3rd quartile + 1), a train
-            # that ends before a spike goes on with as many steps again; none seen: the lane
-            guess = int(np.ceil(np.percentile(seen, 75))) + 1 if seen else steps
+            # to the next spike as the device's recent ones came (their longest interval + 1:
+            # steps played past a spike cost less than a train of their own), a train that
+            # ends before a spike goes on with as many steps again; none seen: the lane
+            guess = max(seen) + 1 if seen else steps
             chunk = min(steps - t, guess - since if guess > since else max(since, 2))
+            if steps - t - chunk < max(guess // 2, 2):
+                chunk = steps - t             # a short tail is cheaper in this train than in its own
             readings = self._train(name, owed + list(levels_V[t:t + chunk]), width_s)
             if not started:
                 tries += 1
