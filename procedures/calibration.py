@@ -106,6 +106,7 @@ from pathlib import Path
 import numpy as np
 
 from devices.laws import celu, domain_wall, neel_brown, notched_wall, stt_switching, synapse_conductance
+from procedures.fits import MAX_EXPONENT
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
@@ -596,6 +597,11 @@ def _element(model: str, entry: Mapping, where: str, top_width: float | None) ->
     if "gmax_S" in rules and not values["gmax_S"] > values["gmin_S"]:
         raise CalibrationFileError(f"{where}['gmax_S']: gmax_S {values['gmax_S']!r} S must be over "
                                    f"gmin_S {values['gmin_S']!r} S: refit the device")
+    if model == "stt_synapse" and not values["exponent"] <= MAX_EXPONENT:
+        # the fit's own bound (procedures.fits): past it the law's amplitudes collapse to 0 V
+        raise CalibrationFileError(f"{where}['exponent']: exponent {values['exponent']!r} is over "
+                                   f"{MAX_EXPONENT:g}, the largest the switching fit allows: refit "
+                                   f"the junction")
     if model == "stt_synapse" and not values["g_p_S"] > values["g_ap_S"]:
         raise CalibrationFileError(f"{where}['g_p_S']: g_p_S {values['g_p_S']!r} S must be over "
                                    f"g_ap_S {values['g_ap_S']!r} S (P conducts more): refit the junction")

@@ -133,6 +133,11 @@ def _parameters(args) -> dict:
     """Procedure keyword arguments from the command line (only what was given)."""
     name = args.procedure
     out: dict = {"bench_file": args.bench or "default", "backend": args.backend}
+    for option, value in (("--device", args.device), ("--devices", args.devices)):
+        if value is not None and not str(value).strip(" ,"):
+            from procedures.session import ParameterError
+            raise ParameterError(f"{name}: {option} {value!r} names no device: give a name such "
+                                 f"as S0, or leave {option} out for the default")
     if CATALOG[name].device is not None:
         out["device"] = args.device or CATALOG[name].device
     elif name != "survey" and args.devices != "all":
@@ -201,9 +206,11 @@ def build_procedure(name: str, parameters: dict, bench=None):
     cls = procedure_class(name)
     known = set(cls().parameter_objects())
     unknown = sorted(set(parameters) - known)
-    if unknown:
-        raise ParameterError(f"{name} does not take {', '.join(unknown)} (its parameters: "
-                             f"{', '.join(sorted(known))})")
+    if unknown:   # said as the options typed; a caller of the API sees its own keys
+        typed = {**OPTIONS, "device": "--device", "devices": "--devices"}
+        takes = sorted({typed[k] for k in known if k in typed})
+        raise ParameterError(f"{name} does not take {', '.join(typed.get(k, k) for k in unknown)} "
+                             f"(the options it takes: {', '.join(takes)})")
     problems = [p for key, value in parameters.items()
                 if (p := _check_number(name, key, getattr(cls, key), value))]
     try:

@@ -46,8 +46,14 @@ class NeuronTransferProcedure(BenchProcedure):
 
     def validate(self):
         super().validate()
+        config = self.bench_config()
+        if not any(kinds.kind(g.kind).element in NEURON_ELEMENTS for g in config.groups):
+            # said before the default device's name, which such a bench does not have
+            raise ParameterError(f"neuron-transfer needs a CeLU neuron; bench "
+                                 f"{config.name!r} has none (a bench such as "
+                                 f"examples/benches/celu_neurons.toml)")
         facts = self.facts(self.device)
-        kind = self.bench_config().group_of(facts.address).kind
+        kind = config.group_of(facts.address).kind
         if kinds.kind(kind).element not in NEURON_ELEMENTS:
             raise ParameterError(f"{facts.name} is a {kind} device; neuron-transfer needs a CeLU "
                                  f"neuron (a bench such as examples/benches/celu_neurons.toml)")

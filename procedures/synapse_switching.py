@@ -75,9 +75,13 @@ class SynapseSwitchingProcedure(BenchProcedure):
         except ValueError:
             raise ParameterError(f"widths {self.widths!r} must be pulse widths in s separated by "
                                  "commas, e.g. 2e-9,2e-7,2e-5") from None
-        if len(widths) < 2:
+        bad = [w for w in widths if not (math.isfinite(w) and w > 0)]
+        if bad:
+            raise ParameterError(f"widths {self.widths!r}: {bad[0]:g} is not a pulse width (a "
+                                 "finite number of s > 0), e.g. 2e-9,2e-7,2e-5")
+        if len(set(widths)) < 2:   # a repeated width fits no exponent: said before the run
             raise ParameterError(f"widths {self.widths!r}: fitting the exponent n needs two or "
-                                 "more pulse widths (over two decades or more)")
+                                 "more different pulse widths (over two decades or more)")
         return widths
 
     def junction_facts(self):

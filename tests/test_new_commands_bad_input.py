@@ -89,3 +89,47 @@ def test_stdp_options_no_mode_reads_are_one_line(case, tmp_path, capsys):
                  "--out", str(out)]) == 2
     assert said in one_line_error(capsys)
     assert not (out / "results.json").exists()
+
+
+# hil characterize: (argv after "characterize", what the one line must say)
+CHARACTERIZE = {
+    "--devices that names no device": (["ltp-ltd", "--bench", str(FERRI), "--devices", " , "],
+                                       "--devices ' , ' names no device"),
+    "--device ''": (["neuron-transfer", "--bench", str(CELU), "--device", ""],
+                    "--device '' names no device"),
+    "an option the procedure does not take": (
+        ["ifr-survey", "--bench", str(DW), "--amplitude", "0.3"],
+        "does not take --amplitude (the options it takes: --cycles, --devices, --points, --width)"),
+    "neuron-transfer on a bench without CeLU neurons": (
+        ["neuron-transfer", "--bench", str(FERRI)],
+        "bench 'ferrimagnet_synapses' has none (a bench such as examples/benches/celu_neurons.toml)"),
+    "a NaN pulse width": (["synapse-switching", "--bench", str(XBAR), "--widths", "nan,2e-7"],
+                          "nan is not a pulse width"),
+    "one width twice": (["synapse-switching", "--bench", str(XBAR), "--widths", "2e-9,2e-9"],
+                        "needs two or more different pulse widths"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHARACTERIZE))
+def test_characterize_bad_input_is_one_line_before_the_bench(case, tmp_path, capsys):
+    extra, said = CHARACTERIZE[case]
+    out = tmp_path / "run"
+    assert main(["characterize", *extra, "--no-progress", "--out", str(out)]) == 2
+    assert said in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_an_stt_calibration_past_the_fits_exponent_bound_is_one_line(tmp_path, capsys):
+    """An exponent of 1e300 passed the reader and made every STDP pulse 0 V at P_sw 0.2."""
+    import json
+
+    junction = {"model": "stt_synapse", "size": "W", "vc_p_to_ap_V": 0.95, "vc_ap_to_p_V": 0.65,
+                "delta": 45.0, "exponent": 1e300, "tau0_s": 1e-9, "g_p_S": 2.5e-4,
+                "g_ap_S": 1.1e-4}
+    path = tmp_path / "calibration_xbar.json"
+    path.write_text(json.dumps({"format": "spin-hil-calibration", "version": 1, "chip": "xbar",
+                                "width_s": 1e-7, "devices": {"xbar/W0": junction}}))
+    argv = ["train", "--network", "stdp", "--dataset", "patterns", "--seeds", "0",
+            "--no-progress", "--calibration", str(path), "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert "exponent 1e+300 is over 4, the largest the switching fit allows" in one_line_error(capsys)
