@@ -37,9 +37,11 @@ import numpy as np
 
 from devices.benchfile import BenchFile, as_bench_file
 from devices.laws import neel_brown
+from drivers.limits import level_for_current_V, max_pulse_level_V, write_current_A
 from hil import _fused
 from procedures.calibration import (READOUTS, ChipCalibration, DeviceCalibration, load_calibration,
                                     parse_calibration)
+from hil.calibration import calibrated_write_paths
 from hil.safety import CurrentLimitError, device_current_limits, max_write_current_A
 
 #: multi-domain trials with at least this many independent regions (x repeats) are drawn
@@ -501,8 +503,12 @@ class BenchBackend:
     query fetches the buffer. The bus cost is O(1) per device per call, not per sample (the
     generator's memory may split a very long batch into a few runs; the drivers decide).
 
-    Currents become programmed levels through the device's measured line resistance:
-    ``level = I (R_source + R_line) / emf(1 V)`` (:func:`drivers.limits.level_for_current_V`). The drivers
+    Currents become programmed levels through the device's write path
+    (:func:`drivers.limits.level_for_current_V`, the one conversion): a line's measured
+    resistance, ``level = I (R_source + R_line) / emf(1 V)``, or, for a device whose
+    ``calibration`` (a survey's file) carries a ``junction_write_path``, that measured
+    bias- and state-dependent law of its kind (a tunnel junction,
+    :class:`devices.kinds.mtj.JunctionWritePath`). The drivers
     check every level against the bench file's limits before anything is sent and refuse
     (never clip) one that fails; this backend refuses currents over
     :func:`hil.safety.max_write_current_A` first.
@@ -518,7 +524,8 @@ class BenchBackend:
 
     def __init__(self, bench, nplc: float = 0.01, reset_V: float | None = None,
                  bias_field_T: float = 0.01, n_domains: Mapping[str, int] | None = None,
-                 readout: ChipCalibration | Mapping[str, str] | None = None):
+                 readout: ChipCalibration | Mapping[str, str] | None = None,
+                 calibration: ChipCalibration | None = None):
         self.bench = bench
         self.nplc = float(nplc)
         self.reset_V = reset_V
@@ -536,6 +543,7 @@ class BenchBackend:
         self.device_names = [d.name for d in self.config.devices()]
         self._max_current = device_current_limits(self.config)
         self._line_ohm: dict[str, float] = {}
+        self._laws = calibrated_write_paths(calibration, self.config) if calibration else {}
         self._trips0 = bench.round_trips
         self._time0 = bench.projected_time_s
         self._floor0 = getattr(bench, "floor_s", 0.0)
@@ -584,8 +592,11 @@ class BenchBackend:
         if name not in self._max_current:
             raise KeyError(f"bench {self.config.name!r} has no device {name!r}")
         limits = self.config.limits_for(name)
-        return max_write_current_A(limits, self.config.wiring.source_impedance_ohm,
-                                   self.line_resistance_ohm(name))
+        source_ohm = self.config.wiring.source_impedance_ohm
+        law = self._laws.get(name)
+        if law is not None:     # the drivers cap the level: the ceiling is its current here
+            return float(abs(write_current_A(max_pulse_level_V(limits, source_ohm), source_ohm, law)))
+        return max_write_current_A(limits, source_ohm, self.line_resistance_ohm(name))
 
     def n_domains_of(self, name: str) -> int:
         return int(self.n_domains.get(name, 1))
@@ -596,9 +607,13 @@ class BenchBackend:
             self._line_ohm[name] = float(self.bench.line_resistance(name))
         return self._line_ohm[name]
 
-    def sample(self, device_index, current_A, width_s, repeats=1):
-        from drivers.limits import level_for_current_V
+    def write_path(self, name: str):
+        """What this device's currents are converted through: its calibrated junction law,
+        else its measured line resistance (ohm)."""
+        law = self._laws.get(name)
+        return law if law is not None else self.line_resistance_ohm(name)
 
+    def sample(self, device_index, current_A, width_s, repeats=1):
         current = np.abs(np.asarray(current_A, dtype=float))
         index = np.asarray(device_index, dtype=np.int64)
         check_sample_inputs(current, len(index), repeats)
@@ -627,7 +642,7 @@ class BenchBackend:
             name = self.device_names[device]
             cols = np.flatnonzero(index == device)
             wanted = current[:, cols].ravel()
-            levels = level_for_current_V(wanted, source_ohm, self.line_resistance_ohm(name))
+            levels = level_for_current_V(wanted, source_ohm, self.write_path(name))
             batch = self.bench.trials(name, levels, width_s, int(repeats), reset_V=self.reset_V,
                                       nplc=self.nplc)
             answer = batch.switched if self.readout.get(name) == "binary" else batch.switched_fraction

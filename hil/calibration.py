@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from devices import kinds
 from procedures import fits
 from procedures.calibration import (CalibrationError, ChipCalibration, DeviceCalibration,
                                     neel_brown_curve)
@@ -85,4 +86,30 @@ def calibrate_backend(backend, max_current_A: Mapping[str, float] | Callable[[st
                            f"fit: {trials} trials x {points} amplitudes through {backend.describe()}")
 
 
-__all__ = ["calibrate_backend", "calibration_from_chip", "fit_device_curve"]
+def calibrated_write_paths(calibration: ChipCalibration, bench) -> dict:
+    """{device: its kind's write-path law} for the devices of ``bench`` (a BenchFile) whose
+    ``calibration`` carries a measured ``junction_write_path`` (a survey writes it for a kind
+    with a write-path law: :class:`devices.kinds.mtj.JunctionWritePath`); the others convert
+    through their line resistance. The file's half-bias null is "no fall seen": inf."""
+    paths, calibrated = {}, set(calibration.names())
+    for dev in bench.devices():
+        entry = calibration[dev.name].extra.get("junction_write_path") \
+            if dev.name in calibrated else None
+        if entry is None:
+            continue
+        kind = bench.group_of(dev).kind
+        law = getattr(kinds.kind(kind), "write_path", None)
+        try:
+            if law is None:
+                raise TypeError(f"its kind {kind!r} has no write-path law")
+            paths[dev.name] = law(**{**entry, "half_bias_V": entry.get("half_bias_V") or np.inf})
+        except (TypeError, AttributeError) as exc:     # not a mapping, or not the law's fields
+            raise CalibrationError(
+                f"calibration {calibration.source or ''}: junction_write_path of {dev.name!r} is "
+                f"{entry!r}, not a write path of this bench's device ({exc}); re-run the survey "
+                f"on this bench, or remove the entry") from None
+    return paths
+
+
+__all__ = ["calibrate_backend", "calibrated_write_paths", "calibration_from_chip",
+           "fit_device_curve"]
