@@ -488,7 +488,8 @@ class _Runner:
             pre = self._net(nn.Identity() if len(widths) == 1 else [nn.Identity()] * len(widths),
                             0).hidden(x)
         domains = {n: truth[n].n_domains for n in truth.names()}
-        with BenchBackend.open(self.bench, n_domains=domains) as devices:
+        with BenchBackend.open(self.bench, n_domains=domains,
+                               calibration=self._file_calibration) as devices:
             for size in self.sizes:
                 names = [n for n in chip.names if chip.size[chip.index(n)] == size]
                 layer = self._device_layers(devices, truth, names)
