@@ -49,7 +49,7 @@ from procedures.runner import read_points, run_procedure  # noqa: E402
 from procedures.session import load_bench, open_bench  # noqa: E402
 
 BENCH = Path(__file__).resolve().parents[1] / "examples" / "benches" / "dw_ifr_neurons.toml"
-WIDTH_S = 10e-9
+WIDTH_S = 20e-9                  # the SNN's write pulse (hil train --network snn default)
 
 
 def bench_files(tmp: Path) -> dict[str, str]:

@@ -32,6 +32,7 @@ anything is written. Levels are always written, never skipped as "already set".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -509,19 +510,21 @@ class Keysight81160APulseSource:
     # ------------------------------------------------------------ pulse trains (a read per pulse)
     # Channel 1 plays a quiet slot (all zeros): its Trigger Out marks every slot for the read
     # SMU, whose LogicTrigger model reads once per slot. Channel 2 holds the write slot (write
-    # pulse at full DAC scale) in volatile memory and the reset slot (reverse pulse) stored
-    # as TRAIN_RESET_NAME; a slot is a write (``:VOLT2`` = the level, volatile selected), a
-    # reset (the stored slot selected, ``:VOLT2`` = |reset|) or read-only (addition off), all
-    # added at output 1. Nothing is uploaded per train: a train costs one message here.
-    TRAIN_RESET_NAME = "SPINHILRST"
+    # pulse at full DAC scale) in volatile memory and two stored slots: the reset (reverse
+    # pulse, full scale) and a low write (the write pulse at 1 / LOW_WRITE_DIVISOR of full
+    # scale: levels under the smallest ``:VOLT2``). A slot is a write (its slot selected,
+    # ``:VOLT2`` scaling it to the level), a reset, or read-only (addition off), all added at
+    # output 1. Nothing is uploaded per train: a train costs one message here.
+    TRAIN_SLOTS = {"reset": "SPINHILRST", "low": "SPINHILWLO", "write": "VOLATILE"}
+    LOW_WRITE_DIVISOR = 16
     QUIET_POINTS = 8          # channel 1's quiet slot (the 81160A's smallest waveform: 2)
 
     def load_train(self, write_wave: ArbWaveform, reset_wave: ArbWaveform) -> None:
         """Load a pulse train's slots: on channel 1 a quiet slot of the same period
         (``QUIET_POINTS`` zeros: each channel has its own sample rate) at the full amplitude
-        range (the sum's range; its zeros play 0 V), the write slot in channel 2's volatile
-        memory and the reset slot stored beside it, all armed ``MAN`` (the generator as
-        master), addition off. Skipped when the same train slots are known to be loaded."""
+        range (the sum's range; its zeros play 0 V); on channel 2 the write slot in volatile
+        memory, the reset and low-write slots stored beside it; all armed ``MAN`` (the
+        generator as master), addition off. Skipped when the same slots are known loaded."""
         if not self.supports_level_runs:
             raise ValueError("pulse trains add channel 2 at output 1: wire the write line to "
                              "channel 1 (pulse_channel = 1)")
@@ -535,6 +538,8 @@ class Keysight81160APulseSource:
         quiet_wave = ArbWaveform(np.zeros(self.QUIET_POINTS, dtype=np.int64), span,
                                  1.0 / (write_wave.frequency_Hz * self.QUIET_POINTS),
                                  write_wave.frequency_Hz)
+        low_wave = dataclasses.replace(
+            write_wave, dac=np.round(write_wave.dac / self.LOW_WRITE_DIVISOR).astype(np.int64))
         key = ("train", quiet_wave.dac.size, write_wave.dac.tobytes(), reset_wave.dac.tobytes(),
                quiet_wave.frequency_Hz)
         if self._state.get("level_pair") == key:
@@ -552,11 +557,12 @@ class Keysight81160APulseSource:
         other.write(":FUNC{ch}:USER VOLATILE")
         other.offset = 0.0
         other.amplitude = 2 * self.min_write_level_V
-        stored = reset_wave.dac.tobytes()
-        if self._state.get("train_reset_stored") != stored:
-            _upload_volatile(other, reset_wave, self._state, "volatile2")
-            other.write(":DATA{ch}:COPY %s,VOLATILE" % self.TRAIN_RESET_NAME)
-            self._state["train_reset_stored"] = stored
+        for kind, wave in (("reset", reset_wave), ("low", low_wave)):
+            stored = wave.dac.tobytes()
+            if self._state.get(f"train_{kind}_stored") != stored:
+                _upload_volatile(other, wave, self._state, "volatile2")
+                other.write(":DATA{ch}:COPY %s,VOLATILE" % self.TRAIN_SLOTS[kind])
+                self._state[f"train_{kind}_stored"] = stored
         _upload_volatile(other, write_wave, self._state, "volatile2")
         other.frequency = write_wave.frequency_Hz
         self.load_waveform(quiet_wave, 1, "MAN")
@@ -564,23 +570,41 @@ class Keysight81160APulseSource:
         self._state["train_slot"] = "VOLATILE"
         self._state.pop("train_vpp", None)
 
-    def check_reset_level(self, level_V: float, width_s: float, limits: SafetyLimits | None = None,
-                          device: str | None = None) -> float:
-        """Check a train's reset level (< 0), as played, against ``limits``; returns it."""
+    def train_slot(self, level_V: float) -> tuple[str, float, float]:
+        """(slot, ``:VOLT2`` Vpp as written, level as played) of a train slot of ``level_V``
+        (> 0 write, < 0 reset); ``:VOLT2`` rounds toward zero, so the level played is never
+        above the one asked. Raises where the generator cannot play it."""
+        level = float(level_V)
+        if not (np.isfinite(level) and level != 0):
+            raise ValueError(f"a train slot's pulse level must be finite and non-zero, got "
+                             f"{level_V!r}; nothing was sent")
+        low = abs(level) < self.min_write_level_V and level > 0
+        scale = 1.0 / self.LOW_WRITE_DIVISOR if low else 1.0
+        vpp = math.floor(2 * abs(level) / scale * 1e6 + 1e-6) / 1e6
+        kind = "low" if low else ("reset" if level < 0 else "write")
+        if not 2 * self.min_write_level_V <= vpp <= 2 * self.max_level_V:
+            smallest = self.min_write_level_V / self.LOW_WRITE_DIVISOR
+            raise ValueError(f"train {kind} level {level:g} V is outside the 81160A's "
+                             f"{smallest:g} .. {self.max_level_V:.3g} V (resets from "
+                             f"{self.min_write_level_V:g} V) in a pulse train. Nothing was sent.")
+        played = vpp / 2 * scale * (1.0 if level > 0 else -1.0)
+        if low:       # the low slot's DAC value, as stored
+            played = vpp / 2 * round(MAX_DAC_VALUE / self.LOW_WRITE_DIVISOR) / MAX_DAC_VALUE
+        return self.TRAIN_SLOTS[kind], vpp, played
+
+    def check_train_level(self, level_V: float, width_s: float,
+                          limits: SafetyLimits | None = None, device: str | None = None) -> float:
+        """Check a train slot's level (> 0 write, < 0 reset, 0 read-only), as the generator
+        will play it, against ``limits`` (default: the role's); returns the level played."""
         limits = self.limits if limits is None else limits
         device = self.device if device is None else device
         level = float(level_V)
-        if not (np.isfinite(level) and level < 0):
-            raise ValueError(f"a train's reset level must be < 0 V, got {level_V!r}; "
-                             "nothing was sent")
-        played = -self.played_level_V(level)
         args = (limits, self.source_impedance_ohm, self.load_ohm, device)
         check_pulse(level, width_s, *args)
+        if level == 0:
+            return 0.0
+        played = self.train_slot(level)[2]
         check_pulse(played, width_s, *args)
-        if not self.min_write_level_V <= -played <= self.max_level_V:
-            raise ValueError(f"reset level {level:g} V is outside the 81160A's "
-                             f"-{self.max_level_V:.3g} .. -{self.min_write_level_V:g} V for a "
-                             "train. Nothing was sent.")
         return played
 
     def play_train(self, runs, width_s: float, reset_width_s: float) -> list[float]:
@@ -596,23 +620,23 @@ class Keysight81160APulseSource:
         runs = [(float(level), int(count)) for level, count in runs]
         if not runs or min(count for _, count in runs) < 1:
             raise ValueError(f"one slot count >= 1 per run, got {runs[:4]}; nothing was sent")
-        played = [self.check_reset_level(level, reset_width_s) if level < 0
-                  else self.check_level(level, width_s) for level, _ in runs]
+        played = [self.check_train_level(level, reset_width_s if level < 0 else width_s)
+                  for level, _ in runs]
         parts = [] if self._output_on is True else [":OUTP1 ON"]
         added, slot = self._state.get("added"), self._state.get("train_slot")
         vpp, count = self._state.get("train_vpp"), self._state.get("trigger_count")
-        for level, (_, n) in zip(played, runs):
+        for level, n in runs:
             if n != count:
                 parts += [f":TRIG1:COUN {n}", f":TRIG2:COUN {n}"]
                 count = n
             if level:
-                wanted = self.TRAIN_RESET_NAME if level < 0 else "VOLATILE"
+                wanted, wanted_vpp, _ = self.train_slot(level)
                 if slot != wanted:
                     parts.append(f":FUNC2:USER {wanted}")
                     slot = wanted
-                if vpp != 2 * abs(level):
-                    parts.append(f":VOLT2 {2 * abs(level):f}")
-                    vpp = 2 * abs(level)
+                if vpp != wanted_vpp:
+                    parts.append(f":VOLT2 {wanted_vpp:f}")
+                    vpp = wanted_vpp
             if added != bool(level):
                 parts.append(":CHAN:MATH PLUS" if level else ":CHAN:MATH OFF")
                 added = bool(level)

@@ -114,10 +114,7 @@ def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
     # -------- everything is checked before the first command
     runs = runs_of(levels)
     for level in sorted({level for level, _ in runs}):
-        if level < 0:
-            pulse.check_reset_level(level, reset_width_s, limits, dev.name)
-        else:
-            pulse.check_level(level, width_s, limits, dev.name)
+        pulse.check_train_level(level, reset_width_s if level < 0 else width_s, limits, dev.name)
     check_read_current(read_current_A, limits, dev.name)
     check_compliance_V(compliance_V, limits, dev.name)
     timing = train_timing(bench, pulse, read, width_s, reset_width_s, nplc)
@@ -153,11 +150,40 @@ def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
                        bench.projected_time_s - start_time, period_s, attempts)
 
 
+def train_length(seen, done: int, left: int, overhead_slots: float, free: int = 0,
+                 default: int | None = None) -> int:
+    """Slots for the next train of a neuron that has had ``done`` pulses since its reset,
+    ``left`` more at most, from the pulses to fire ``seen`` on it before: the length that
+    minimizes the slots expected past the fire (less ``free``: slots after a fire that are
+    needed anyway, e.g. eject pulses) plus a train's own cost (``overhead_slots``, its
+    three messages in slot periods) times the chance that the fire comes later and needs
+    another train. ``default`` (None: ``left``) with nothing seen yet."""
+    left = int(left)
+    if left <= 1:
+        return max(left, 1)
+    ahead = np.asarray(seen, dtype=float) - done
+    ahead = ahead[ahead > 0]
+    if ahead.size == 0:
+        return left if default is None else max(1, min(left, int(default)))
+    lengths = np.arange(1, left + 1)
+    past = np.clip(lengths[:, None] - ahead[None, :] - free, 0, None).mean(axis=1)
+    later = (ahead[None, :] > lengths[:, None]).mean(axis=1)
+    later[-1] = 0.0                     # the last slot allowed: no train after it
+    return int(lengths[np.argmin(past + overhead_slots * later)])
+
+
+def overhead_slots(result: TrainResult, slots: int) -> float | None:
+    """A train's bus cost beyond its slots, in slot periods (None for a train that loaded
+    its waveforms: that cost is paid once)."""
+    extra = (result.projected_time_s - slots * result.slot_period_s) / result.slot_period_s
+    return float(extra) if 0 < extra < 100 else None
+
+
 def first_below(readings_ohm, threshold_ohm: float) -> int | None:
     """Index of the first reading under ``threshold_ohm`` (the neuron fired), else None."""
     below = np.flatnonzero(np.asarray(readings_ohm) < threshold_ohm)
     return int(below[0]) if below.size else None
 
 
-__all__ = ["BUFFER_POINTS", "TrainResult", "first_below", "run_train", "runs_of",
-           "supports_trains", "train_timing"]
+__all__ = ["BUFFER_POINTS", "TrainResult", "first_below", "overhead_slots", "run_train",
+           "runs_of", "supports_trains", "train_length", "train_timing"]

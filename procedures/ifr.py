@@ -29,7 +29,7 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 from devices import kinds
 from devices.kinds import dw_mtj_ifr_neuron
 from drivers.batch import LINE_FREQUENCY_HZ
-from drivers.pulsetrain import first_below, run_train, supports_trains
+from drivers.pulsetrain import first_below, overhead_slots, run_train, supports_trains, train_length
 from procedures.base import BenchProcedure
 from procedures.ifr_fit import amplitude_stats, fit_ifr_transfer
 from procedures.session import ParameterError
@@ -220,7 +220,7 @@ class _TrainCycles:
     reset the next cycle's pulses met an ejected track: their readings are dropped and the
     reset is tried again, as pulse by pulse. So each cycle's pulses to fire, reset attempts
     and stop are those of :meth:`_IFRBase.cycle`; a train is sized from the cycles seen
-    (their most pulses + 1)."""
+    (:func:`drivers.pulsetrain.train_length`)."""
 
     def __init__(self, proc: _IFRBase, level_V: float, line_ohm: float, threshold_ohm: float,
                  first: int, progress):
@@ -262,13 +262,12 @@ class _TrainCycles:
         return not (pending and not pending["fired"] and self.stuck + 1 >= int(p.stuck_limit))
 
     def _chunk(self) -> int:
+        """As many pulses as the cycles seen make cheapest (pulses past the fire, less the
+        eject pulses they stand for, against a continuation train); 8 before any is seen."""
         p, cur = self.proc, self.current
-        left = int(p.max_pulses) - cur["pulses"]
-        # the most pulses to fire seen + 1: a later fire costs a continuation train, eject
-        # pulses owed after an early one ride on the next train (before its reset) for free
-        guess = max(p.__dict__.get("_pulses_seen") or [7]) + 1
-        wanted = guess if not cur["chunk"] else max(guess, 2 * cur["chunk"])
-        return max(1, min(left, wanted))
+        return train_length(p.__dict__.get("_pulses_seen", []), cur["pulses"],
+                            int(p.max_pulses) - cur["pulses"], p.__dict__.get("_overhead", 10.0),
+                            free=int(p.eject_pulses), default=8 if not cur["chunk"] else 2 * cur["chunk"])
 
     def run(self) -> tuple[list[dict], str]:
         p = self.proc
@@ -288,6 +287,9 @@ class _TrainCycles:
             if not slots:
                 break
             train = p._train(slots)
+            extra = overhead_slots(train, len(slots))
+            if extra is not None:
+                p.__dict__["_overhead"] = extra
             payer = self.current or self.pending
             payer["trips"] += train.round_trips
             payer["time"] += train.projected_time_s

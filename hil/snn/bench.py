@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from drivers.limits import level_for_current_V
-from drivers.pulsetrain import first_below, run_train, supports_trains
+from drivers.pulsetrain import first_below, overhead_slots, run_train, supports_trains, train_length
 from hil.safety import CurrentLimitError
 from hil.snn.devices import FLOAT32_MARGIN, IFRParameters, check_densities, max_density_A_m2
 from procedures.session import device_facts
@@ -57,6 +57,7 @@ class IFRBenchBackend:
         self.trains = supports_trains(bench)
         self._owed: dict[str, list[float]] = {}   # a device's eject + reset after a last-step spike
         self._intervals: dict[str, list[int]] = {}  # a device's steps from reset to spike, seen
+        self._overhead_slots = 10.0                # a train's messages, in slot periods (measured)
         self.trains_played = 0
         self._width_s = 10e-9                      # the write width of the batch under way
 
@@ -110,8 +111,12 @@ class IFRBenchBackend:
     # ------------------------------------------------------------------ pulse trains
     def _train(self, name: str, levels_V, width_s: float) -> np.ndarray:
         self.trains_played += 1
-        return run_train(self.bench, name, levels_V, width_s, self.reset_width_s,
-                         nplc=self.nplc, select=False).resistance_ohm
+        result = run_train(self.bench, name, levels_V, width_s, self.reset_width_s,
+                           nplc=self.nplc, select=False)
+        extra = overhead_slots(result, len(levels_V))
+        if extra is not None:
+            self._overhead_slots = extra
+        return result.resistance_ohm
 
     def _play_lane_trains(self, name: str, levels_V: np.ndarray, width_s: float) -> np.ndarray:
         """A lane as pulse trains (:mod:`drivers.pulsetrain`): a train plays the lane's start
@@ -133,13 +138,9 @@ class IFRBenchBackend:
         t, tries, since, started = 0, 0, 0, False    # since: steps played since the last reset
         while t < steps:
             owed = self._owed.pop(name, []) + ([] if started else [reset_V])
-            # to the next spike as the device's recent ones came (their longest interval + 1:
-            # steps played past a spike cost less than a train of their own), a train that
-            # ends before a spike goes on with as many steps again; none seen: the lane
-            guess = max(seen) + 1 if seen else steps
-            chunk = min(steps - t, guess - since if guess > since else max(since, 2))
-            if steps - t - chunk < max(guess // 2, 2):
-                chunk = steps - t             # a short tail is cheaper in this train than in its own
+            # as long as the device's recent spike intervals make cheapest (steps past a
+            # spike against another train); none seen yet: the rest of the lane
+            chunk = train_length(seen, since, steps - t, self._overhead_slots)
             readings = self._train(name, owed + list(levels_V[t:t + chunk]), width_s)
             if not started:
                 tries += 1
