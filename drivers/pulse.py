@@ -579,7 +579,8 @@ class Keysight81160APulseSource:
             raise ValueError(f"a train slot's pulse level must be finite and non-zero, got "
                              f"{level_V!r}; nothing was sent")
         low = abs(level) < self.min_write_level_V and level > 0
-        scale = 1.0 / self.LOW_WRITE_DIVISOR if low else 1.0
+        # the low slot's pulse as stored: DAC round(8191 / divisor)
+        scale = round(MAX_DAC_VALUE / self.LOW_WRITE_DIVISOR) / MAX_DAC_VALUE if low else 1.0
         vpp = math.floor(2 * abs(level) / scale * 1e6 + 1e-6) / 1e6
         kind = "low" if low else ("reset" if level < 0 else "write")
         if not 2 * self.min_write_level_V <= vpp <= 2 * self.max_level_V:
@@ -587,10 +588,7 @@ class Keysight81160APulseSource:
             raise ValueError(f"train {kind} level {level:g} V is outside the 81160A's "
                              f"{smallest:g} .. {self.max_level_V:.3g} V (resets from "
                              f"{self.min_write_level_V:g} V) in a pulse train. Nothing was sent.")
-        played = vpp / 2 * scale * (1.0 if level > 0 else -1.0)
-        if low:       # the low slot's DAC value, as stored
-            played = vpp / 2 * round(MAX_DAC_VALUE / self.LOW_WRITE_DIVISOR) / MAX_DAC_VALUE
-        return self.TRAIN_SLOTS[kind], vpp, played
+        return self.TRAIN_SLOTS[kind], vpp, vpp / 2 * scale * (1.0 if level > 0 else -1.0)
 
     def check_train_level(self, level_V: float, width_s: float,
                           limits: SafetyLimits | None = None, device: str | None = None) -> float:

@@ -126,16 +126,25 @@ def test_snn_lanes_as_trains_spike_as_pulse_by_pulse(benches):
     assert after["time_s"] < before["time_s"] / 2.8     # 3.5x here; more per lane on a long lane
 
 
-def test_a_train_is_checked_before_anything_is_sent(benches):
+def test_a_train_is_checked_before_anything_is_sent_and_plays_its_levels(benches):
     wired = benches["trains"]
-    with open_bench(wired) as bench:
+    lab = SimulatedVisaLibrary(wired).bench
+    with open_bench(wired, "sim", visa_library=SimulatedVisaLibrary(lab)) as bench:
         top = device_facts(bench.config, "chip1/N0").max_level_V
         trips = bench.round_trips
         with pytest.raises(ValueError, match="limit"):
             run_train(bench, "chip1/N0", [-0.9 * top, 0.5 * top, 1.2 * top], WIDTH_S, 100e-9)
         assert bench.round_trips == trips
-        readings = run_train(bench, "chip1/N0", [-0.95 * top, 0.0, -0.95 * top], WIDTH_S, 100e-9)
-        assert len(readings.resistance_ohm) == 3 and readings.attempts == 1
-        assert np.all(readings.resistance_ohm > 2000)                    # reset: R_AP
+        # a reset, a read-only slot, a write under the 81160A's smallest :VOLT2 (0.05 V: the
+        # low-write slot) and one over it, each read
+        levels = [-0.95 * top, 0.0, 0.03, 0.4 * top]
+        readings = run_train(bench, "chip1/N0", levels, WIDTH_S, 100e-9)
+        assert len(readings.resistance_ohm) == 4 and readings.attempts == 1
+        assert np.all(readings.resistance_ohm[:2] > 2000)                # after the reset: R_AP
+    generator = lab.instrument("pulse")
+    played = [(emf, width) for _, emf, width in generator.fired][-3:]  # the emf into high Z ~ level
+    assert [round(w * 1e9) for _, w in played] == [100, 10, 10]
+    assert np.allclose([e for e, _ in played], levels[:1] + levels[2:], rtol=1e-3)
+    assert all(e <= lv * (1 + 1e-4) for (e, _), lv in zip(played[1:], levels[2:]))   # never above
     with open_bench(benches["pulses"]) as bench, pytest.raises(ValueError, match="generator_trigger_line"):
         run_train(bench, "chip1/N0", [0.0], WIDTH_S, 100e-9)
