@@ -14,6 +14,13 @@ up to ``max_reset_tries`` times while the MTJ still reads fired (a failed reset)
   encoding), firing vs pulse number at the middle amplitude (number encoding), and the fit
   of J_dep, the mobility and the pinning spread (:mod:`procedures.ifr_fit`).
 
+Bus plan: where the bench wires the pulse generator's Trigger Out to the read SMU
+(``wiring.generator_trigger_line``) each cycle is a pulse train (:mod:`drivers.pulsetrain`:
+the write pulses with a reading after each, fetched once, three bus messages; the train also
+carries the previous cycle's unplayed eject pulses and its reset), else pulse by pulse; the
+answers (pulses to fire, resets, stops) are the same, and every row records its round trips,
+projected bench time and floor.
+
 The firing threshold is (1 - ``fire_drop``) x the reading after the first reset (the MTJ's
 TMR must exceed ``fire_drop`` / (1 - ``fire_drop``)). Every level and width is checked against
 the device size's safety limits in :meth:`validate`, before the bench is opened.
