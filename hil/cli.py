@@ -167,14 +167,24 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print("interrupted; instrument outputs were turned off", file=sys.stderr)
-        return 130
     except Exception as exc:
         if isinstance(exc, _user_error_types()):
             print(f"hil {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise
+    except BaseException as exc:
+        if _interrupted(exc):
+            print("interrupted; instrument outputs were turned off", file=sys.stderr)
+            return 130
+        raise
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C, or SIGTERM while a bench was open (the bench's handler raises BenchTerminated
+    once its outputs are off; without drivers.bench imported no bench was open)."""
+    bench = sys.modules.get("drivers.bench")
+    return isinstance(exc, KeyboardInterrupt) or (
+        bench is not None and isinstance(exc, bench.BenchTerminated))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -133,3 +133,17 @@ def test_an_stt_calibration_past_the_fits_exponent_bound_is_one_line(tmp_path, c
             "--no-progress", "--calibration", str(path), "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     assert "exponent 1e+300 is over 4, the largest the switching fit allows" in one_line_error(capsys)
+
+
+def test_sigterm_while_a_bench_is_open_exits_130_in_one_line(monkeypatch, capsys):
+    """The bench's SIGTERM handler raises BenchTerminated once its outputs are off; hil train
+    (stdp bench mode, mlp) let it out as a 100-line traceback with status 1."""
+    import hil.benchinfo
+    from drivers.bench import BenchTerminated
+
+    def terminated(_path):
+        raise BenchTerminated("signal 15: outputs are being turned off")
+
+    monkeypatch.setattr(hil.benchinfo, "describe_bench", terminated)
+    assert main(["bench", "show"]) == 130
+    assert "interrupted; instrument outputs were turned off" in one_line_error(capsys)
