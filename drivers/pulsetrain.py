@@ -111,14 +111,17 @@ def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
     compliance_V = limits.max_compliance_V
     pulse = bench.role_for_step("pulse", WaveformPulseSource)
     read = bench.role_for_step("read_smu", BufferedSourceMeter)
-    # -------- everything is checked before the first command
-    runs = runs_of(levels)
-    for level in sorted({level for level, _ in runs}):
-        pulse.check_train_level(level, reset_width_s if level < 0 else width_s, limits, dev.name)
-    check_read_current(read_current_A, limits, dev.name)
-    check_compliance_V(compliance_V, limits, dev.name)
+    # -------- everything is checked before the first command, widths as the slots play them
     timing = train_timing(bench, pulse, read, width_s, reset_width_s, nplc)
     write, reset = _slots(pulse, timing, width_s)
+    played_width = max(float(width_s), write.sample_interval_s)
+    played_reset = max(float(reset_width_s), timing.reset_samples * write.sample_interval_s)
+    runs = runs_of(levels)
+    for level in sorted({level for level, _ in runs}):
+        pulse.check_train_level(level, played_reset if level < 0 else played_width, limits,
+                                dev.name)
+    check_read_current(read_current_A, limits, dev.name)
+    check_compliance_V(compliance_V, limits, dev.name)
     period_s = timing.samples_per_trial * write.sample_interval_s
     delay_s = (1 + timing.reset_samples + timing.gap_samples + 1) * timing.sample_interval_s \
         + READ_MARGIN_S
@@ -140,7 +143,7 @@ def run_train(bench, device, levels_V, width_s: float, reset_width_s: float,
         pulse.load_train(write, reset)
         read.start_logic_trigger(total, delay_s, bench.config.wiring.generator_trigger_line,
                                  confirm=True)
-        pulse.play_train(runs, width_s, reset_width_s)
+        pulse.play_train(runs, played_width, played_reset)
         values = read.fetch_logic_trigger(total, timeout_s=total * period_s,
                                           on_garbled=bench.count_garbled_retry)
         return np.asarray(values, dtype=float)
