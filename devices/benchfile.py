@@ -434,6 +434,15 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
             raise err("limits", f"has no [limits.{group.size}] table for device size "
                                 f"{group.size!r}; every size needs its safety limits")
 
+    resolved_nonideal = nonideal_table.parse(top["nonideal"], err)
+    if not nonideal_table.is_off(resolved_nonideal) and not any(
+            g.kind in nonideal_table.KINDS for g in groups):
+        # the other kinds model no drift: the table would be ignored without a word
+        raise err("nonideal.preset" if "preset" in top["nonideal"] else "nonideal",
+                  f"acts on {' and '.join(nonideal_table.KINDS)} devices only; this bench's "
+                  f"kinds ({', '.join(sorted({g.kind for g in groups}))}) model no drift: remove "
+                  f"the [nonideal] table")
+
     return BenchFile(
         name=top["name"] or Path(source).stem,
         seed=top["seed"],
@@ -444,7 +453,7 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
         variability=variability,
         source=source,
         raw=data,
-        nonideal=nonideal_table.parse(top["nonideal"], err),
+        nonideal=resolved_nonideal,
     )
 
 

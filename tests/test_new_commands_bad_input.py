@@ -38,6 +38,9 @@ BENCH_EDITS = {
                                     "gmax_S 0.0001 S must be over gmin_S 0.001 S"),
     "quantized gmax under gmin": (DWQ, "levels = 3", "levels = 3\ngmin_S = 1e-3\ngmax_S = 1e-4",
                                   "gmax_S 0.0001 S must be over gmin_S 0.001 S"),
+    "drift on a bench of kinds without it": (
+        XBAR, "[wiring]", '[nonideal]\npreset = "realistic"\n\n[wiring]',
+        "nonideal.preset acts on sot_hall_bar and mtj devices only"),
 }
 
 
