@@ -133,8 +133,8 @@ def open_adapter(address: str, visa_library, model: str, role: str, counter: Bus
         ) from exc
     except (OSError, ValueError) as exc:
         raise InstrumentConnectionError(
-            f"cannot open the {where}: {exc}. Check the address of {key}, the cable / network "
-            f"and that the instrument (or `hil serve`) is running."
+            f"cannot open the {where}: {' '.join(str(exc).split())}. Check the address of "
+            f"{key}, the cable / network and that the instrument (or `hil serve`) is running."
         ) from exc
     _no_delay(adapter.connection)
     idn, last = None, None

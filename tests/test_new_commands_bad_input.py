@@ -150,3 +150,17 @@ def test_sigterm_while_a_bench_is_open_exits_130_in_one_line(monkeypatch, capsys
     monkeypatch.setattr(hil.benchinfo, "describe_bench", terminated)
     assert main(["bench", "show"]) == 130
     assert "interrupted; instrument outputs were turned off" in one_line_error(capsys)
+
+
+def test_a_visa_library_message_of_several_lines_is_one_line(monkeypatch, tmp_path, capsys):
+    """pyvisa-py's 'install linux-gpib' error spans two lines; the user gets one."""
+    import drivers.transport
+
+    def no_gpib(*_args, **_kwargs):
+        raise ValueError("Please install linux-gpib to use this resource type.\nNo module named 'gpib'")
+
+    monkeypatch.setattr(drivers.transport, "CountingAdapter", no_gpib)
+    argv = ["characterize", "neuron-transfer", "--bench", str(CELU), "--device", "N0",
+            "--backend", "visa", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert "resource type. No module named 'gpib'. Check the address" in one_line_error(capsys)
