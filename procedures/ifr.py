@@ -273,7 +273,7 @@ class _TrainCycles:
         eject pulses they stand for, against a continuation train); 8 before any is seen."""
         p, cur = self.proc, self.current
         return train_length(p.__dict__.get("_pulses_seen", []), cur["pulses"],
-                            int(p.max_pulses) - cur["pulses"], p.__dict__.get("_overhead", 10.0),
+                            int(p.max_pulses) - cur["pulses"], p.__dict__.get("_overhead", 12.0),
                             free=int(p.eject_pulses), default=8 if not cur["chunk"] else 2 * cur["chunk"])
 
     def run(self) -> tuple[list[dict], str]:
@@ -294,9 +294,7 @@ class _TrainCycles:
             if not slots:
                 break
             train = p._train(slots)
-            extra = overhead_slots(train, len(slots))
-            if extra is not None:
-                p.__dict__["_overhead"] = extra
+            p.__dict__["_overhead"] = overhead_slots(train)
             payer = self.current or self.pending
             payer["trips"] += train.round_trips
             payer["time"] += train.projected_time_s

@@ -57,7 +57,7 @@ class IFRBenchBackend:
         self.trains = supports_trains(bench)
         self._owed: dict[str, list[float]] = {}   # a device's eject + reset after a last-step spike
         self._intervals: dict[str, list[int]] = {}  # a device's steps from reset to spike, seen
-        self._overhead_slots = 10.0                # a train's messages, in slot periods (measured)
+        self._overhead_slots = 12.0                # a train's messages, in slot periods
         self.trains_played = 0
         self._width_s = 10e-9                      # the write width of the batch under way
 
@@ -113,9 +113,7 @@ class IFRBenchBackend:
         self.trains_played += 1
         result = run_train(self.bench, name, levels_V, width_s, self.reset_width_s,
                            nplc=self.nplc, select=False)
-        extra = overhead_slots(result, len(levels_V))
-        if extra is not None:
-            self._overhead_slots = extra
+        self._overhead_slots = overhead_slots(result)
         return result.resistance_ohm
 
     def _play_lane_trains(self, name: str, levels_V: np.ndarray, width_s: float) -> np.ndarray:
