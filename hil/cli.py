@@ -62,10 +62,18 @@ def _demo(args) -> int:
     return run_demo(args) or 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors in one line, like every other refusal of ``hil`` (the usage
+    block it prints first is one ``--help`` away); its subcommands' parsers are of this class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The ``hil`` parser; ``argv`` (when given) picks the options of ``hil train``: those of
     the ``--network`` it names (:mod:`hil.trainers`)."""
-    parser = argparse.ArgumentParser(prog="hil", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="hil", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     bench = commands.add_parser("bench", help="inspect a bench file")

@@ -164,3 +164,16 @@ def test_a_visa_library_message_of_several_lines_is_one_line(monkeypatch, tmp_pa
             "--backend", "visa", "--no-progress", "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     assert "resource type. No module named 'gpib'. Check the address" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["characterize", "ltp-ltd", "--pulses", "nan"], "hil characterize: error: argument --pulses: "
+                                                     "invalid int value: 'nan' (see hil characterize --help)"),
+    (["train", "--network", "snnn"], "argument --network: invalid choice: 'snnn'"),
+    (["train", "--hidden", "8", "nan"], "argument --hidden: invalid int value: 'nan'"),
+])
+def test_an_option_argparse_refuses_is_one_line(argv, said, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert said in one_line_error(capsys)
