@@ -132,14 +132,14 @@ def main(argv=None) -> int:
                              for plan, path in files.items()}
         snn = f"snn batch (64 hidden on 8 M, 25 steps, {1 if quick else 2} digits)"
         results[snn] = {plan: snn_run(path, 1 if quick else 2, 64) for plan, path in files.items()}
-    print(f"{'run':<40}{'plan':<8}{'round trips':>12}{'projected s':>13}{'floor s':>10}"
+    print(f"{'run':<52}{'plan':<8}{'round trips':>12}{'projected s':>13}{'floor s':>10}"
           f"{'x floor':>9}   answer")
     for case, plans in results.items():
         for plan, r in plans.items():
-            print(f"{case:<40}{plan:<8}{r['round_trips']:>12.0f}{r['projected_time_s']:>13.3f}"
+            print(f"{case:<52}{plan:<8}{r['round_trips']:>12.0f}{r['projected_time_s']:>13.3f}"
                   f"{r['floor_s']:>10.4f}{r['projected_over_floor']:>9.1f}   {r['answer']}")
         before, after = plans["pulses"], plans["trains"]
-        print(f"{'':<40}{'gain':<8}{before['round_trips'] / after['round_trips']:>11.1f}x"
+        print(f"{'':<52}{'gain':<8}{before['round_trips'] / after['round_trips']:>11.1f}x"
               f"{before['projected_time_s'] / after['projected_time_s']:>12.1f}x")
     return 0
 
