@@ -81,6 +81,9 @@ STDP = {
     "--neurons with bench mode only": (["--modes", "bench", "--neurons", "20"],
                                        "its neurons are the crossbar's columns"),
     "mnist without its folder": (["--dataset", "mnist"], "(--mnist): not given"),
+    "more patterns than the crossbar's rows hold": (
+        ["--modes", "binary", "bench", "--dataset", "patterns", "--patterns", "5"],
+        "5 patterns on 8 inputs (the crossbar's rows) do not fit; give 2 to 4"),
 }
 
 
@@ -177,3 +180,12 @@ def test_an_option_argparse_refuses_is_one_line(argv, said, capsys):
         main(argv)
     assert stop.value.code == 2
     assert said in one_line_error(capsys)
+
+
+def test_a_crossbar_of_one_row_is_refused_before_any_mode_trains(tmp_path, capsys):
+    """It said 'give 2 to 0' patterns, after the simulated modes had trained."""
+    bench = edited_bench(tmp_path, XBAR, "count = 8", "count = 1")
+    argv = ["train", "--network", "stdp", "--modes", "binary", "bench", "--dataset", "patterns",
+            "--bench", bench, "--seeds", "0", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert "needs a crossbar of 4 rows or more" in one_line_error(capsys)

@@ -122,15 +122,24 @@ def _check(c: StdpConfig) -> None:
     if not (math.isfinite(c.pattern_flip) and 0.0 <= c.pattern_flip < 0.5):
         _fail("pattern_flip", c.pattern_flip, "must lie in [0, 0.5)")
     if "bench" in c.modes:
-        _require_crossbar(c.bench or DEFAULT_BENCH)
+        _require_crossbar(c.bench or DEFAULT_BENCH, c.patterns)
 
 
-def _require_crossbar(path: str) -> None:
-    """Bench mode's bench file has a crossbar: said before the simulated modes train."""
+def _require_crossbar(path: str, n_patterns: int) -> None:
+    """Bench mode's bench file has a crossbar whose rows hold the patterns: said before the
+    simulated modes train and before the bench opens."""
     from devices.benchfile import load_bench_file
+    from hil.stdp.inputs import patterns    # (inputs imports this module)
 
     bench = load_bench_file(path)
-    if not any(g.columns for g in bench.groups):
+    crossbars = [g for g in bench.groups if g.columns]
+    if len(crossbars) > 1:
+        _fail("bench", path, f"has {len(crossbars)} crossbar groups "
+                             f"({', '.join(g.size for g in crossbars)}); bench mode learns on one: "
+                             f"give a bench file with one")
+    if crossbars:
+        patterns(crossbars[0].count, n_patterns)      # its rows are the inputs
+    else:
         kinds = sorted({g.kind for g in bench.groups})
         _fail("bench", path, f"has no crossbar of synapses (its groups: {', '.join(kinds)}); "
                              f"bench mode needs one (a [[chip.group]] of kind stt_mtj_synapse), "

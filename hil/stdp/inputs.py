@@ -46,6 +46,10 @@ def patterns(n_in: int, n_patterns: int) -> np.ndarray:
     """``n_patterns`` binary patterns over ``n_in`` inputs: contiguous blocks of about
     n_in / n_patterns pixels, each overlapping its neighbours by one pixel (so they are not
     trivially disjoint), one pattern per row."""
+    if n_in < 4:     # two patterns of two pixels each: the smallest task there is
+        raise StdpConfigError(f"the pattern task needs a crossbar of 4 rows or more (2 patterns "
+                              f"of 2 inputs each), this one has {n_in}: give a bench whose "
+                              f"crossbar group has count >= 4")
     if not 2 <= n_patterns <= n_in // 2:
         raise StdpConfigError(f"stdp setting 'patterns' (--patterns): {n_patterns} patterns on "
                               f"{n_in} inputs (the crossbar's rows) do not fit; give 2 to "
