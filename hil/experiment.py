@@ -365,6 +365,26 @@ def measure_batch_cost(devices, layer: DeviceNeuron, pre: torch.Tensor) -> dict:
             "devices": len(set(layer.neuron_devices))}
 
 
+def require_switching_neurons(bench, sizes) -> None:
+    """Before anything is read or fitted: every size run (of the bench's first chip) is a group
+    of stochastic switching neurons; a synapse or a DW-MTJ neuron fitted as one trains a
+    network of noise. One ExperimentConfigError line naming the --network that trains it."""
+    from devices import kinds
+    from hil.trainers import NETWORK_OF_ELEMENT
+
+    chip = bench.groups[0].chip
+    for group in bench.groups:
+        element = kinds.kind(group.kind).element
+        if group.chip == chip and group.size in sizes and element != "switching_neuron":
+            network = NETWORK_OF_ELEMENT.get(element)
+            raise ExperimentConfigError(
+                f"bench {bench.name!r}: size {group.size!r} is a {group.kind} group "
+                f"({element}); hil train --network mlp needs stochastic switching neurons "
+                f"(sot_hall_bar or mtj): train it with "
+                f"{'--network ' + network if network else 'its own network'}, or give a "
+                f"bench of switching neurons (the default bench)")
+
+
 class _Runner:
     def __init__(self, config: ExperimentConfig):
         self.config = config
@@ -380,7 +400,7 @@ class _Runner:
             raise ExperimentConfigError(
                 f"experiment setting 'sizes' (--sizes): {sorted(missing)} not on chip {first_chip!r} "
                 f"(allowed: {all_sizes})")
-        self._require_switching_neurons(first_chip)
+        require_switching_neurons(self.bench, self.sizes)
         self.result = ExperimentResult(config)
         # the bench by its content: an edited bench file (seed, spreads) is another run
         self.identity = {**run_identity(config), "bench_sha256": bench_digest(self.bench)}
@@ -388,23 +408,6 @@ class _Runner:
         self._left_out: dict[tuple, dict[str, str]] = {}   # devices a calibration could not fit
         if config.calibration not in ("fit", "truth"):
             self._file_calibration = self._check_calibration_file(config.calibration)
-
-    def _require_switching_neurons(self, chip: str) -> None:
-        """Before anything is read or fitted: every size run is a group of stochastic switching
-        neurons (a synapse or a DW-MTJ neuron fitted as one trains a network of noise)."""
-        from devices import kinds
-        from hil.trainers import NETWORK_OF_ELEMENT
-
-        for group in self.bench.groups:
-            element = kinds.kind(group.kind).element
-            if group.chip == chip and group.size in self.sizes and element != "switching_neuron":
-                network = NETWORK_OF_ELEMENT.get(element)
-                raise ExperimentConfigError(
-                    f"bench {self.bench.name!r}: size {group.size!r} is a {group.kind} group "
-                    f"({element}); hil train --network mlp needs stochastic switching neurons "
-                    f"(sot_hall_bar or mtj): train it with "
-                    f"{'--network ' + network if network else 'its own network'}, or give a "
-                    f"bench of switching neurons (the default bench)")
 
     def _check_calibration_file(self, path) -> ChipCalibration:
         """Before anything trains: a calibration file that names the chip it measured must name
