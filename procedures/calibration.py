@@ -105,6 +105,7 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.kinds import dw_mtj_ifr_neuron
 from devices.laws import celu, domain_wall, neel_brown, notched_wall, stt_switching, synapse_conductance
 from procedures.fits import MAX_EXPONENT
 
@@ -134,6 +135,10 @@ DOMAIN_WALL_NUMBERS = ("width_s", "jdep_A_m2", "mobility_m3_per_A_s", "distance_
 DOMAIN_WALL_UNCERTAINTIES = ("jdep_err_A_m2", "mobility_err_m3_per_A_s", "pinning_err")
 #: the domain-wall law holds for a step spread up to this (devices.kinds.dw_mtj_ifr_neuron)
 MAX_PINNING_REL = 0.5
+#: a domain_wall entry's numbers bounded by the range of a bench-file key (beyond it a
+#: neuron never fires: E[N] = inf, a spiking layer at chance)
+_DOMAIN_WALL_BOUNDS = {"jdep_A_m2": "depinning_density_A_m2",
+                       "mobility_m3_per_A_s": "mobility_m3_per_A_s", "distance_m": "track_length_m"}
 #: the synapse and CeLU-neuron models: each key and its rule ("positive", "nonnegative",
 #: "probability" in [0, 1], "real", "count" an integer >= 1), required keys first (REQUIRED)
 _LINE_KEYS = {"cross_section_m2": "positive", "line_resistance_ohm": "positive"}
@@ -558,6 +563,11 @@ def _domain_wall(entry: Mapping, where: str, top_width: float | None) -> DomainW
         raise CalibrationFileError(f"{where}['pinning_rel']: pinning_rel must be <= "
                                    f"{MAX_PINNING_REL} (the domain-wall law's range), got "
                                    f"{numbers['pinning_rel']!r}: refit the device")
+    for key, bound in _DOMAIN_WALL_BOUNDS.items():   # a bench file's own bound for the truth
+        high = dw_mtj_ifr_neuron.KIND.parameters[bound].high
+        if numbers[key] is not None and numbers[key] > high:
+            raise CalibrationFileError(f"{where}[{key!r}]: {key} {numbers[key]!r} is over {high:g}, "
+                                       f"the largest a bench file allows ({bound}): refit the device")
     p_fail = _number(entry, "reset_fail_probability", where, uncertainty=True)
     if p_fail is not None and not p_fail < 1:
         raise CalibrationFileError(f"{where}['reset_fail_probability']: reset_fail_probability "

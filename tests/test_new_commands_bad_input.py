@@ -189,3 +189,19 @@ def test_a_crossbar_of_one_row_is_refused_before_any_mode_trains(tmp_path, capsy
             "--bench", bench, "--seeds", "0", "--no-progress", "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     assert "needs a crossbar of 4 rows or more" in one_line_error(capsys)
+
+
+def test_a_domain_wall_calibration_past_the_bench_files_bounds_is_one_line(tmp_path, capsys):
+    """A distance of 5e299 m passed the reader: E[N] = inf, the spiking layer at chance."""
+    import json
+
+    neuron = {"model": "domain_wall", "size": "N", "jdep_A_m2": 3.1e10,
+              "mobility_m3_per_A_s": 4.9e-10, "distance_m": 5e299, "pinning_rel": 0.15,
+              "cross_section_m2": 1e-15}
+    path = tmp_path / "calibration_chip1.json"
+    path.write_text(json.dumps({"format": "spin-hil-calibration", "version": 1, "chip": "chip1",
+                                "width_s": 1e-8, "devices": {"chip1/N0": neuron}}))
+    argv = ["train", "--network", "snn", "--sizes", "N", "--calibration", str(path),
+            "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert "distance_m 5e+299 is over 0.0001, the largest a bench file allows" in one_line_error(capsys)
