@@ -105,9 +105,9 @@ from pathlib import Path
 
 import numpy as np
 
+from devices import kinds
 from devices.kinds import dw_mtj_ifr_neuron
 from devices.laws import celu, domain_wall, neel_brown, notched_wall, stt_switching, synapse_conductance
-from procedures.fits import MAX_EXPONENT
 
 FORMAT_NAME = "spin-hil-calibration"
 FORMAT_VERSION = 1
@@ -167,6 +167,12 @@ ELEMENT_KEYS = {
                                           "exponent_err")}},
 }
 
+
+#: the device kind whose bench-file ranges bound each element model's numbers (an exponent of
+#: 1e300 passed and made every STDP pulse 0 V)
+_KIND_OF_ELEMENT_MODEL = {"ferrimagnet_synapse": "ferrimagnet_synapse",
+                          "dw_quantized_synapse": "dw_quantized_synapse",
+                          "celu_neuron": "ferrimagnet_celu_neuron", "stt_synapse": "stt_mtj_synapse"}
 
 #: an stt_synapse's critical voltage key of each direction (by the target state)
 _VC_KEY = {"AP": "vc_p_to_ap_V", "P": "vc_ap_to_p_V"}
@@ -607,11 +613,12 @@ def _element(model: str, entry: Mapping, where: str, top_width: float | None) ->
     if "gmax_S" in rules and not values["gmax_S"] > values["gmin_S"]:
         raise CalibrationFileError(f"{where}['gmax_S']: gmax_S {values['gmax_S']!r} S must be over "
                                    f"gmin_S {values['gmin_S']!r} S: refit the device")
-    if model == "stt_synapse" and not values["exponent"] <= MAX_EXPONENT:
-        # the fit's own bound (procedures.fits): past it the law's amplitudes collapse to 0 V
-        raise CalibrationFileError(f"{where}['exponent']: exponent {values['exponent']!r} is over "
-                                   f"{MAX_EXPONENT:g}, the largest the switching fit allows: refit "
-                                   f"the junction")
+    bounds = kinds.kind(_KIND_OF_ELEMENT_MODEL[model]).parameters
+    for key, value in values.items():   # a number past the bench file's range for the truth
+        if key in bounds and rules[key] != "probability" and value > bounds[key].high:
+            raise CalibrationFileError(f"{where}[{key!r}]: {key} {value!r} is over "
+                                       f"{bounds[key].high:g}, the largest a bench file allows: "
+                                       f"refit the device")
     if model == "stt_synapse" and not values["g_p_S"] > values["g_ap_S"]:
         raise CalibrationFileError(f"{where}['g_p_S']: g_p_S {values['g_p_S']!r} S must be over "
                                    f"g_ap_S {values['g_ap_S']!r} S (P conducts more): refit the junction")

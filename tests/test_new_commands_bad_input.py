@@ -138,7 +138,7 @@ def test_an_stt_calibration_past_the_fits_exponent_bound_is_one_line(tmp_path, c
     argv = ["train", "--network", "stdp", "--dataset", "patterns", "--seeds", "0",
             "--no-progress", "--calibration", str(path), "--out", str(tmp_path / "run")]
     assert main(argv) == 2
-    assert "exponent 1e+300 is over 4, the largest the switching fit allows" in one_line_error(capsys)
+    assert "exponent 1e+300 is over 4, the largest a bench file allows" in one_line_error(capsys)
 
 
 def test_sigterm_while_a_bench_is_open_exits_130_in_one_line(monkeypatch, capsys):
