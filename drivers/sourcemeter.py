@@ -20,6 +20,7 @@ from pymeasure.instruments.validators import strict_range
 from devices.benchfile import SafetyLimits
 from drivers.faults import GarbledReply, confirm_off, output_is_on, parse_floats
 from drivers.limits import check_compliance_V, check_read_current, check_source_voltage
+from drivers.transport import over_lan
 
 MAX_BUFFER_POINTS = 6_875_000
 #: the 2450 datasheet's reading rate, 3000 readings/s at NPLC 0.01 (60 Hz) with autozero off,
@@ -252,13 +253,16 @@ class Keithley2450SourceMeter(_SourceMeterRole):
 
     # ------------------------------------------------------------ generator as master
     def start_logic_trigger(self, count: int, delay_s: float, line: int,
-                            confirm: bool = False) -> None:
+                            confirm: bool | None = None) -> None:
         """Clear the buffer and start the ``LogicTrigger`` model (2450-901-01 :TRIGger:LOAD
         "LogicTrigger"): ``count`` readings, each ``delay_s`` after an edge on digital I/O
         ``line`` (the pulse generator's Trigger Out). One write; the readings come with
         :meth:`fetch_logic_trigger`. ``confirm``: one query instead (``:TRIG:STAT?`` in the
         same message, which answers at once), so the model is armed before the caller writes
-        to the generator: writes to two instruments on two LAN sockets are not ordered."""
+        to the generator: writes to two instruments on two LAN sockets are not ordered. The
+        default confirms over LAN only (one GPIB bus, or the library in process, keeps order)."""
+        if confirm is None:
+            confirm = over_lan(self.instrument)
         count = int(count)
         if not 1 <= count <= MAX_BUFFER_POINTS:
             raise ValueError(f"buffered count {count} outside 1..{MAX_BUFFER_POINTS}")

@@ -175,11 +175,21 @@ def open_adapter(address: str, visa_library, model: str, role: str, counter: Bus
     return adapter, idn
 
 
+def _on_lan(connection) -> bool:
+    return str(getattr(connection, "resource_name", "")).upper().startswith("TCPIP")
+
+
+def over_lan(instrument) -> bool:
+    """Whether a pymeasure instrument is reached over a LAN socket: writes to two such
+    instruments are not ordered (each has its own socket), unlike on one GPIB bus."""
+    return _on_lan(getattr(getattr(instrument, "adapter", None), "connection", None))
+
+
 def _no_delay(connection) -> None:
     """Send small LAN messages at once (TCP_NODELAY). Without it a command followed by a
     query waits ~40 ms for the delayed ACK (Nagle), per round trip. pyvisa-py's SOCKET
     resources refuse VI_ATTR_TCPIP_NODELAY, so its socket is set directly when reachable."""
-    if not str(getattr(connection, "resource_name", "")).upper().startswith("TCPIP"):
+    if not _on_lan(connection):
         return
     try:
         connection.set_visa_attribute(pyvisa.constants.VI_ATTR_TCPIP_NODELAY, True)
