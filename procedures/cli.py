@@ -52,20 +52,33 @@ class Entry:
     procedure: str              # "module:Class", imported only when that procedure runs
     data_file: str              # its Results CSV in --out
     device: str | None = None   # default --device of a one-device procedure; None: --devices
+    #: the network elements (devices.kinds) of the devices it measures; None: it checks itself
+    elements: tuple[str, ...] | None = None
 
+
+#: the stochastic switches (sot_hall_bar, mtj) the switching procedures fit with Neel-Brown
+SWITCHES = ("switching_neuron",)
+#: the procedures of the other elements, for the line that refuses them a switching procedure
+PROCEDURES_OF_ELEMENT = {"ifr_neuron": "ifr, ifr-transfer or ifr-survey",
+                         "crossbar_synapse": "synapse-switching or crossbar-read",
+                         "analog_synapse": "ltp-ltd", "quantized_synapse": "ltp-ltd",
+                         "celu_neuron": "neuron-transfer"}
 
 CATALOG = {
-    "survey": Entry("procedures.variability:VariabilitySurveyProcedure", "survey.csv"),
+    "survey": Entry("procedures.variability:VariabilitySurveyProcedure", "survey.csv",
+                    elements=SWITCHES),
     "switching": Entry("procedures.switching:SwitchingAmplitudeProcedure", "switching.csv",
-                       "chip1/S0"),
-    "width": Entry("procedures.switching:SwitchingWidthProcedure", "p_vs_width.csv", "chip1/S0"),
-    "rh-loop": Entry("procedures.loops:RHLoopProcedure", "rh_loop.csv", "chip1/L0"),
-    "ri-loop": Entry("procedures.loops:RILoopProcedure", "ri_loop.csv", "chip1/S0"),
-    "endurance": Entry("procedures.endurance:EnduranceProcedure", "endurance.csv", "chip1/M0"),
+                       "chip1/S0", SWITCHES),
+    "width": Entry("procedures.switching:SwitchingWidthProcedure", "p_vs_width.csv", "chip1/S0",
+                   SWITCHES),
+    "rh-loop": Entry("procedures.loops:RHLoopProcedure", "rh_loop.csv", "chip1/L0", SWITCHES),
+    "ri-loop": Entry("procedures.loops:RILoopProcedure", "ri_loop.csv", "chip1/S0", SWITCHES),
+    "endurance": Entry("procedures.endurance:EnduranceProcedure", "endurance.csv", "chip1/M0",
+                       SWITCHES),
     "ifr": Entry("procedures.ifr:IFRCyclingProcedure", "ifr.csv", "chip1/M0"),
     "ifr-transfer": Entry("procedures.ifr:IFRTransferProcedure", "ifr_transfer.csv", "chip1/M0"),
     "ifr-survey": Entry("procedures.ifr_survey:IFRSurveyProcedure", "ifr_survey.csv"),
-    "drift": Entry("procedures.drift:DriftMonitorProcedure", "drift.csv"),
+    "drift": Entry("procedures.drift:DriftMonitorProcedure", "drift.csv", elements=SWITCHES),
     "ltp-ltd": Entry("procedures.ltp_ltd:LTPLTDProcedure", "ltp_ltd.csv"),
     "synapse-switching": Entry("procedures.synapse_switching:SynapseSwitchingProcedure",
                                "synapse_switching.csv"),
@@ -224,6 +237,29 @@ def build_procedure(name: str, parameters: dict, bench=None):
     return proc
 
 
+def require_elements(name: str, proc) -> None:
+    """The devices ``proc`` names are of the elements its CATALOG entry measures: a switching
+    fit on a synapse or a DW-MTJ neuron runs to a meaningless table or a ZeroDivisionError."""
+    from devices import kinds
+    from procedures.session import ParameterError, select_devices
+
+    elements = CATALOG[name].elements
+    if elements is None:
+        return
+    config = proc.bench_config()
+    named = getattr(proc, "device", None) or getattr(proc, "devices", None) or "all"
+    for facts in select_devices(config, str(named)):
+        kind = config.group_of(facts.address).kind
+        element = kinds.kind(kind).element
+        if element not in elements:
+            own = PROCEDURES_OF_ELEMENT.get(element)
+            raise ParameterError(
+                f"{facts.name} is a {kind} device ({element}); {name} measures stochastic "
+                f"switches (sot_hall_bar, mtj): characterize it with "
+                f"{'hil characterize ' + own if own else 'its own procedures'}, or name "
+                f"switching devices (the default bench's)")
+
+
 def run_characterization(name: str, parameters: dict, out_dir, resume: bool = False,
                          progress: bool = True, bench=None, visa_library=None,
                          addresses: dict | None = None, stop=None) -> dict:
@@ -242,6 +278,7 @@ def run_characterization(name: str, parameters: dict, out_dir, resume: bool = Fa
 
     out = Path(out_dir)
     proc = build_procedure(name, parameters, bench)
+    require_elements(name, proc)
     proc.validate()                                   # before any file or instrument
     require_run_folder(out, resume)
     with lock_folder(out):          # one run at a time writes the folder, outputs included

@@ -113,6 +113,14 @@ CHARACTERIZE = {
                           "nan is not a pulse width"),
     "one width twice": (["synapse-switching", "--bench", str(XBAR), "--widths", "2e-9,2e-9"],
                         "needs two or more different pulse widths"),
+    # a switching procedure on another kind ran to a meaningless table or a ZeroDivisionError
+    "drift on a DW-MTJ neuron": (["drift", "--bench", str(DW), "--devices", "N0", "--checks", "2"],
+                                 "drift measures stochastic switches (sot_hall_bar, mtj): "
+                                 "characterize it with hil characterize ifr, ifr-transfer or ifr-survey"),
+    "the survey of a CeLU chip": (["survey", "--bench", str(CELU)],
+                                  "characterize it with hil characterize neuron-transfer"),
+    "endurance of a synapse": (["endurance", "--bench", str(FERRI), "--device", "F0"],
+                               "characterize it with hil characterize ltp-ltd"),
 }
 
 
