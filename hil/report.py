@@ -167,6 +167,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
+def write_results_json(results, path: Path, indent: int = 1) -> Path:
+    """``results`` as JSON at ``path``, whole or not at all: written beside it and renamed, so
+    a run killed mid-write never leaves half a results.json (every experiment writes it here)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=indent, default=str))
+    tmp.replace(path)
+    return path
+
+
 def write_outputs(result, out_dir: Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -175,13 +185,13 @@ def write_outputs(result, out_dir: Path) -> dict[str, Path]:
              "sizes": out_dir / "accuracy_vs_size.png", "table": out_dir / "table.txt"}
     _write_csv(paths["runs"], result.runs)
     _write_csv(paths["summary"], result.summary())
-    paths["json"].write_text(json.dumps({
+    write_results_json({
         "config": {k: v for k, v in result.config.to_dict().items()
                    if k != "bench" or v is None or isinstance(v, str)},
         "runs": result.runs, "summary": result.summary(), "learning_curves": result.curves,
         "bench_projection": getattr(result, "bench_projection", {}),
         "neuron_maps": result.mappings,
-        "device_events": getattr(result, "device_events", {})}, indent=1, default=str))
+        "device_events": getattr(result, "device_events", {})}, paths["json"])
     paths["table"].write_text(format_table(result) + "\n")
     plot_learning_curves(result, paths["curves"])
     plot_accuracy_vs_size(result, paths["sizes"])

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import time
 import zlib
 from pathlib import Path
@@ -44,6 +43,7 @@ import torch
 from devices.benchfile import as_bench_file
 from hil.data import load_dataset
 from hil.neuron import round_robin
+from hil.report import write_results_json
 from hil.snn.config import SNNConfig, SNNConfigError, add_train_arguments, config_from_args  # noqa: F401
 from hil.snn.devices import IFRArrayBackend, IFRParameters
 from hil.snn.layer import DensityMapping, IFRSpikingLayer, LIFLayer
@@ -336,9 +336,7 @@ def run_snn_experiment(config: SNNConfig | dict) -> dict:
         finally:
             torch.set_num_threads(threads)
         results = runner.results()
-        tmp = out / (RESULTS + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2))
-        tmp.replace(out / RESULTS)
+        write_results_json(results, out / RESULTS, indent=2)
         return results
 
 

@@ -24,7 +24,6 @@ files (``--mnist``), or ``patterns`` (a few noisy binary patterns over the cross
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hil.report import write_results_json
 from hil.stdp.config import (DEFAULT_BENCH, MODES, StdpConfig, StdpConfigError,  # noqa: F401
                              add_train_arguments, config_from_args)
 from hil.stdp.inputs import Task, intensities, pattern_task
@@ -181,9 +181,9 @@ def run_stdp(config: StdpConfig) -> StdpResult:
 
 def _write(result: StdpResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(
+    write_results_json(
         {"config": result.config.to_dict(), "synapse_model": result.model, "runs": result.runs,
-         "summary": result.summary()}, indent=1, default=str))
+         "summary": result.summary()}, out / "results.json")
     (out / "table.txt").write_text(format_table(result) + "\n")
 
 

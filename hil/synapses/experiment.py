@@ -38,7 +38,6 @@ results is refused.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import zlib
 from pathlib import Path
@@ -47,6 +46,7 @@ import numpy as np
 import torch
 
 from devices.benchfile import as_bench_file
+from hil.report import write_results_json
 from hil.synapses.calibrated import (SYNAPSE_MODELS, neurons_from_calibration,
                                      synapse_from_calibration)
 from hil.synapses.configs import SynapseConfigError, WeightConfig, celu_neuron
@@ -392,9 +392,7 @@ def run_synapse_experiment(config: SynapseExperimentConfig | dict) -> dict:
         finally:
             torch.set_num_threads(threads)
         results = runner.results()
-        tmp = out / (RESULTS + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2, default=str))
-        tmp.replace(out / RESULTS)
+        write_results_json(results, out / RESULTS, indent=2)
         return results
 
 
