@@ -24,9 +24,10 @@ import numpy as np
 from devices.benchfile import BenchFileError
 from devices.kinds import dw_quantized_synapse as kind
 from devices.laws import notched_wall
-from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
-from simulated_bench.kinds.ferrimagnet_synapse import (LINE_DEFAULTS, NOT_A_SWITCH,
-    fixed_placeholders, line_columns, spread)
+from simulated_bench.kinds import OPEN_OHM, SHORT_OHM
+from simulated_bench.kinds.ferrimagnet_synapse import (  # noqa: F401 (faces)
+    LINE_DEFAULTS, NOT_A_SWITCH, damage, fixed_placeholders, line_columns, spread,
+    switch_target, write_path_resistance)
 
 NAME = kind.KIND.name
 #: defaults a bench file may not override: the chip's switch columns, unused by this kind
@@ -108,18 +109,6 @@ def set_level(chip, idx, level: int) -> None:
 def conductance_S(chip, idx) -> float:
     s: NotchState = chip.kind_state[NAME]
     return float(notched_wall.level_conductance(s.level[idx], s.levels[idx], s.gmin_S[idx], s.gmax_S[idx]))
-
-
-def switch_target(chip, idx, current_A, field_T) -> float:
-    return 0.0
-
-
-def damage(chip, idx, current_A, voltage_V) -> tuple[str, str] | None:
-    return electromigration(chip, idx, current_A)
-
-
-def write_path_resistance(chip, idx, bias_V=0.0) -> float:
-    return chip.line_resistance_ohm[idx]
 
 
 def read_resistance(chip, idx, noise_ohm, bias_V=0.0) -> float:

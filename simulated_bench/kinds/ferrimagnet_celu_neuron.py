@@ -20,9 +20,10 @@ import numpy as np
 
 from devices.kinds import ferrimagnet_celu_neuron as kind
 from devices.laws import celu
-from simulated_bench.kinds import OPEN_OHM, SHORT_OHM, electromigration
-from simulated_bench.kinds.ferrimagnet_synapse import (LINE_DEFAULTS, NOT_A_SWITCH,
-    fixed_placeholders, line_columns, spread)
+from simulated_bench.kinds import OPEN_OHM, SHORT_OHM
+from simulated_bench.kinds.ferrimagnet_synapse import (  # noqa: F401 (faces)
+    LINE_DEFAULTS, NOT_A_SWITCH, damage, fixed_placeholders, line_columns, spread,
+    switch_target, write_path_resistance)
 
 NAME = kind.KIND.name
 #: defaults a bench file may not override: the chip's switch columns, unused by this kind
@@ -72,18 +73,6 @@ def apply_pulse(chip, idx, current_A, width_s, rng, time_s) -> None:
     s: NeuronState = chip.kind_state[NAME]
     if abs(current_A) >= s.threshold_A[idx]:
         s.input_A[idx] = current_A
-
-
-def switch_target(chip, idx, current_A, field_T) -> float:
-    return 0.0
-
-
-def damage(chip, idx, current_A, voltage_V) -> tuple[str, str] | None:
-    return electromigration(chip, idx, current_A)
-
-
-def write_path_resistance(chip, idx, bias_V=0.0) -> float:
-    return chip.line_resistance_ohm[idx]
 
 
 def read_resistance(chip, idx, noise_ohm, bias_V=0.0) -> float:

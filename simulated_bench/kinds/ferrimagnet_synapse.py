@@ -171,6 +171,8 @@ def set_conductance(chip, idx, g_S: float) -> None:
     s.g_S[idx] = min(max(float(g_S), s.gmin_S[idx]), s.gmax_S[idx])
 
 
+# switch_target, damage, write_path_resistance: the faces of every heavy-metal line device
+# that is not a Neel-Brown switch (the DW synapse and the CeLU neuron take them from here)
 def switch_target(chip, idx, current_A, field_T) -> float:
     """0: a synapse is not a Neel-Brown switch (the chip calls :func:`apply_pulse`)."""
     return 0.0
