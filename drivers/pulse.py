@@ -426,6 +426,15 @@ class Keysight81160APulseSource:
         if self._state.get("level_pair") == key:
             return
         self._state.pop("level_pair", None)
+        other = self._channel2_for_addition(":ARM:SOUR{ch} %s" % trigger)
+        _upload_volatile(other, write_wave, self._state, "volatile2")
+        other.frequency = write_wave.frequency_Hz
+        self.load_waveform(reset_wave, 1, trigger)   # channel 1 armed alike, output 1 on
+        self._state["level_pair"] = key
+
+    def _channel2_for_addition(self, arm: str):
+        """Channel 2 set up to be added into output 1 (a user waveform in volatile memory,
+        armed by ``arm``), with output 1 off while it changes; returns the channel."""
         if self._output_on is not False:        # channel 2 changes with output 1 off
             self._output(False)
         self._added = True if self._added is None else self._added
@@ -433,15 +442,12 @@ class Keysight81160APulseSource:
         self._state["added"] = False
         other = self.instrument.channels[2]
         other.write(":OUTP{ch}:LOAD %g" % self.load_ohm)
-        other.write(":ARM:SOUR{ch} %s" % trigger)
+        other.write(arm)
         other.write(":FUNC{ch} USER")
         other.write(":FUNC{ch}:USER VOLATILE")
         other.offset = 0.0
         other.amplitude = 2 * self.min_write_level_V
-        _upload_volatile(other, write_wave, self._state, "volatile2")
-        other.frequency = write_wave.frequency_Hz
-        self.load_waveform(reset_wave, 1, trigger)   # channel 1 armed alike, output 1 on
-        self._state["level_pair"] = key
+        return other
 
     def arm_level(self, level_V: float, cycles: int, width_s: float) -> float:
         """Arm ``cycles`` trials at write level ``level_V`` (0: reset only) for the next
@@ -545,18 +551,7 @@ class Keysight81160APulseSource:
         if self._state.get("level_pair") == key:
             return
         self._state.pop("level_pair", None)
-        if self._output_on is not False:        # channel 2 changes with output 1 off
-            self._output(False)
-        self._added = True if self._added is None else self._added
-        self._addition_off()
-        self._state["added"] = False
-        other = self.instrument.channels[2]
-        other.write(":OUTP{ch}:LOAD %g" % self.load_ohm)
-        other.write(":ARM:SOUR{ch} MAN;:TRIG{ch}:COUN 1")
-        other.write(":FUNC{ch} USER")
-        other.write(":FUNC{ch}:USER VOLATILE")
-        other.offset = 0.0
-        other.amplitude = 2 * self.min_write_level_V
+        other = self._channel2_for_addition(":ARM:SOUR{ch} MAN;:TRIG{ch}:COUN 1")
         for kind, wave in (("reset", reset_wave), ("low", low_wave)):
             stored = wave.dac.tobytes()
             if self._state.get(f"train_{kind}_stored") != stored:
