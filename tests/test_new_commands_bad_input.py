@@ -81,6 +81,7 @@ STDP = {
     "--neurons with bench mode only": (["--modes", "bench", "--neurons", "20"],
                                        "its neurons are the crossbar's columns"),
     "mnist without its folder": (["--dataset", "mnist"], "(--mnist): not given"),
+    "a seed twice": (["--dataset", "patterns", "--seeds", "0", "0"], "must be distinct integers"),
     "more patterns than the crossbar's rows hold": (
         ["--modes", "binary", "bench", "--dataset", "patterns", "--patterns", "5"],
         "5 patterns on 8 inputs (the crossbar's rows) do not fit; give 2 to 4"),
@@ -91,7 +92,7 @@ STDP = {
 def test_stdp_options_no_mode_reads_are_one_line(case, tmp_path, capsys):
     extra, said = STDP[case]
     out = tmp_path / "run"
-    assert main(["train", "--network", "stdp", *extra, "--seeds", "0", "--no-progress",
+    assert main(["train", "--network", "stdp", "--seeds", "0", *extra, "--no-progress",
                  "--out", str(out)]) == 2
     assert said in one_line_error(capsys)
     assert not (out / "results.json").exists()

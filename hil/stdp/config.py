@@ -92,8 +92,9 @@ def _check(c: StdpConfig) -> None:
                               "needs --mnist FOLDER holding the IDX files (nothing is downloaded)")
     if not c.modes or any(m not in MODES for m in c.modes):
         _fail("modes", list(c.modes), f"must be taken from {MODES}")
-    if not c.seeds or any(not isinstance(s, int) or s < 0 for s in c.seeds):
-        _fail("seeds", list(c.seeds), "must be integers >= 0")
+    if (not c.seeds or any(not isinstance(s, int) or s < 0 for s in c.seeds)
+            or len(set(c.seeds)) != len(c.seeds)):    # a repeated seed is a mean over copies
+        _fail("seeds", list(c.seeds), "must be distinct integers >= 0")
     for name, low, high in (("neurons", 1, 10_000), ("epochs", 1, 1000), ("steps", 1, 10_000),
                             ("ltp_window_steps", 1, 10_000), ("patterns", 2, 64),
                             ("pattern_presentations", 1, 10_000)):
