@@ -186,7 +186,21 @@ class DeviceSwitch(torch.autograd.Function):
         return grad_out * ctx.slope, None, None
 
 
-class DeviceNeuron(nn.Module):
+class BackendTrialState:
+    """A device layer's trial-generator state, kept in its ``backend`` (checkpoints save it for
+    an exact resume; a backend without one, a real bench, gives None)."""
+
+    def rng_state(self):
+        getter = getattr(self.backend, "rng_state", None)
+        return getter() if getter else None
+
+    def set_rng_state(self, state) -> None:
+        setter = getattr(self.backend, "set_rng_state", None)
+        if setter and state is not None:
+            setter(state)
+
+
+class DeviceNeuron(BackendTrialState, nn.Module):
     """A layer of stochastic neurons, each one a physical (or simulated) device."""
 
     def __init__(self, backend, neuron_devices: Sequence[str], mapping: CurrentMapping,
@@ -341,16 +355,6 @@ class DeviceNeuron(nn.Module):
                          f"ceiling {self.mapping.max_current_A[j]:.4g} A"
                          f"{' (span narrowed by the limit)' if name in self.mapping.narrowed else ''}")
         return "\n".join(lines)
-
-    def rng_state(self):
-        """The backend's trial-generator state (for exact resume), or None."""
-        getter = getattr(self.backend, "rng_state", None)
-        return getter() if getter else None
-
-    def set_rng_state(self, state) -> None:
-        setter = getattr(self.backend, "set_rng_state", None)
-        if setter and state is not None:
-            setter(state)
 
     def extra_repr(self) -> str:
         return (f"neurons={len(self.neuron_devices)}, devices={len(set(self.neuron_devices))}, "

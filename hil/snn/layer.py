@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from devices.laws import domain_wall
+from hil.neuron import BackendTrialState
 from hil.safety import CurrentLimitError
 from hil.snn.devices import FLOAT32_MARGIN, IFRParameters
 
@@ -106,7 +107,7 @@ class FastSigmoidSpike(torch.autograd.Function):
         return grad_out / (1.0 + ctx.slope * v.abs()) ** 2, None
 
 
-class IFRSpikingLayer(nn.Module):
+class IFRSpikingLayer(BackendTrialState, nn.Module):
     """A layer of spiking neurons, each a (time-shared) domain-wall IFR device.
 
     ``backend`` plays the sequences (:class:`~hil.snn.devices.IFRArrayBackend`: the calibrated
@@ -154,15 +155,6 @@ class IFRSpikingLayer(nn.Module):
             out.append(spike + (fired[t] - spike).detach())    # the device's spike, the model's slope
             u = u * (1.0 - fired[t])                           # reset where the device fired
         return torch.stack(out)
-
-    def rng_state(self):
-        getter = getattr(self.backend, "rng_state", None)
-        return getter() if getter else None
-
-    def set_rng_state(self, state) -> None:
-        setter = getattr(self.backend, "set_rng_state", None)
-        if setter and state is not None:
-            setter(state)
 
     def report(self) -> str:
         per = {n: self.neuron_devices.count(n) for n in dict.fromkeys(self.neuron_devices)}
