@@ -225,11 +225,20 @@ def _path(name, value, optional=False, what="a path"):
     return str(value)
 
 
+#: lists whose entries name runs: a repeat would train a run twice (and its second copy stop
+#: at the first's checkpoint as "an earlier run")
+_DISTINCT = ("modes", "nonideal", "seeds", "sizes")
+
+
 def _list(name, value, rule, optional=False):
     if optional and value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
         _fail(name, rule, value)
+    if name in _DISTINCT:
+        repeated = [v for k, v in enumerate(value) if v in value[:k]]
+        if repeated:
+            _fail(name, f"{rule} without repeats ({repeated[0]!r} is given twice)", list(value))
     return tuple(value)
 
 

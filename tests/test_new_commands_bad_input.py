@@ -214,3 +214,18 @@ def test_a_domain_wall_calibration_past_the_bench_files_bounds_is_one_line(tmp_p
             "--no-progress", "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     assert "distance_m 5e+299 is over 0.0001, the largest a bench file allows" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--seeds", "0", "0"], "'seeds' (--seeds) must be a list of at least one seed without repeats"),
+    (["--sizes", "S", "S"], "without repeats ('S' is given twice)"),
+    (["--network", "snn", "--sizes", "N", "N"], "snn setting 'sizes' (--sizes): ['N', 'N'] is not "
+                                                "allowed; give each once"),
+])
+def test_a_run_named_twice_is_refused_before_it_trains(argv, said, tmp_path, capsys):
+    """A repeated seed or size trained its run twice; the copy stopped at its twin's checkpoint
+    with 'an earlier run' exists."""
+    out = tmp_path / "run"
+    assert main(["train", *argv, "--epochs", "1", "--no-progress", "--out", str(out)]) == 2
+    assert said in one_line_error(capsys)
+    assert not (out / "checkpoints").exists()

@@ -74,6 +74,10 @@ class SNNConfig:
         unknown = [m for m in self.modes if m not in MODES]
         if unknown or not self.modes:
             bad("modes", list(self.modes), f"choose from {MODES}")
+        for name in ("modes", "sizes"):   # a repeat trains a run twice, the copy stops at its
+            values = list(getattr(self, name) or ())          # twin's checkpoint
+            if len(set(values)) != len(values):
+                bad(name, values, "give each once")
         bench = self.bench_path()
         if not Path(bench).is_file():
             bad("bench", str(bench), "give a bench TOML file with DW-MTJ neurons, e.g. "
