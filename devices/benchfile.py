@@ -434,6 +434,13 @@ def parse_bench(data: dict[str, Any], text: str = "", source: str = "<dict>") ->
             raise err("limits", f"has no [limits.{group.size}] table for device size "
                                 f"{group.size!r}; every size needs its safety limits")
 
+    drawn = {s for g in groups for s in kinds.kind(g.kind).spreads}
+    for key in top["variability"]:     # a spread no kind of this bench draws would do nothing
+        if key not in drawn:
+            owners = [k for k in kinds.names() if key in kinds.kind(k).spreads]
+            raise err(f"variability.{key}", f"is drawn by {', '.join(owners)} devices only; this "
+                                            f"bench's kinds draw {', '.join(sorted(drawn)) or 'none'}"
+                                            f": remove it")
     resolved_nonideal = nonideal_table.parse(top["nonideal"], err)
     if not nonideal_table.is_off(resolved_nonideal) and not any(
             g.kind in nonideal_table.KINDS for g in groups):

@@ -38,6 +38,9 @@ BENCH_EDITS = {
                                     "gmax_S 0.0001 S must be over gmin_S 0.001 S"),
     "quantized gmax under gmin": (DWQ, "levels = 3", "levels = 3\ngmin_S = 1e-3\ngmax_S = 1e-4",
                                   "gmax_S 0.0001 S must be over gmin_S 0.001 S"),
+    "a spread no kind of the bench draws": (
+        FERRI, "gmin_rel = 0.05", "jdep_rel = 0.05",
+        "variability.jdep_rel is drawn by dw_mtj_ifr_neuron, dw_quantized_synapse devices only"),
     "drift on a bench of kinds without it": (
         XBAR, "[wiring]", '[nonideal]\npreset = "realistic"\n\n[wiring]',
         "nonideal.preset acts on sot_hall_bar and mtj devices only"),
@@ -179,8 +182,8 @@ def test_a_visa_library_message_of_several_lines_is_one_line(monkeypatch, tmp_pa
 
 
 @pytest.mark.parametrize("argv, said", [
-    (["characterize", "ltp-ltd", "--pulses", "nan"], "hil characterize: error: argument --pulses: "
-                                                     "invalid int value: 'nan' (see hil characterize --help)"),
+    (["characterize", "ltp-ltd", "--pulses", "nan"],
+     "hil characterize: error: argument --pulses: invalid int value: 'nan' (see hil characterize --help)"),
     (["train", "--network", "snnn"], "argument --network: invalid choice: 'snnn'"),
     (["train", "--hidden", "8", "nan"], "argument --hidden: invalid int value: 'nan'"),
 ])
