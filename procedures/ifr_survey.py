@@ -183,8 +183,9 @@ class IFRSurveyResult:
                 distance_m=f.distance_m, pinning_rel=f.pinning_rel,
                 cross_section_m2=n.cross_section_m2, size=n.size,
                 reset_fail_probability=n.reset_fail_probability,
-                line_resistance_ohm=n.line_resistance_ohm, jdep_err_A_m2=f.jdep_err_A_m2,
-                mobility_err_m3_per_A_s=f.mobility_err_m3_per_A_s, pinning_err=f.pinning_err,
+                line_resistance_ohm=n.line_resistance_ohm, jdep_err_A_m2=_finite(f.jdep_err_A_m2),
+                mobility_err_m3_per_A_s=_finite(f.mobility_err_m3_per_A_s),
+                pinning_err=_finite(f.pinning_err),
                 extra={"pulses_to_fire_ref": n.pulses_ref, "pulses_to_fire_ref_err": n.pulses_ref_err,
                        "reference_density_A_m2": self.reference_density_A_m2,
                        "jdep_mobility_corr": f.jdep_mobility_corr, "chi2_per_dof": f.chi2_per_dof})
@@ -218,6 +219,12 @@ class IFRSurveyResult:
                      f"{c['round_trips']:.0f}, projected real-bench time {c['projected_time_s']:.1f} s "
                      f"(floor {c['floor_s']:.2f} s: reads x integration + pulses)")
         return "\n".join(lines)
+
+
+def _finite(error):
+    """A fit's standard error, or None where its covariance was singular (a few cycles all at
+    one count pin a parameter at its bound): the file's errors are optional, a NaN is refused."""
+    return error if error is not None and math.isfinite(error) else None
 
 
 def _configured(variability: dict, key: str | None, length_m: float, distance_m: float):

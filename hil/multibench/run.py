@@ -59,6 +59,8 @@ def bench_sizes(config: ExperimentConfig, jobs: list[BenchJob]) -> tuple[str, ..
         first = bench.groups[0].chip
         return [g.size for g in bench.groups if g.chip == first]
 
+    from hil.experiment import require_switching_neurons
+
     sizes = tuple(config.sizes or sizes_of(jobs[0].bench))
     for job in jobs:
         missing = [s for s in sizes if s not in sizes_of(job.bench)]
@@ -66,6 +68,7 @@ def bench_sizes(config: ExperimentConfig, jobs: list[BenchJob]) -> tuple[str, ..
             raise MultiBenchError(f"bench {job.label!r} has no size {missing[0]!r} on its first "
                                   f"chip (it has {sizes_of(job.bench)}); choose --sizes every "
                                   f"bench has")
+        require_switching_neurons(job.bench, sizes)   # a synapse bench trains no neuron net
     return sizes
 
 
