@@ -88,3 +88,23 @@ def test_cifar10_from_local_batches_feeds_the_cnn(tmp_path):
     (tmp_path / CIFAR_TEST).write_bytes(b"not a pickle")
     with pytest.raises(DatasetError, match="is not a CIFAR-10 python batch"):
         load_images("cifar10", tmp_path)
+
+
+def test_a_calibration_that_serves_no_group_of_the_run_is_one_line(tmp_path, capsys):
+    import json
+
+    from hil.cli import main
+
+    path = tmp_path / "dw.json"
+    path.write_text(json.dumps({
+        "format": "spin-hil-calibration", "version": 1, "width_s": 2e-8,
+        "devices": {"chip1/N0": {"model": "domain_wall", "size": "N", "jdep_A_m2": 3e10,
+                                 "mobility_m3_per_A_s": 6e-10, "distance_m": 1e-6,
+                                 "pinning_rel": 0.1, "cross_section_m2": 1e-15}}}))
+    code = main(["train", "--network", "synapse-mlp", "--bench",
+                 "examples/benches/ferrimagnet_synapses.toml", "--sizes", "F",
+                 "--calibration", str(path), "--epochs", "1", "--seeds", "0",
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err, err
+    assert "holds domain_wall size 'N', none of this run's synapse groups ['F']" in err

@@ -106,6 +106,7 @@ class _Runner:
             self.cal_alpha, self.cal_gain = self._neuron_calibration()
         else:
             self.neuron = celu_neuron()
+        self._refuse_unused_calibrations(config.calibration)
         self.runs: list[dict] = []
         self.curves: dict[str, list[float]] = {}
         self.prices: dict[str, dict] = {}
@@ -120,6 +121,21 @@ class _Runner:
                 if getattr(entry, "model", None) in models and (size is None or entry.size == size):
                     return cal
         return None
+
+    def _refuse_unused_calibrations(self, paths) -> None:
+        """A --calibration file that serves no synapse group and no neuron of this run (another
+        kind's, another size's) is a mistake: refused in one line, not silently left out."""
+        sizes = {group[1] for group in self.groups}
+        for path, cal in zip(paths, self.calibrations):
+            held = sorted({(cal[n].size, getattr(cal[n], "model", "?")) for n in cal.names()})
+            serves = any((model in SYNAPSE_MODELS and size in sizes)
+                         or (model == "celu_neuron" and self.neuron_bench is not None)
+                         for size, model in held)
+            if not serves:
+                raise SynapseConfigError(
+                    f"calibration {str(path)!r} holds {', '.join(f'{m} size {s!r}' for s, m in held)}"
+                    f", none of this run's synapse groups {sorted(sizes)} or CeLU neurons: give "
+                    f"the file hil characterize ltp-ltd / neuron-transfer wrote for this bench")
 
     def _model(self, group):
         """A group's device model: its calibration when a file holds the size, else the truth."""
