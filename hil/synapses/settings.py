@@ -86,6 +86,9 @@ class SynapseExperimentConfig:
             fail("--modes", list(self.modes), f"must be some of {MODES}")
         if self.sizes is not None:
             self.sizes = tuple(self.sizes)
+            twice = sorted({s for s in self.sizes if self.sizes.count(s) > 1})
+            if twice:
+                fail("--sizes", list(self.sizes), f"names {twice} twice: give each group once")
         if self.dataset != "digits" and not self.data_path:
             fail("--dataset", self.dataset, "needs --data FOLDER with its local files (nothing is "
                                             "downloaded)")
@@ -128,7 +131,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="skip pricing the operations through the instruments")
     add("--out", dest="out_dir", default=d.out_dir)
     add("--threads", dest="torch_threads", type=int, default=d.torch_threads)
-    add("--progress", action="store_true", help="progress bars")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", action="store_true", help="progress bars")
+    progress.add_argument("--no-progress", dest="progress", action="store_false",
+                          help="no progress bars (the default; as the other networks take it)")
     return parser
 
 
