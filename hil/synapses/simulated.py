@@ -127,7 +127,9 @@ def typical_neuron(bench, size: str | None = None) -> CeLUNeuronDevice:
     bench = as_bench_file(bench)
     sizes = neuron_sizes(bench)
     if not sizes:
-        raise SynapseConfigError(f"bench {bench.name!r} has no CeLU neuron group")
+        raise SynapseConfigError(f"bench {bench.name!r} has no CeLU neuron group: give "
+                                 f"--neuron-bench examples/benches/celu_neurons.toml (or a bench "
+                                 f"with ferrimagnet_celu_neuron devices), or leave it out")
     group = _group(bench, size or sizes[0], NEURON_ELEMENTS, "neuron")
     p = kind_truth(group.kind).nominal_parameters(group)
     d2d = {k: float(bench.variability[k]) for k in ("alpha_rel", "gain_rel") if k in bench.variability}
