@@ -237,6 +237,12 @@ def build_procedure(name: str, parameters: dict, bench=None):
     return proc
 
 
+def catalog_name(proc) -> str | None:
+    """The ``hil characterize`` name of a procedure (of its class), or None."""
+    path = f"{type(proc).__module__}:{type(proc).__name__}"
+    return next((name for name, entry in CATALOG.items() if entry.procedure == path), None)
+
+
 def require_elements(name: str, proc) -> None:
     """The devices ``proc`` names are of the elements its CATALOG entry measures: a switching
     fit on a synapse or a DW-MTJ neuron runs to a meaningless table or a ZeroDivisionError."""

@@ -429,3 +429,15 @@ def test_a_window_dropped_without_close_lets_the_collector_go(tmp_path):
     del window
     gc.collect()                       # explicit collections run even while disabled
     assert gc.isenabled()
+
+
+def test_a_switching_procedure_on_a_synapse_is_refused_as_the_cli_does(qtbot, tmp_path):
+    win = LabWindow(BenchSession("examples/benches/ferrimagnet_synapses.toml"),
+                    directory=tmp_path / "runs")
+    qtbot.addWidget(win)
+    assert type(win.make_procedure()).__name__ == "SwitchingAmplitudeProcedure"
+    win.device_panel.set_device("chip1/F0")
+    assert win.queue() is None
+    assert "chip1/F0 is a ferrimagnet_synapse device" in win.last_error
+    assert "hil characterize ltp-ltd" in win.last_error
+    assert not win.manager.experiments.queue

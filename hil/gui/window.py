@@ -49,6 +49,7 @@ from hil.gui.liveplot import LivePlotWidget
 from hil.gui.panels import BenchStatusPanel, DevicePanel
 from hil.gui.session import BenchSession
 from hil.gui.status import read_status
+from procedures.cli import catalog_name, require_elements
 from procedures.runner import new_results
 
 log = logging.getLogger(__name__)
@@ -318,6 +319,9 @@ class LabWindow(ManagedWindow):
         record_failure(procedure)
         try:
             procedure.validate()
+            name = catalog_name(procedure)
+            if name is not None:              # a switching fit on a synapse: refused as the CLI does
+                require_elements(name, procedure)
         except Exception as exc:              # noqa: BLE001 - ParameterError, BenchFileError...
             self.show_error("Cannot queue this run", str(exc))
             return None
