@@ -92,7 +92,7 @@ from hil.neuron import DeviceNeuron, StochasticSigmoidNeuron, round_robin
 from hil.online import OnlineCurves
 from hil.remap import DeviceWatch, Remapper, layer_maps, restore_layer_maps
 from hil.safety import CurrentLimitError, device_current_limits
-from hil.train import CheckpointError, TrainConfig, evaluate, train
+from hil.train import CheckpointError, TrainConfig, evaluate, torch_threads, train
 
 if TYPE_CHECKING:   # the simulator loads only when an experiment draws its chips
     from hil.simulated import SimulatedArrayBackend
@@ -738,13 +738,8 @@ def _refuse_overwrite(out: Path, config: ExperimentConfig) -> None:
 def _run_and_write(config: ExperimentConfig) -> ExperimentResult:
     from hil import report
 
-    threads = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    try:
+    with torch_threads(config.torch_threads):
         result = _Runner(config).run()
-    finally:
-        torch.set_num_threads(threads)
     report.write_outputs(result, Path(config.out_dir))
     return result
 

@@ -28,6 +28,7 @@ estimate: none of them dies or sticks, so its watch starting over changes nothin
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -45,6 +46,20 @@ from hil.data import Split
 #: the newest checkpoint format (see the module docstring); PLAIN_VERSION: one without run state
 CHECKPOINT_VERSION = 2
 PLAIN_VERSION = 1
+
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block on ``threads`` torch threads (None / 0: torch's own choice), restored after:
+    small batches run fastest on one thread, and a caller's setting is not left changed."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class CheckpointError(RuntimeError):

@@ -48,7 +48,7 @@ from hil.snn.config import SNNConfig, SNNConfigError, add_train_arguments, confi
 from hil.snn.devices import IFRArrayBackend, IFRParameters
 from hil.snn.layer import DensityMapping, IFRSpikingLayer, LIFLayer
 from hil.snn.network import SpikingNet
-from hil.train import CheckpointError, TrainConfig, evaluate, train
+from hil.train import CheckpointError, TrainConfig, evaluate, torch_threads, train
 from procedures.calibration import CalibrationFileError, ChipCalibration, load_calibration
 from procedures.identity import bench_digest, other_chip
 from procedures.outlock import lock_folder, require_run_folder
@@ -328,13 +328,9 @@ def run_snn_experiment(config: SNNConfig | dict) -> dict:
             raise CheckpointError(f"{str(out)!r} holds an earlier run ({', '.join(earlier[:3])}"
                                   f"{' ...' if len(earlier) > 3 else ''}): pass --resume to continue "
                                   f"it, or give another --out; it is not overwritten")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(config.torch_threads)
-        try:
+        with torch_threads(config.torch_threads):
             runner = _Runner(config)
             runner.run()
-        finally:
-            torch.set_num_threads(threads)
         results = runner.results()
         write_results_json(results, out / RESULTS, indent=2)
         return results

@@ -56,7 +56,7 @@ from hil.synapses.networks import AllSpinCNN, SynapseMLP, activations, set_netwo
 from hil.synapses.neurons import CeLUDeviceActivation
 from hil.synapses.settings import (NETWORKS, SynapseExperimentConfig, add_train_arguments,  # noqa: F401
                                    config_from_args)
-from hil.train import TrainConfig, evaluate, train
+from hil.train import TrainConfig, evaluate, torch_threads, train
 from procedures.calibration import load_calibration
 from procedures.outlock import lock_folder, require_run_folder
 
@@ -400,13 +400,9 @@ def run_synapse_experiment(config: SynapseExperimentConfig | dict) -> dict:
         if (out / RESULTS).exists():
             raise SynapseRunError(f"--out {str(out)!r} holds the {RESULTS} of an earlier run; "
                                   f"give another --out (it is not overwritten)")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(config.torch_threads)
-        try:
+        with torch_threads(config.torch_threads):
             runner = _Runner(config)
             runner.run()
-        finally:
-            torch.set_num_threads(threads)
         results = runner.results()
         write_results_json(results, out / RESULTS, indent=2)
         return results
