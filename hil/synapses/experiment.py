@@ -43,7 +43,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from devices.benchfile import as_bench_file
 from hil.report import write_results_json
