@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from devices.benchfile import BenchFileError
 from devices.kinds import dw_quantized_synapse as kind
 from devices.laws import notched_wall
 from simulated_bench.kinds import OPEN_OHM, SHORT_OHM
 from simulated_bench.kinds.ferrimagnet_synapse import (  # noqa: F401 (faces)
-    LINE_DEFAULTS, NOT_A_SWITCH, damage, fixed_placeholders, line_columns, spread,
-    switch_target, write_path_resistance)
+    LINE_DEFAULTS, NOT_A_SWITCH, check_conductance_window, damage, fixed_placeholders,
+    group_parameters, spread, switch_target, window_columns, write_path_resistance)
 
 NAME = kind.KIND.name
 #: defaults a bench file may not override: the chip's switch columns, unused by this kind
@@ -49,13 +48,9 @@ READS_HARD_AXIS_TILT = False
 
 
 def nominal_parameters(group) -> dict:
-    p = {**DEFAULTS, **group.params}
-    if not p["gmax_S"] > p["gmin_S"]:      # a bench file's error, not a traceback
-        raise BenchFileError(f"group {group.size!r}: gmax_S {p['gmax_S']:g} S must be over gmin_S "
-                             f"{p['gmin_S']:g} S; set them in that order in the bench file")
-    line = line_columns(p, group.width_m)
-    return {**p, **line, "ic0_A": p["depinning_density_A_m2"] * line["cross_section_m2"],
-            "r_offset_ohm": 1.0 / p["gmin_S"], "r_ahe_ohm": 1.0 / p["gmax_S"]}
+    p = group_parameters(DEFAULTS, group)
+    check_conductance_window(p, group)
+    return window_columns(p, group, p["depinning_density_A_m2"])
 
 
 @dataclass

@@ -95,19 +95,30 @@ def group_parameters(defaults: dict, group) -> dict:
     return {**defaults, **group.params}
 
 
-def nominal_parameters(group) -> dict:
-    p = group_parameters(DEFAULTS, group)
-    # pairs of keys the bench file checks one by one: a bench file's error, not a traceback
+def check_conductance_window(p: dict, group) -> None:
+    """gmin_S < gmax_S: keys the bench file checks one by one, so a pair in the wrong order is
+    a bench file's error here, not a traceback later (every synapse kind with a window)."""
     if not p["gmax_S"] > p["gmin_S"]:
         raise BenchFileError(f"group {group.size!r}: gmax_S {p['gmax_S']:g} S must be over gmin_S "
                              f"{p['gmin_S']:g} S; set them in that order in the bench file")
+
+
+def window_columns(p: dict, group, ic0_density_A_m2: float) -> dict:
+    """The chip columns of a line device with a conductance window: its parameters, the line's
+    geometry, the drive that starts a change (``ic0_A``) and the window as resistances."""
+    line = line_columns(p, group.width_m)
+    return {**p, **line, "ic0_A": ic0_density_A_m2 * line["cross_section_m2"],
+            "r_offset_ohm": 1.0 / p["gmin_S"], "r_ahe_ohm": 1.0 / p["gmax_S"]}
+
+
+def nominal_parameters(group) -> dict:
+    p = group_parameters(DEFAULTS, group)
+    check_conductance_window(p, group)
     if not p["write_density_A_m2"] > p["threshold_density_A_m2"]:
         raise BenchFileError(f"group {group.size!r}: write_density_A_m2 "
                              f"{p['write_density_A_m2']:g} must be over threshold_density_A_m2 "
                              f"{p['threshold_density_A_m2']:g} A/m^2; raise it in the bench file")
-    line = line_columns(p, group.width_m)
-    return {**p, **line, "ic0_A": p["threshold_density_A_m2"] * line["cross_section_m2"],
-            "r_offset_ohm": 1.0 / p["gmin_S"], "r_ahe_ohm": 1.0 / p["gmax_S"]}
+    return window_columns(p, group, p["threshold_density_A_m2"])
 
 
 @dataclass
@@ -210,6 +221,7 @@ DESCRIBE_NOTE = ("  (G_ltp(p) = Gmin + (Gmax - Gmin)(1 - exp(-nu_p p/N))/(1 - ex
                  "step in mean steps; G: now)")
 
 __all__ = ["DEFAULTS", "DESCRIBE_NOTE", "FIXED", "LINE_DEFAULTS", "NOT_A_SWITCH", "fixed_placeholders", "OPEN_OHM", "SHORT_OHM",
-           "SynapseState", "apply_pulse", "build_state", "damage", "describe", "line_columns",
+           "SynapseState", "apply_pulse", "build_state", "check_conductance_window", "damage",
+           "describe", "group_parameters", "line_columns", "window_columns",
            "nominal_parameters", "read_resistance", "set_conductance", "spread", "switch_target",
            "write_path_resistance"]
